@@ -1,0 +1,54 @@
+/* henderson/evaluation.h -- one genetic evaluation: the stages in order, and the objects they make.
+
+     EvaluationLoadModel  -> Model
+     EvaluationRead       -> Records          (every rank its own part of the data file)
+     EvaluationPedigree   -> Pedigree         (rank 0)
+     EvaluationNumber     -> global levels, data-only animals added, inbreeding, A-inverse
+     EvaluationAssemble   -> Equations, MME   (distributed Mat and rhs)
+     EvaluationSolve      -> solution Vec     (KSP)
+     EvaluationWrite      -> HDF5 file
+
+   Each stage is timed and logged as a PetscLogEvent. The objects stay alive until
+   EvaluationDestroy(), so that later computations (PEV, REML) reuse the assembled system. */
+#ifndef HENDERSON_EVALUATION_H
+#define HENDERSON_EVALUATION_H
+
+#include <henderson/log.h>
+#include <henderson/model.h>
+#include <henderson/pedigree.h>
+#include <henderson/records.h>
+#include <henderson/equations.h>
+#include <henderson/mme.h>
+#include <henderson/solver.h>
+#include <henderson/output.h>
+
+typedef struct _p_Evaluation *Evaluation;
+
+PETSC_EXTERN PetscErrorCode EvaluationCreate(MPI_Comm comm, Evaluation *evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationDestroy(Evaluation *evaluation);
+/* Collective. Each stage needs the ones before it. */
+PETSC_EXTERN PetscErrorCode EvaluationLoadModel(Evaluation evaluation, const char model_path[]);
+PETSC_EXTERN PetscErrorCode EvaluationRead(Evaluation evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationPedigree(Evaluation evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationNumber(Evaluation evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationAssemble(Evaluation evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationSolve(Evaluation evaluation);
+/* Collective. Writes to OUTPUT_PATH, or to the model's output path when NULL. */
+PETSC_EXTERN PetscErrorCode EvaluationWrite(Evaluation evaluation, const char output_path[]);
+/* Collective. All of the above in order. */
+PETSC_EXTERN PetscErrorCode EvaluationRun(Evaluation evaluation, const char model_path[]);
+/* Collective. The one-screen summary. */
+PETSC_EXTERN PetscErrorCode EvaluationView(Evaluation evaluation, PetscViewer viewer);
+
+/* Not collective. The stage objects (owned by the evaluation; NULL before their stage). */
+PETSC_EXTERN PetscErrorCode EvaluationGetModel(Evaluation evaluation, Model *model);
+PETSC_EXTERN PetscErrorCode EvaluationGetRecords(Evaluation evaluation, Records *records);
+PETSC_EXTERN PetscErrorCode EvaluationGetPedigree(Evaluation evaluation, Pedigree *pedigree);
+PETSC_EXTERN PetscErrorCode EvaluationGetEquations(Evaluation evaluation, Equations *equations);
+PETSC_EXTERN PetscErrorCode EvaluationGetMME(Evaluation evaluation, MME *mme);
+PETSC_EXTERN PetscErrorCode EvaluationGetSolution(Evaluation evaluation, Vec *x);
+PETSC_EXTERN PetscErrorCode EvaluationGetSolverResult(Evaluation evaluation, SolverResult *result);
+/* Wall seconds of a phase (max over ranks once the phase has run). */
+PETSC_EXTERN PetscErrorCode EvaluationGetPhaseSeconds(Evaluation evaluation, HendersonPhase phase, PetscReal *seconds);
+
+#endif

@@ -1,0 +1,22 @@
+/* henderson/henderson.h -- the whole library: distributed BLUP for animal breeding. */
+#ifndef HENDERSON_H
+#define HENDERSON_H
+
+#include <henderson/sys.h>
+#include <henderson/error.h>
+#include <henderson/log.h>
+#include <henderson/reader.h>
+#include <henderson/labels.h>
+#include <henderson/model.h>
+#include <henderson/pedigree.h>
+#include <henderson/records.h>
+#include <henderson/equations.h>
+#include <henderson/mme.h>
+#include <henderson/solver.h>
+#include <henderson/output.h>
+#include <henderson/evaluation.h>
+
+/* The version string ("0.1.0"). */
+PETSC_EXTERN const char *HendersonVersion(void);
+
+#endif

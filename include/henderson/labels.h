@@ -1,0 +1,42 @@
+/* henderson/labels.h -- string labels (animal IDs, class levels) to dense indices.
+
+   LabelTable is a local (one-rank) hash table: each distinct label gets the next index in order
+   of insertion, and the labels are kept in one pool of memory (about 24 bytes per label plus its
+   characters).
+
+   LabelsNumber() gives the distinct labels that the ranks found in their parts of a data file one
+   global numbering that does not depend on the number of ranks: labels already in a preset table
+   (the pedigree) keep their index; the others follow in order of their first appearance in the
+   file. Each label is sent to an owner rank chosen by its hash, which removes duplicates across
+   ranks, and only the distinct labels reach rank 0, which orders them. */
+#ifndef HENDERSON_LABELS_H
+#define HENDERSON_LABELS_H
+
+#include <henderson/sys.h>
+
+typedef struct _p_LabelTable *LabelTable;
+
+PETSC_EXTERN PetscErrorCode LabelTableCreate(LabelTable *table);
+PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
+/* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
+PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
+/* *index = -1 when LABEL is not in the table. */
+PETSC_EXTERN PetscErrorCode LabelTableFind(LabelTable table, const char label[], size_t length, PetscInt *index);
+PETSC_EXTERN PetscErrorCode LabelTableGetLabel(LabelTable table, PetscInt index, const char **label);
+PETSC_EXTERN PetscErrorCode LabelTableGetSize(LabelTable table, PetscInt *size);
+/* Length of the longest label (0 for an empty table). */
+PETSC_EXTERN PetscErrorCode LabelTableGetMaxLength(LabelTable table, size_t *length);
+/* Bytes held by the table. */
+PETSC_EXTERN PetscErrorCode LabelTableGetMemory(LabelTable table, size_t *bytes);
+/* 64-bit FNV-1a hash of a label; the owner rank of a label is hash % size. */
+PETSC_EXTERN uint64_t LabelHash(const char label[], size_t length);
+
+/* Collective. LOCAL holds this rank's distinct labels, FIRST_LINE[k] the line where local label k
+   first appears. PRESET (rank 0 only, may be NULL) holds labels that keep their indices 0..npreset-1.
+   On return GLOBAL[k] is the global index of local label k, *nglobal (every rank) the number of
+   distinct labels including the preset ones, and on rank 0 *added (if not NULL) a new table with
+   the labels that were not preset, in index order (indices npreset, npreset+1, ...). */
+PETSC_EXTERN PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, PetscInt global[],
+                                         PetscInt *nglobal, LabelTable *added);
+
+#endif

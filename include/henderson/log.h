@@ -1,0 +1,25 @@
+/* henderson/log.h -- one PetscLogEvent per phase, registered in one place, so that -log_view
+   reads like the data flow: read -> pedigree -> number -> assemble -> solve -> write. */
+#ifndef HENDERSON_LOG_H
+#define HENDERSON_LOG_H
+
+#include <henderson/sys.h>
+
+typedef enum {
+  HENDERSON_PHASE_READ,     /* model file and data file into per-rank records */
+  HENDERSON_PHASE_PEDIGREE, /* pedigree: read, check, order, inbreeding, A-inverse */
+  HENDERSON_PHASE_NUMBER,   /* labels to global level numbers */
+  HENDERSON_PHASE_ASSEMBLE, /* mixed model equations */
+  HENDERSON_PHASE_SOLVE,    /* preconditioned conjugate gradient */
+  HENDERSON_PHASE_WRITE,    /* HDF5 */
+  HENDERSON_NUM_PHASES
+} HendersonPhase;
+
+PETSC_EXTERN const char *const HendersonPhaseNames[];
+PETSC_EXTERN PetscLogEvent     HendersonPhaseEvents[];
+PETSC_EXTERN PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
+
+/* Registers the events and stages (idempotent). Not collective. */
+PETSC_EXTERN PetscErrorCode HendersonLogInitialize(void);
+
+#endif

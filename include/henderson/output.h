@@ -1,0 +1,61 @@
+/* henderson/output.h -- the HDF5 solutions file, the contract other tools read.
+
+     /                       attributes: program, version, model (the model file's text)
+     /solutions/NAME/level   strings, the labels exactly as read, one per level
+     /solutions/NAME/value   float64 [levels, traits]
+     /solutions/NAME/inbreeding  float64 [levels] (pedigree effects)
+                             attributes: kind, structure, variance, constrained_level
+     /solver                 attributes: iterations, relative_residual, converged, equations,
+                             nonzeros, ranks, seconds_<phase> for every phase, ...
+     /data, /pedigree        attributes: the counts of the summary
+
+   Written with parallel HDF5 (each rank writes its own rows in one collective call per dataset)
+   to PATH.tmp-<pid>, renamed to PATH by OutputCommit(); a run that fails before removes it. */
+#ifndef HENDERSON_OUTPUT_H
+#define HENDERSON_OUTPUT_H
+
+#include <henderson/labels.h>
+
+typedef struct _p_Output *Output;
+
+/* One effect's solutions, as this rank holds them. */
+typedef struct {
+  const char      *name;
+  const char      *kind;          /* "fixed", "covariate", "random" */
+  const char      *structure;     /* "none", "iid", "pedigree" */
+  PetscReal        variance;      /* random effects; 0 otherwise */
+  PetscInt         constrained;   /* level set to zero, or -1 */
+  PetscInt         nlevels;       /* global */
+  PetscInt         ntraits;
+  LabelTable       labels;        /* rank 0: all labels by level; NULL elsewhere */
+  PetscInt         level_start;   /* this rank's rows: level_start .. level_start+level_count-1 */
+  PetscInt         level_count;
+  const PetscReal *values;        /* level_count * ntraits, row-major */
+  const PetscReal *inbreeding;    /* inbreeding_count values for levels inbreeding_start.., or NULL */
+  PetscInt         inbreeding_start, inbreeding_count;
+} OutputEffect;
+
+typedef enum { OUTPUT_INT, OUTPUT_REAL, OUTPUT_STRING } OutputAttributeType;
+
+/* Collective. Creates PATH.tmp-<pid of rank 0> for writing. */
+PETSC_EXTERN PetscErrorCode OutputCreate(MPI_Comm comm, const char path[], Output *output);
+/* Collective. Writes /solutions/NAME for one effect. */
+PETSC_EXTERN PetscErrorCode OutputWriteEffect(Output output, const OutputEffect *effect);
+/* Collective (same values on every rank). Sets an attribute of GROUP (created if needed; "/" for the root). */
+PETSC_EXTERN PetscErrorCode OutputSetAttribute(Output output, const char group[], const char name[], OutputAttributeType type, const void *value);
+/* Collective. Closes the file and renames it to PATH. */
+PETSC_EXTERN PetscErrorCode OutputCommit(Output output);
+/* Collective. Closes; removes the temporary file unless committed. Safe on NULL. */
+PETSC_EXTERN PetscErrorCode OutputDestroy(Output *output);
+
+/* Not collective: serial reading of one effect of a solutions file (for export and tests).
+   LABELS is an array of nlevels strings in one allocation, VALUES nlevels*ntraits row-major;
+   free both with PetscFree(). INBREEDING is NULL when the effect has none. */
+PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ntraits, char ***labels,
+                                             PetscReal **values, PetscReal **inbreeding);
+/* Not collective: a numeric attribute of GROUP in a solutions file. */
+PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
+/* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */
+PETSC_EXTERN PetscErrorCode OutputListEffects(const char path[], PetscInt *n, char ***names);
+
+#endif

@@ -1,0 +1,65 @@
+/* henderson/pedigree.h -- the pedigree: checks, order, inbreeding and the inverse of A.
+
+   The pedigree is processed on rank 0 (the algorithms follow ancestors through the whole
+   population); its memory there is about 60 bytes per animal plus the characters of its ID
+   (README, "Memory"). Rank 0 then sends each rank the A-inverse coefficients of the animals whose
+   equations it owns; the other ranks never hold the whole pedigree.
+
+   Order: every animal gets an index such that parents come before their progeny; animals keep the
+   order of the file where it already allows that, and a parent listed after its progeny (or not
+   listed at all, which makes it a founder) is moved to just before the first of them.
+
+   Checks (errors name the file, the line and the IDs): an animal that is its own ancestor, an
+   animal listed twice with different parents, an ID used both as a sire and as a dam, a line with
+   fewer than three fields.
+
+   Inbreeding by Meuwissen & Luo (1992), with an indexed heap of ancestors and full sibs computed
+   once. A-inverse by Henderson's rules with inbreeding (Quaas 1976): animal i with parents s, d and
+   alpha_i = 1/d_i, d_i = 1/2 - (F_s + F_d)/4 (both known), 3/4 - F_p/4 (one known), 1 (none),
+   contributes alpha_i to (i,i), -alpha_i/2 to (i,p),(p,i) and alpha_i/4 to (p,q) for parents p,q. */
+#ifndef HENDERSON_PEDIGREE_H
+#define HENDERSON_PEDIGREE_H
+
+#include <henderson/labels.h>
+
+typedef struct _p_Pedigree *Pedigree;
+
+/* Summary numbers, the same on every rank after PedigreeSetUp(). */
+typedef struct {
+  PetscInt  animals;           /* all animals with an equation */
+  PetscInt  listed;            /* animals listed in the first column of the file */
+  PetscInt  parents_added;     /* parents never listed as animals (founders) */
+  PetscInt  data_added;        /* animals with records but not in the pedigree (founders) */
+  PetscInt  founders;          /* animals with both parents unknown */
+  PetscInt  generations;       /* longest line of descent, founders = generation 1 */
+  PetscInt  inbred;            /* animals with F > 0 */
+  PetscReal mean_inbreeding;   /* over all animals */
+  PetscReal max_inbreeding;
+  PetscInt  duplicates;        /* repeated identical lines, ignored */
+  PetscBool header;            /* whether the first line was taken as a header */
+} PedigreeStats;
+
+PETSC_EXTERN PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree);
+PETSC_EXTERN PetscErrorCode PedigreeDestroy(Pedigree *pedigree);
+/* Collective. Rank 0 reads PATH, checks it and orders the animals. The first line is a header when
+   its first three fields are not unknown-parent codes, contain no digit, and appear on no other line. */
+PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
+/* Not collective, rank 0 only: the animal IDs, by index. */
+PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *labels);
+/* Not collective, rank 0 only: appends founders (animals with records but not in the pedigree). */
+PETSC_EXTERN PetscErrorCode PedigreeAddFounders(Pedigree pedigree, LabelTable founders);
+/* Collective. Computes inbreeding and the A-inverse coefficients on rank 0 and shares the statistics. */
+PETSC_EXTERN PetscErrorCode PedigreeSetUp(Pedigree pedigree);
+PETSC_EXTERN PetscErrorCode PedigreeGetStats(Pedigree pedigree, PedigreeStats *stats);
+/* Not collective, rank 0 only: the whole arrays by animal index (parent -1 = unknown). */
+PETSC_EXTERN PetscErrorCode PedigreeGetArrays(Pedigree pedigree, const PetscInt **sire, const PetscInt **dam, const PetscReal **inbreeding,
+                                              const PetscReal **alpha);
+/* Collective. RANGES[r]..RANGES[r+1]-1 are the animals whose equations rank r owns (size+1 entries,
+   the same on every rank). Rank 0 sends each rank the parents, alpha and F of its animals. */
+PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt ranges[]);
+/* Not collective. This rank's animals after PedigreeDistribute(): indices start..start+n-1. */
+PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam,
+                                             const PetscReal **alpha, const PetscReal **inbreeding);
+PETSC_EXTERN PetscErrorCode PedigreeView(Pedigree pedigree, PetscViewer viewer);
+
+#endif

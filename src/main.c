@@ -1,0 +1,87 @@
+/* henderson: best linear unbiased prediction for animal breeding, on MPI with PETSc.
+
+     mpirun -n P henderson solve MODEL_FILE [PETSc options]
+     henderson export FILE.h5 EFFECT
+
+   The stages of a solve, in order, are those of evaluation.h: model -> data -> pedigree ->
+   numbering -> assembly -> PCG -> HDF5. This file only reads the command line. */
+#include <henderson/henderson.h>
+#include <string.h>
+
+static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
+                           "usage: mpirun -n P henderson solve MODEL_FILE [PETSc options]\n"
+                           "       henderson export FILE.h5 EFFECT\n"
+                           "       henderson --version\n";
+
+/* Exit codes: 0 success, 1 error (message on stderr), 2 solved but not converged (solutions written). */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_NOT_CONVERGED = 2 };
+
+static PetscErrorCode CommandSolve(const char model_path[], PetscBool *converged)
+{
+  Evaluation     ev = NULL;
+  SolverResult   result;
+  PetscBool      quiet = PETSC_FALSE;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-henderson_quiet", &quiet, NULL));
+  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
+  ierr = EvaluationRun(ev, model_path);
+  if (!ierr && !quiet) ierr = EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD);
+  if (!ierr) ierr = EvaluationGetSolverResult(ev, &result);
+  if (!ierr) *converged = result.converged;
+  PetscCall(EvaluationDestroy(&ev));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CommandExport(const char path[], const char name[])
+{
+  PetscMPIInt rank;
+  PetscInt    nlevels, ntraits;
+  char      **labels;
+  PetscReal  *values;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (rank) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(OutputReadEffect(path, name, &nlevels, &ntraits, &labels, &values, NULL));
+  for (PetscInt l = 0; l < nlevels; l++) {
+    fputs(labels[l], stdout);
+    for (PetscInt t = 0; t < ntraits; t++) printf(" %.10g", (double)values[l * ntraits + t]);
+    putchar('\n');
+  }
+  fflush(stdout);
+  PetscCall(PetscFree(labels));
+  PetscCall(PetscFree(values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PetscErrorCode ierr      = PETSC_SUCCESS;
+  PetscBool      failed    = PETSC_FALSE, converged = PETSC_TRUE;
+  int            exit_code = EXIT_OK;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, help));
+  PetscCall(HendersonErrorInitialize());
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson %s\n", HendersonVersion()));
+  } else if (argc >= 3 && !strcmp(argv[1], "solve") && argv[2][0] != '-') {
+    ierr = CommandSolve(argv[2], &converged);
+  } else if (argc >= 4 && !strcmp(argv[1], "export")) {
+    ierr = CommandExport(argv[2], argv[3]);
+  } else {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
+    exit_code = (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) ? EXIT_OK : EXIT_ERROR;
+  }
+  PetscCall(HendersonErrorReport(PETSC_COMM_WORLD, ierr, &failed));
+  if (failed) exit_code = EXIT_ERROR;
+  else if (!converged) {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson: warning: the solver did not converge; solutions were written anyway\n"));
+    exit_code = EXIT_NOT_CONVERGED;
+  }
+  PetscCall(HendersonErrorFinalize());
+  PetscCall(PetscFinalize());
+  return exit_code;
+}

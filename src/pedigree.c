@@ -1,0 +1,633 @@
+#include <henderson/pedigree.h>
+#include <henderson/reader.h>
+#include <henderson/error.h>
+#include <ctype.h>
+#include <string.h>
+
+struct _p_Pedigree {
+  MPI_Comm      comm;
+  PetscMPIInt   rank, size;
+  char          path[HENDERSON_MAX_PATH];
+  PedigreeStats stats;
+  /* rank 0: the whole pedigree, by animal index (parents before progeny) */
+  LabelTable  labels;
+  PetscInt    n, capacity;
+  PetscInt   *sire, *dam;   /* -1 = unknown */
+  PetscInt64 *line;         /* line where the animal is listed; 0 if it is not */
+  PetscReal  *inbreeding;   /* after PedigreeSetUp() */
+  PetscReal  *alpha;        /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
+  PetscBool   setup;
+  /* every rank: its own animals after PedigreeDistribute() */
+  PetscInt   local_start, local_n;
+  PetscInt  *local_sire, *local_dam;
+  PetscReal *local_alpha, *local_inbreeding;
+};
+
+PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree)
+{
+  Pedigree p;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&p));
+  p->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &p->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &p->size));
+  *pedigree = p;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
+{
+  Pedigree p = *pedigree;
+
+  PetscFunctionBeginUser;
+  if (!p) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(LabelTableDestroy(&p->labels));
+  PetscCall(PetscFree3(p->sire, p->dam, p->line));
+  PetscCall(PetscFree2(p->inbreeding, p->alpha));
+  PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
+  PetscCall(PetscFree(*pedigree));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode PedigreeReserve(Pedigree p, PetscInt capacity)
+{
+  PetscInt   *sire, *dam;
+  PetscInt64 *line;
+
+  PetscFunctionBeginUser;
+  if (capacity <= p->capacity) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc3(capacity, &sire, capacity, &dam, capacity, &line));
+  if (p->n) {
+    PetscCall(PetscArraycpy(sire, p->sire, p->n));
+    PetscCall(PetscArraycpy(dam, p->dam, p->n));
+    PetscCall(PetscArraycpy(line, p->line, p->n));
+  }
+  PetscCall(PetscFree3(p->sire, p->dam, p->line));
+  p->sire     = sire;
+  p->dam      = dam;
+  p->line     = line;
+  p->capacity = capacity;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- reading and checking (rank 0) ---- */
+
+/* What the file said, line by line, with IDs numbered in order of appearance ("raw" IDs). */
+typedef struct {
+  LabelTable  ids;
+  PetscInt    nlines, capacity;
+  PetscInt   *animal, *sire, *dam; /* raw IDs per line, -1 = unknown parent */
+  PetscInt64 *line;
+  PetscInt   *count;               /* occurrences of each raw ID, any column */
+  PetscInt    count_capacity;
+} RawPedigree;
+
+static PetscErrorCode RawAddId(RawPedigree *raw, const char label[], PetscInt *id)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableInsert(raw->ids, label, strlen(label), id, NULL));
+  if (*id >= raw->count_capacity) {
+    PetscInt  capacity = PetscMax(1024, 2 * raw->count_capacity);
+    PetscInt *count;
+    PetscCall(PetscCalloc1(capacity, &count));
+    if (raw->count_capacity) PetscCall(PetscArraycpy(count, raw->count, raw->count_capacity));
+    PetscCall(PetscFree(raw->count));
+    raw->count          = count;
+    raw->count_capacity = capacity;
+  }
+  raw->count[*id]++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RawRead(const char path[], RawPedigree *raw)
+{
+  Reader    reader;
+  PetscBool done;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableCreate(&raw->ids));
+  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, PETSC_FALSE, &reader));
+  for (;;) {
+    char *const *fields;
+    PetscInt     nfields, k;
+    PetscInt64   line;
+
+    PetscCall(ReaderNextLine(reader, &done));
+    if (done) break;
+    PetscCall(ReaderGetFields(reader, &nfields, &fields));
+    PetscCall(ReaderGetLine(reader, &line));
+    PetscCheck(nfields >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": a pedigree line needs animal, sire and dam (found %" PetscInt_FMT " field%s)", path, line,
+               nfields, nfields == 1 ? "" : "s");
+    if (raw->nlines == raw->capacity) {
+      PetscInt    capacity = PetscMax(1024, 2 * raw->capacity);
+      PetscInt   *animal, *sire, *dam;
+      PetscInt64 *lines;
+      PetscCall(PetscMalloc4(capacity, &animal, capacity, &sire, capacity, &dam, capacity, &lines));
+      if (raw->nlines) {
+        PetscCall(PetscArraycpy(animal, raw->animal, raw->nlines));
+        PetscCall(PetscArraycpy(sire, raw->sire, raw->nlines));
+        PetscCall(PetscArraycpy(dam, raw->dam, raw->nlines));
+        PetscCall(PetscArraycpy(lines, raw->line, raw->nlines));
+      }
+      PetscCall(PetscFree4(raw->animal, raw->sire, raw->dam, raw->line));
+      raw->animal   = animal;
+      raw->sire     = sire;
+      raw->dam      = dam;
+      raw->line     = lines;
+      raw->capacity = capacity;
+    }
+    k = raw->nlines++;
+    PetscCheck(!HendersonIsMissing(fields[0], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt64_FMT ": the animal ID '%s' is an unknown-parent code (0, NA or .)", path, line, fields[0]);
+    PetscCall(RawAddId(raw, fields[0], &raw->animal[k]));
+    raw->sire[k] = raw->dam[k] = -1;
+    if (!HendersonIsMissing(fields[1], PETSC_TRUE)) PetscCall(RawAddId(raw, fields[1], &raw->sire[k]));
+    if (!HendersonIsMissing(fields[2], PETSC_TRUE)) PetscCall(RawAddId(raw, fields[2], &raw->dam[k]));
+    raw->line[k] = line;
+  }
+  PetscCall(ReaderClose(&reader));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RawDestroy(RawPedigree *raw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableDestroy(&raw->ids));
+  PetscCall(PetscFree4(raw->animal, raw->sire, raw->dam, raw->line));
+  PetscCall(PetscFree(raw->count));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscBool HasDigit(const char s[])
+{
+  for (; *s; s++)
+    if (isdigit((unsigned char)*s)) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+/* The first line is a header when its three fields are words (no digit, no unknown code) seen nowhere else. */
+static PetscErrorCode RawDetectHeader(RawPedigree *raw, PetscBool *header)
+{
+  PetscFunctionBeginUser;
+  *header = PETSC_FALSE;
+  if (!raw->nlines || raw->sire[0] < 0 || raw->dam[0] < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  {
+    PetscInt ids[3] = {raw->animal[0], raw->sire[0], raw->dam[0]};
+    *header         = (ids[0] != ids[1] && ids[0] != ids[2] && ids[1] != ids[2]) ? PETSC_TRUE : PETSC_FALSE;
+    for (int c = 0; c < 3 && *header; c++) {
+      const char *label;
+      PetscCall(LabelTableGetLabel(raw->ids, ids[c], &label));
+      if (HasDigit(label) || raw->count[ids[c]] != 1) *header = PETSC_FALSE;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static const char *RawLabel(RawPedigree *raw, PetscInt id)
+{
+  const char *label = "?";
+  if (id >= 0) (void)LabelTableGetLabel(raw->ids, id, &label);
+  return label;
+}
+
+/* For a cycle through GRAY animal START: the chain START -> parent -> ... -> START, as text. */
+static PetscErrorCode DescribeCycle(RawPedigree *raw, const PetscInt sire[], const PetscInt dam[], const char state[], PetscInt start, char text[], size_t size)
+{
+  PetscInt  nids, *previous, *queue, head = 0, tail = 0, found = -1;
+  PetscInt *chain, nchain = 0;
+  size_t    used = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableGetSize(raw->ids, &nids));
+  PetscCall(PetscMalloc3(nids, &previous, nids, &queue, nids + 1, &chain));
+  for (PetscInt i = 0; i < nids; i++) previous[i] = -2;
+  queue[tail++] = start;
+  previous[start] = -1;
+  while (head < tail && found < 0) {
+    PetscInt v = queue[head++], parents[2] = {sire[v], dam[v]};
+    for (int k = 0; k < 2; k++) {
+      PetscInt p = parents[k];
+      if (p < 0 || state[p] != 1) continue;
+      if (p == start) {
+        found = v;
+        break;
+      }
+      if (previous[p] == -2) {
+        previous[p]   = v;
+        queue[tail++] = p;
+      }
+    }
+  }
+  for (PetscInt v = found; v >= 0; v = previous[v]) chain[nchain++] = v;
+  /* chain holds found .. start; print start first */
+  for (PetscInt k = nchain - 1; k >= 0 && used + 8 < size; k--) {
+    int n = snprintf(text + used, size - used, "%s -> ", RawLabel(raw, chain[k]));
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+  if (used + 1 < size) snprintf(text + used, size - used, "%s", RawLabel(raw, start));
+  PetscCall(PetscFree3(previous, queue, chain));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Checks the lines and builds the ordered pedigree from them. */
+static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool header)
+{
+  PetscInt    nids, *sire, *dam, *order, norder = 0, *stack, nstack = 0, *final_of;
+  PetscInt64 *listed, *as_sire, *as_dam;
+  char       *state; /* 0 new, 1 on the path (gray), 2 placed */
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableGetSize(raw->ids, &nids));
+  PetscCall(PetscMalloc3(nids, &sire, nids, &dam, nids, &listed));
+  PetscCall(PetscCalloc2(nids, &as_sire, nids, &as_dam));
+  for (PetscInt i = 0; i < nids; i++) {
+    sire[i] = dam[i] = -1;
+    listed[i]        = 0;
+  }
+
+  /* Line by line, so that the first problem in the file is the one reported. */
+  for (PetscInt k = header ? 1 : 0; k < raw->nlines; k++) {
+    PetscInt   a = raw->animal[k], s = raw->sire[k], d = raw->dam[k];
+    PetscInt64 line = raw->line[k];
+
+    PetscCheck(s != a && d != a, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (it is its own %s)", p->path, line, RawLabel(raw, a),
+               s == a ? "sire" : "dam");
+    PetscCheck(s < 0 || s != d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is both the sire and the dam of animal %s", p->path, line, RawLabel(raw, s),
+               RawLabel(raw, a));
+    if (s >= 0) {
+      PetscCheck(!as_dam[s], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a sire here and as a dam at line %" PetscInt64_FMT, p->path, line,
+                 RawLabel(raw, s), as_dam[s]);
+      if (!as_sire[s]) as_sire[s] = line;
+    }
+    if (d >= 0) {
+      PetscCheck(!as_sire[d], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a dam here and as a sire at line %" PetscInt64_FMT, p->path, line,
+                 RawLabel(raw, d), as_sire[d]);
+      if (!as_dam[d]) as_dam[d] = line;
+    }
+    if (listed[a]) {
+      PetscCheck(sire[a] == s && dam[a] == d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt64_FMT ": animal %s is listed again with parents %s and %s; line %" PetscInt64_FMT " gave %s and %s", p->path, line, RawLabel(raw, a),
+                 s >= 0 ? RawLabel(raw, s) : "unknown", d >= 0 ? RawLabel(raw, d) : "unknown", listed[a], sire[a] >= 0 ? RawLabel(raw, sire[a]) : "unknown",
+                 dam[a] >= 0 ? RawLabel(raw, dam[a]) : "unknown");
+      p->stats.duplicates++;
+      continue;
+    }
+    sire[a]   = s;
+    dam[a]    = d;
+    listed[a] = line;
+    p->stats.listed++;
+  }
+
+  /* Depth-first placement: an animal is placed after its parents, otherwise in file order. */
+  PetscCall(PetscCalloc1(nids, &state));
+  PetscCall(PetscMalloc3(nids, &order, 3 * nids + 1, &stack, nids, &final_of));
+  for (PetscInt k = header ? 1 : 0; k < raw->nlines; k++) {
+    PetscInt a = raw->animal[k];
+    if (state[a]) continue;
+    stack[nstack++] = a;
+    while (nstack) {
+      PetscInt t = stack[nstack - 1];
+      if (state[t] == 0) {
+        PetscInt parents[2] = {dam[t], sire[t]}; /* the sire is pushed last, so it is placed first */
+        state[t]            = 1;
+        for (int j = 0; j < 2; j++) {
+          PetscInt q = parents[j];
+          if (q < 0 || state[q] == 2) continue;
+          if (state[q] == 1) {
+            char cycle[1024];
+            PetscCall(DescribeCycle(raw, sire, dam, state, q, cycle, sizeof(cycle)));
+            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (%s, each ID followed by one of its parents)", p->path,
+                    listed[q] ? listed[q] : listed[t], RawLabel(raw, q), cycle);
+          }
+          stack[nstack++] = q;
+        }
+      } else {
+        nstack--;
+        if (state[t] == 1) {
+          state[t]        = 2;
+          final_of[t]     = norder;
+          order[norder++] = t;
+        }
+      }
+    }
+  }
+
+  /* The ordered pedigree. */
+  PetscCall(LabelTableCreate(&p->labels));
+  PetscCall(PedigreeReserve(p, PetscMax(norder, 1)));
+  for (PetscInt i = 0; i < norder; i++) {
+    PetscInt    t = order[i];
+    const char *label;
+    PetscCall(LabelTableGetLabel(raw->ids, t, &label));
+    PetscCall(LabelTableInsert(p->labels, label, strlen(label), NULL, NULL));
+    p->sire[i] = sire[t] >= 0 ? final_of[sire[t]] : -1;
+    p->dam[i]  = dam[t] >= 0 ? final_of[dam[t]] : -1;
+    p->line[i] = listed[t];
+    if (!listed[t]) p->stats.parents_added++;
+  }
+  p->n = norder;
+  PetscCall(PetscFree(state));
+  PetscCall(PetscFree3(order, stack, final_of));
+  PetscCall(PetscFree3(sire, dam, listed));
+  PetscCall(PetscFree2(as_sire, as_dam));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode PedigreeLoadRoot(Pedigree p)
+{
+  RawPedigree raw = {0};
+  PetscBool   header;
+
+  PetscFunctionBeginUser;
+  PetscCall(RawRead(p->path, &raw));
+  PetscCall(RawDetectHeader(&raw, &header));
+  p->stats.header = header;
+  PetscCheck(raw.nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
+  PetscCall(PedigreeBuild(p, &raw, header));
+  PetscCall(RawDestroy(&raw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
+{
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(p->path, path, sizeof(p->path)));
+  if (p->rank == 0) ierr = PedigreeLoadRoot(p);
+  PetscCall(HendersonAgree(p->comm, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetLabels(Pedigree p, LabelTable *labels)
+{
+  PetscFunctionBeginUser;
+  *labels = p->labels;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeAddFounders(Pedigree p, LabelTable founders)
+{
+  PetscInt n;
+
+  PetscFunctionBeginUser;
+  PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "PedigreeAddFounders() is for rank 0");
+  PetscCheck(!p->setup, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "founders must be added before PedigreeSetUp()");
+  PetscCall(LabelTableGetSize(founders, &n));
+  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PedigreeReserve(p, p->n + n));
+  for (PetscInt k = 0; k < n; k++) {
+    const char *label;
+    PetscInt    index;
+    PetscBool   inserted;
+    PetscCall(LabelTableGetLabel(founders, k, &label));
+    PetscCall(LabelTableInsert(p->labels, label, strlen(label), &index, &inserted));
+    PetscCheck(inserted && index == p->n, PETSC_COMM_SELF, PETSC_ERR_PLIB, "founder %s is already in the pedigree", label);
+    p->sire[p->n] = p->dam[p->n] = -1;
+    p->line[p->n]                = 0;
+    p->n++;
+  }
+  p->stats.data_added += n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- inbreeding and A-inverse (rank 0) ---- */
+
+/* Max-heap of animal indices: ancestors are taken youngest (largest index) first. */
+static inline void HeapPush(PetscInt heap[], PetscInt *n, PetscInt v)
+{
+  PetscInt i = (*n)++;
+  while (i > 0) {
+    PetscInt up = (i - 1) / 2;
+    if (heap[up] >= v) break;
+    heap[i] = heap[up];
+    i       = up;
+  }
+  heap[i] = v;
+}
+
+static inline PetscInt HeapPop(PetscInt heap[], PetscInt *n)
+{
+  PetscInt top = heap[0], v = heap[--(*n)], i = 0;
+  for (;;) {
+    PetscInt c = 2 * i + 1;
+    if (c >= *n) break;
+    if (c + 1 < *n && heap[c + 1] > heap[c]) c++;
+    if (heap[c] <= v) break;
+    heap[i] = heap[c];
+    i       = c;
+  }
+  if (*n) heap[i] = v;
+  return top;
+}
+
+/* Parent pairs already seen: full sibs share their inbreeding coefficient. */
+typedef struct {
+  uint64_t *key; /* (sire << 32 | dam) + 1, 0 = empty */
+  PetscReal *value;
+  size_t     nslots, n;
+} PairTable;
+
+static inline size_t PairSlot(const PairTable *t, uint64_t key)
+{
+  return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (t->nslots - 1);
+}
+
+static PetscErrorCode PairTableInsert(PairTable *t, uint64_t key, PetscReal value)
+{
+  size_t s;
+
+  PetscFunctionBeginUser;
+  if (2 * (t->n + 1) > t->nslots) {
+    PairTable bigger = {NULL, NULL, t->nslots ? 2 * t->nslots : 1024, 0};
+    PetscCall(PetscCalloc1(bigger.nslots, &bigger.key));
+    PetscCall(PetscMalloc1(bigger.nslots, &bigger.value));
+    for (size_t i = 0; i < t->nslots; i++)
+      if (t->key[i]) PetscCall(PairTableInsert(&bigger, t->key[i], t->value[i]));
+    PetscCall(PetscFree(t->key));
+    PetscCall(PetscFree(t->value));
+    *t = bigger;
+  }
+  for (s = PairSlot(t, key); t->key[s] && t->key[s] != key; s = (s + 1) & (t->nslots - 1)) {}
+  if (!t->key[s]) t->n++;
+  t->key[s]   = key;
+  t->value[s] = value;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static inline PetscBool PairTableFind(const PairTable *t, uint64_t key, PetscReal *value)
+{
+  if (!t->nslots) return PETSC_FALSE;
+  for (size_t s = PairSlot(t, key); t->key[s]; s = (s + 1) & (t->nslots - 1))
+    if (t->key[s] == key) {
+      *value = t->value[s];
+      return PETSC_TRUE;
+    }
+  return PETSC_FALSE;
+}
+
+/* Meuwissen & Luo (1992): F_i = sum_j L_ij^2 d_j - 1 over the ancestors j of i, the row of L built
+   by passing half of each ancestor's coefficient to its parents, youngest ancestor first. */
+static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
+{
+  PetscInt   n = p->n, *heap, *generation, nheap;
+  PetscReal *d, *work;
+  PairTable  pairs = {0};
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
+  PetscCall(PetscMalloc3(n + 1, &d, n + 1, &heap, n + 1, &generation));
+  PetscCall(PetscCalloc1(n + 1, &work));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscInt s = p->sire[i], m = p->dam[i];
+    PetscAssert((s < i) && (m < i), PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
+    if (s >= 0 && m >= 0) d[i] = 0.5 - 0.25 * (p->inbreeding[s] + p->inbreeding[m]);
+    else if (s >= 0) d[i] = 0.75 - 0.25 * p->inbreeding[s];
+    else if (m >= 0) d[i] = 0.75 - 0.25 * p->inbreeding[m];
+    else d[i] = 1.0;
+    p->alpha[i]   = 1.0 / d[i];
+    generation[i] = 1 + PetscMax(s >= 0 ? generation[s] : 0, m >= 0 ? generation[m] : 0);
+
+    if (s < 0 || m < 0) {
+      p->inbreeding[i] = 0; /* a_sd = 0 when a parent is unknown */
+    } else {
+      uint64_t  key = (((uint64_t)s << 32) | (uint64_t)m) + 1;
+      PetscReal f;
+      if (!PairTableFind(&pairs, key, &f)) {
+        PetscReal aii = 0;
+        nheap         = 0;
+        work[i]       = 1.0;
+        HeapPush(heap, &nheap, i);
+        while (nheap) {
+          PetscInt  j = HeapPop(heap, &nheap), sj = p->sire[j], mj = p->dam[j];
+          PetscReal w = work[j];
+          if (sj >= 0) {
+            if (work[sj] == 0) HeapPush(heap, &nheap, sj);
+            work[sj] += 0.5 * w;
+          }
+          if (mj >= 0) {
+            if (work[mj] == 0) HeapPush(heap, &nheap, mj);
+            work[mj] += 0.5 * w;
+          }
+          aii += w * w * d[j];
+          work[j] = 0;
+        }
+        f = aii - 1.0;
+        if (f < 0 && f > -1e-12) f = 0; /* rounding */
+        PetscCall(PairTableInsert(&pairs, key, f));
+      }
+      p->inbreeding[i] = f;
+    }
+  }
+  /* statistics */
+  p->stats.animals         = n;
+  p->stats.founders        = 0;
+  p->stats.generations     = 0;
+  p->stats.inbred          = 0;
+  p->stats.mean_inbreeding = 0;
+  p->stats.max_inbreeding  = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    if (p->sire[i] < 0 && p->dam[i] < 0) p->stats.founders++;
+    p->stats.generations = PetscMax(p->stats.generations, generation[i]);
+    if (p->inbreeding[i] > 0) p->stats.inbred++;
+    p->stats.mean_inbreeding += p->inbreeding[i];
+    p->stats.max_inbreeding = PetscMax(p->stats.max_inbreeding, p->inbreeding[i]);
+  }
+  if (n) p->stats.mean_inbreeding /= n;
+  PetscCall(PetscFree3(d, heap, generation));
+  PetscCall(PetscFree(work));
+  PetscCall(PetscFree(pairs.key));
+  PetscCall(PetscFree(pairs.value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetUp(Pedigree p)
+{
+  MPI_Datatype   stats_type;
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  if (p->rank == 0) ierr = PedigreeInbreedingRoot(p);
+  PetscCall(HendersonAgree(p->comm, ierr));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)sizeof(PedigreeStats), MPI_BYTE, &stats_type));
+  PetscCallMPI(MPI_Type_commit(&stats_type));
+  PetscCallMPI(MPI_Bcast(&p->stats, 1, stats_type, 0, p->comm));
+  PetscCallMPI(MPI_Type_free(&stats_type));
+  p->setup = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetStats(Pedigree p, PedigreeStats *stats)
+{
+  PetscFunctionBeginUser;
+  *stats = p->stats;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetArrays(Pedigree p, const PetscInt **sire, const PetscInt **dam, const PetscReal **inbreeding, const PetscReal **alpha)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the whole pedigree is on rank 0");
+  if (sire) *sire = p->sire;
+  if (dam) *dam = p->dam;
+  if (inbreeding) *inbreeding = p->inbreeding;
+  if (alpha) *alpha = p->alpha;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
+{
+  PetscMPIInt *counts = NULL, *displs = NULL, mine;
+
+  PetscFunctionBeginUser;
+  PetscCheck(p->setup, p->comm, PETSC_ERR_ARG_WRONGSTATE, "call PedigreeSetUp() first");
+  PetscCheck(ranges[p->size] == p->stats.animals, p->comm, PETSC_ERR_ARG_SIZ, "ranges cover %" PetscInt_FMT " animals, the pedigree has %" PetscInt_FMT, ranges[p->size],
+             p->stats.animals);
+  PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
+  p->local_start = ranges[p->rank];
+  p->local_n     = ranges[p->rank + 1] - ranges[p->rank];
+  mine           = (PetscMPIInt)p->local_n;
+  PetscCall(PetscMalloc4(p->local_n + 1, &p->local_sire, p->local_n + 1, &p->local_dam, p->local_n + 1, &p->local_alpha, p->local_n + 1, &p->local_inbreeding));
+  if (p->rank == 0) {
+    PetscCall(PetscMalloc2(p->size, &counts, p->size, &displs));
+    for (PetscMPIInt r = 0; r < p->size; r++) {
+      counts[r] = (PetscMPIInt)(ranges[r + 1] - ranges[r]);
+      displs[r] = (PetscMPIInt)ranges[r];
+    }
+  }
+  PetscCallMPI(MPI_Scatterv(p->sire, counts, displs, MPIU_INT, p->local_sire, mine, MPIU_INT, 0, p->comm));
+  PetscCallMPI(MPI_Scatterv(p->dam, counts, displs, MPIU_INT, p->local_dam, mine, MPIU_INT, 0, p->comm));
+  PetscCallMPI(MPI_Scatterv(p->alpha, counts, displs, MPIU_REAL, p->local_alpha, mine, MPIU_REAL, 0, p->comm));
+  PetscCallMPI(MPI_Scatterv(p->inbreeding, counts, displs, MPIU_REAL, p->local_inbreeding, mine, MPIU_REAL, 0, p->comm));
+  if (p->rank == 0) PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetLocal(Pedigree p, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam, const PetscReal **alpha, const PetscReal **inbreeding)
+{
+  PetscFunctionBeginUser;
+  if (start) *start = p->local_start;
+  if (n) *n = p->local_n;
+  if (sire) *sire = p->local_sire;
+  if (dam) *dam = p->local_dam;
+  if (alpha) *alpha = p->local_alpha;
+  if (inbreeding) *inbreeding = p->local_inbreeding;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
+{
+  const PedigreeStats *s = &p->stats;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s%s\n", p->path, s->header ? " (first line read as a header)" : ""));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  animals       %" PetscInt_FMT " (%" PetscInt_FMT " listed, %" PetscInt_FMT " parents not listed, %" PetscInt_FMT
+                                           " with records but not in the pedigree; the last two added as founders)\n",
+                                   s->animals, s->listed, s->parents_added, s->data_added));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  founders      %" PetscInt_FMT ", generations %" PetscInt_FMT "%s\n", s->founders, s->generations,
+                                   s->duplicates ? ", repeated lines ignored" : ""));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  inbreeding    mean %.6f, max %.6f, %" PetscInt_FMT " inbred animals\n", (double)s->mean_inbreeding, (double)s->max_inbreeding, s->inbred));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
