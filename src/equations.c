@@ -3,6 +3,7 @@
 struct _p_Equations {
   MPI_Comm         comm;
   PetscInt         neffects, n;
+  PetscInt         mean_effect;
   EquationsEffect *effects;
 };
 
@@ -44,6 +45,7 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records)
       if (effect->kind == MODEL_EFFECT_FIXED) {
         /* the first class effect (or the implied mean) absorbs the mean; later ones lose their first level */
         if (mean_absorbed) out->constrained = 0;
+        else eq->mean_effect = e;
         mean_absorbed = PETSC_TRUE;
       }
       out->nequations = out->nlevels - (out->constrained >= 0 ? 1 : 0);
@@ -54,6 +56,13 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records)
     }
   }
   eq->n = next;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EquationsGetMeanEffect(Equations eq, PetscInt *e)
+{
+  PetscFunctionBeginUser;
+  *e = eq->mean_effect;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -190,6 +190,22 @@ static PetscErrorCode EffectRows(Evaluation ev, const EquationsEffect *layout, c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Entry I of a distributed vector, on every rank. */
+static PetscErrorCode GlobalEntry(Vec x, PetscInt i, PetscReal *value)
+{
+  PetscInt           rstart, rend;
+  const PetscScalar *a;
+  PetscReal          mine = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetOwnershipRange(x, &rstart, &rend));
+  PetscCall(VecGetArrayRead(x, &a));
+  if (i >= rstart && i < rend) mine = PetscRealPart(a[i - rstart]);
+  PetscCall(VecRestoreArrayRead(x, &a));
+  PetscCallMPI(MPI_Allreduce(&mine, value, 1, MPIU_REAL, MPI_SUM, PetscObjectComm((PetscObject)x)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal global[], PetscInt n)
 {
   PetscFunctionBeginUser;
@@ -199,7 +215,8 @@ static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal g
 
 static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
 {
-  PetscInt           neffects, rstart, rend;
+  PetscInt           neffects, rstart, rend, mean_effect;
+  PetscReal          shift = 0, *slope;
   const PetscScalar *x;
   const char        *text, *path, *trait;
   PetscReal          residual, seconds[HENDERSON_NUM_PHASES], total = 0;
@@ -209,6 +226,22 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  /* The equations hold covariates as (x - centre) / scale: back to raw units, the effect that
+     absorbs the mean taking the -b centre / scale (estimable functions do not change). */
+  PetscCall(EquationsGetMeanEffect(ev->equations, &mean_effect));
+  PetscCall(PetscCalloc1(neffects, &slope));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect     *effect;
+    const EquationsEffect *layout;
+    PetscReal              b, centre, scale;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    if (effect->kind != MODEL_EFFECT_COVARIATE) continue;
+    PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+    PetscCall(RecordsGetCovariateScaling(ev->records, e, &centre, &scale));
+    PetscCall(GlobalEntry(ev->x, layout->offset, &b));
+    slope[e] = b / scale;
+    shift += b * centre / scale;
+  }
   PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
   PetscCall(VecGetArrayRead(ev->x, &x));
   for (PetscInt e = 0; e < neffects; e++) {
@@ -228,12 +261,17 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     PetscCall(RecordsGetLevels(ev->records, e, &out.nlevels, &out.labels));
     PetscCall(EffectRows(ev, layout, x, rstart, rend, &out.level_start, &out.level_count, &values));
     out.level_count -= out.level_start;
+    if (effect->kind == MODEL_EFFECT_COVARIATE)
+      for (PetscInt l = 0; l < out.level_count; l++) values[l] = slope[e];
+    if (e == mean_effect)
+      for (PetscInt l = 0; l < out.level_count; l++) values[l] -= shift;
     out.values = values;
     if (effect->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
     PetscCall(OutputWriteEffect(output, &out));
     PetscCall(PetscFree(values));
   }
   PetscCall(VecRestoreArrayRead(ev->x, &x));
+  PetscCall(PetscFree(slope));
 
   /* provenance */
   PetscCall(ModelGetText(ev->model, &text));

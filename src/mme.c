@@ -123,7 +123,7 @@ static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records recor
   const PetscReal       **value;
   const EquationsEffect **effect;
   PetscInt               *eqs;
-  PetscReal              *coef, residual, rinv;
+  PetscReal              *coef, *centre, *scale, residual, rinv;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(model, &neffects));
@@ -132,17 +132,20 @@ static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records recor
   PetscCall(RecordsGetLocalSize(records, &nrecords));
   PetscCall(RecordsGetTrait(records, &y));
   PetscCall(PetscMalloc5(neffects, &level, neffects, &value, neffects, &effect, neffects, &eqs, neffects, &coef));
+  PetscCall(PetscMalloc2(neffects, &centre, neffects, &scale));
   for (PetscInt e = 0; e < neffects; e++) {
     PetscCall(RecordsGetEffect(records, e, &level[e], &value[e]));
     PetscCall(EquationsGetEffect(eq, e, &effect[e]));
+    if (value[e]) PetscCall(RecordsGetCovariateScaling(records, e, &centre[e], &scale[e]));
   }
   for (PetscInt r = 0; r < nrecords; r++) {
     PetscInt k = 0;
     for (PetscInt e = 0; e < neffects; e++) {
-      if (value[e]) { /* covariate: one equation, the value as coefficient */
-        if (value[e][r] == 0) continue;
+      if (value[e]) { /* covariate: one equation, the centred and scaled value as coefficient */
+        PetscReal x = (value[e][r] - centre[e]) / scale[e];
+        if (x == 0) continue;
         eqs[k]  = effect[e]->offset;
-        coef[k] = value[e][r];
+        coef[k] = x;
         k++;
       } else {
         PetscInt q = EquationsLevelEquation(effect[e], level[e][r]);
@@ -158,19 +161,21 @@ static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records recor
     }
   }
   PetscCall(PetscFree5(level, value, effect, eqs, coef));
+  PetscCall(PetscFree2(centre, scale));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A^-1 / variance for every pedigree effect, from this rank's animals (Henderson's rules, Quaas 1976). */
 static PetscErrorCode AccumulatePedigree(Model model, Equations eq, Pedigree pedigree, Accumulator *lhs)
 {
-  PetscInt         neffects, start, n;
-  const PetscInt  *sire, *dam;
-  const PetscReal *alpha;
+  PetscInt   neffects;
+  PetscCount n;
+  PetscInt  *rows, *cols;
+  PetscReal *values;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(model, &neffects));
-  PetscCall(PedigreeGetLocal(pedigree, &start, &n, &sire, &dam, &alpha, NULL));
+  PetscCall(PedigreeGetInverseEntries(pedigree, &n, &rows, &cols, &values));
   for (PetscInt e = 0; e < neffects; e++) {
     const ModelEffect     *effect;
     const EquationsEffect *layout;
@@ -179,18 +184,9 @@ static PetscErrorCode AccumulatePedigree(Model model, Equations eq, Pedigree ped
     if (effect->structure != MODEL_STRUCTURE_PEDIGREE) continue;
     PetscCall(EquationsGetEffect(eq, e, &layout));
     ginv = 1.0 / effect->variance;
-    for (PetscInt k = 0; k < n; k++) {
-      PetscInt  i = layout->offset + start + k, parents[2], np = 0;
-      PetscReal a = alpha[k] * ginv;
-      if (sire[k] >= 0) parents[np++] = layout->offset + sire[k];
-      if (dam[k] >= 0) parents[np++] = layout->offset + dam[k];
-      PetscCall(AccumulatorAdd(lhs, i, i, a));
-      for (PetscInt p = 0; p < np; p++) {
-        PetscCall(AccumulatorAddSymmetric(lhs, i, parents[p], -0.5 * a));
-        for (PetscInt q = p; q < np; q++) PetscCall(AccumulatorAddSymmetric(lhs, parents[p], parents[q], 0.25 * a));
-      }
-    }
+    for (PetscCount k = 0; k < n; k++) PetscCall(AccumulatorAdd(lhs, layout->offset + rows[k], layout->offset + cols[k], ginv * values[k]));
   }
+  PetscCall(PetscFree3(rows, cols, values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -233,7 +229,6 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
     PetscCall(ModelGetEffect(model, e, &effect));
     PetscCall(EquationsGetEffect(eq, e, &layout));
     if (where < layout->offset || where >= layout->offset + layout->nequations) continue;
-    PetscCheck(effect->kind != MODEL_EFFECT_COVARIATE, mme->comm, PETSC_ERR_USER_INPUT, "covariate '%s' is zero on every record used", effect->column);
     SETERRQ(mme->comm, PETSC_ERR_USER_INPUT, "effect '%s' has no information on its level %" PetscInt_FMT " (equation %" PetscInt_FMT ")", effect->name,
             where - layout->offset + (layout->constrained >= 0 ? 1 : 0), where);
   }

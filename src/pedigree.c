@@ -617,6 +617,65 @@ PetscErrorCode PedigreeGetLocal(Pedigree p, PetscInt *start, PetscInt *n, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeGetInverseEntries(Pedigree p, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values)
+{
+  PetscCount k = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(6 * p->local_n + 1, rows, 6 * p->local_n + 1, cols, 6 * p->local_n + 1, values));
+  for (PetscInt a = 0; a < p->local_n; a++) {
+    PetscInt  i = p->local_start + a, parents[2], np = 0;
+    PetscReal alpha = p->local_alpha[a];
+    if (p->local_sire[a] >= 0) parents[np++] = p->local_sire[a];
+    if (p->local_dam[a] >= 0) parents[np++] = p->local_dam[a];
+    (*rows)[k]     = i;
+    (*cols)[k]     = i;
+    (*values)[k++] = alpha;
+    for (PetscInt u = 0; u < np; u++) {
+      /* parents come before progeny: parent index < i */
+      (*rows)[k]     = parents[u];
+      (*cols)[k]     = i;
+      (*values)[k++] = -0.5 * alpha;
+      for (PetscInt v = u; v < np; v++) {
+        (*rows)[k]     = PetscMin(parents[u], parents[v]);
+        (*cols)[k]     = PetscMax(parents[u], parents[v]);
+        (*values)[k++] = 0.25 * alpha;
+      }
+    }
+  }
+  *n = k;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeCreateInverse(Pedigree p, Mat *Ainv)
+{
+  PetscCount n, m = 0;
+  PetscInt  *rows, *cols, *ci, *cj;
+  PetscReal *values, *cv;
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeGetInverseEntries(p, &n, &rows, &cols, &values));
+  PetscCall(PetscMalloc3(2 * n + 1, &ci, 2 * n + 1, &cj, 2 * n + 1, &cv));
+  for (PetscCount k = 0; k < n; k++) {
+    ci[m]   = rows[k];
+    cj[m]   = cols[k];
+    cv[m++] = values[k];
+    if (rows[k] != cols[k]) {
+      ci[m]   = cols[k];
+      cj[m]   = rows[k];
+      cv[m++] = values[k];
+    }
+  }
+  PetscCall(PetscFree3(rows, cols, values));
+  PetscCall(MatCreate(p->comm, Ainv));
+  PetscCall(MatSetSizes(*Ainv, p->local_n, p->local_n, p->stats.animals, p->stats.animals));
+  PetscCall(MatSetType(*Ainv, MATAIJ));
+  PetscCall(MatSetPreallocationCOO(*Ainv, m, ci, cj));
+  PetscCall(MatSetValuesCOO(*Ainv, cv, ADD_VALUES));
+  PetscCall(PetscFree3(ci, cj, cv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
 {
   const PedigreeStats *s = &p->stats;

@@ -16,6 +16,7 @@ struct _p_Records {
   PetscInt     *first_capacity;
   PetscInt     *nlevels;        /* [effect] global, after RecordsNumber() */
   LabelTable   *labels;         /* [effect] rank 0, after RecordsNumber(); NULL for pedigree effects */
+  PetscReal    *centre, *scale; /* [effect] covariates: mean and standard deviation over the records used */
   Pedigree      pedigree;       /* labels of pedigree effects */
   PetscBool    *pedigree_effect;
   RecordsStats  stats;
@@ -47,6 +48,7 @@ PetscErrorCode RecordsDestroy(Records *records)
   PetscCall(PetscFree(r->y));
   PetscCall(PetscFree4(r->level, r->value, r->local, r->first_line));
   PetscCall(PetscFree4(r->first_capacity, r->nlevels, r->labels, r->pedigree_effect));
+  PetscCall(PetscFree2(r->centre, r->scale));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -148,6 +150,32 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Mean and standard deviation of every covariate over all ranks' records (two passes, for accuracy). */
+static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc2(r->neffects, &r->centre, r->neffects, &r->scale));
+  for (PetscInt e = 0; e < r->neffects; e++) {
+    const ModelEffect *effect;
+    PetscReal          sum = 0, total, squares = 0;
+    r->scale[e] = 1;
+    if (!r->value[e]) continue;
+    PetscCall(ModelGetEffect(model, e, &effect));
+    for (PetscInt k = 0; k < r->n; k++) sum += r->value[e][k];
+    PetscCallMPI(MPI_Allreduce(&sum, &total, 1, MPIU_REAL, MPI_SUM, r->comm));
+    r->centre[e] = total / (PetscReal)r->stats.used;
+    for (PetscInt k = 0; k < r->n; k++) squares += (r->value[e][k] - r->centre[e]) * (r->value[e][k] - r->centre[e]);
+    PetscCallMPI(MPI_Allreduce(&squares, &total, 1, MPIU_REAL, MPI_SUM, r->comm));
+    r->scale[e] = PetscSqrtReal(total / (PetscReal)r->stats.used);
+    if (!(r->scale[e] > 1e-12 * PetscMax(1.0, PetscAbsReal(r->centre[e])))) {
+      char value[64];
+      snprintf(value, sizeof(value), "%g", (double)r->centre[e]); /* plain C formatting: PETSc's %g writes 0 as "0." */
+      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean", effect->column, value);
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsRead(Records r, Model model)
 {
   const char        *path;
@@ -191,6 +219,7 @@ PetscErrorCode RecordsRead(Records r, Model model)
   r->stats.missing_trait     = global[2];
   r->stats.missing_covariate = global[3];
   PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait (%" PetscInt64_FMT " data lines)", path, r->stats.lines);
+  PetscCall(RecordsScaleCovariates(r, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -278,6 +307,15 @@ PetscErrorCode RecordsGetTrait(Records r, const PetscReal **y)
 {
   PetscFunctionBeginUser;
   *y = r->y;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsGetCovariateScaling(Records r, PetscInt e, PetscReal *centre, PetscReal *scale)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(e >= 0 && e < r->neffects && r->value[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " is not a covariate", e);
+  *centre = r->centre[e];
+  *scale  = r->scale[e];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

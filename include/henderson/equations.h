@@ -25,6 +25,8 @@ PETSC_EXTERN PetscErrorCode EquationsDestroy(Equations *equations);
 PETSC_EXTERN PetscErrorCode EquationsSetUp(Equations equations, Model model, Records records);
 PETSC_EXTERN PetscErrorCode EquationsGetSize(Equations equations, PetscInt *n);
 PETSC_EXTERN PetscErrorCode EquationsGetEffect(Equations equations, PetscInt e, const EquationsEffect **effect);
+/* The fixed class effect that absorbs the mean (the implied mean, or the first fixed class effect). */
+PETSC_EXTERN PetscErrorCode EquationsGetMeanEffect(Equations equations, PetscInt *e);
 
 /* The equation of LEVEL of an effect, -1 when the level has none (constrained, or level -1). */
 static inline PetscInt EquationsLevelEquation(const EquationsEffect *effect, PetscInt level)

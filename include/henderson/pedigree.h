@@ -20,6 +20,7 @@
 #ifndef HENDERSON_PEDIGREE_H
 #define HENDERSON_PEDIGREE_H
 
+#include <petscmat.h>
 #include <henderson/labels.h>
 
 typedef struct _p_Pedigree *Pedigree;
@@ -60,6 +61,12 @@ PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt
 /* Not collective. This rank's animals after PedigreeDistribute(): indices start..start+n-1. */
 PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam,
                                              const PetscReal **alpha, const PetscReal **inbreeding);
+/* Not collective. The A-inverse contributions of this rank's animals (after PedigreeDistribute()),
+   by Henderson's rules: up to 6 per animal, upper triangle (row <= col), in animal indices, not
+   summed (the same position may appear several times). Free the arrays with PetscFree3(). */
+PETSC_EXTERN PetscErrorCode PedigreeGetInverseEntries(Pedigree pedigree, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values);
+/* Collective. A-inverse as a distributed AIJ matrix (rows distributed as by PedigreeDistribute()). */
+PETSC_EXTERN PetscErrorCode PedigreeCreateInverse(Pedigree pedigree, Mat *Ainv);
 PETSC_EXTERN PetscErrorCode PedigreeView(Pedigree pedigree, PetscViewer viewer);
 
 #endif

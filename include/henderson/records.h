@@ -35,6 +35,10 @@ PETSC_EXTERN PetscErrorCode RecordsGetLocalSize(Records records, PetscInt *n);
    unknown animal ID of a pedigree effect) or its value (covariates). The other array is NULL. */
 PETSC_EXTERN PetscErrorCode RecordsGetEffect(Records records, PetscInt e, const PetscInt **level, const PetscReal **value);
 PETSC_EXTERN PetscErrorCode RecordsGetTrait(Records records, const PetscReal **y);
+/* Not collective. The centre (mean) and scale (standard deviation) of covariate E over the records
+   used. The equations use (x - centre) / scale, which keeps them well conditioned whatever the units;
+   the output is transformed back to the raw covariate (see EvaluationWrite()). */
+PETSC_EXTERN PetscErrorCode RecordsGetCovariateScaling(Records records, PetscInt e, PetscReal *centre, PetscReal *scale);
 /* Number of levels of effect E (the same on every rank) and, on rank 0, their labels by index
    (NULL elsewhere; for a pedigree effect, the pedigree's labels). */
 PETSC_EXTERN PetscErrorCode RecordsGetLevels(Records records, PetscInt e, PetscInt *nlevels, LabelTable *labels);

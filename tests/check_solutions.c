@@ -1,0 +1,169 @@
+/* check_solutions: compares a henderson solutions file with expected numbers.
+
+     check_solutions FILE.h5 EXPECTED.txt
+       EXPECTED lines (fields separated by blanks; '#' starts a comment):
+         value      EFFECT LEVEL VALUE TOL [TRAIT]   solution of one level (TRAIT counts from 1)
+         diff       EFFECT LEVEL_A LEVEL_B VALUE TOL [TRAIT]   value(A) - value(B), an estimable function
+         inbreeding EFFECT LEVEL VALUE TOL
+         attribute  GROUP NAME VALUE TOL             a numeric attribute, e.g. /solver converged 1 0
+         levels     EFFECT N                         number of levels
+     check_solutions -same TOL A.h5 B.h5 [C.h5 ...]
+       every effect of A has the same labels in every other file, and values within
+       TOL * max(1, |value|).
+   Prints one line per check and exits 1 if any fails. */
+#include <henderson/henderson.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+  char       name[256];
+  PetscInt   nlevels, ntraits;
+  char     **labels;
+  PetscReal *values, *inbreeding;
+} Effect;
+
+static PetscErrorCode LoadEffect(const char path[], const char name[], Effect *e)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(e->name, name, sizeof(e->name)));
+  PetscCall(OutputReadEffect(path, name, &e->nlevels, &e->ntraits, &e->labels, &e->values, &e->inbreeding));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode FreeEffect(Effect *e)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(e->labels));
+  PetscCall(PetscFree(e->values));
+  PetscCall(PetscFree(e->inbreeding));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscInt FindLevel(const Effect *e, const char label[])
+{
+  for (PetscInt l = 0; l < e->nlevels; l++)
+    if (!strcmp(e->labels[l], label)) return l;
+  return -1;
+}
+
+static PetscBool Report(PetscBool ok, const char line[], double got, double want, double tol)
+{
+  printf("%s  %-60s got %.12g want %.12g (|diff| %.3g, tol %.3g)\n", ok ? "ok  " : "FAIL", line, got, want, fabs(got - want), tol);
+  return ok;
+}
+
+static PetscErrorCode CheckExpected(const char path[], const char expected[], PetscInt *failures)
+{
+  FILE  *fp = fopen(expected, "r");
+  char   line[1024];
+  Effect cache = {{0}};
+
+  PetscFunctionBeginUser;
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", expected);
+  while (fgets(line, sizeof(line), fp)) {
+    char    *fields[8], copy[1024], *hash;
+    PetscInt n;
+
+    line[strcspn(line, "\r\n")] = 0;
+    if ((hash = strchr(line, '#'))) *hash = 0;
+    PetscCall(PetscStrncpy(copy, line, sizeof(copy)));
+    PetscCall(ReaderSplit(copy, 8, fields, &n));
+    if (!n) continue;
+    if (!strcmp(fields[0], "attribute")) {
+      PetscReal got;
+      PetscCheck(n == 5, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      PetscCall(OutputReadAttribute(path, fields[1], fields[2], &got));
+      if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
+      continue;
+    }
+    PetscCheck(n >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+    if (strcmp(cache.name, fields[1])) {
+      if (cache.labels) PetscCall(FreeEffect(&cache));
+      PetscCall(LoadEffect(path, fields[1], &cache));
+    }
+    if (!strcmp(fields[0], "levels")) {
+      if (!Report(cache.nlevels == atoi(fields[2]), line, (double)cache.nlevels, atof(fields[2]), 0)) (*failures)++;
+    } else if (!strcmp(fields[0], "value") || !strcmp(fields[0], "inbreeding")) {
+      PetscInt  l = FindLevel(&cache, fields[2]), t = n >= 6 ? atoi(fields[5]) - 1 : 0;
+      PetscReal got;
+      PetscCheck(n == 5 || n == 6, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      if (l < 0) {
+        printf("FAIL  %s: no level '%s' in effect %s\n", line, fields[2], fields[1]);
+        (*failures)++;
+        continue;
+      }
+      PetscCheck(t >= 0 && t < cache.ntraits, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: trait out of range: %s", expected, line);
+      if (fields[0][0] == 'i') {
+        PetscCheck(cache.inbreeding, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "effect %s has no inbreeding", fields[1]);
+        got = cache.inbreeding[l];
+      } else got = cache.values[l * cache.ntraits + t];
+      if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
+    } else if (!strcmp(fields[0], "diff")) {
+      PetscInt  a = FindLevel(&cache, fields[2]), b = FindLevel(&cache, fields[3]), t = n >= 7 ? atoi(fields[6]) - 1 : 0;
+      PetscReal got;
+      PetscCheck(n == 6 || n == 7, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      if (a < 0 || b < 0) {
+        printf("FAIL  %s: unknown level\n", line);
+        (*failures)++;
+        continue;
+      }
+      got = cache.values[a * cache.ntraits + t] - cache.values[b * cache.ntraits + t];
+      if (!Report(fabs(got - atof(fields[4])) <= atof(fields[5]), line, got, atof(fields[4]), atof(fields[5]))) (*failures)++;
+    } else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: unknown check '%s'", expected, fields[0]);
+  }
+  fclose(fp);
+  if (cache.labels) PetscCall(FreeEffect(&cache));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscInt *failures)
+{
+  PetscInt n;
+  char   **names;
+
+  PetscFunctionBeginUser;
+  PetscCall(OutputListEffects(files[0], &n, &names));
+  PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s has no effects", files[0]);
+  for (PetscInt k = 0; k < n; k++) {
+    Effect ref = {{0}};
+    PetscCall(LoadEffect(files[0], names[k], &ref));
+    for (int f = 1; f < nfiles; f++) {
+      Effect    other = {{0}};
+      PetscReal worst = 0;
+      PetscBool labels_ok;
+      PetscCall(LoadEffect(files[f], names[k], &other));
+      labels_ok = other.nlevels == ref.nlevels && other.ntraits == ref.ntraits ? PETSC_TRUE : PETSC_FALSE;
+      for (PetscInt l = 0; labels_ok && l < ref.nlevels; l++) labels_ok = strcmp(ref.labels[l], other.labels[l]) ? PETSC_FALSE : PETSC_TRUE;
+      if (!labels_ok) {
+        printf("FAIL  %s: effect %s has other levels than in %s\n", files[f], names[k], files[0]);
+        (*failures)++;
+      } else {
+        for (PetscInt i = 0; i < ref.nlevels * ref.ntraits; i++) worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
+        printf("%s  %s vs %s: effect %s, %" PetscInt_FMT " levels, largest difference %.3g (tol %.3g)\n", worst <= tol ? "ok  " : "FAIL", files[f], files[0], names[k],
+               ref.nlevels, (double)worst, (double)tol);
+        if (worst > tol) (*failures)++;
+      }
+      PetscCall(FreeEffect(&other));
+    }
+    PetscCall(FreeEffect(&ref));
+    PetscCall(PetscFree(names[k]));
+  }
+  PetscCall(PetscFree(names));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PetscInt failures = 0;
+
+  PetscCall(PetscInitializeNoArguments());
+  if (argc >= 4 && !strcmp(argv[1], "-same")) PetscCall(CheckSame(atof(argv[2]), argc - 3, argv + 3, &failures));
+  else if (argc == 3) PetscCall(CheckExpected(argv[1], argv[2], &failures));
+  else {
+    fprintf(stderr, "usage: check_solutions FILE.h5 EXPECTED.txt | -same TOL A.h5 B.h5 ...\n");
+    failures = 1;
+  }
+  if (failures) printf("%" PetscInt_FMT " check(s) failed\n", failures);
+  PetscCall(PetscFinalize());
+  return failures ? 1 : 0;
+}

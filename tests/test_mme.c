@@ -1,0 +1,310 @@
+/* The whole pipeline against an independent dense solve of the same mixed model equations.
+
+   Rank 0 simulates a data set with two cross-classified fixed class effects (herd, season), a
+   covariate (age), an animal effect with a pedigree (inbreeding, unknown parents, parents never
+   listed, animals with records but not in the pedigree, shuffled lines) and an iid litter effect,
+   and writes data, pedigree and model files. Every rank runs the evaluation from those files. Rank 0
+   then builds the MME densely from its own simulated arrays -- full dummy coding, no constraint, A
+   by the tabular method and inverted by LAPACK -- and takes its minimum-norm solution. Estimable
+   functions (differences between levels of a class effect, a cell mean, the regression) and all
+   random effects must agree: they do not depend on how the rank deficiency is handled. */
+#include "testing.h"
+#include <math.h>
+#include <string.h>
+
+static char work_dir[HENDERSON_MAX_PATH] = ".";
+
+#define NPED 240    /* animals in the pedigree */
+#define NDATAONLY 15 /* animals with records only */
+#define NHERD 12
+#define NSEASON 4
+#define NLITTER 40
+#define NRECORDS 520
+
+static const char *season_names[NSEASON] = {"winter", "spring", "summer", "autumn"};
+static const double sigma2a = 2.0, sigma2l = 0.5, sigma2e = 4.0;
+
+typedef struct {
+  PetscInt  sire[NPED + NDATAONLY], dam[NPED + NDATAONLY];
+  char      id[NPED + NDATAONLY][16];
+  PetscInt  omitted;
+  PetscInt  herd[NRECORDS], season[NRECORDS], animal[NRECORDS], litter[NRECORDS];
+  double    age[NRECORDS], y[NRECORDS];
+  PetscBool missing[NRECORDS];
+} Simulation;
+
+static PetscErrorCode Simulate(Simulation *s)
+{
+  TestRandom r;
+  PetscInt   order[NPED], nlines = 0;
+  double     herd_effect[NHERD], season_effect[NSEASON], u[NPED + NDATAONLY], litter_effect[NLITTER];
+  char       path[HENDERSON_MAX_PATH + 32];
+  FILE      *fp;
+
+  PetscFunctionBeginUser;
+  TestRandomSeed(&r, 20261125);
+  for (PetscInt i = 0; i < NPED + NDATAONLY; i++) {
+    if (i < NPED) snprintf(s->id[i], sizeof(s->id[i]), "A%03d", (int)((i * 37) % NPED)); /* IDs not in index order */
+    else snprintf(s->id[i], sizeof(s->id[i]), "D%02d", (int)(i - NPED));
+    if (i < 16 || i >= NPED) s->sire[i] = s->dam[i] = -1;
+    else {
+      /* odd animals are males; parents among the last 30 of each sex */
+      PetscInt m = (i - 1) / 2, f = i / 2; /* number of males / females before i */
+      s->sire[i] = TestRandomUniform(&r) < 0.1 ? -1 : 2 * (m - 1 - TestRandomInt(&r, PetscMin(m, 30))) + 1;
+      s->dam[i]  = TestRandomUniform(&r) < 0.1 ? -1 : 2 * (f - 1 - TestRandomInt(&r, PetscMin(f, 30)));
+    }
+  }
+  /* true values */
+  for (PetscInt h = 0; h < NHERD; h++) herd_effect[h] = 3 * TestRandomNormal(&r);
+  for (PetscInt k = 0; k < NSEASON; k++) season_effect[k] = TestRandomNormal(&r);
+  for (PetscInt l = 0; l < NLITTER; l++) litter_effect[l] = sqrt(sigma2l) * TestRandomNormal(&r);
+  for (PetscInt i = 0; i < NPED + NDATAONLY; i++) {
+    double pa = (s->sire[i] >= 0 ? 0.5 * u[s->sire[i]] : 0) + (s->dam[i] >= 0 ? 0.5 * u[s->dam[i]] : 0);
+    u[i]      = pa + sqrt(0.75 * sigma2a) * TestRandomNormal(&r);
+  }
+  for (PetscInt k = 0; k < NRECORDS; k++) {
+    s->herd[k]    = TestRandomInt(&r, NHERD);
+    s->season[k]  = TestRandomInt(&r, NSEASON);
+    /* the first records belong to the animals that are not in the pedigree, so each has one */
+    s->animal[k]  = k < NDATAONLY ? NPED + k : (TestRandomUniform(&r) < 0.03 ? NPED + TestRandomInt(&r, NDATAONLY) : 16 + TestRandomInt(&r, NPED - 16));
+    s->litter[k]  = TestRandomInt(&r, NLITTER);
+    s->age[k]     = floor(500 + 60 * TestRandomNormal(&r));
+    s->missing[k] = k >= NDATAONLY && TestRandomUniform(&r) < 0.03;
+    s->y[k]       = 20 + herd_effect[s->herd[k]] + season_effect[s->season[k]] + 0.01 * s->age[k] + u[s->animal[k]] + litter_effect[s->litter[k]] + sqrt(sigma2e) * TestRandomNormal(&r);
+  }
+  /* pedigree file: shuffled, without header, some founders that are parents left out */
+  for (PetscInt i = 0; i < NPED; i++) {
+    PetscBool parent = PETSC_FALSE;
+    for (PetscInt j = 0; j < NPED; j++) parent = parent || s->sire[j] == i || s->dam[j] == i;
+    if (i < 16 && i % 4 == 0 && parent) {
+      s->omitted++;
+      continue;
+    }
+    order[nlines++] = i;
+  }
+  TestShuffle(&r, order, nlines);
+  snprintf(path, sizeof(path), "%s/pedigree.txt", work_dir);
+  fp = fopen(path, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+  for (PetscInt k = 0; k < nlines; k++) {
+    PetscInt i = order[k];
+    fprintf(fp, "%s %s %s\n", s->id[i], s->sire[i] >= 0 ? s->id[s->sire[i]] : "0", s->dam[i] >= 0 ? s->id[s->dam[i]] : "0");
+  }
+  fclose(fp);
+  snprintf(path, sizeof(path), "%s/data.txt", work_dir);
+  fp = fopen(path, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+  fprintf(fp, "animal herd season litter age y\n");
+  for (PetscInt k = 0; k < NRECORDS; k++) {
+    fprintf(fp, "%s H%02d %s L%02d %g ", s->id[s->animal[k]], (int)s->herd[k] + 1, season_names[s->season[k]], (int)s->litter[k] + 1, s->age[k]);
+    if (s->missing[k]) fprintf(fp, "NA\n");
+    else fprintf(fp, "%.17g\n", s->y[k]); /* all digits: the dense solve uses the same numbers */
+  }
+  fclose(fp);
+  snprintf(path, sizeof(path), "%s/model.txt", work_dir);
+  fp = fopen(path, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+  fprintf(fp, "data data.txt\npedigree pedigree.txt\ntrait y\nfixed herd\nfixed season\ncovariate age\nrandom animal pedigree %g\nrandom litter iid %g\nresidual %g\noutput solutions.h5\n",
+          sigma2a, sigma2l, sigma2e);
+  fclose(fp);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Unknowns of the dense system: herd, season, age, animal (pedigree, then data-only), litter. */
+#define OH 0
+#define OS (OH + NHERD)
+#define OA (OS + NSEASON)
+#define OU (OA + 1)
+#define OL (OU + NPED + NDATAONLY)
+#define NDENSE (OL + NLITTER)
+
+static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[])
+{
+  PetscReal *C, *b, *A, w[5];
+  PetscInt   col[5], nanimals = NPED + NDATAONLY;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc2(NDENSE * NDENSE, &C, NDENSE, &b));
+  PetscCall(PetscMalloc1(nanimals * nanimals, &A));
+  for (PetscInt k = 0; k < NRECORDS; k++) {
+    if (s->missing[k]) continue;
+    col[0] = OH + s->herd[k];
+    col[1] = OS + s->season[k];
+    col[2] = OA;
+    col[3] = OU + s->animal[k];
+    col[4] = OL + s->litter[k];
+    w[0] = w[1] = w[3] = w[4] = 1;
+    w[2]                      = s->age[k];
+    for (int i = 0; i < 5; i++) {
+      b[col[i]] += w[i] * s->y[k] / sigma2e;
+      for (int j = 0; j < 5; j++) C[col[i] * NDENSE + col[j]] += w[i] * w[j] / sigma2e;
+    }
+  }
+  /* A of the pedigree animals and the data-only founders (parents before progeny in this numbering) */
+  PetscCall(TestTabularA(nanimals, s->sire, s->dam, A));
+  PetscCall(TestInverseSPD(nanimals, A));
+  for (PetscInt i = 0; i < nanimals; i++)
+    for (PetscInt j = 0; j < nanimals; j++) C[(OU + i) * NDENSE + OU + j] += A[i * nanimals + j] / sigma2a;
+  for (PetscInt l = 0; l < NLITTER; l++) C[(OL + l) * NDENSE + OL + l] += 1.0 / sigma2l;
+  PetscCall(TestSolvePSD(NDENSE, C, b, x));
+  PetscCall(PetscFree2(C, b));
+  PetscCall(PetscFree(A));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  PetscInt   n, ntraits;
+  char     **labels;
+  PetscReal *values, *inbreeding;
+} Solution;
+
+static PetscReal Lookup(const Solution *e, const char label[], PetscBool *found)
+{
+  for (PetscInt l = 0; l < e->n; l++)
+    if (!strcmp(e->labels[l], label)) {
+      *found = PETSC_TRUE;
+      return e->values[l];
+    }
+  *found = PETSC_FALSE;
+  return 0;
+}
+
+static PetscBool Close(PetscReal a, PetscReal b)
+{
+  return PetscAbsReal(a - b) <= 1e-8 * PetscMax(1.0, PetscAbsReal(b)) ? PETSC_TRUE : PETSC_FALSE;
+}
+
+static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscReal x[], const char path[])
+{
+  Solution  herd, season, age, animal, litter;
+  char      label[32], label0[32];
+  PetscBool found, found0, ok;
+  PetscReal worst;
+
+  PetscFunctionBeginUser;
+  PetscCall(OutputReadEffect(path, "herd", &herd.n, &herd.ntraits, &herd.labels, &herd.values, NULL));
+  PetscCall(OutputReadEffect(path, "season", &season.n, &season.ntraits, &season.labels, &season.values, NULL));
+  PetscCall(OutputReadEffect(path, "age", &age.n, &age.ntraits, &age.labels, &age.values, NULL));
+  PetscCall(OutputReadEffect(path, "animal", &animal.n, &animal.ntraits, &animal.labels, &animal.values, &animal.inbreeding));
+  PetscCall(OutputReadEffect(path, "litter", &litter.n, &litter.ntraits, &litter.labels, &litter.values, NULL));
+  TestCheck(c, herd.n == NHERD && season.n == NSEASON && age.n == 1 && litter.n == NLITTER, "level counts %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT,
+            herd.n, season.n, age.n, litter.n);
+  TestCheck(c, animal.n == NPED + NDATAONLY, "animals %" PetscInt_FMT " = pedigree + data-only", animal.n);
+
+  /* herd differences, against the first herd */
+  snprintf(label0, sizeof(label0), "H%02d", 1);
+  worst = 0;
+  ok    = PETSC_TRUE;
+  for (PetscInt h = 1; h < NHERD; h++) {
+    PetscReal lib, dense = x[OH + h] - x[OH];
+    snprintf(label, sizeof(label), "H%02d", (int)h + 1);
+    lib = Lookup(&herd, label, &found) - Lookup(&herd, label0, &found0);
+    ok  = ok && found && found0 && Close(lib, dense);
+    worst = PetscMax(worst, PetscAbsReal(lib - dense));
+  }
+  TestCheck(c, ok, "herd differences agree with the dense solve (largest difference %.3g)", (double)worst);
+  worst = 0;
+  ok    = PETSC_TRUE;
+  for (PetscInt k = 1; k < NSEASON; k++) {
+    PetscReal lib = Lookup(&season, season_names[k], &found) - Lookup(&season, season_names[0], &found0), dense = x[OS + k] - x[OS];
+    ok            = ok && found && found0 && Close(lib, dense);
+    worst         = PetscMax(worst, PetscAbsReal(lib - dense));
+  }
+  TestCheck(c, ok, "season differences agree (largest difference %.3g)", (double)worst);
+  {
+    /* the first season in the data file is the constrained level: exactly 0 */
+    PetscReal first = season.values[0];
+    TestCheck(c, first == 0.0, "the constrained season level '%s' is written as 0 (%g)", season.labels[0], (double)first);
+  }
+  TestCheck(c, Close(age.values[0], x[OA]) && !strcmp(age.labels[0], "age"), "regression on age %.12g, dense %.12g", (double)age.values[0], (double)x[OA]);
+  {
+    /* an estimable cell mean: herd 1 + winter + 500 * age */
+    PetscReal lib   = Lookup(&herd, "H01", &found) + Lookup(&season, "winter", &found0) + 500 * age.values[0];
+    PetscReal dense = x[OH] + x[OS] + 500 * x[OA];
+    TestCheck(c, found && found0 && Close(lib, dense), "cell mean H01 winter age 500: %.12g, dense %.12g", (double)lib, (double)dense);
+  }
+  worst = 0;
+  ok    = PETSC_TRUE;
+  for (PetscInt i = 0; i < NPED + NDATAONLY; i++) {
+    PetscReal lib = Lookup(&animal, s->id[i], &found);
+    ok            = ok && found && Close(lib, x[OU + i]);
+    worst         = PetscMax(worst, PetscAbsReal(lib - x[OU + i]));
+  }
+  TestCheck(c, ok, "all %d animal solutions agree (largest difference %.3g)", NPED + NDATAONLY, (double)worst);
+  worst = 0;
+  ok    = PETSC_TRUE;
+  for (PetscInt l = 0; l < NLITTER; l++) {
+    PetscReal lib;
+    snprintf(label, sizeof(label), "L%02d", (int)l + 1);
+    lib   = Lookup(&litter, label, &found);
+    ok    = ok && found && Close(lib, x[OL + l]);
+    worst = PetscMax(worst, PetscAbsReal(lib - x[OL + l]));
+  }
+  TestCheck(c, ok, "all litter solutions agree (largest difference %.3g)", (double)worst);
+  {
+    PetscInt data_only_inbred = 0;
+    for (PetscInt l = 0; l < animal.n; l++)
+      if (animal.labels[l][0] == 'D' && animal.inbreeding[l] != 0) data_only_inbred++;
+    TestCheck(c, data_only_inbred == 0, "animals with records only are non-inbred founders");
+  }
+  PetscCall(PetscFree(herd.labels));
+  PetscCall(PetscFree(herd.values));
+  PetscCall(PetscFree(season.labels));
+  PetscCall(PetscFree(season.values));
+  PetscCall(PetscFree(age.labels));
+  PetscCall(PetscFree(age.values));
+  PetscCall(PetscFree(animal.labels));
+  PetscCall(PetscFree(animal.values));
+  PetscCall(PetscFree(animal.inbreeding));
+  PetscCall(PetscFree(litter.labels));
+  PetscCall(PetscFree(litter.values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  TestCounter   c = {0, 0};
+  int           code;
+  PetscMPIInt   rank;
+  Simulation   *s;
+  Evaluation    ev;
+  char          model[HENDERSON_MAX_PATH + 32], output[HENDERSON_MAX_PATH + 32];
+  SolverResult  result;
+  PedigreeStats pstats;
+  Pedigree      pedigree;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(HendersonErrorInitialize());
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-work", work_dir, sizeof(work_dir), NULL));
+  PetscCall(TestMakeDirectory(PETSC_COMM_WORLD, work_dir));
+  PetscCall(PetscNew(&s));
+  if (rank == 0) PetscCall(Simulate(s));
+  PetscCallMPI(MPI_Bcast(&s->omitted, 1, MPIU_INT, 0, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+
+  snprintf(model, sizeof(model), "%s/model.txt", work_dir);
+  snprintf(output, sizeof(output), "%s/solutions.h5", work_dir);
+  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
+  PetscCall(EvaluationRun(ev, model));
+  PetscCall(EvaluationGetSolverResult(ev, &result));
+  PetscCall(EvaluationGetPedigree(ev, &pedigree));
+  PetscCall(PedigreeGetStats(pedigree, &pstats));
+  TestCheck(&c, result.converged && result.relative_residual < 1e-12, "converged, relative residual %.3g", (double)result.relative_residual);
+  TestCheck(&c, pstats.parents_added == s->omitted && pstats.data_added == NDATAONLY, "founders added: %" PetscInt_FMT " parents not listed, %" PetscInt_FMT " data-only",
+            pstats.parents_added, pstats.data_added);
+  PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
+  PetscCall(EvaluationDestroy(&ev));
+  if (rank == 0) {
+    PetscReal *x;
+    PetscCall(PetscMalloc1(NDENSE, &x));
+    PetscCall(DenseSolve(s, x));
+    PetscCall(Compare(&c, s, x, output));
+    PetscCall(PetscFree(x));
+  }
+  PetscCall(PetscFree(s));
+  code = TestFinish(PETSC_COMM_WORLD, &c, "test_mme");
+  PetscCall(HendersonErrorFinalize());
+  PetscCall(PetscFinalize());
+  return code;
+}

@@ -1,0 +1,280 @@
+/* Pedigree: order, checks, inbreeding and A-inverse.
+   - Published inbreeding coefficients (Mrode Table 2.1, FnR, six genetic-genealogy cases with inbred
+     parents) and FnR's relationships and Mendelian sampling variances.
+   - Random pedigrees of a few hundred animals with heavy inbreeding, unknown parents, parents that
+     are never listed, repeated lines, string IDs and shuffled lines: F against the diagonal of A by
+     the tabular method, and the distributed A-inverse against the dense inverse of that A. */
+#include "testing.h"
+#include <math.h>
+#include <string.h>
+
+static char data_dir[HENDERSON_MAX_PATH] = ".", work_dir[HENDERSON_MAX_PATH] = ".";
+
+/* Loads PATH on all ranks, computes F, and distributes the animals evenly. */
+static PetscErrorCode LoadPedigree(const char path[], Pedigree *pedigree)
+{
+  PetscMPIInt   size;
+  PetscInt     *ranges;
+  PedigreeStats stats;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(PedigreeCreate(PETSC_COMM_WORLD, pedigree));
+  PetscCall(PedigreeLoad(*pedigree, path));
+  PetscCall(PedigreeSetUp(*pedigree));
+  PetscCall(PedigreeGetStats(*pedigree, &stats));
+  PetscCall(PetscMalloc1(size + 1, &ranges));
+  for (PetscMPIInt r = 0; r <= size; r++) ranges[r] = (PetscInt)(((PetscInt64)stats.animals * r) / size);
+  PetscCall(PedigreeDistribute(*pedigree, ranges));
+  PetscCall(PetscFree(ranges));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscInt IndexOf(Pedigree pedigree, const char label[])
+{
+  LabelTable labels;
+  PetscInt   index = -1;
+  if (PedigreeGetLabels(pedigree, &labels) || !labels) return -1;
+  if (LabelTableFind(labels, label, strlen(label), &index)) return -1;
+  return index;
+}
+
+static PetscErrorCode TestPublishedInbreeding(TestCounter *c)
+{
+  char        path[HENDERSON_MAX_PATH], line[512], loaded[HENDERSON_MAX_PATH] = "";
+  FILE       *fp = NULL;
+  PetscMPIInt rank;
+  Pedigree    pedigree = NULL;
+  PetscInt    nlines   = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(HendersonPathJoin(data_dir, "inbreeding/expected.txt", path, sizeof(path)));
+  fp = fopen(path, "r");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", path);
+  /* every rank reads the list, so that every rank loads the same pedigrees collectively */
+  while (fgets(line, sizeof(line), fp)) {
+    char           file[256], animal[256];
+    double         want, tol;
+    PetscInt       index;
+    const PetscReal *F;
+    if (line[0] == '#' || sscanf(line, "%255s %255s %lf %lf", file, animal, &want, &tol) != 4) continue;
+    if (strcmp(file, loaded)) {
+      char ped[HENDERSON_MAX_PATH + 300];
+      PetscCall(PedigreeDestroy(&pedigree));
+      snprintf(ped, sizeof(ped), "%s/inbreeding/%s", data_dir, file);
+      PetscCall(LoadPedigree(ped, &pedigree));
+      PetscCall(PetscStrncpy(loaded, file, sizeof(loaded)));
+    }
+    nlines++;
+    if (rank) continue;
+    index = IndexOf(pedigree, animal);
+    if (!TestCheck(c, index >= 0, "%s: animal %s is in the pedigree", file, animal)) continue;
+    PetscCall(PedigreeGetArrays(pedigree, NULL, NULL, &F, NULL));
+    TestCheck(c, fabs(F[index] - want) <= tol, "%s: F(%s) = %.10g, published %.10g", file, animal, (double)F[index], want);
+  }
+  fclose(fp);
+  PetscCall(PedigreeDestroy(&pedigree));
+  TestCheck(c, nlines >= 30, "read the published table (%" PetscInt_FMT " lines)", nlines);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* FnR: relationships from the inverse of the distributed A-inverse, and d = 1/alpha. */
+static PetscErrorCode TestPublishedRelationships(TestCounter *c)
+{
+  char        path[HENDERSON_MAX_PATH], line[256];
+  Pedigree    pedigree;
+  Mat         Ainv;
+  PetscReal  *A = NULL;
+  PetscInt    n = 12;
+  PetscMPIInt rank;
+  FILE       *fp;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(HendersonPathJoin(data_dir, "inbreeding/fnr12.txt", path, sizeof(path)));
+  PetscCall(LoadPedigree(path, &pedigree));
+  PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
+  PetscCall(TestMatGatherDense(Ainv, &A));
+  if (rank == 0) {
+    const PetscReal *alpha;
+    PetscCall(TestInverseSPD(n, A)); /* A = (A-inverse)^-1 */
+    PetscCall(PedigreeGetArrays(pedigree, NULL, NULL, NULL, &alpha));
+    PetscCall(HendersonPathJoin(data_dir, "inbreeding/relationships.txt", path, sizeof(path)));
+    fp = fopen(path, "r");
+    PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", path);
+    while (fgets(line, sizeof(line), fp)) {
+      char   a[64], b[64];
+      double want;
+      if (line[0] == '#' || sscanf(line, "%63s %63s %lf", a, b, &want) != 3) continue;
+      if (!strcmp(a, "d")) {
+        PetscInt i = IndexOf(pedigree, b);
+        TestCheck(c, i >= 0 && fabs(1.0 / alpha[i] - want) < 1e-12, "FnR: d(%s) = %.10g, published %.10g", b, i >= 0 ? 1.0 / (double)alpha[i] : -1.0, want);
+      } else {
+        PetscInt i = IndexOf(pedigree, a), j = IndexOf(pedigree, b);
+        TestCheck(c, i >= 0 && j >= 0 && fabs(A[i * n + j] - want) < 1e-10, "FnR: a(%s,%s) = %.10g, published %.10g", a, b, i >= 0 && j >= 0 ? (double)A[i * n + j] : -1.0,
+                  want);
+      }
+    }
+    fclose(fp);
+  }
+  PetscCall(PetscFree(A));
+  PetscCall(MatDestroy(&Ainv));
+  PetscCall(PedigreeDestroy(&pedigree));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A random pedigree in generation order (the truth), written in shuffled order with string IDs. */
+typedef struct {
+  PetscInt  n;
+  PetscInt *sire, *dam;   /* truth, parents before progeny */
+  char    (*id)[16];
+  PetscInt  omitted;      /* founders left out of the file (they come back as parents not listed) */
+  PetscInt  repeated;     /* identical lines written twice */
+} RandomPedigree;
+
+static PetscErrorCode MakeRandomPedigree(uint64_t seed, PetscInt n, const char path[], RandomPedigree *rp)
+{
+  TestRandom r;
+  PetscInt   nfounders = 12, *males, *females, nm = 0, nf = 0, *order;
+  PetscBool *listed;
+  FILE      *fp;
+
+  PetscFunctionBeginUser;
+  TestRandomSeed(&r, seed);
+  rp->n = n;
+  PetscCall(PetscMalloc3(n, &rp->sire, n, &rp->dam, n, &rp->id));
+  PetscCall(PetscMalloc4(n, &males, n, &females, 2 * n, &order, n, &listed));
+  rp->omitted = rp->repeated = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    /* alphanumeric, unique (fixed-width random prefix, then the index) */
+    snprintf(rp->id[i], sizeof(rp->id[i]), "x%03llx%d", (unsigned long long)(TestRandomNext(&r) & 0xfff), (int)i);
+    if (i < nfounders) {
+      rp->sire[i] = rp->dam[i] = -1;
+    } else {
+      /* parents from the last ~40 animals of each sex: a small population, heavy inbreeding */
+      PetscInt window = 20;
+      rp->sire[i] = TestRandomUniform(&r) < 0.08 ? -1 : males[nm - 1 - TestRandomInt(&r, PetscMin(nm, window))];
+      rp->dam[i]  = TestRandomUniform(&r) < 0.08 ? -1 : females[nf - 1 - TestRandomInt(&r, PetscMin(nf, window))];
+    }
+    if (i % 2) males[nm++] = i;
+    else females[nf++] = i;
+  }
+  /* lines to write: all animals in shuffled order, some founders left out, some lines twice */
+  PetscInt nlines = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    listed[i] = PETSC_TRUE;
+    if (i < nfounders && i % 3 == 0) {
+      /* leave out a founder that is a parent, so it comes back as "parent not listed" */
+      PetscBool parent = PETSC_FALSE;
+      for (PetscInt j = 0; j < n; j++) parent = parent || rp->sire[j] == i || rp->dam[j] == i;
+      if (parent) {
+        listed[i] = PETSC_FALSE;
+        rp->omitted++;
+        continue;
+      }
+    }
+    order[nlines++] = i;
+    if (TestRandomUniform(&r) < 0.02) {
+      order[nlines++] = i;
+      rp->repeated++;
+    }
+  }
+  TestShuffle(&r, order, nlines);
+  fp = fopen(path, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+  fprintf(fp, "id,father,mother\n"); /* a header, commas */
+  for (PetscInt k = 0; k < nlines; k++) {
+    PetscInt    i       = order[k];
+    const char *unknown = k % 3 == 0 ? "0" : (k % 3 == 1 ? "NA" : ".");
+    fprintf(fp, "%s,%s,%s\n", rp->id[i], rp->sire[i] >= 0 ? rp->id[rp->sire[i]] : unknown, rp->dam[i] >= 0 ? rp->id[rp->dam[i]] : unknown);
+  }
+  fclose(fp);
+  PetscCall(PetscFree4(males, females, order, listed));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode TestRandomPedigree(TestCounter *c, uint64_t seed, PetscInt n)
+{
+  char           path[HENDERSON_MAX_PATH + 64];
+  RandomPedigree rp = {0};
+  PetscMPIInt    rank;
+  Pedigree       pedigree;
+  PedigreeStats  stats;
+  Mat            Ainv;
+  PetscReal     *Alib = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  snprintf(path, sizeof(path), "%s/random_%llu.csv", work_dir, (unsigned long long)seed);
+  if (rank == 0) PetscCall(MakeRandomPedigree(seed, n, path, &rp));
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(LoadPedigree(path, &pedigree));
+  PetscCall(PedigreeGetStats(pedigree, &stats));
+  PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
+  PetscCall(TestMatGatherDense(Ainv, &Alib));
+  TestCheck(c, stats.animals == n, "seed %llu: %" PetscInt_FMT " animals", (unsigned long long)seed, stats.animals);
+  TestCheck(c, stats.header, "seed %llu: header recognised", (unsigned long long)seed);
+  if (rank == 0) {
+    PetscReal       *A, *Ainv_dense, worst_F = 0, worst_inv = 0, scale = 0, meanF = 0;
+    const PetscInt  *sire, *dam;
+    const PetscReal *F;
+    PetscInt        *lib_of, inbred = 0;
+    PetscBool        ordered = PETSC_TRUE;
+
+    TestCheck(c, stats.parents_added == rp.omitted, "seed %llu: %" PetscInt_FMT " parents not listed (expected %" PetscInt_FMT ")", (unsigned long long)seed, stats.parents_added,
+              rp.omitted);
+    TestCheck(c, stats.duplicates == rp.repeated, "seed %llu: %" PetscInt_FMT " repeated lines (expected %" PetscInt_FMT ")", (unsigned long long)seed, stats.duplicates,
+              rp.repeated);
+    PetscCall(PedigreeGetArrays(pedigree, &sire, &dam, &F, NULL));
+    for (PetscInt i = 0; i < n; i++) ordered = ordered && sire[i] < i && dam[i] < i;
+    TestCheck(c, ordered, "seed %llu: parents before progeny", (unsigned long long)seed);
+    PetscCall(PetscMalloc3(n * n, &A, n * n, &Ainv_dense, n, &lib_of));
+    PetscCall(TestTabularA(n, rp.sire, rp.dam, A));
+    for (PetscInt i = 0; i < n; i++) lib_of[i] = IndexOf(pedigree, rp.id[i]);
+    for (PetscInt i = 0; i < n; i++) {
+      worst_F = PetscMax(worst_F, PetscAbsReal(F[lib_of[i]] - (A[i * n + i] - 1.0)));
+      meanF += A[i * n + i] - 1.0;
+      if (A[i * n + i] > 1.0 + 1e-12) inbred++;
+    }
+    TestCheck(c, worst_F < 1e-12, "seed %llu: F against the tabular A, largest error %.3g (mean F %.4f, %" PetscInt_FMT " inbred)", (unsigned long long)seed, (double)worst_F,
+              (double)(meanF / n), inbred);
+    TestCheck(c, meanF / n > 0.05, "seed %llu: the pedigree is heavily inbred (mean F %.4f)", (unsigned long long)seed, (double)(meanF / n));
+    PetscCall(PetscArraycpy(Ainv_dense, A, n * n));
+    PetscCall(TestInverseSPD(n, Ainv_dense));
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt j = 0; j < n; j++) {
+        worst_inv = PetscMax(worst_inv, PetscAbsReal(Alib[lib_of[i] * n + lib_of[j]] - Ainv_dense[i * n + j]));
+        scale     = PetscMax(scale, PetscAbsReal(Ainv_dense[i * n + j]));
+      }
+    TestCheck(c, worst_inv < 1e-9 * scale, "seed %llu: A-inverse against the dense inverse, largest error %.3g (largest entry %.3g)", (unsigned long long)seed,
+              (double)worst_inv, (double)scale);
+    PetscCall(PetscFree3(A, Ainv_dense, lib_of));
+    PetscCall(PetscFree3(rp.sire, rp.dam, rp.id));
+  }
+  PetscCall(PetscFree(Alib));
+  PetscCall(MatDestroy(&Ainv));
+  PetscCall(PedigreeDestroy(&pedigree));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  TestCounter c = {0, 0};
+  int         code;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(HendersonErrorInitialize());
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-data", data_dir, sizeof(data_dir), NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-work", work_dir, sizeof(work_dir), NULL));
+  PetscCall(TestMakeDirectory(PETSC_COMM_WORLD, work_dir));
+  PetscCall(TestPublishedInbreeding(&c));
+  PetscCall(TestPublishedRelationships(&c));
+  PetscCall(TestRandomPedigree(&c, 1, 200));
+  PetscCall(TestRandomPedigree(&c, 2, 400));
+  PetscCall(TestRandomPedigree(&c, 3, 333));
+  code = TestFinish(PETSC_COMM_WORLD, &c, "test_pedigree");
+  PetscCall(HendersonErrorFinalize());
+  PetscCall(PetscFinalize());
+  return code;
+}

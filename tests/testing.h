@@ -1,0 +1,40 @@
+/* Helpers shared by the tests: a seeded random generator, check counting that agrees over ranks,
+   and dense linear algebra (LAPACK) for the independent answers the tests compare with. */
+#ifndef HENDERSON_TESTING_H
+#define HENDERSON_TESTING_H
+
+#include <henderson/henderson.h>
+
+typedef struct {
+  uint64_t state;
+} TestRandom;
+
+void      TestRandomSeed(TestRandom *r, uint64_t seed);
+uint64_t  TestRandomNext(TestRandom *r);
+double    TestRandomUniform(TestRandom *r);          /* [0, 1) */
+PetscInt  TestRandomInt(TestRandom *r, PetscInt n);  /* 0..n-1 */
+double    TestRandomNormal(TestRandom *r);
+void      TestShuffle(TestRandom *r, PetscInt a[], PetscInt n);
+
+typedef struct {
+  PetscInt checks, failures;
+} TestCounter;
+
+/* Counts a check; prints it when it fails (or always with -test_verbose). */
+PetscBool TestCheck(TestCounter *c, PetscBool ok, const char *format, ...) PETSC_ATTRIBUTE_FORMAT(3, 4);
+/* Collective: sums the counts over ranks, prints a summary on rank 0, returns the exit code. */
+int TestFinish(MPI_Comm comm, TestCounter *c, const char name[]);
+
+/* Dense A of a pedigree by the tabular method; parents must come before progeny (-1 unknown). */
+PetscErrorCode TestTabularA(PetscInt n, const PetscInt sire[], const PetscInt dam[], PetscReal A[]);
+/* In-place inverse of a symmetric positive definite matrix (LAPACK potrf/potri), full storage. */
+PetscErrorCode TestInverseSPD(PetscInt n, PetscReal A[]);
+/* A solution of a consistent symmetric positive semidefinite system, through the eigenvalues of its
+   Jacobi-scaled matrix (a generalized inverse: estimable functions are those of any solution). */
+PetscErrorCode TestSolvePSD(PetscInt n, const PetscReal A[], const PetscReal b[], PetscReal x[]);
+/* Collective: the whole of a distributed matrix as a dense row-major array on rank 0 (NULL elsewhere). */
+PetscErrorCode TestMatGatherDense(Mat A, PetscReal **dense);
+/* mkdir -p on rank 0. */
+PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
+
+#endif
