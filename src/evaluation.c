@@ -402,7 +402,7 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
     PetscCall(ModelGetPedigreePath(ev->model, &path));
     PetscCall(PetscViewerASCIIPrintf(viewer, "  pedigree    %s%s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
-                                             " with records but not in the pedigree (both added as founders)\n",
+                                             " with records only (both added as founders)\n",
                                      path, s.header ? " (header)" : "", s.animals, s.listed, s.parents_added, s.data_added));
     PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n", s.founders,
                                      s.generations, (double)s.mean_inbreeding, (double)s.max_inbreeding, s.inbred, s.duplicates ? "; repeated identical lines ignored" : ""));

@@ -2,6 +2,7 @@
 
      mpirun -n P henderson solve MODEL_FILE [PETSc options]
      henderson export FILE.h5 EFFECT
+     mpirun -n P henderson pedigree PEDIGREE_FILE
 
    The stages of a solve, in order, are those of evaluation.h: model -> data -> pedigree ->
    numbering -> assembly -> PCG -> HDF5. This file only reads the command line. */
@@ -11,6 +12,7 @@
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
                            "usage: mpirun -n P henderson solve MODEL_FILE [PETSc options]\n"
                            "       henderson export FILE.h5 EFFECT\n"
+                           "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
                            "       henderson --version\n";
 
 /* Exit codes: 0 success, 1 error (message on stderr), 2 solved but not converged (solutions written). */
@@ -57,6 +59,24 @@ static PetscErrorCode CommandExport(const char path[], const char name[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Reads and checks a pedigree, computes inbreeding, prints the statistics. */
+static PetscErrorCode CommandPedigree(const char path[])
+{
+  Pedigree       pedigree = NULL;
+  double         start    = HendersonSeconds();
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
+  ierr = PedigreeLoad(pedigree, path);
+  if (!ierr) ierr = PedigreeSetUp(pedigree);
+  if (!ierr) ierr = PedigreeView(pedigree, PETSC_VIEWER_STDOUT_WORLD);
+  if (!ierr) ierr = PetscPrintf(PETSC_COMM_WORLD, "  seconds       %.3f\n", HendersonSeconds() - start);
+  PetscCall(PedigreeDestroy(&pedigree));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PetscErrorCode ierr      = PETSC_SUCCESS;
@@ -69,6 +89,8 @@ int main(int argc, char **argv)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson %s\n", HendersonVersion()));
   } else if (argc >= 3 && !strcmp(argv[1], "solve") && argv[2][0] != '-') {
     ierr = CommandSolve(argv[2], &converged);
+  } else if (argc >= 3 && !strcmp(argv[1], "pedigree") && argv[2][0] != '-') {
+    ierr = CommandPedigree(argv[2]);
   } else if (argc >= 4 && !strcmp(argv[1], "export")) {
     ierr = CommandExport(argv[2], argv[3]);
   } else {

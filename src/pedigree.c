@@ -682,8 +682,8 @@ PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
 
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s%s\n", p->path, s->header ? " (first line read as a header)" : ""));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  animals       %" PetscInt_FMT " (%" PetscInt_FMT " listed, %" PetscInt_FMT " parents not listed, %" PetscInt_FMT
-                                           " with records but not in the pedigree; the last two added as founders)\n",
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  animals       %" PetscInt_FMT " = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
+                                           " with records only (both added as founders)\n",
                                    s->animals, s->listed, s->parents_added, s->data_added));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  founders      %" PetscInt_FMT ", generations %" PetscInt_FMT "%s\n", s->founders, s->generations,
                                    s->duplicates ? ", repeated lines ignored" : ""));
