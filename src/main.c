@@ -7,6 +7,7 @@
    The stages of a solve, in order, are those of evaluation.h: model -> data -> pedigree ->
    numbering -> assembly -> PCG -> HDF5. This file only reads the command line. */
 #include <henderson/henderson.h>
+#include <signal.h>
 #include <string.h>
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
@@ -47,6 +48,9 @@ static PetscErrorCode CommandExport(const char path[], const char name[])
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   if (rank) PetscFunctionReturn(PETSC_SUCCESS);
+  /* "henderson export ... | head" closes the pipe early: end quietly, as text tools do */
+  PetscCall(PetscPopSignalHandler());
+  signal(SIGPIPE, SIG_DFL);
   PetscCall(OutputReadEffect(path, name, &nlevels, &ntraits, &labels, &values, NULL));
   for (PetscInt l = 0; l < nlevels; l++) {
     fputs(labels[l], stdout);

@@ -468,30 +468,107 @@ static inline PetscBool PairTableFind(const PairTable *t, uint64_t key, PetscRea
   return PETSC_FALSE;
 }
 
-/* Meuwissen & Luo (1992): F_i = sum_j L_ij^2 d_j - 1 over the ancestors j of i, the row of L built
-   by passing half of each ancestor's coefficient to its parents, youngest ancestor first. */
-static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
+/* Mendelian sampling variance d_i (in units of sigma2_a) from the parents' inbreeding. */
+static inline PetscReal MendelianVariance(const PetscInt sire[], const PetscInt dam[], const PetscReal F[], PetscInt i)
 {
-  PetscInt   n = p->n, *heap, *generation, nheap;
+  PetscInt s = sire[i], m = dam[i];
+  if (s >= 0 && m >= 0) return 0.5 - 0.25 * (F[s] + F[m]);
+  if (s >= 0) return 0.75 - 0.25 * F[s];
+  if (m >= 0) return 0.75 - 0.25 * F[m];
+  return 1.0;
+}
+
+/* Sargolzaei, Iwaisaki & Colleau (2005), after Colleau's (2002) indirect method: the relationships
+   a_sd of a sire s with all his mates d at once, as the column A e_s = T D T' e_s restricted to a
+   reduced pedigree (s, his mates and all their ancestors): one backward sweep from s through his
+   ancestors (T' e_s, times D), one forward sweep down to the mates (T). Every progeny of s then has
+   F = a_sd / 2. Sires are taken in order, so the inbreeding of s and of his ancestors -- which D
+   needs -- is known when s is reached; the mates' own inbreeding is not needed. The cost per sire is
+   the size of his reduced pedigree, instead of the ancestors of every progeny (Meuwissen & Luo). */
+static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], const PetscInt dam[], PetscReal F[])
+{
+  PetscInt  *first, *progeny, *reduced, *stack, nreduced, nstack;
+  uint64_t  *member; /* bit j: animal j is in the current reduced pedigree */
+  PetscReal *x;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(n + 1, &first));
+  /* the stack holds at most every push: one per mate plus two per member */
+  PetscCall(PetscMalloc3(n + 1, &progeny, n + 1, &reduced, 3 * n + 3, &stack));
+  PetscCall(PetscCalloc2(n / 64 + 1, &member, n + 1, &x));
+  /* progeny with both parents known, grouped by sire (CSR, ascending within a sire) */
+  for (PetscInt i = 0; i < n; i++) {
+    F[i] = 0;
+    if (sire[i] >= 0 && dam[i] >= 0) first[sire[i] + 1]++;
+  }
+  for (PetscInt i = 0; i < n; i++) first[i + 1] += first[i];
+  for (PetscInt i = 0; i < n; i++) stack[i] = first[i];
+  for (PetscInt i = 0; i < n; i++)
+    if (sire[i] >= 0 && dam[i] >= 0) progeny[stack[sire[i]]++] = i;
+
+  for (PetscInt s = 0; s < n; s++) {
+    PetscInt lo = s, hi = s;
+    if (first[s] == first[s + 1]) continue;
+    /* the reduced pedigree: s, his mates and all their ancestors, marked in a bitmap */
+    nstack          = 0;
+    stack[nstack++] = s;
+    for (PetscInt k = first[s]; k < first[s + 1]; k++) stack[nstack++] = dam[progeny[k]];
+    while (nstack) {
+      PetscInt j = stack[--nstack];
+      if (member[j >> 6] >> (j & 63) & 1) continue;
+      member[j >> 6] |= (uint64_t)1 << (j & 63);
+      lo = PetscMin(lo, j);
+      hi = PetscMax(hi, j);
+      if (sire[j] >= 0) stack[nstack++] = sire[j];
+      if (dam[j] >= 0) stack[nstack++] = dam[j];
+    }
+    /* ... read back in ascending order (and cleared) */
+    nreduced = 0;
+    for (PetscInt w = lo >> 6; w <= hi >> 6; w++) {
+      for (uint64_t bits = member[w]; bits; bits &= bits - 1) reduced[nreduced++] = 64 * w + (PetscInt)__builtin_ctzll(bits);
+      member[w] = 0;
+    }
+    /* backward: x = D T' e_s, nonzero on s and his ancestors (youngest first) */
+    x[s] = 1.0;
+    for (PetscInt k = nreduced - 1; k >= 0; k--) {
+      PetscInt  j = reduced[k];
+      PetscReal w = x[j];
+      if (w == 0) continue;
+      if (sire[j] >= 0) x[sire[j]] += 0.5 * w;
+      if (dam[j] >= 0) x[dam[j]] += 0.5 * w;
+      x[j] = w * MendelianVariance(sire, dam, F, j);
+    }
+    /* forward: z = T x over the reduced pedigree (oldest first); z_d = a_sd */
+    for (PetscInt k = 0; k < nreduced; k++) {
+      PetscInt j = reduced[k];
+      x[j] += 0.5 * ((sire[j] >= 0 ? x[sire[j]] : 0) + (dam[j] >= 0 ? x[dam[j]] : 0));
+    }
+    for (PetscInt k = first[s]; k < first[s + 1]; k++) F[progeny[k]] = 0.5 * x[dam[progeny[k]]];
+    for (PetscInt k = 0; k < nreduced; k++) x[reduced[k]] = 0;
+  }
+  PetscCall(PetscFree(first));
+  PetscCall(PetscFree3(progeny, reduced, stack));
+  PetscCall(PetscFree2(member, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Meuwissen & Luo (1992): F_i = sum_j L_ij^2 d_j - 1 over the ancestors j of i, the row of L built
+   by passing half of each ancestor's coefficient to its parents, youngest ancestor first (an
+   indexed max-heap); full sibs are computed once. */
+static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscInt sire[], const PetscInt dam[], PetscReal F[])
+{
+  PetscInt  *heap, nheap;
   PetscReal *d, *work;
   PairTable  pairs = {0};
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
-  PetscCall(PetscMalloc3(n + 1, &d, n + 1, &heap, n + 1, &generation));
+  PetscCall(PetscMalloc2(n + 1, &d, n + 1, &heap));
   PetscCall(PetscCalloc1(n + 1, &work));
   for (PetscInt i = 0; i < n; i++) {
-    PetscInt s = p->sire[i], m = p->dam[i];
-    PetscAssert((s < i) && (m < i), PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
-    if (s >= 0 && m >= 0) d[i] = 0.5 - 0.25 * (p->inbreeding[s] + p->inbreeding[m]);
-    else if (s >= 0) d[i] = 0.75 - 0.25 * p->inbreeding[s];
-    else if (m >= 0) d[i] = 0.75 - 0.25 * p->inbreeding[m];
-    else d[i] = 1.0;
-    p->alpha[i]   = 1.0 / d[i];
-    generation[i] = 1 + PetscMax(s >= 0 ? generation[s] : 0, m >= 0 ? generation[m] : 0);
-
+    PetscInt s = sire[i], m = dam[i];
+    d[i]       = MendelianVariance(sire, dam, F, i);
     if (s < 0 || m < 0) {
-      p->inbreeding[i] = 0; /* a_sd = 0 when a parent is unknown */
+      F[i] = 0; /* a_sd = 0 when a parent is unknown */
     } else {
       uint64_t  key = (((uint64_t)s << 32) | (uint64_t)m) + 1;
       PetscReal f;
@@ -501,7 +578,7 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
         work[i]       = 1.0;
         HeapPush(heap, &nheap, i);
         while (nheap) {
-          PetscInt  j = HeapPop(heap, &nheap), sj = p->sire[j], mj = p->dam[j];
+          PetscInt  j = HeapPop(heap, &nheap), sj = sire[j], mj = dam[j];
           PetscReal w = work[j];
           if (sj >= 0) {
             if (work[sj] == 0) HeapPush(heap, &nheap, sj);
@@ -515,11 +592,41 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
           work[j] = 0;
         }
         f = aii - 1.0;
-        if (f < 0 && f > -1e-12) f = 0; /* rounding */
         PetscCall(PairTableInsert(&pairs, key, f));
       }
-      p->inbreeding[i] = f;
+      F[i] = f;
     }
+  }
+  PetscCall(PetscFree2(d, heap));
+  PetscCall(PetscFree(work));
+  PetscCall(PetscFree(pairs.key));
+  PetscCall(PetscFree(pairs.value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Inbreeding by the method chosen with -pedigree_inbreeding (indirect, the default, or meuwissen_luo),
+   then alpha_i = 1/d_i and the statistics. */
+static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
+{
+  PetscInt  n = p->n, *generation;
+  PetscBool meuwissen_luo = PETSC_FALSE;
+  char      method[64]    = "indirect";
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-pedigree_inbreeding", method, sizeof(method), NULL));
+  PetscCheck(!strcmp(method, "indirect") || !strcmp(method, "meuwissen_luo"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "-pedigree_inbreeding %s: the methods are indirect and meuwissen_luo", method);
+  meuwissen_luo = !strcmp(method, "meuwissen_luo") ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
+  PetscCall(PetscMalloc1(n + 1, &generation));
+  if (meuwissen_luo) PetscCall(InbreedingMeuwissenLuo(n, p->sire, p->dam, p->inbreeding));
+  else PetscCall(InbreedingIndirect(n, p->sire, p->dam, p->inbreeding));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscInt s = p->sire[i], m = p->dam[i];
+    PetscAssert(s < i && m < i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
+    if (p->inbreeding[i] < 0 && p->inbreeding[i] > -1e-12) p->inbreeding[i] = 0; /* rounding */
+    p->alpha[i]   = 1.0 / MendelianVariance(p->sire, p->dam, p->inbreeding, i);
+    generation[i] = 1 + PetscMax(s >= 0 ? generation[s] : 0, m >= 0 ? generation[m] : 0);
   }
   /* statistics */
   p->stats.animals         = n;
@@ -536,10 +643,7 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
     p->stats.max_inbreeding = PetscMax(p->stats.max_inbreeding, p->inbreeding[i]);
   }
   if (n) p->stats.mean_inbreeding /= n;
-  PetscCall(PetscFree3(d, heap, generation));
-  PetscCall(PetscFree(work));
-  PetscCall(PetscFree(pairs.key));
-  PetscCall(PetscFree(pairs.value));
+  PetscCall(PetscFree(generation));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -268,11 +268,17 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetString(NULL, NULL, "-data", data_dir, sizeof(data_dir), NULL));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-work", work_dir, sizeof(work_dir), NULL));
   PetscCall(TestMakeDirectory(PETSC_COMM_WORLD, work_dir));
-  PetscCall(TestPublishedInbreeding(&c));
   PetscCall(TestPublishedRelationships(&c));
-  PetscCall(TestRandomPedigree(&c, 1, 200));
-  PetscCall(TestRandomPedigree(&c, 2, 400));
-  PetscCall(TestRandomPedigree(&c, 3, 333));
+  /* both inbreeding methods, against the same tabular A */
+  for (int m = 0; m < 2; m++) {
+    const char *method = m ? "meuwissen_luo" : "indirect";
+    PetscCall(PetscOptionsSetValue(NULL, "-pedigree_inbreeding", method));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "inbreeding method %s\n", method));
+    PetscCall(TestPublishedInbreeding(&c));
+    PetscCall(TestRandomPedigree(&c, 1, 200));
+    PetscCall(TestRandomPedigree(&c, 2, 400));
+    PetscCall(TestRandomPedigree(&c, 3, 333));
+  }
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_pedigree");
   PetscCall(HendersonErrorFinalize());
   PetscCall(PetscFinalize());

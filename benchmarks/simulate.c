@@ -1,0 +1,636 @@
+/* henderson-simulate: a livestock population with the input of a single-trait animal-model
+   evaluation (pedigree, records, model file) and the true breeding values to judge it by.
+
+   Generation 0 holds the founders; generations 1..G are born in herds to sires drawn from the
+   males of the previous 1-3 generations of the whole population (a heavy-tailed popularity, so a
+   few AI sires get thousands of progeny) and dams drawn from the females of the previous 1-3
+   generations, mostly of the calf's own herd.  Everything is O(N) time and memory (about 35
+   bytes an animal), and the files are written through large buffers with hand-made number
+   formatting, so ten million animals take seconds rather than minutes.
+
+   usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]
+                             [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]
+                             [--shuffle] [--out DIR] */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum {
+  SEASONS                = 4,
+  MAX_PARENT_GENERATIONS = 3,      /* parents come from the previous 1..3 generations */
+  LINE_MAX_BYTES         = 256,    /* no output line is longer than this */
+  OUT_BUFFER             = 1 << 22 /* 4 MiB per output file */
+};
+static const double SAME_HERD_DAM  = 0.9;  /* chance that the dam is sought in the calf's herd */
+static const double SIRE_PARETO    = 1.5;  /* shape of the sire popularity: the top sire has ~1% of all progeny at 10^5 animals */
+static const double MISSING_WEIGHT = 0.01; /* share of records whose trait is NA */
+static const double HYS_VARIANCE   = 0.5;  /* herd-year-season effects ~ N(0, 0.5), 0.5 a variance */
+static const double MALE_EFFECT    = 0.3;
+static const double AGE_SLOPE      = 0.002;
+
+static void Die(const char *format, ...)
+{
+  va_list ap;
+  va_start(ap, format);
+  fputs("henderson-simulate: ", stderr);
+  vfprintf(stderr, format, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(EXIT_FAILURE);
+}
+
+static void *Allocate(size_t count, size_t size)
+{
+  void *p = calloc(count ? count : 1, size);
+  if (!p) Die("out of memory (%zu x %zu bytes)", count, size);
+  return p;
+}
+
+/* ---- Random numbers: xoshiro256** (fast, 2^256 period), seeded through splitmix64 ---- */
+
+typedef struct {
+  uint64_t s[4];
+  int      has_spare; /* the polar method yields normals in pairs */
+  double   spare;
+} Rng;
+
+static uint64_t SplitMix64(uint64_t *x)
+{
+  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+static void RngSeed(Rng *r, uint64_t seed)
+{
+  for (int k = 0; k < 4; k++) r->s[k] = SplitMix64(&seed);
+  r->has_spare = 0;
+}
+
+static uint64_t Rotl(uint64_t x, int k)
+{
+  return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t RngNext(Rng *r)
+{
+  uint64_t *s = r->s, result = Rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = Rotl(s[3], 45);
+  return result;
+}
+
+/* uniform on [0, 1) with 53 random bits */
+static double RngUniform(Rng *r)
+{
+  return (double)(RngNext(r) >> 11) * 0x1.0p-53;
+}
+
+/* uniform on 0..n-1 (n > 0); the bias of 2^-53 does not matter here */
+static int32_t RngBelow(Rng *r, int64_t n)
+{
+  return (int32_t)(RngUniform(r) * (double)n);
+}
+
+/* standard normal, Marsaglia's polar method */
+static double RngNormal(Rng *r)
+{
+  double x, y, s;
+  if (r->has_spare) {
+    r->has_spare = 0;
+    return r->spare;
+  }
+  do {
+    x = 2 * RngUniform(r) - 1;
+    y = 2 * RngUniform(r) - 1;
+    s = x * x + y * y;
+  } while (s >= 1 || s == 0);
+  s            = sqrt(-2 * log(s) / s);
+  r->spare     = y * s;
+  r->has_spare = 1;
+  return x * s;
+}
+
+/* The first j in lo..hi-1 with cum[j] > x: a draw by weight from a cumulative table (hi-1 if rounding left x at the top). */
+static int64_t SearchCumulative(const double *cum, int64_t lo, int64_t hi, double x)
+{
+  while (lo < hi - 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (cum[mid - 1] > x)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return lo;
+}
+
+/* ---- Buffered output with hand-made formatting (printf of doubles is the bottleneck otherwise) ---- */
+
+typedef struct {
+  FILE  *file;
+  char   path[4096];
+  char  *buffer;
+  size_t length;
+} Out;
+
+static void OutOpen(Out *o, const char *dir, const char *name)
+{
+  if ((size_t)snprintf(o->path, sizeof(o->path), "%s/%s", dir, name) >= sizeof(o->path)) Die("path too long: %s/%s", dir, name);
+  if (!(o->file = fopen(o->path, "wb"))) Die("cannot create %s: %s", o->path, strerror(errno));
+  o->buffer = Allocate(OUT_BUFFER, 1);
+  o->length = 0;
+}
+
+static void OutFlush(Out *o)
+{
+  if (o->length && fwrite(o->buffer, 1, o->length, o->file) != o->length) Die("cannot write %s: %s", o->path, strerror(errno));
+  o->length = 0;
+}
+
+/* Called at the start of every line: afterwards a whole line fits without further checks. */
+static void OutLine(Out *o)
+{
+  if (o->length + LINE_MAX_BYTES > OUT_BUFFER) OutFlush(o);
+}
+
+static void OutClose(Out *o)
+{
+  OutFlush(o);
+  if (fclose(o->file)) Die("cannot write %s: %s", o->path, strerror(errno));
+  free(o->buffer);
+}
+
+static void PutChar(Out *o, char c)
+{
+  o->buffer[o->length++] = c;
+}
+
+static void PutString(Out *o, const char *s)
+{
+  while (*s) o->buffer[o->length++] = *s++;
+}
+
+/* v in decimal, zero-padded to at least width digits */
+static void PutUnsigned(Out *o, uint64_t v, int width)
+{
+  char digits[24];
+  int  n = 0;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n < width) digits[n++] = '0';
+  while (n) o->buffer[o->length++] = digits[--n];
+}
+
+/* x with exactly `decimals` decimals, rounded half away from zero (values here are far below 2^63 / 10^decimals) */
+static void PutFixed(Out *o, double x, int decimals)
+{
+  static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+  uint64_t            p10     = (uint64_t)scale[decimals];
+  int64_t             v       = llround(x * scale[decimals]);
+  if (v < 0) {
+    PutChar(o, '-');
+    v = -v;
+  }
+  PutUnsigned(o, (uint64_t)v / p10, 1);
+  PutChar(o, '.');
+  PutUnsigned(o, (uint64_t)v % p10, decimals);
+}
+
+/* ---- Options ---- */
+
+typedef struct {
+  int64_t     animals, generations, herds;
+  double      founder_fraction, record_fraction, missing_parent, h2;
+  uint64_t    seed;
+  int         shuffle;
+  const char *out;
+} Options;
+
+static void Usage(FILE *f)
+{
+  fputs("usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]\n"
+        "                          [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]\n"
+        "                          [--shuffle] [--out DIR]\n"
+        "  writes DIR/pedigree.txt, data.txt, true_bv.txt and model.txt\n"
+        "  defaults: N 100000, G 10, H N/200 (at least 10), f 0.1, r 0.8, p 0.05, h2 0.3, S 1, DIR .\n",
+        f);
+}
+
+static int64_t ParseInteger(const char *name, const char *text, int64_t min, int64_t max)
+{
+  char     *end;
+  long long v;
+  errno = 0;
+  v     = strtoll(text, &end, 10);
+  if (errno || end == text || *end || v < min || v > max) Die("%s needs an integer in [%lld, %lld], not '%s'", name, (long long)min, (long long)max, text);
+  return v;
+}
+
+static double ParseReal(const char *name, const char *text, double min, double max, int open)
+{
+  char  *end;
+  double v;
+  errno = 0;
+  v     = strtod(text, &end);
+  if (errno || end == text || *end || !(v >= min && v <= max) || (open && (v == min || v == max)))
+    Die("%s needs a number in %c%g, %g%c, not '%s'", name, open ? '(' : '[', min, max, open ? ')' : ']', text);
+  return v;
+}
+
+static Options ParseOptions(int argc, char **argv)
+{
+  Options o = {.animals          = 100000,
+               .generations      = 10,
+               .herds            = 0,
+               .founder_fraction = 0.1,
+               .record_fraction  = 0.8,
+               .missing_parent   = 0.05,
+               .h2               = 0.3,
+               .seed             = 1,
+               .out              = "."};
+  for (int i = 1; i < argc; i++) {
+    const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+      Usage(stdout);
+      exit(EXIT_SUCCESS);
+    }
+    if (!strcmp(name, "--shuffle")) {
+      o.shuffle = 1;
+      continue;
+    }
+    if (!value) {
+      Usage(stderr);
+      Die("%s needs a value", name);
+    }
+    i++;
+    /* IDs carry 9 digits and indices are 32-bit: 999,999,999 animals at most */
+    if (!strcmp(name, "--animals"))
+      o.animals = ParseInteger(name, value, 100, 999999999);
+    else if (!strcmp(name, "--generations"))
+      o.generations = ParseInteger(name, value, 1, 99);
+    else if (!strcmp(name, "--herds"))
+      o.herds = ParseInteger(name, value, 1, 9999999);
+    else if (!strcmp(name, "--founder-fraction"))
+      o.founder_fraction = ParseReal(name, value, 0, 1, 1);
+    else if (!strcmp(name, "--record-fraction"))
+      o.record_fraction = ParseReal(name, value, 0, 1, 0);
+    else if (!strcmp(name, "--missing-parent"))
+      o.missing_parent = ParseReal(name, value, 0, 1, 0);
+    else if (!strcmp(name, "--h2"))
+      o.h2 = ParseReal(name, value, 0, 1, 1);
+    else if (!strcmp(name, "--seed"))
+      o.seed = (uint64_t)ParseInteger(name, value, 0, INT64_MAX);
+    else if (!strcmp(name, "--out"))
+      o.out = value;
+    else {
+      Usage(stderr);
+      Die("unknown option %s", name);
+    }
+  }
+  if (!o.herds) o.herds = o.animals / 200 > 10 ? o.animals / 200 : 10;
+  return o;
+}
+
+/* ---- The population ---- */
+
+/* A country-like prefix per herd; the weights loosely follow the sizes of national herdbooks. */
+static const char *const COUNTRY[]        = {"DE", "NL", "FR", "US", "CA", "DK", "IT", "GB"};
+static const double      COUNTRY_WEIGHT[] = {0.25, 0.15, 0.15, 0.20, 0.08, 0.05, 0.07, 0.05};
+enum { NCOUNTRIES = sizeof(COUNTRY) / sizeof(COUNTRY[0]) };
+
+typedef struct {
+  Options  opt;
+  int64_t  n, nherds, ngen; /* animals, herds, generations including the founders' */
+  int64_t *gen_start;       /* [ngen + 1] first animal of each generation (animals are in birth order) */
+  int32_t *sire, *dam;      /* [n] parents as the pedigree file has them: index, or -1 for unknown */
+  double  *tbv;             /* [n] true breeding values */
+  int32_t *herd;            /* [n] herd of birth */
+  uint8_t *male;            /* [n] */
+  uint8_t *herd_country;    /* [nherds] */
+  double  *herd_cum;        /* [nherds] cumulative herd sizes, to draw a calf's herd */
+  int32_t *males;           /* males in birth order ... */
+  double  *male_cum;        /* ... their cumulative popularity, to draw a sire */
+  int32_t *male_progeny;    /* ... and their number of progeny */
+  int64_t *male_start;      /* [ngen + 1] first entry of each generation in males */
+  int32_t *females;         /* females grouped by generation, then herd */
+  int64_t *female_start;    /* [ngen * nherds + 1] first entry of each (generation, herd) block */
+  double  *hys_effect;      /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
+  int64_t  nrecords, nmissing, nhys;
+} Population;
+
+/* Each animal's ID: its birth herd's country and 9 digits.  The digits are a bijection of the
+   birth index (multiplying by 3^18, a unit modulo 10^9), so IDs are unique and their order
+   gives away nothing about birth order, as with real national IDs. */
+static void PutId(Out *o, const Population *p, int32_t i)
+{
+  PutString(o, COUNTRY[p->herd_country[p->herd[i]]]);
+  PutUnsigned(o, ((uint64_t)i * 387420489u + 12345678u) % 1000000000u, 9);
+}
+
+static void PutParent(Out *o, const Population *p, int32_t parent)
+{
+  if (parent < 0)
+    PutChar(o, '0');
+  else
+    PutId(o, p, parent);
+}
+
+static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
+{
+  int64_t nfounders, rest;
+  double  sum = 0;
+
+  p->opt    = *opt;
+  p->n      = opt->animals;
+  p->nherds = opt->herds;
+  p->ngen   = opt->generations + 1;
+
+  /* founders are generation 0; the others are shared out evenly over generations 1..G */
+  nfounders = llround(opt->founder_fraction * (double)p->n);
+  if (nfounders < 2) nfounders = 2;
+  if (nfounders > p->n - opt->generations) Die("--founder-fraction %g leaves no room for %lld generations", opt->founder_fraction, (long long)opt->generations);
+  rest         = p->n - nfounders;
+  p->gen_start = Allocate((size_t)p->ngen + 1, sizeof(int64_t));
+  for (int64_t g = 1; g <= p->ngen; g++) p->gen_start[g] = nfounders + rest * (g - 1) / opt->generations;
+
+  p->sire         = Allocate((size_t)p->n, sizeof(int32_t));
+  p->dam          = Allocate((size_t)p->n, sizeof(int32_t));
+  p->tbv          = Allocate((size_t)p->n, sizeof(double));
+  p->herd         = Allocate((size_t)p->n, sizeof(int32_t));
+  p->male         = Allocate((size_t)p->n, sizeof(uint8_t));
+  p->males        = Allocate((size_t)p->n, sizeof(int32_t));
+  p->male_cum     = Allocate((size_t)p->n, sizeof(double));
+  p->male_progeny = Allocate((size_t)p->n, sizeof(int32_t));
+  p->male_start   = Allocate((size_t)p->ngen + 1, sizeof(int64_t));
+  p->females      = Allocate((size_t)p->n, sizeof(int32_t));
+  p->female_start = Allocate((size_t)(p->ngen * p->nherds + 1), sizeof(int64_t));
+  p->hys_effect   = Allocate((size_t)((p->ngen - 1) * p->nherds * SEASONS), sizeof(double));
+  for (int64_t k = 0; k < (p->ngen - 1) * p->nherds * SEASONS; k++) p->hys_effect[k] = NAN;
+
+  /* herd sizes vary about threefold (log-normal); each herd belongs to one country */
+  p->herd_country = Allocate((size_t)p->nherds, sizeof(uint8_t));
+  p->herd_cum     = Allocate((size_t)p->nherds, sizeof(double));
+  for (int64_t h = 0; h < p->nherds; h++) {
+    double u = RngUniform(rng), c = 0;
+    int    k = 0;
+    while (k < NCOUNTRIES - 1 && u >= (c += COUNTRY_WEIGHT[k])) k++;
+    p->herd_country[h] = (uint8_t)k;
+    p->herd_cum[h]     = (sum += exp(0.5 * RngNormal(rng)));
+  }
+}
+
+static void PopulationDestroy(Population *p)
+{
+  free(p->gen_start);
+  free(p->sire);
+  free(p->dam);
+  free(p->tbv);
+  free(p->herd);
+  free(p->male);
+  free(p->males);
+  free(p->male_cum);
+  free(p->male_progeny);
+  free(p->male_start);
+  free(p->females);
+  free(p->female_start);
+  free(p->hys_effect);
+  free(p->herd_country);
+  free(p->herd_cum);
+}
+
+/* A sire for generation g: a male of generations g-3..g-1 by popularity, or -1 if there is none. */
+static int32_t DrawSire(Population *p, Rng *rng, int64_t g)
+{
+  int64_t g0 = g > MAX_PARENT_GENERATIONS ? g - MAX_PARENT_GENERATIONS : 0, lo = p->male_start[g0], hi = p->male_start[g], j;
+  double  base;
+  if (lo == hi) return -1;
+  base = lo ? p->male_cum[lo - 1] : 0;
+  j    = SearchCumulative(p->male_cum, lo, hi, base + RngUniform(rng) * (p->male_cum[hi - 1] - base));
+  p->male_progeny[j]++;
+  return p->males[j];
+}
+
+/* A dam for generation g in herd h: a female of generations g-3..g-1, mostly of herd h, or -1 if there is none. */
+static int32_t DrawDam(const Population *p, Rng *rng, int64_t g, int64_t h)
+{
+  int64_t g0 = g > MAX_PARENT_GENERATIONS ? g - MAX_PARENT_GENERATIONS : 0, lo, hi;
+  if (RngUniform(rng) < SAME_HERD_DAM) {
+    int64_t count = 0, j;
+    for (int64_t k = g0; k < g; k++) count += p->female_start[k * p->nherds + h + 1] - p->female_start[k * p->nherds + h];
+    if (count) {
+      j = RngBelow(rng, count);
+      for (int64_t k = g0; k < g; k++) {
+        int64_t first = p->female_start[k * p->nherds + h], size = p->female_start[k * p->nherds + h + 1] - first;
+        if (j < size) return p->females[first + j];
+        j -= size;
+      }
+    }
+  }
+  /* a bought-in cow, or a herd without cows: any female of those generations (one contiguous range) */
+  lo = p->female_start[g0 * p->nherds];
+  hi = p->female_start[g * p->nherds];
+  return lo == hi ? -1 : p->females[lo + RngBelow(rng, hi - lo)];
+}
+
+/* Makes generation g's males and females available as parents of the generations after it. */
+static void IndexGeneration(Population *p, Rng *rng, int64_t g, int64_t *fill)
+{
+  int64_t  first = p->gen_start[g], last = p->gen_start[g + 1], m = p->male_start[g];
+  int64_t *start = p->female_start + g * p->nherds; /* start[nherds] is the next generation's start[0] */
+  double   cum   = m ? p->male_cum[m - 1] : 0;
+
+  /* males: Pareto popularity, so most bulls have a handful of calves and a few have thousands */
+  for (int64_t i = first; i < last; i++)
+    if (p->male[i]) {
+      p->males[m]    = (int32_t)i;
+      p->male_cum[m] = (cum += pow(1 - RngUniform(rng), -1 / SIRE_PARETO));
+      m++;
+    }
+  p->male_start[g + 1] = m;
+
+  /* females: a counting sort by herd */
+  for (int64_t h = 0; h < p->nherds; h++) fill[h] = 0;
+  for (int64_t i = first; i < last; i++)
+    if (!p->male[i]) fill[p->herd[i]]++;
+  for (int64_t h = 0; h < p->nherds; h++) {
+    start[h + 1] = start[h] + fill[h];
+    fill[h]      = start[h];
+  }
+  for (int64_t i = first; i < last; i++)
+    if (!p->male[i]) p->females[fill[p->herd[i]]++] = (int32_t)i;
+}
+
+static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int64_t g)
+{
+  const double sigma_e = sqrt(1 - p->opt.h2);
+  int          season = 1 + RngBelow(rng, SEASONS), hys_digits = p->nherds > 99999 ? 7 : 5;
+  int64_t      hys = ((g - 1) * p->nherds + p->herd[i]) * SEASONS + season - 1;
+  long         age;
+
+  if (isnan(p->hys_effect[hys])) {
+    p->hys_effect[hys] = sqrt(HYS_VARIANCE) * RngNormal(rng);
+    p->nhys++;
+  }
+  do age = lround(180 + 30 * RngNormal(rng));
+  while (age <= 0);
+
+  OutLine(data);
+  PutId(data, p, i);
+  PutString(data, " H");
+  PutUnsigned(data, (uint64_t)p->herd[i], hys_digits);
+  PutChar(data, 'Y');
+  PutUnsigned(data, (uint64_t)g, 2);
+  PutChar(data, 'S');
+  PutUnsigned(data, (uint64_t)season, 1);
+  PutString(data, p->male[i] ? " M " : " F ");
+  PutUnsigned(data, (uint64_t)age, 1);
+  PutChar(data, ' ');
+  if (RngUniform(rng) < MISSING_WEIGHT) {
+    PutString(data, "NA");
+    p->nmissing++;
+  } else {
+    PutFixed(data, 100 + p->hys_effect[hys] + (p->male[i] ? MALE_EFFECT : 0) + AGE_SLOPE * (double)age + p->tbv[i] + sigma_e * RngNormal(rng), 4);
+  }
+  PutChar(data, '\n');
+  p->nrecords++;
+}
+
+static void WritePedigreeLine(Out *o, const Population *p, int32_t i)
+{
+  OutLine(o);
+  PutId(o, p, i);
+  PutChar(o, ' ');
+  PutParent(o, p, p->sire[i]);
+  PutChar(o, ' ');
+  PutParent(o, p, p->dam[i]);
+  PutChar(o, '\n');
+}
+
+/* Breeds all generations in birth order, writing records, true values and (unshuffled) pedigree lines on the way. */
+static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *truth)
+{
+  const double sigma2a = p->opt.h2;
+  int64_t     *fill    = Allocate((size_t)p->nherds, sizeof(int64_t));
+
+  OutLine(data);
+  PutString(data, "animal hys sex age weight\n");
+  OutLine(truth);
+  PutString(truth, "animal tbv\n");
+  for (int64_t g = 0; g < p->ngen; g++) {
+    for (int64_t i = p->gen_start[g]; i < p->gen_start[g + 1]; i++) {
+      int64_t h = SearchCumulative(p->herd_cum, 0, p->nherds, RngUniform(rng) * p->herd_cum[p->nherds - 1]);
+      int32_t s = -1, d = -1;
+      double  mean = 0, variance = sigma2a;
+
+      p->herd[i] = (int32_t)h;
+      p->male[i] = RngUniform(rng) < 0.5;
+      if (g > 0) {
+        s = DrawSire(p, rng, g);
+        d = DrawDam(p, rng, g, h);
+      }
+      /* u = (u_s + u_d)/2 + Mendelian sampling.  Inbreeding is ignored in the sampling variance:
+         sigma2a/2 with both parents, 3/4 sigma2a with one, sigma2a with none (founders, or an empty
+         parent generation in a tiny run).  Parents missing from the file below are only hidden:
+         the true value always uses the real parents. */
+      if (s >= 0) mean += p->tbv[s] / 2, variance -= sigma2a / 4;
+      if (d >= 0) mean += p->tbv[d] / 2, variance -= sigma2a / 4;
+      p->tbv[i]  = mean + sqrt(variance) * RngNormal(rng);
+      p->sire[i] = s >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : s;
+      p->dam[i]  = d >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : d;
+
+      if (g > 0 && RngUniform(rng) < p->opt.record_fraction) WriteRecord(p, rng, data, (int32_t)i, g);
+      OutLine(truth);
+      PutId(truth, p, (int32_t)i);
+      PutChar(truth, ' ');
+      PutFixed(truth, p->tbv[i], 6);
+      PutChar(truth, '\n');
+      if (!p->opt.shuffle) WritePedigreeLine(pedigree, p, (int32_t)i);
+    }
+    IndexGeneration(p, rng, g, fill);
+  }
+  free(fill);
+
+  if (p->opt.shuffle) { /* Fisher-Yates over the birth order: parents may now follow their progeny */
+    int32_t *order = Allocate((size_t)p->n, sizeof(int32_t));
+    for (int64_t k = 0; k < p->n; k++) order[k] = (int32_t)k;
+    for (int64_t k = p->n - 1; k > 0; k--) {
+      int32_t j = RngBelow(rng, k + 1), t = order[k];
+      order[k] = order[j];
+      order[j] = t;
+    }
+    for (int64_t k = 0; k < p->n; k++) WritePedigreeLine(pedigree, p, order[k]);
+    free(order);
+  }
+}
+
+static void WriteModel(const Options *o)
+{
+  char  path[4096];
+  FILE *f;
+  if ((size_t)snprintf(path, sizeof(path), "%s/model.txt", o->out) >= sizeof(path)) Die("path too long: %s/model.txt", o->out);
+  if (!(f = fopen(path, "w"))) Die("cannot create %s: %s", path, strerror(errno));
+  fprintf(f,
+          "# simulated by henderson-simulate (--animals %lld --generations %lld --herds %lld --founder-fraction %g --record-fraction %g --missing-parent %g "
+          "--h2 %g --seed %llu%s)\n",
+          (long long)o->animals, (long long)o->generations, (long long)o->herds, o->founder_fraction, o->record_fraction, o->missing_parent, o->h2,
+          (unsigned long long)o->seed, o->shuffle ? " --shuffle" : "");
+  fprintf(f,
+          "data      data.txt\n"
+          "pedigree  pedigree.txt\n"
+          "trait     weight\n"
+          "fixed     hys\n"
+          "fixed     sex\n"
+          "covariate age\n"
+          "random    animal pedigree %g\n"
+          "residual  %g\n"
+          "output    solutions.h5\n",
+          o->h2, 1 - o->h2);
+  if (fclose(f)) Die("cannot write %s: %s", path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+  Options         opt = ParseOptions(argc, argv);
+  Population      pop = {0};
+  Rng             rng;
+  Out             pedigree, data, truth;
+  struct timespec t0, t1;
+  int32_t         largest = 0;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (mkdir(opt.out, 0777) && errno != EEXIST) Die("cannot create directory %s: %s", opt.out, strerror(errno));
+  RngSeed(&rng, opt.seed);
+  PopulationCreate(&pop, &opt, &rng);
+  OutOpen(&pedigree, opt.out, "pedigree.txt");
+  OutOpen(&data, opt.out, "data.txt");
+  OutOpen(&truth, opt.out, "true_bv.txt");
+  Simulate(&pop, &rng, &pedigree, &data, &truth);
+  OutClose(&pedigree);
+  OutClose(&data);
+  OutClose(&truth);
+  WriteModel(&opt);
+  for (int64_t m = 0; m < pop.male_start[pop.ngen]; m++)
+    if (pop.male_progeny[m] > largest) largest = pop.male_progeny[m];
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+
+  printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA), %lld herds, %lld hys levels, largest sire family %d, "
+         "%.2f s -> %s\n",
+         (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, (long long)pop.nherds,
+         (long long)pop.nhys, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
+  PopulationDestroy(&pop);
+  return EXIT_SUCCESS;
+}
