@@ -136,6 +136,31 @@ PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode LabelTablePermute(LabelTable t, PetscInt n, const PetscInt order[])
+{
+  size_t   *offset;
+  uint64_t *hash;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(t->capacity, &offset, t->capacity, &hash));
+  for (PetscInt k = 0; k < n; k++) {
+    PetscAssert(order[k] >= 0 && order[k] < t->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "label %" PetscInt_FMT " of %" PetscInt_FMT, order[k], t->n);
+    offset[k] = t->offset[order[k]];
+    hash[k]   = t->hash[order[k]];
+  }
+  PetscCall(PetscArraycpy(t->offset, offset, n));
+  PetscCall(PetscArraycpy(t->hash, hash, n));
+  PetscCall(PetscFree2(offset, hash));
+  t->n = n;
+  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s] = -1;
+  for (PetscInt k = 0; k < n; k++) {
+    PetscInt s = (PetscInt)(t->hash[k] & (uint64_t)(t->nslots - 1));
+    while (t->slot[s] >= 0) s = (s + 1) & (t->nslots - 1);
+    t->slot[s] = k;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode LabelTableFind(LabelTable t, const char label[], size_t length, PetscInt *index)
 {
   PetscFunctionBeginUser;

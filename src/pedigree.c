@@ -314,19 +314,18 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
     }
   }
 
-  /* The ordered pedigree. */
-  PetscCall(LabelTableCreate(&p->labels));
+  /* The ordered pedigree: the IDs of the file, renumbered (the words of a header line dropped). */
   PetscCall(PedigreeReserve(p, PetscMax(norder, 1)));
   for (PetscInt i = 0; i < norder; i++) {
-    PetscInt    t = order[i];
-    const char *label;
-    PetscCall(LabelTableGetLabel(raw->ids, t, &label));
-    PetscCall(LabelTableInsert(p->labels, label, strlen(label), NULL, NULL));
+    PetscInt t = order[i];
     p->sire[i] = sire[t] >= 0 ? final_of[sire[t]] : -1;
     p->dam[i]  = dam[t] >= 0 ? final_of[dam[t]] : -1;
     p->line[i] = listed[t];
     if (!listed[t]) p->stats.parents_added++;
   }
+  PetscCall(LabelTablePermute(raw->ids, norder, order));
+  p->labels = raw->ids;
+  raw->ids  = NULL;
   p->n = norder;
   PetscCall(PetscFree(state));
   PetscCall(PetscFree3(order, stack, final_of));
@@ -493,8 +492,8 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], cons
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc1(n + 1, &first));
-  /* the stack holds at most every push: one per mate plus two per member */
-  PetscCall(PetscMalloc3(n + 1, &progeny, n + 1, &reduced, 3 * n + 3, &stack));
+  /* the stack holds at most every push: one per mate, three per member */
+  PetscCall(PetscMalloc3(n + 1, &progeny, n + 1, &reduced, 4 * n + 4, &stack));
   PetscCall(PetscCalloc2(n / 64 + 1, &member, n + 1, &x));
   /* progeny with both parents known, grouped by sire (CSR, ascending within a sire) */
   for (PetscInt i = 0; i < n; i++) {
@@ -507,28 +506,28 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], cons
     if (sire[i] >= 0 && dam[i] >= 0) progeny[stack[sire[i]]++] = i;
 
   for (PetscInt s = 0; s < n; s++) {
-    PetscInt lo = s, hi = s;
     if (first[s] == first[s + 1]) continue;
-    /* the reduced pedigree: s, his mates and all their ancestors, marked in a bitmap */
-    nstack          = 0;
+    /* The reduced pedigree -- s, his mates and all their ancestors -- in depth-first post-order,
+       which puts every animal after its parents: what both sweeps need, without sorting. On the
+       stack, j >= 0 is an animal to enter, -j-1 one to emit after its parents. */
+    nstack   = 0;
+    nreduced = 0;
     stack[nstack++] = s;
     for (PetscInt k = first[s]; k < first[s + 1]; k++) stack[nstack++] = dam[progeny[k]];
     while (nstack) {
       PetscInt j = stack[--nstack];
+      if (j < 0) {
+        reduced[nreduced++] = -j - 1;
+        continue;
+      }
       if (member[j >> 6] >> (j & 63) & 1) continue;
       member[j >> 6] |= (uint64_t)1 << (j & 63);
-      lo = PetscMin(lo, j);
-      hi = PetscMax(hi, j);
-      if (sire[j] >= 0) stack[nstack++] = sire[j];
-      if (dam[j] >= 0) stack[nstack++] = dam[j];
+      stack[nstack++] = -j - 1;
+      if (sire[j] >= 0 && !(member[sire[j] >> 6] >> (sire[j] & 63) & 1)) stack[nstack++] = sire[j];
+      if (dam[j] >= 0 && !(member[dam[j] >> 6] >> (dam[j] & 63) & 1)) stack[nstack++] = dam[j];
     }
-    /* ... read back in ascending order (and cleared) */
-    nreduced = 0;
-    for (PetscInt w = lo >> 6; w <= hi >> 6; w++) {
-      for (uint64_t bits = member[w]; bits; bits &= bits - 1) reduced[nreduced++] = 64 * w + (PetscInt)__builtin_ctzll(bits);
-      member[w] = 0;
-    }
-    /* backward: x = D T' e_s, nonzero on s and his ancestors (youngest first) */
+    for (PetscInt k = 0; k < nreduced; k++) member[reduced[k] >> 6] = 0;
+    /* backward: x = D T' e_s, nonzero on s and his ancestors (progeny before parents) */
     x[s] = 1.0;
     for (PetscInt k = nreduced - 1; k >= 0; k--) {
       PetscInt  j = reduced[k];
@@ -538,7 +537,7 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], cons
       if (dam[j] >= 0) x[dam[j]] += 0.5 * w;
       x[j] = w * MendelianVariance(sire, dam, F, j);
     }
-    /* forward: z = T x over the reduced pedigree (oldest first); z_d = a_sd */
+    /* forward: z = T x over the reduced pedigree (parents before progeny); z_d = a_sd */
     for (PetscInt k = 0; k < nreduced; k++) {
       PetscInt j = reduced[k];
       x[j] += 0.5 * ((sire[j] >= 0 ? x[sire[j]] : 0) + (dam[j] >= 0 ? x[dam[j]] : 0));

@@ -36,6 +36,23 @@ static PetscErrorCode TestTable(TestCounter *c)
   TestCheck(c, !inserted, "length-limited insert finds L1");
   PetscCall(LabelTableInsert(t, "", 0, &index, &inserted));
   TestCheck(c, inserted && index == n, "the empty label is a label");
+  {
+    /* renumbering: keep every other label, in reverse */
+    PetscInt *order, m = 0, index2;
+    PetscBool same = PETSC_TRUE;
+    PetscCall(PetscMalloc1(n, &order));
+    for (PetscInt i = n - 1; i >= 0; i -= 2) order[m++] = i;
+    PetscCall(LabelTablePermute(t, m, order));
+    for (PetscInt k = 0; k < m && same; k++) {
+      snprintf(label, sizeof(label), "L%" PetscInt_FMT, (order[k] * 7919) % n);
+      PetscCall(LabelTableFind(t, label, strlen(label), &index2));
+      same = index2 == k;
+    }
+    snprintf(label, sizeof(label), "L%" PetscInt_FMT, ((n - 2) * 7919) % n);
+    PetscCall(LabelTableFind(t, label, strlen(label), &index2));
+    TestCheck(c, same && index2 == -1, "LabelTablePermute renumbers and drops");
+    PetscCall(PetscFree(order));
+  }
   PetscCall(LabelTableDestroy(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

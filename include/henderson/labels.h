@@ -20,6 +20,9 @@ PETSC_EXTERN PetscErrorCode LabelTableCreate(LabelTable *table);
 PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
 /* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
 PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
+/* Renumbers in place: old label ORDER[k] becomes label k, for k < n; labels not in ORDER are dropped.
+   No label is hashed or compared again. */
+PETSC_EXTERN PetscErrorCode LabelTablePermute(LabelTable table, PetscInt n, const PetscInt order[]);
 /* *index = -1 when LABEL is not in the table. */
 PETSC_EXTERN PetscErrorCode LabelTableFind(LabelTable table, const char label[], size_t length, PetscInt *index);
 PETSC_EXTERN PetscErrorCode LabelTableGetLabel(LabelTable table, PetscInt index, const char **label);
