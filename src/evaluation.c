@@ -48,6 +48,7 @@ PetscErrorCode EvaluationDestroy(Evaluation *evaluation)
 /* Each phase is a PetscLogEvent and a wall-clock interval. */
 static PetscErrorCode PhaseBegin(Evaluation ev, HendersonPhase phase, double *start)
 {
+  *start = 0;
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(HendersonPhaseEvents[phase], 0, 0, 0, 0));
   *start = HendersonSeconds();
@@ -59,6 +60,11 @@ static PetscErrorCode PhaseEnd(Evaluation ev, HendersonPhase phase, double start
   PetscFunctionBeginUser;
   ev->seconds[phase] += (PetscReal)(HendersonSeconds() - start);
   ev->ran[phase] = PETSC_TRUE;
+  {
+    PetscLogDouble peak;
+    PetscCall(HendersonPeakMemory(&peak));
+    PetscCall(PetscInfo(NULL, "after %s: %.3f s, peak memory %.1f MiB\n", HendersonPhaseNames[phase], (double)ev->seconds[phase], peak / 1048576.0));
+  }
   PetscCall(PetscLogEventEnd(HendersonPhaseEvents[phase], 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
