@@ -4,13 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A slot holds the label's index and 32 bits of its hash, so that a probe rarely needs to look
+   at the label itself (each look is a cache miss in a table of millions). */
+typedef struct {
+  uint32_t tag;
+  PetscInt index;
+} LabelSlot;
+
+static inline uint32_t LabelTag(uint64_t h)
+{
+  return (uint32_t)(h >> 32);
+}
+
 struct _p_LabelTable {
   PetscInt  n, capacity; /* labels held, room for */
   size_t   *offset;      /* where label k starts in the pool (NUL-terminated there) */
   uint64_t *hash;        /* hash of label k */
   char     *pool;
   size_t    pool_size, pool_capacity;
-  PetscInt *slot;        /* open addressing: label index or -1; nslots is a power of two */
+  LabelSlot *slot;       /* open addressing (index -1 = empty); nslots is a power of two */
   PetscInt  nslots;
   size_t    max_length;
 };
@@ -42,7 +54,7 @@ PetscErrorCode LabelTableCreate(LabelTable *table)
   t->pool_capacity = 1024;
   PetscCall(PetscMalloc3(t->capacity, &t->offset, t->capacity, &t->hash, t->nslots, &t->slot));
   PetscCall(PetscMalloc1(t->pool_capacity, &t->pool));
-  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s] = -1;
+  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
   *table = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -61,18 +73,20 @@ static PetscErrorCode LabelTableGrow(LabelTable t)
 {
   size_t   *offset;
   uint64_t *hash;
-  PetscInt *slot, capacity = 2 * t->capacity, nslots = 2 * t->nslots;
+  LabelSlot *slot;
+  PetscInt   capacity = 2 * t->capacity, nslots = 2 * t->nslots;
 
   PetscFunctionBeginUser;
   PetscCheck(capacity > t->capacity && capacity < PETSC_MAX_INT / 2, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many labels for %d-bit indices", (int)(8 * sizeof(PetscInt)));
   PetscCall(PetscMalloc3(capacity, &offset, capacity, &hash, nslots, &slot));
   PetscCall(PetscArraycpy(offset, t->offset, t->n));
   PetscCall(PetscArraycpy(hash, t->hash, t->n));
-  for (PetscInt s = 0; s < nslots; s++) slot[s] = -1;
+  for (PetscInt s = 0; s < nslots; s++) slot[s].index = -1;
   for (PetscInt k = 0; k < t->n; k++) {
     PetscInt s = (PetscInt)(hash[k] & (uint64_t)(nslots - 1));
-    while (slot[s] >= 0) s = (s + 1) & (nslots - 1);
-    slot[s] = k;
+    while (slot[s].index >= 0) s = (s + 1) & (nslots - 1);
+    slot[s].index = k;
+    slot[s].tag   = LabelTag(hash[k]);
   }
   PetscCall(PetscFree3(t->offset, t->hash, t->slot));
   t->offset   = offset;
@@ -88,9 +102,9 @@ static inline PetscInt LabelTableLookup(LabelTable t, const char label[], size_t
   PetscInt s = (PetscInt)(h & (uint64_t)(t->nslots - 1));
 
   for (;; s = (s + 1) & (t->nslots - 1)) {
-    PetscInt k = t->slot[s];
+    PetscInt k = t->slot[s].index;
     if (k < 0) break;
-    if (t->hash[k] == h) {
+    if (t->slot[s].tag == LabelTag(h)) {
       const char *stored = t->pool + t->offset[k];
       if (!memcmp(stored, label, length) && !stored[length]) return k;
     }
@@ -130,8 +144,9 @@ PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length,
   memcpy(t->pool + t->pool_size, label, length);
   t->pool[t->pool_size + length] = 0;
   t->pool_size += length + 1;
-  t->slot[s]    = k;
-  t->max_length = PetscMax(t->max_length, length);
+  t->slot[s].index = k;
+  t->slot[s].tag   = LabelTag(h);
+  t->max_length    = PetscMax(t->max_length, length);
   if (index) *index = k;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -152,11 +167,12 @@ PetscErrorCode LabelTablePermute(LabelTable t, PetscInt n, const PetscInt order[
   PetscCall(PetscArraycpy(t->hash, hash, n));
   PetscCall(PetscFree2(offset, hash));
   t->n = n;
-  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s] = -1;
+  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
   for (PetscInt k = 0; k < n; k++) {
     PetscInt s = (PetscInt)(t->hash[k] & (uint64_t)(t->nslots - 1));
-    while (t->slot[s] >= 0) s = (s + 1) & (t->nslots - 1);
-    t->slot[s] = k;
+    while (t->slot[s].index >= 0) s = (s + 1) & (t->nslots - 1);
+    t->slot[s].index = k;
+    t->slot[s].tag   = LabelTag(t->hash[k]);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -193,7 +209,7 @@ PetscErrorCode LabelTableGetMaxLength(LabelTable t, size_t *length)
 PetscErrorCode LabelTableGetMemory(LabelTable t, size_t *bytes)
 {
   PetscFunctionBeginUser;
-  *bytes = t ? (size_t)t->capacity * (sizeof(size_t) + sizeof(uint64_t)) + (size_t)t->nslots * sizeof(PetscInt) + t->pool_capacity : 0;
+  *bytes = t ? (size_t)t->capacity * (sizeof(size_t) + sizeof(uint64_t)) + (size_t)t->nslots * sizeof(LabelSlot) + t->pool_capacity : 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
