@@ -105,6 +105,18 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEDIGREE, &start));
   PetscCall(ModelGetPedigreePath(ev->model, &path));
   PetscCall(PedigreeCreate(ev->comm, &ev->pedigree));
+  {
+    ModelPedigreeKind  kind;
+    PetscInt           ngroups;
+    const char *const *groups;
+    PetscBool          inbreeding;
+    PetscCall(ModelGetPedigreeKind(ev->model, &kind));
+    PetscCall(ModelGetGroups(ev->model, &ngroups, &groups));
+    PetscCall(ModelGetInbreeding(ev->model, &inbreeding));
+    PetscCall(PedigreeSetKind(ev->pedigree, kind));
+    PetscCall(PedigreeSetGroups(ev->pedigree, ngroups, groups));
+    PetscCall(PedigreeSetUseInbreeding(ev->pedigree, inbreeding));
+  }
   PetscCall(PedigreeLoad(ev->pedigree, path));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -135,7 +147,7 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(PetscLogStagePush(HendersonStageAssemble));
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
-  PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records));
+  PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
   PetscCall(MMECreate(ev->comm, &ev->mme));
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
@@ -166,49 +178,88 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Levels this rank writes for effect E, and their values, from its part of the solution. */
-static PetscErrorCode EffectRows(Evaluation ev, const EquationsEffect *layout, const PetscScalar *x, PetscInt rstart, PetscInt rend, PetscInt *lo, PetscInt *hi, PetscReal **values)
+/* The levels of BLOCK whose equations this rank owns: a level belongs to the rank that owns its first
+   equation (or, for a level without any, the place where it would be). Levels are never split. */
+static PetscErrorCode BlockLocalLevels(Evaluation ev, const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscInt n, PetscInt *lo, PetscInt *hi)
 {
-  PetscInt c = layout->constrained, first = PetscMax(rstart, layout->offset), last = PetscMin(rend, layout->offset + layout->nequations);
-
   PetscFunctionBeginUser;
   *lo = *hi = 0;
-  if (first < last) {
-    *lo = first - layout->offset + (c >= 0 && first - layout->offset >= c ? 1 : 0);
-    *hi = (last - 1) - layout->offset + (c >= 0 && last - 1 - layout->offset >= c ? 1 : 0) + 1;
-  }
-  if (c >= 0) {
-    /* the constrained level has no equation; the owner of a neighbouring level writes its zero */
-    if (layout->nequations == 0) {
-      if (ev->rank == 0) {
-        *lo = c;
-        *hi = c + 1;
-      }
-    } else if (c + 1 < layout->nlevels) {
-      if (first < last && *lo == c + 1) *lo = c;
-    } else if (first < last && *hi == c) *hi = c + 1;
-  }
-  PetscCall(PetscMalloc1(*hi - *lo + 1, values));
-  for (PetscInt l = *lo; l < *hi; l++) {
-    PetscInt q           = EquationsLevelEquation(layout, l);
-    (*values)[l - *lo] = q < 0 ? 0.0 : PetscRealPart(x[q - rstart]);
+  for (PetscInt l = 0, found = 0; l < block->nlevels; l++) {
+    PetscInt anchor = block->offset + (block->start ? block->start[l] : l * block->size);
+    PetscBool mine  = anchor >= rstart && (anchor < rend || (ev->rank == ev->size - 1 && anchor >= n)) ? PETSC_TRUE : PETSC_FALSE;
+    if (mine && !found) {
+      *lo   = l;
+      found = 1;
+    }
+    if (mine) *hi = l + 1;
+    if (anchor >= rend && ev->rank != ev->size - 1) break;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Entry I of a distributed vector, on every rank. */
-static PetscErrorCode GlobalEntry(Vec x, PetscInt i, PetscReal *value)
+/* "A,B" from the names of the traits in TRAITS (all model traits when NULL). */
+static PetscErrorCode TraitList(Model model, PetscInt ntraits, const PetscInt traits[], char list[], size_t size)
 {
-  PetscInt           rstart, rend;
-  const PetscScalar *a;
-  PetscReal          mine = 0;
+  PetscFunctionBeginUser;
+  list[0] = 0;
+  for (PetscInt i = 0; i < ntraits; i++) {
+    const char *name;
+    PetscCall(ModelGetTrait(model, traits ? traits[i] : i, &name, NULL));
+    if (i) PetscCall(PetscStrlcat(list, ",", size));
+    PetscCall(PetscStrlcat(list, name, size));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The columns of value: every trait of the model, times the coefficients. */
+static PetscErrorCode ColumnList(Model model, PetscInt ncoef, char list[], size_t size)
+{
+  PetscInt ntraits;
 
   PetscFunctionBeginUser;
-  PetscCall(VecGetOwnershipRange(x, &rstart, &rend));
-  PetscCall(VecGetArrayRead(x, &a));
-  if (i >= rstart && i < rend) mine = PetscRealPart(a[i - rstart]);
-  PetscCall(VecRestoreArrayRead(x, &a));
-  PetscCallMPI(MPI_Allreduce(&mine, value, 1, MPIU_REAL, MPI_SUM, PetscObjectComm((PetscObject)x)));
+  PetscCall(ModelGetNumTraits(model, &ntraits));
+  list[0] = 0;
+  for (PetscInt t = 0; t < ntraits; t++) {
+    const char *name;
+    PetscCall(ModelGetTrait(model, t, &name, NULL));
+    for (PetscInt c = 0; c < ncoef; c++) {
+      char column[MODEL_MAX_NAME + 16];
+      if (ncoef > 1) snprintf(column, sizeof(column), "%s%s:%d", t || c ? "," : "", name, (int)c);
+      else snprintf(column, sizeof(column), "%s%s", t ? "," : "", name);
+      PetscCall(PetscStrlcat(list, column, size));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* This rank's rows of the output of effect E (or, with GROUPS, of its unknown-parent groups): a
+   column per trait of the model and coefficient, 0 where the effect has no equation. */
+static PetscErrorCode EffectValues(Evaluation ev, PetscInt e, PetscBool groups, const PetscScalar *x, PetscInt rstart, PetscInt rend, PetscInt *lo, PetscInt *hi, PetscReal **values)
+{
+  const ModelEffect     *effect;
+  const EquationsEffect *layout;
+  const EquationsBlock  *block;
+  PetscInt               ntraits, n, ncoef, columns;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetEffect(ev->model, e, &effect));
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+  PetscCall(EquationsGetBlock(ev->equations, groups ? layout->group_block : layout->block, &block));
+  PetscCall(EquationsGetSize(ev->equations, &n));
+  ncoef   = layout->ncoef;
+  columns = ntraits * ncoef;
+  PetscCall(BlockLocalLevels(ev, block, rstart, rend, n, lo, hi));
+  PetscCall(PetscCalloc1((*hi - *lo) * columns + 1, values));
+  for (PetscInt l = *lo; l < *hi; l++)
+    for (PetscInt t = 0; t < ntraits; t++) {
+      PetscInt i = ModelEffectTraitPosition(effect, t);
+      if (i < 0) continue;
+      for (PetscInt c = 0; c < ncoef; c++) {
+        PetscInt q = EquationsBlockEquation(block, l, layout->slot + i * ncoef + c);
+        if (q >= 0) (*values)[(l - *lo) * columns + t * ncoef + c] = PetscRealPart(x[q - rstart]);
+      }
+    }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -221,75 +272,149 @@ static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal g
 
 static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
 {
-  PetscInt           neffects, rstart, rend, mean_effect;
-  PetscReal          shift = 0, *slope;
+  PetscInt           neffects, ntraits, rstart, rend;
+  PetscReal          shift[MODEL_MAX_TRAITS] = {0}, seconds[HENDERSON_NUM_PHASES], total = 0, residual;
+  const PetscReal   *R0;
   const PetscScalar *x;
   const char        *text, *path, *trait;
-  PetscReal          residual, seconds[HENDERSON_NUM_PHASES], total = 0;
   PetscInt64         value;
   RecordsStats       rstats;
   MMEStats           mstats;
+  PetscReal        **values;
+  PetscInt          *lo, *hi;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(ev->model, &neffects));
-  /* The equations hold covariates as (x - centre) / scale: back to raw units, the effect that
-     absorbs the mean taking the -b centre / scale (estimable functions do not change). */
-  PetscCall(EquationsGetMeanEffect(ev->equations, &mean_effect));
-  PetscCall(PetscCalloc1(neffects, &slope));
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
+  PetscCall(VecGetArrayRead(ev->x, &x));
+  PetscCall(PetscCalloc3(neffects, &values, neffects, &lo, neffects, &hi));
+  for (PetscInt e = 0; e < neffects; e++) PetscCall(EffectValues(ev, e, PETSC_FALSE, x, rstart, rend, &lo[e], &hi[e], &values[e]));
+  /* Covariates in the equations are (x - centre) / scale: back to raw units. A plain covariate's
+     b centre / scale goes to the effect that absorbs the mean of each trait (estimable functions
+     do not change). */
   for (PetscInt e = 0; e < neffects; e++) {
     const ModelEffect     *effect;
     const EquationsEffect *layout;
-    PetscReal              b, centre, scale;
+    PetscReal              centre, scale, local[MODEL_MAX_TRAITS] = {0};
     PetscCall(ModelGetEffect(ev->model, e, &effect));
-    if (effect->kind != MODEL_EFFECT_COVARIATE) continue;
+    if (effect->kind != MODEL_EFFECT_COVARIATE || effect->legendre >= 0) continue;
     PetscCall(EquationsGetEffect(ev->equations, e, &layout));
     PetscCall(RecordsGetCovariateScaling(ev->records, e, &centre, &scale));
-    PetscCall(GlobalEntry(ev->x, layout->offset, &b));
-    slope[e] = b / scale;
-    shift += b * centre / scale;
+    for (PetscInt l = 0; l < hi[e] - lo[e]; l++)
+      for (PetscInt t = 0; t < ntraits; t++) {
+        if (!effect->nested) local[t] += values[e][l * ntraits + t] * centre / scale;
+        values[e][l * ntraits + t] /= scale;
+      }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, local, (PetscMPIInt)ntraits, MPIU_REAL, MPI_SUM, ev->comm));
+    for (PetscInt t = 0; t < ntraits; t++) shift[t] += local[t];
   }
-  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
-  PetscCall(VecGetArrayRead(ev->x, &x));
+  for (PetscInt t = 0; t < ntraits; t++) {
+    PetscInt               m, i;
+    const ModelEffect     *effect;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    PetscCall(EquationsGetMeanEffect(ev->equations, t, &m));
+    if (m < 0 || !shift[t]) continue;
+    PetscCall(ModelGetEffect(ev->model, m, &effect));
+    PetscCall(EquationsGetEffect(ev->equations, m, &layout));
+    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+    i = ModelEffectTraitPosition(effect, t);
+    for (PetscInt l = lo[m]; l < hi[m]; l++)
+      if (EquationsBlockEquation(block, l, i) >= 0) values[m][(l - lo[m]) * ntraits + t] -= shift[t];
+  }
+
   for (PetscInt e = 0; e < neffects; e++) {
     const ModelEffect     *effect;
     const EquationsEffect *layout;
     OutputEffect           out = {0};
-    PetscReal             *values;
+    char                   traits[4096], columns[8192], name[MODEL_MAX_NAME + 16];
+    PetscInt               constrained[MODEL_MAX_TRAITS];
+    LabelTable             covariate_label = NULL;
 
     PetscCall(ModelGetEffect(ev->model, e, &effect));
     PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+    PetscCall(TraitList(ev->model, effect->ntraits, effect->traits, traits, sizeof(traits)));
+    PetscCall(ColumnList(ev->model, layout->ncoef, columns, sizeof(columns)));
+    for (PetscInt t = 0; t < ntraits; t++) {
+      PetscInt i = ModelEffectTraitPosition(effect, t);
+      constrained[t] = -1;
+      if (i >= 0 && effect->kind == MODEL_EFFECT_FIXED) PetscCall(EquationsGetConstrainedLevel(ev->equations, e, i, &constrained[t]));
+    }
     out.name        = effect->name;
     out.kind        = ModelEffectKindNames[effect->kind];
     out.structure   = ModelStructureNames[effect->structure];
-    out.variance    = effect->kind == MODEL_EFFECT_RANDOM ? effect->variance : 0;
-    out.constrained = layout->constrained;
-    out.ntraits     = 1;
+    out.ncolumns    = ntraits * layout->ncoef;
+    out.traits      = traits;
+    out.columns     = columns;
+    out.covariate   = effect->covariate;
+    out.legendre    = effect->legendre;
+    if (effect->covariate[0]) PetscCall(RecordsGetLegendreRange(ev->records, e, out.range));
+    if (effect->kind == MODEL_EFFECT_FIXED) {
+      out.nconstrained = ntraits;
+      out.constrained  = constrained;
+    }
+    if (effect->kind == MODEL_EFFECT_RANDOM) {
+      const ModelGroup *group;
+      PetscCall(ModelGetGroup(ev->model, effect->group, &group));
+      out.ncovariance = group->dim * group->dim;
+      out.covariance  = group->covariance;
+    }
     PetscCall(RecordsGetLevels(ev->records, e, &out.nlevels, &out.labels));
-    PetscCall(EffectRows(ev, layout, x, rstart, rend, &out.level_start, &out.level_count, &values));
-    out.level_count -= out.level_start;
-    if (effect->kind == MODEL_EFFECT_COVARIATE)
-      for (PetscInt l = 0; l < out.level_count; l++) values[l] = slope[e];
-    if (e == mean_effect)
-      for (PetscInt l = 0; l < out.level_count; l++) values[l] -= shift;
-    out.values = values;
+    if (ev->rank == 0 && !out.labels) { /* a plain covariate: one level, its name */
+      PetscCall(LabelTableCreate(&covariate_label));
+      PetscCall(LabelTableInsert(covariate_label, effect->name, strlen(effect->name), NULL, NULL));
+      out.labels = covariate_label;
+    }
+    out.level_start = lo[e];
+    out.level_count = hi[e] - lo[e];
+    out.values      = values[e];
     if (effect->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
     PetscCall(OutputWriteEffect(output, &out));
-    PetscCall(PetscFree(values));
+    PetscCall(LabelTableDestroy(&covariate_label));
+    if (layout->group_block >= 0) {
+      /* the unknown-parent groups of a pedigree effect */
+      PetscReal *gvalues;
+      PetscInt   glo, ghi;
+      PetscCall(EffectValues(ev, e, PETSC_TRUE, x, rstart, rend, &glo, &ghi, &gvalues));
+      snprintf(name, sizeof(name), "%s_groups", effect->name);
+      out.name            = name;
+      out.kind            = "groups";
+      out.inbreeding      = NULL;
+      out.inbreeding_count = 0;
+      PetscCall(PedigreeGetGroupLabels(ev->pedigree, &out.labels));
+      if (ev->rank) out.labels = NULL;
+      PetscCall(LabelTableGetSize(out.labels ? out.labels : NULL, &out.nlevels));
+      PetscCallMPI(MPI_Bcast(&out.nlevels, 1, MPIU_INT, 0, ev->comm));
+      out.level_start = glo;
+      out.level_count = ghi - glo;
+      out.values      = gvalues;
+      PetscCall(OutputWriteEffect(output, &out));
+      PetscCall(PetscFree(gvalues));
+    }
   }
   PetscCall(VecRestoreArrayRead(ev->x, &x));
-  PetscCall(PetscFree(slope));
+  for (PetscInt e = 0; e < neffects; e++) PetscCall(PetscFree(values[e]));
+  PetscCall(PetscFree3(values, lo, hi));
 
   /* provenance */
   PetscCall(ModelGetText(ev->model, &text));
   PetscCall(ModelGetPath(ev->model, &path));
-  PetscCall(ModelGetTrait(ev->model, &trait, NULL));
-  PetscCall(ModelGetResidualVariance(ev->model, &residual));
+  {
+    static char traits[4096];
+    PetscCall(TraitList(ev->model, ntraits, NULL, traits, sizeof(traits)));
+    trait = traits;
+  }
+  PetscCall(ModelGetResidual(ev->model, &R0));
+  residual = R0[0];
   PetscCall(OutputSetAttribute(output, "/", "program", OUTPUT_STRING, "henderson"));
   PetscCall(OutputSetAttribute(output, "/", "version", OUTPUT_STRING, HendersonVersion()));
   PetscCall(OutputSetAttribute(output, "/", "model_path", OUTPUT_STRING, path));
   PetscCall(OutputSetAttribute(output, "/", "model", OUTPUT_STRING, text));
   PetscCall(OutputSetAttribute(output, "/", "trait", OUTPUT_STRING, trait));
-  PetscCall(OutputSetAttribute(output, "/", "residual_variance", OUTPUT_REAL, &residual));
+  PetscCall(OutputSetAttribute(output, "/", "traits", OUTPUT_STRING, trait));
+  if (ntraits == 1) PetscCall(OutputSetAttribute(output, "/", "residual_variance", OUTPUT_REAL, &residual));
+  PetscCall(OutputSetAttributeArray(output, "/", "residual_covariance", OUTPUT_REAL, ntraits * ntraits, R0));
 
   PetscCall(RecordsGetStats(ev->records, &rstats));
   PetscCall(ModelGetDataPath(ev->model, &path));
@@ -315,6 +440,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     SET_INT("founders", s.founders);
     SET_INT("generations", s.generations);
     SET_INT("inbred", s.inbred);
+    SET_INT("groups", s.groups);
 #undef SET_INT
     PetscCall(OutputSetAttribute(output, "/pedigree", "mean_inbreeding", OUTPUT_REAL, &s.mean_inbreeding));
     PetscCall(OutputSetAttribute(output, "/pedigree", "max_inbreeding", OUTPUT_REAL, &s.max_inbreeding));
@@ -417,12 +543,18 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT ", nonzeros %" PetscInt64_FMT ":", mstats.equations, mstats.nonzeros));
   PetscCall(ModelGetNumEffects(ev->model, &neffects));
   for (PetscInt e = 0; e < neffects; e++) {
-    const ModelEffect     *effect;
-    const EquationsEffect *layout;
+    const ModelEffect *effect;
+    PetscInt           nlevels, constrained = 0;
     PetscCall(ModelGetEffect(ev->model, e, &effect));
-    PetscCall(EquationsGetEffect(ev->equations, e, &layout));
-    PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt_FMT "%s%s", effect->name, layout->nlevels, layout->constrained >= 0 ? " (first level = 0)" : "", e + 1 < neffects ? "," : "\n"));
+    PetscCall(RecordsGetLevels(ev->records, e, &nlevels, NULL));
+    for (PetscInt i = 0; i < effect->ntraits && effect->kind == MODEL_EFFECT_FIXED; i++) {
+      PetscInt level;
+      PetscCall(EquationsGetConstrainedLevel(ev->equations, e, i, &level));
+      if (level >= 0) constrained++;
+    }
+    PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt_FMT "%s%s", effect->name, nlevels, constrained ? " (first level = 0)" : "", e + 1 < neffects ? "," : "\n"));
   }
+
   PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", ev->result.ksp_type, ev->result.pc_type,
                                    ev->result.iterations, (double)ev->result.relative_residual, (double)ev->result.rtol, ev->result.converged ? "converged" : "NOT CONVERGED"));
   PetscCall(MaxOverRanks(ev, ev->seconds, seconds, HENDERSON_NUM_PHASES));

@@ -1,5 +1,6 @@
 #include <henderson/mme.h>
 #include <henderson/error.h>
+#include <petscblaslapack.h>
 
 /* Sums values by (row, col) on one rank before they go to PETSc: a record's outer product repeats
    the fixed-effect entries of every other record, and PETSc's COO would otherwise keep them all. */
@@ -301,97 +302,232 @@ PetscErrorCode MMEDestroy(MME *mme)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* X'R^-1X, X'R^-1Z, Z'R^-1Z and X'R^-1y, Z'R^-1y of this rank's records. */
-static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records records, Accumulator *lhs, Accumulator *rhs)
+/* Inverse of a symmetric positive definite matrix of order N (row-major), in place. */
+static PetscErrorCode InvertSPD(PetscInt n, PetscReal A[])
 {
-  PetscInt                neffects, nrecords;
-  const PetscReal        *y;
-  const PetscInt        **level;
-  const PetscReal       **value;
-  const EquationsEffect **effect;
-  PetscInt               *eqs;
-  PetscReal              *coef, *centre, *scale, residual, rinv;
+  PetscBLASInt bn, info;
 
   PetscFunctionBeginUser;
-  PetscCall(ModelGetNumEffects(model, &neffects));
-  PetscCall(ModelGetResidualVariance(model, &residual));
-  rinv = 1.0 / residual;
-  PetscCall(RecordsGetLocalSize(records, &nrecords));
-  PetscCall(RecordsGetTrait(records, &y));
-  PetscCall(PetscMalloc5(neffects, &level, neffects, &value, neffects, &effect, neffects, &eqs, neffects, &coef));
-  PetscCall(PetscMalloc2(neffects, &centre, neffects, &scale));
-  for (PetscInt e = 0; e < neffects; e++) {
-    PetscCall(RecordsGetEffect(records, e, &level[e], &value[e]));
-    PetscCall(EquationsGetEffect(eq, e, &effect[e]));
-    if (value[e]) PetscCall(RecordsGetCovariateScaling(records, e, &centre[e], &scale[e]));
-  }
-  for (PetscInt r = 0; r < nrecords; r++) {
-    PetscInt k = 0;
-    for (PetscInt e = 0; e < neffects; e++) {
-      if (value[e]) { /* covariate: one equation, the centred and scaled value as coefficient */
-        PetscReal x = (value[e][r] - centre[e]) / scale[e];
-        if (x == 0) continue;
-        eqs[k]  = effect[e]->offset;
-        coef[k] = x;
-        k++;
-      } else {
-        PetscInt q = EquationsLevelEquation(effect[e], level[e][r]);
-        if (q < 0) continue;
-        eqs[k]  = q;
-        coef[k] = 1.0;
-        k++;
-      }
-    }
-    for (PetscInt a = 0; a < k; a++) {
-      PetscCall(AccumulatorAdd(rhs, eqs[a], 0, coef[a] * rinv * y[r]));
-      for (PetscInt b = a; b < k; b++) PetscCall(AccumulatorAddSymmetric(lhs, eqs[a], eqs[b], coef[a] * coef[b] * rinv));
-    }
-  }
-  PetscCall(PetscFree5(level, value, effect, eqs, coef));
-  PetscCall(PetscFree2(centre, scale));
+  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscBLASIntCast(n, &bn));
+  LAPACKpotrf_("U", &bn, A, &bn, &info);
+  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "a (co)variance matrix is not positive definite");
+  LAPACKpotri_("U", &bn, A, &bn, &info);
+  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_LIB, "LAPACK potri failed: %d", (int)info);
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < i; j++) A[j * n + i] = A[i * n + j];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A^-1 / variance for every pedigree effect, from this rank's animals (Henderson's rules, Quaas 1976). */
-static PetscErrorCode AccumulatePedigree(Model model, Equations eq, Pedigree pedigree, Accumulator *lhs)
+/* R0-inverse for the traits present in a record (a bit mask), zero elsewhere: cached by pattern. */
+typedef struct {
+  PetscInt    ntraits;
+  PetscReal   R0[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
+  PetscReal **by_pattern; /* 2^ntraits entries, NULL until needed */
+} ResidualInverses;
+
+static PetscErrorCode ResidualInverse(ResidualInverses *ri, uint32_t pattern, const PetscReal **Rinv)
 {
-  PetscInt   neffects;
-  PetscCount n;
-  PetscInt  *rows, *cols;
-  PetscReal *values;
+  PetscFunctionBeginUser;
+  if (!ri->by_pattern[pattern]) {
+    PetscInt  t = ri->ntraits, m = 0, which[MODEL_MAX_TRAITS];
+    PetscReal sub[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS], *full;
+    for (PetscInt i = 0; i < t; i++)
+      if (pattern >> i & 1) which[m++] = i;
+    for (PetscInt i = 0; i < m; i++)
+      for (PetscInt j = 0; j < m; j++) sub[i * m + j] = ri->R0[which[i] * t + which[j]];
+    PetscCall(InvertSPD(m, sub));
+    PetscCall(PetscCalloc1(t * t, &full));
+    for (PetscInt i = 0; i < m; i++)
+      for (PetscInt j = 0; j < m; j++) full[which[i] * t + which[j]] = sub[i * m + j];
+    ri->by_pattern[pattern] = full;
+  }
+  *Rinv = ri->by_pattern[pattern];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The incidence of one effect on one record: its coefficients (1 for a class, the scaled covariate,
+   or the Legendre polynomials of it) -- *ncoef of them. */
+static inline void Coefficients(const ModelEffect *effect, const PetscReal *value, PetscInt r, PetscReal centre, PetscReal scale, const PetscReal range[2], PetscReal phi[])
+{
+  if (!value) phi[0] = 1.0;
+  else if (effect->legendre >= 0) RecordsLegendre(effect->legendre, 2.0 * (value[r] - range[0]) / (range[1] - range[0]) - 1.0, phi);
+  else phi[0] = (value[r] - centre) / scale;
+}
+
+/* X'R^-1X, X'R^-1Z, Z'R^-1Z and X'R^-1y, Z'R^-1y of this rank's records: for each record the list of
+   its terms (equation, trait, coefficient); every pair of terms adds coef coef' R^-1[trait][trait'],
+   R^-1 the inverse of R0 over the traits the record has, times its weight. */
+static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records records, Accumulator *lhs, Accumulator *rhs)
+{
+  PetscInt                neffects, nrecords, ntraits, maxterms = 0;
+  const PetscReal        *y, *w, *R0;
+  const PetscInt        **level;
+  const PetscReal       **value;
+  const ModelEffect     **effect;
+  const EquationsEffect **layout;
+  const EquationsBlock  **block;
+  PetscReal              *centre, *scale, (*range)[2];
+  PetscInt               *term_eq, *term_trait;
+  PetscReal              *term_coef;
+  ResidualInverses        ri;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(model, &neffects));
-  PetscCall(PedigreeGetInverseEntries(pedigree, &n, &rows, &cols, &values));
+  PetscCall(ModelGetNumTraits(model, &ntraits));
+  PetscCall(ModelGetResidual(model, &R0));
+  ri.ntraits = ntraits;
+  PetscCall(PetscArraycpy(ri.R0, R0, ntraits * ntraits));
+  PetscCall(PetscCalloc1((size_t)1 << ntraits, &ri.by_pattern));
+  PetscCall(RecordsGetLocalSize(records, &nrecords));
+  PetscCall(RecordsGetTraits(records, &y));
+  PetscCall(RecordsGetWeights(records, &w));
+  PetscCall(PetscMalloc4(neffects, &level, neffects, &value, neffects, &effect, neffects, &layout));
+  PetscCall(PetscMalloc4(neffects, &block, neffects, &centre, neffects, &scale, neffects, &range));
   for (PetscInt e = 0; e < neffects; e++) {
-    const ModelEffect     *effect;
+    PetscCall(ModelGetEffect(model, e, &effect[e]));
+    PetscCall(RecordsGetEffect(records, e, &level[e], &value[e]));
+    PetscCall(EquationsGetEffect(eq, e, &layout[e]));
+    PetscCall(EquationsGetBlock(eq, layout[e]->block, &block[e]));
+    centre[e] = 0;
+    scale[e]  = 1;
+    if (value[e]) {
+      PetscCall(RecordsGetCovariateScaling(records, e, &centre[e], &scale[e]));
+      PetscCall(RecordsGetLegendreRange(records, e, range[e]));
+    }
+    maxterms += layout[e]->ntraits * layout[e]->ncoef;
+  }
+  PetscCall(PetscMalloc3(maxterms, &term_eq, maxterms, &term_trait, maxterms, &term_coef));
+  for (PetscInt r = 0; r < nrecords; r++) {
+    const PetscReal *yr = y + r * ntraits, *Rinv = NULL;
+    PetscReal        weight = w ? w[r] : 1.0, ry[MODEL_MAX_TRAITS];
+    PetscInt         nterms = 0;
+    uint32_t         pattern = 0;
+
+    for (PetscInt t = 0; t < ntraits; t++)
+      if (!PetscIsNanReal(yr[t])) pattern |= (uint32_t)1 << t;
+    PetscCall(ResidualInverse(&ri, pattern, &Rinv));
+    for (PetscInt t = 0; t < ntraits; t++) { /* R^-1 y */
+      ry[t] = 0;
+      for (PetscInt j = 0; j < ntraits; j++)
+        if (pattern >> j & 1) ry[t] += Rinv[t * ntraits + j] * yr[j];
+    }
+    for (PetscInt e = 0; e < neffects; e++) {
+      PetscInt  l = level[e] ? level[e][r] : 0, ncoef = layout[e]->ncoef;
+      PetscReal phi[32];
+      if (l < 0) continue;
+      Coefficients(effect[e], value[e], r, centre[e], scale[e], range[e], phi);
+      for (PetscInt i = 0; i < layout[e]->ntraits; i++) {
+        PetscInt t = effect[e]->traits[i];
+        if (!(pattern >> t & 1)) continue;
+        for (PetscInt c = 0; c < ncoef; c++) {
+          PetscInt q = EquationsBlockEquation(block[e], l, layout[e]->slot + i * ncoef + c);
+          if (q < 0 || phi[c] == 0) continue;
+          term_eq[nterms]      = q;
+          term_trait[nterms]   = t;
+          term_coef[nterms++]  = phi[c];
+        }
+      }
+    }
+    for (PetscInt a = 0; a < nterms; a++) {
+      PetscCall(AccumulatorAdd(rhs, term_eq[a], 0, weight * term_coef[a] * ry[term_trait[a]]));
+      for (PetscInt b = a; b < nterms; b++) {
+        PetscReal v = weight * term_coef[a] * term_coef[b] * Rinv[term_trait[a] * ntraits + term_trait[b]];
+        if (v != 0) PetscCall(AccumulatorAddSymmetric(lhs, term_eq[a], term_eq[b], v));
+      }
+    }
+  }
+  for (size_t k = 0; k < ((size_t)1 << ntraits); k++) PetscCall(PetscFree(ri.by_pattern[k]));
+  PetscCall(PetscFree(ri.by_pattern));
+  PetscCall(PetscFree3(term_eq, term_trait, term_coef));
+  PetscCall(PetscFree4(level, value, effect, layout));
+  PetscCall(PetscFree4(block, centre, scale, range));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* G0-inverse of random group G, dim x dim (PetscFree() it). */
+static PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Ginv)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(group->dim * group->dim, Ginv));
+  PetscCall(PetscArraycpy(*Ginv, group->covariance, group->dim * group->dim));
+  PetscCall(InvertSPD(group->dim, *Ginv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A^-1 (x) G0^-1 for every pedigree group, from this rank's animals (Henderson's rules, Quaas 1976;
+   unknown-parent groups by the QP transformation, their equations in their own block). */
+static PetscErrorCode AccumulatePedigree(Model model, Equations eq, Pedigree pedigree, Accumulator *lhs)
+{
+  PetscInt      ngroups;
+  PetscCount    n;
+  PetscInt     *rows, *cols;
+  PetscReal    *values;
+  PedigreeStats stats;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(model, &ngroups));
+  PetscCall(PedigreeGetStats(pedigree, &stats));
+  PetscCall(PedigreeGetInverseEntries(pedigree, &n, &rows, &cols, &values));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup      *group;
     const EquationsEffect *layout;
-    PetscReal              ginv;
-    PetscCall(ModelGetEffect(model, e, &effect));
-    if (effect->structure != MODEL_STRUCTURE_PEDIGREE) continue;
-    PetscCall(EquationsGetEffect(eq, e, &layout));
-    ginv = 1.0 / effect->variance;
-    for (PetscCount k = 0; k < n; k++) PetscCall(AccumulatorAdd(lhs, layout->offset + rows[k], layout->offset + cols[k], ginv * values[k]));
+    const EquationsBlock  *animals, *upg = NULL;
+    PetscReal             *Ginv;
+    PetscInt               dim;
+    PetscCall(ModelGetGroup(model, g, &group));
+    if (group->structure != MODEL_STRUCTURE_PEDIGREE) continue;
+    dim = group->dim;
+    PetscCall(EquationsGetEffect(eq, group->first, &layout));
+    PetscCall(EquationsGetBlock(eq, layout->block, &animals));
+    if (layout->group_block >= 0) PetscCall(EquationsGetBlock(eq, layout->group_block, &upg));
+    PetscCall(GroupInverse(group, &Ginv));
+    for (PetscCount k = 0; k < n; k++) {
+      PetscInt              i = rows[k], j = cols[k];
+      const EquationsBlock *bi = i < stats.animals ? animals : upg, *bj = j < stats.animals ? animals : upg;
+      PetscInt              li = i < stats.animals ? i : i - stats.animals, lj = j < stats.animals ? j : j - stats.animals;
+      for (PetscInt p = 0; p < dim; p++) {
+        PetscInt ep = EquationsBlockEquation(bi, li, p);
+        if (ep < 0) continue;
+        for (PetscInt q = (i == j ? p : 0); q < dim; q++) {
+          PetscInt eq_ = EquationsBlockEquation(bj, lj, q);
+          if (eq_ < 0 || Ginv[p * dim + q] == 0) continue;
+          PetscCall(AccumulatorAddSymmetric(lhs, ep, eq_, values[k] * Ginv[p * dim + q]));
+        }
+      }
+    }
+    PetscCall(PetscFree(Ginv));
   }
   PetscCall(PetscFree3(rows, cols, values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* I / variance for every iid random effect, on the rows this rank owns. */
-static PetscErrorCode AccumulateIdentity(Model model, Equations eq, PetscInt rstart, PetscInt rend, Accumulator *lhs)
+/* I (x) G0^-1 for every iid group, on an even share of its levels. */
+static PetscErrorCode AccumulateIdentity(MME mme, Model model, Equations eq, Accumulator *lhs)
 {
-  PetscInt neffects;
+  PetscInt ngroups;
 
   PetscFunctionBeginUser;
-  PetscCall(ModelGetNumEffects(model, &neffects));
-  for (PetscInt e = 0; e < neffects; e++) {
-    const ModelEffect     *effect;
+  PetscCall(ModelGetNumGroups(model, &ngroups));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup      *group;
     const EquationsEffect *layout;
-    PetscCall(ModelGetEffect(model, e, &effect));
-    if (effect->structure != MODEL_STRUCTURE_IID) continue;
-    PetscCall(EquationsGetEffect(eq, e, &layout));
-    for (PetscInt i = PetscMax(rstart, layout->offset); i < PetscMin(rend, layout->offset + layout->nequations); i++)
-      PetscCall(AccumulatorAdd(lhs, i, i, 1.0 / effect->variance));
+    const EquationsBlock  *block;
+    PetscReal             *Ginv;
+    PetscInt               dim, lo, hi;
+    PetscCall(ModelGetGroup(model, g, &group));
+    if (group->structure != MODEL_STRUCTURE_IID) continue;
+    dim = group->dim;
+    PetscCall(EquationsGetEffect(eq, group->first, &layout));
+    PetscCall(EquationsGetBlock(eq, layout->block, &block));
+    PetscCall(GroupInverse(group, &Ginv));
+    lo = (PetscInt)((PetscInt64)block->nlevels * mme->rank / mme->size);
+    hi = (PetscInt)((PetscInt64)block->nlevels * (mme->rank + 1) / mme->size);
+    for (PetscInt l = lo; l < hi; l++)
+      for (PetscInt p = 0; p < dim; p++)
+        for (PetscInt q = p; q < dim; q++)
+          if (Ginv[p * dim + q] != 0) PetscCall(AccumulatorAddSymmetric(lhs, EquationsBlockEquation(block, l, p), EquationsBlockEquation(block, l, q), Ginv[p * dim + q]));
+    PetscCall(PetscFree(Ginv));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -413,11 +549,13 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
   for (PetscInt e = 0; e < neffects; e++) {
     const ModelEffect     *effect;
     const EquationsEffect *layout;
+    const EquationsBlock  *block;
     PetscCall(ModelGetEffect(model, e, &effect));
     PetscCall(EquationsGetEffect(eq, e, &layout));
-    if (where < layout->offset || where >= layout->offset + layout->nequations) continue;
-    SETERRQ(mme->comm, PETSC_ERR_USER_INPUT, "effect '%s' has no information on its level %" PetscInt_FMT " (equation %" PetscInt_FMT ")", effect->name,
-            where - layout->offset + (layout->constrained >= 0 ? 1 : 0), where);
+    PetscCall(EquationsGetBlock(eq, layout->block, &block));
+    if (where < block->offset || where >= block->offset + block->nequations) continue;
+    SETERRQ(mme->comm, PETSC_ERR_USER_INPUT, "effect '%s' has no information on one of its equations (equation %" PetscInt_FMT "): a covariate that is zero on all its records?",
+            effect->name, where);
   }
   SETERRQ(mme->comm, PETSC_ERR_PLIB, "equation %" PetscInt_FMT " has diagonal %g", where, (double)smallest);
 }
@@ -425,16 +563,19 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
 /* The rows of every rank, chosen so that each moves the same bytes in a CG iteration: 12 a nonzero
    (AIJ value and column) and 156 a row (row pointer, x, y and the vectors of CG with Jacobi). Rows
    are grouped in consecutive buckets; the entries of every rank are counted into a histogram of the
-   buckets, summed over ranks, and the ranks' first rows are put at bucket boundaries. Without this,
-   the first rank -- which holds the fixed effects, rows as long as the data -- does most of the work. */
-static PetscErrorCode BalancedLayout(MME mme, const Accumulator *acc, PetscInt n)
+   buckets, summed over ranks; the split points are put where the running weight reaches r/size of
+   the whole, then moved to the next level boundary so that a level (a point block) is not split.
+   Without this, the first rank -- which holds the fixed effects, rows as long as the data -- does
+   most of the work. */
+static PetscErrorCode BalancedLayout(MME mme, Equations eq, const Accumulator *acc, PetscInt n)
 {
-  PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536), local = 0;
-  PetscInt64 *weight, *total;
-  PetscMPIInt rank = mme->rank, size = mme->size;
+  PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536), *split;
+  PetscInt64 *weight, *total, sum = 0, all = 0;
+  PetscMPIInt size = mme->size;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc2(nbuckets + 1, &weight, nbuckets + 1, &total));
+  PetscCall(PetscMalloc1(size + 1, &split));
   for (size_t s = 0; s < acc->nslots; s++) {
     PetscInt i = acc->row[s], j = acc->col[s];
     if (i < 0) continue;
@@ -442,58 +583,49 @@ static PetscErrorCode BalancedLayout(MME mme, const Accumulator *acc, PetscInt n
     if (i != j) weight[(PetscInt64)j * nbuckets / n] += 12;
   }
   PetscCallMPI(MPI_Allreduce(weight, total, (PetscMPIInt)nbuckets, MPIU_INT64, MPI_SUM, mme->comm));
-  {
-    /* bucket b holds rows first(b) .. first(b+1)-1, first(b) = ceil(b n / nbuckets) */
-    PetscInt64 sum = 0, all = 0, start = -1, end = -1;
-    for (PetscInt b = 0; b < nbuckets; b++) {
-      PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
-      total[b] += 156 * (next - first);
-      all += total[b];
-    }
-    for (PetscInt b = 0; b <= nbuckets; b++) {
-      PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets;
-      /* rank r starts at the first bucket whose preceding weight reaches r/size of the whole */
-      if (start < 0 && sum * size >= all * rank) start = first;
-      if (end < 0 && (rank == size - 1 ? b == nbuckets : sum * size >= all * (rank + 1))) end = first;
-      if (b < nbuckets) sum += total[b];
-    }
-    if (rank == size - 1) end = n;
-    local = (PetscInt)(end - start);
+  /* bucket b holds rows first(b) .. first(b+1)-1, first(b) = ceil(b n / nbuckets) */
+  for (PetscInt b = 0; b < nbuckets; b++) {
+    PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
+    total[b] += 156 * (next - first);
+    all += total[b];
   }
-  PetscCall(PetscFree2(weight, total));
+  split[0]    = 0;
+  split[size] = n;
+  for (PetscMPIInt r = 1, b = 0; r < size; r++) {
+    while (b < nbuckets && sum * size < all * r) sum += total[b++];
+    split[r] = (PetscInt)(((PetscInt64)b * n + nbuckets - 1) / nbuckets);
+    PetscCall(EquationsLevelBoundary(eq, split[r], &split[r]));
+    split[r] = PetscMax(split[r], split[r - 1]);
+  }
   PetscCall(PetscLayoutCreate(mme->comm, &mme->layout));
   PetscCall(PetscLayoutSetSize(mme->layout, n));
-  PetscCall(PetscLayoutSetLocalSize(mme->layout, local));
+  PetscCall(PetscLayoutSetLocalSize(mme->layout, split[mme->rank + 1] - split[mme->rank]));
   PetscCall(PetscLayoutSetUp(mme->layout));
+  PetscCall(PetscFree2(weight, total));
+  PetscCall(PetscFree(split));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, Pedigree pedigree)
 {
-  PetscInt    n, rstart, rend, nrecords, neffects, first_pedigree = -1, even_start, even_end;
+  PetscInt    n, rstart, rend, nrecords, even_start, even_end;
   Accumulator lhs, rhs;
   PetscBool   has_pedigree;
 
   PetscFunctionBeginUser;
   PetscCall(EquationsGetSize(eq, &n));
-  PetscCall(ModelGetNumEffects(model, &neffects));
   PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
   /* Work is shared out evenly before the rows are (BalancedLayout); where an entry is produced does
      not matter: the COO assembly sends it to the owner of its row. */
   even_start = (PetscInt)((PetscInt64)n * mme->rank / mme->size);
   even_end   = (PetscInt)((PetscInt64)n * (mme->rank + 1) / mme->size);
   if (has_pedigree) {
-    PetscInt              *animal_ranges;
-    const EquationsEffect *layout;
-    for (PetscInt e = 0; e < neffects && first_pedigree < 0; e++) {
-      const ModelEffect *effect;
-      PetscCall(ModelGetEffect(model, e, &effect));
-      if (effect->structure == MODEL_STRUCTURE_PEDIGREE) first_pedigree = e;
-    }
+    PetscInt     *animal_ranges;
+    PedigreeStats stats;
     PetscCheck(pedigree, mme->comm, PETSC_ERR_ARG_NULL, "the model has a pedigree effect but no pedigree was given");
-    PetscCall(EquationsGetEffect(eq, first_pedigree, &layout));
+    PetscCall(PedigreeGetStats(pedigree, &stats));
     PetscCall(PetscMalloc1(mme->size + 1, &animal_ranges));
-    for (PetscMPIInt r = 0; r <= mme->size; r++) animal_ranges[r] = (PetscInt)((PetscInt64)layout->nlevels * r / mme->size);
+    for (PetscMPIInt r = 0; r <= mme->size; r++) animal_ranges[r] = (PetscInt)((PetscInt64)stats.animals * r / mme->size);
     PetscCall(PedigreeDistribute(pedigree, animal_ranges));
     PetscCall(PetscFree(animal_ranges));
   }
@@ -508,9 +640,9 @@ PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, 
   PetscCall(AccumulatorCreate((size_t)(even_end - even_start) + 64, &rhs));
   PetscCall(AccumulateRecords(model, eq, records, &lhs, &rhs));
   if (has_pedigree) PetscCall(AccumulatePedigree(model, eq, pedigree, &lhs));
-  PetscCall(AccumulateIdentity(model, eq, even_start, even_end, &lhs));
+  PetscCall(AccumulateIdentity(mme, model, eq, &lhs));
   PetscCall(PetscInfo(NULL, "%zu distinct upper-triangle entries accumulated on this rank\n", lhs.n));
-  if (!mme->layout) PetscCall(BalancedLayout(mme, &lhs, n));
+  if (!mme->layout) PetscCall(BalancedLayout(mme, eq, &lhs, n));
   PetscCall(PetscLayoutGetRange(mme->layout, &rstart, &rend));
   PetscCall(PetscInfo(NULL, "rows %" PetscInt_FMT " to %" PetscInt_FMT " of %" PetscInt_FMT "\n", rstart, rend, n));
 
@@ -531,6 +663,13 @@ PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, 
       PetscCall(MatSetOption(mme->C, MAT_SYMMETRIC, PETSC_TRUE));
       PetscCall(MatSetOption(mme->C, MAT_SYMMETRY_ETERNAL, PETSC_TRUE));
       PetscCall(MatSetPreallocationCOO(mme->C, ncoo, ci, cj));
+      {
+        /* the levels: traits, correlated effects and coefficients of one level, for point-block Jacobi */
+        PetscInt nblocks, *sizes;
+        PetscCall(EquationsGetPointBlocks(eq, rstart, rend, &nblocks, &sizes));
+        PetscCall(MatSetVariableBlockSizes(mme->C, nblocks, sizes));
+        PetscCall(PetscFree(sizes));
+      }
       mme->ncoo      = ncoo;
       mme->structure = PETSC_TRUE;
     }

@@ -1,6 +1,7 @@
 #include <henderson/model.h>
 #include <henderson/reader.h>
 #include <henderson/error.h>
+#include <petscblaslapack.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,35 +9,70 @@
 const char *const ModelEffectKindNames[] = {"fixed", "covariate", "random"};
 const char *const ModelStructureNames[]  = {"none", "iid", "pedigree"};
 
+#define MODEL_MAX_FIELDS 1024
+
+/* What a statement said before the traits are all known: the `for` list and the (co)variances. */
+typedef struct {
+  PetscInt   nfor;
+  char     (*for_names)[MODEL_MAX_NAME];
+  PetscInt   nvalues;
+  PetscReal *values; /* random groups: the (co)variances as written */
+} PendingEffect;
+
 struct _p_Model {
-  MPI_Comm     comm;
-  char         path[HENDERSON_MAX_PATH];
-  char        *text;
-  char         data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
-  PetscBool    has_pedigree;
-  char         trait[MODEL_MAX_NAME];
-  PetscInt     trait_line, trait_column;
-  PetscReal    residual;
-  PetscInt     residual_line;
-  PetscInt     neffects, capacity;
-  ModelEffect *effects;
+  MPI_Comm          comm;
+  char              path[HENDERSON_MAX_PATH];
+  char             *text;
+  char              data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
+  PetscBool         has_pedigree, inbreeding;
+  ModelPedigreeKind pedigree_kind;
+  PetscInt          ngroup_ids;
+  char            **group_ids;
+  PetscInt          ntraits;
+  char              traits[MODEL_MAX_TRAITS][MODEL_MAX_NAME];
+  PetscInt          trait_lines[MODEL_MAX_TRAITS], trait_columns[MODEL_MAX_TRAITS];
+  char              weight[MODEL_MAX_NAME];
+  PetscInt          weight_line, weight_column;
+  PetscReal        *residual; /* t x t */
+  PetscInt          residual_line, nresidual_values;
+  PetscReal         residual_values[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
+  PetscInt          neffects, capacity;
+  ModelEffect      *effects;
+  PendingEffect    *pending;
+  PetscInt          ngroups;
+  ModelGroup       *groups;
 };
 
 PetscErrorCode ModelCreate(MPI_Comm comm, Model *model)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscNew(model));
-  (*model)->comm         = comm;
-  (*model)->trait_column = -1;
+  (*model)->comm          = comm;
+  (*model)->weight_column = -1;
+  (*model)->inbreeding    = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode ModelDestroy(Model *model)
 {
+  Model m = *model;
+
   PetscFunctionBeginUser;
-  if (!*model) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscFree((*model)->text));
-  PetscCall(PetscFree((*model)->effects));
+  if (!m) PetscFunctionReturn(PETSC_SUCCESS);
+  for (PetscInt e = 0; e < m->neffects; e++) {
+    if (m->pending) {
+      PetscCall(PetscFree(m->pending[e].for_names));
+      PetscCall(PetscFree(m->pending[e].values));
+    }
+  }
+  for (PetscInt g = 0; g < m->ngroups; g++) PetscCall(PetscFree(m->groups[g].covariance));
+  for (PetscInt k = 0; k < m->ngroup_ids; k++) PetscCall(PetscFree(m->group_ids[k]));
+  PetscCall(PetscFree(m->group_ids));
+  PetscCall(PetscFree(m->groups));
+  PetscCall(PetscFree(m->pending));
+  PetscCall(PetscFree(m->residual));
+  PetscCall(PetscFree(m->text));
+  PetscCall(PetscFree(m->effects));
   PetscCall(PetscFree(*model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -61,31 +97,25 @@ static PetscErrorCode ReadText(const char path[], char **text, PetscInt64 *lengt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ParseVariance(const char path[], PetscInt line, const char text[], PetscReal *variance)
+static PetscErrorCode ParseNumber(const char path[], PetscInt line, const char text[], const char what[], PetscReal *value)
 {
   PetscBool ok;
 
   PetscFunctionBeginUser;
-  PetscCall(HendersonParseReal(text, variance, &ok));
-  PetscCheck(ok && *variance > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": variance '%s' is not a positive number", path, line, text);
+  PetscCall(HendersonParseReal(text, value, &ok));
+  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s '%s' is not a number", path, line, what, text);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode AddEffect(Model m, const ModelEffect *effect)
+static PetscErrorCode ParseOrder(const char path[], PetscInt line, const char text[], PetscInt *order)
 {
+  PetscReal value;
+
   PetscFunctionBeginUser;
-  for (PetscInt e = 0; e < m->neffects; e++)
-    PetscCheck(strcmp(m->effects[e].column, effect->column), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt_FMT ": column '%s' is already an effect (line %" PetscInt_FMT ")", m->path, effect->line, effect->column, m->effects[e].line);
-  if (m->neffects == m->capacity) {
-    ModelEffect *grown;
-    m->capacity = PetscMax(8, 2 * m->capacity);
-    PetscCall(PetscMalloc1(m->capacity, &grown));
-    if (m->neffects) PetscCall(PetscArraycpy(grown, m->effects, m->neffects));
-    PetscCall(PetscFree(m->effects));
-    m->effects = grown;
-  }
-  m->effects[m->neffects++] = *effect;
+  PetscCall(ParseNumber(path, line, text, "Legendre order", &value));
+  PetscCheck(value >= 0 && value <= 20 && value == (PetscInt)value, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": Legendre order '%s' is not a whole number from 0 to 20", path, line, text);
+  *order = (PetscInt)value;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -93,6 +123,7 @@ static PetscErrorCode CopyName(const char path[], PetscInt line, const char name
 {
   PetscFunctionBeginUser;
   PetscCheck(strlen(name) < MODEL_MAX_NAME, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": name too long: %s", path, line, name);
+  PetscCheck(name[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": empty name", path, line);
   PetscCall(PetscStrncpy(dest, name, MODEL_MAX_NAME));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -106,18 +137,305 @@ static PetscErrorCode SetPath(const char model_path[], const char dir[], PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode AddEffect(Model m, const ModelEffect *effect, PendingEffect **pending)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt e = 0; e < m->neffects; e++)
+    PetscCheck(strcmp(m->effects[e].name, effect->name), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt_FMT ": the name '%s' is already an effect (line %" PetscInt_FMT "); give this one another with 'as NAME'", m->path, effect->line, effect->name,
+               m->effects[e].line);
+  if (m->neffects == m->capacity) {
+    m->capacity = PetscMax(8, 2 * m->capacity);
+    PetscCall(PetscRealloc(sizeof(ModelEffect) * m->capacity, &m->effects));
+    PetscCall(PetscRealloc(sizeof(PendingEffect) * m->capacity, &m->pending));
+  }
+  m->effects[m->neffects] = *effect;
+  PetscCall(PetscMemzero(&m->pending[m->neffects], sizeof(PendingEffect)));
+  if (pending) *pending = &m->pending[m->neffects];
+  m->neffects++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Trailing clauses "as NAME..." and "for TRAIT..." from field K on; returns where they start. */
+static PetscErrorCode ParseTrailing(Model m, PetscInt line, PetscInt n, char *fields[], PetscInt *start, PetscInt *nas, char **as, PetscInt *nfor, char **for_names)
+{
+  PetscInt k = *start, end = n;
+
+  PetscFunctionBeginUser;
+  *nas = *nfor = 0;
+  for (PetscInt j = 1; j < n; j++)
+    if (!strcmp(fields[j], "as") || !strcmp(fields[j], "for")) {
+      end = j;
+      break;
+    }
+  for (k = end; k < n;) {
+    PetscBool is_as = !strcmp(fields[k], "as") ? PETSC_TRUE : PETSC_FALSE;
+    PetscCheck(is_as || !strcmp(fields[k], "for"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' (after 'as' or 'for')", m->path, line, fields[k]);
+    for (k++; k < n && strcmp(fields[k], "as") && strcmp(fields[k], "for"); k++) {
+      if (is_as) as[(*nas)++] = fields[k];
+      else for_names[(*nfor)++] = fields[k];
+    }
+    PetscCheck(is_as ? *nas : *nfor, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' needs at least one name", m->path, line, is_as ? "as" : "for");
+  }
+  *start = end;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode KeepFor(PendingEffect *pending, PetscInt nfor, char *for_names[])
+{
+  PetscFunctionBeginUser;
+  pending->nfor = nfor;
+  if (nfor) PetscCall(PetscMalloc1(nfor, &pending->for_names));
+  for (PetscInt k = 0; k < nfor; k++) PetscCall(PetscStrncpy(pending->for_names[k], for_names[k], MODEL_MAX_NAME));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* "legendre ORDER [range MIN MAX]" from fields[*k]; *k moves past it. */
+static PetscErrorCode ParseLegendre(Model m, PetscInt line, PetscInt n, char *fields[], PetscInt *k, ModelEffect *effect)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(*k < n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'legendre' needs an order", m->path, line);
+  PetscCall(ParseOrder(m->path, line, fields[(*k)++], &effect->legendre));
+  if (*k < n && !strcmp(fields[*k], "range")) {
+    PetscCheck(*k + 2 < n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'range' takes MIN MAX", m->path, line);
+    PetscCall(ParseNumber(m->path, line, fields[*k + 1], "range minimum", &effect->range[0]));
+    PetscCall(ParseNumber(m->path, line, fields[*k + 2], "range maximum", &effect->range[1]));
+    PetscCheck(effect->range[1] > effect->range[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": the range maximum must exceed the minimum", m->path, line);
+    effect->range_given = PETSC_TRUE;
+    *k += 3;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ParseFixed(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
+{
+  ModelEffect    effect = {.line = line, .kind = MODEL_EFFECT_FIXED, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  PendingEffect *pending;
+  PetscInt       k = 2, nas, nfor;
+
+  PetscFunctionBeginUser;
+  PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'fixed' takes COLUMN [as NAME] [for TRAIT...]", m->path, line);
+  PetscCall(ParseTrailing(m, line, n, fields, &k, &nas, as, &nfor, for_names));
+  PetscCheck(k == 2 && nas <= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'fixed' takes COLUMN [as NAME] [for TRAIT...]", m->path, line);
+  PetscCall(CopyName(m->path, line, fields[1], effect.column));
+  PetscCall(CopyName(m->path, line, nas ? as[0] : fields[1], effect.name));
+  PetscCall(AddEffect(m, &effect, &pending));
+  PetscCall(KeepFor(pending, nfor, for_names));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ParseCovariate(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
+{
+  ModelEffect    effect = {.line = line, .kind = MODEL_EFFECT_COVARIATE, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  PendingEffect *pending;
+  PetscInt       end = n, k = 2, nas, nfor;
+
+  PetscFunctionBeginUser;
+  PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'covariate' takes COLUMN [legendre ORDER [range MIN MAX]] [within CLASS] [as NAME] [for TRAIT...]",
+             m->path, line);
+  PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
+  PetscCall(CopyName(m->path, line, fields[1], effect.covariate));
+  while (k < end) {
+    if (!strcmp(fields[k], "legendre")) {
+      k++;
+      PetscCall(ParseLegendre(m, line, end, fields, &k, &effect));
+    } else if (!strcmp(fields[k], "within")) {
+      PetscCheck(k + 1 < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'within' needs a class column", m->path, line);
+      PetscCall(CopyName(m->path, line, fields[k + 1], effect.column));
+      effect.nested = PETSC_TRUE;
+      k += 2;
+    } else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' in a covariate (legendre, within, as or for)", m->path, line, fields[k]);
+  }
+  PetscCheck(nas <= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": a covariate takes one name after 'as'", m->path, line);
+  PetscCall(CopyName(m->path, line, nas ? as[0] : fields[1], effect.name));
+  PetscCall(AddEffect(m, &effect, &pending));
+  PetscCall(KeepFor(pending, nfor, for_names));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
+{
+  ModelEffect    base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  PetscInt       end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
+  PetscReal     *values;
+  const char    *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] COVARIANCE... [as NAME...] [for TRAIT...]";
+
+  PetscFunctionBeginUser;
+  PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
+  while (k < end && strcmp(fields[k], "pedigree") && strcmp(fields[k], "iid")) k++;
+  if (k == end) {
+    /* name the word where the structure should have been: the last one before the numbers */
+    PetscInt  word = -1;
+    PetscReal v;
+    PetscBool number;
+    for (PetscInt j = 1; j < end; j++) {
+      PetscCall(HendersonParseReal(fields[j], &v, &number));
+      if (number) break;
+      word = j;
+    }
+    PetscCheck(word < 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' (pedigree or iid); %s", m->path, line, fields[word], usage);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no structure (pedigree or iid) after the column; %s", m->path, line, usage);
+  }
+  ncolumns = k - 1;
+  PetscCheck(ncolumns >= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s", m->path, line, usage);
+  base.structure = !strcmp(fields[k], "pedigree") ? MODEL_STRUCTURE_PEDIGREE : MODEL_STRUCTURE_IID;
+  k++;
+  if (k < end && !strcmp(fields[k], "legendre")) {
+    PetscCheck(k + 2 < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'legendre' takes COVARIATE ORDER", m->path, line);
+    PetscCall(CopyName(m->path, line, fields[k + 1], base.covariate));
+    k += 2;
+    PetscCall(ParseLegendre(m, line, end, fields, &k, &base));
+  }
+  PetscCheck(k < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no (co)variance given; %s", m->path, line, usage);
+  PetscCall(PetscMalloc1(end - k, &values));
+  for (; k < end; k++) PetscCall(ParseNumber(m->path, line, fields[k], "(co)variance", &values[nvalues++]));
+  PetscCheck(!nas || nas == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'as' needs one name for each of the %" PetscInt_FMT " column%s", m->path, line,
+             ncolumns, ncolumns == 1 ? "" : "s");
+  PetscCall(PetscRealloc(sizeof(ModelGroup) * (m->ngroups + 1), &m->groups));
+  PetscCall(PetscMemzero(&m->groups[m->ngroups], sizeof(ModelGroup)));
+  first = m->neffects;
+  for (PetscInt c = 0; c < ncolumns; c++) {
+    ModelEffect    effect = base;
+    PendingEffect *pending;
+    effect.group = m->ngroups;
+    PetscCall(CopyName(m->path, line, fields[1 + c], effect.column));
+    PetscCall(CopyName(m->path, line, nas ? as[c] : fields[1 + c], effect.name));
+    PetscCall(AddEffect(m, &effect, &pending));
+    PetscCall(KeepFor(pending, nfor, for_names));
+    if (c == 0) {
+      pending->nvalues = nvalues;
+      pending->values  = values;
+    }
+  }
+  m->groups[m->ngroups].structure = base.structure;
+  m->groups[m->ngroups].first     = first;
+  m->groups[m->ngroups].neffects  = ncolumns;
+  m->groups[m->ngroups].line      = line;
+  m->ngroups++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A (co)variance matrix of order N from NVALUES numbers: the lower triangle by rows, or all of it
+   (then it must be symmetric); it must be positive definite. */
+static PetscErrorCode CovarianceMatrix(const char path[], PetscInt line, const char what[], PetscInt n, PetscInt nvalues, const PetscReal values[], PetscReal **matrix)
+{
+  PetscReal   *M, *L;
+  PetscBLASInt bn, info;
+
+  PetscFunctionBeginUser;
+  PetscCheck(nvalues == n * (n + 1) / 2 || nvalues == n * n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": %s of order %" PetscInt_FMT " needs %" PetscInt_FMT " numbers (lower triangle by rows) or %" PetscInt_FMT " (the whole matrix), found %" PetscInt_FMT,
+             path, line, what, n, n * (n + 1) / 2, n * n, nvalues);
+  PetscCall(PetscMalloc1(n * n, &M));
+  if (nvalues == n * n && n > 1) {
+    PetscCall(PetscArraycpy(M, values, n * n));
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt j = 0; j < i; j++)
+        PetscCheck(M[i * n + j] == M[j * n + i], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not symmetric (row %" PetscInt_FMT ", column %" PetscInt_FMT ")",
+                   path, line, what, i + 1, j + 1);
+  } else {
+    PetscInt k = 0;
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt j = 0; j <= i; j++, k++) M[i * n + j] = M[j * n + i] = values[k];
+  }
+  PetscCall(PetscMalloc1(n * n, &L));
+  PetscCall(PetscArraycpy(L, M, n * n));
+  PetscCall(PetscBLASIntCast(n, &bn));
+  LAPACKpotrf_("L", &bn, L, &bn, &info);
+  PetscCall(PetscFree(L));
+  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not positive definite", path, line, what);
+  *matrix = M;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The traits of every effect, the implied means, the (co)variance matrices. */
+static PetscErrorCode ModelResolve(Model m)
+{
+  PetscBool has_class[MODEL_MAX_TRAITS] = {PETSC_FALSE};
+
+  PetscFunctionBeginUser;
+  for (PetscInt e = 0; e < m->neffects; e++) {
+    ModelEffect   *effect  = &m->effects[e];
+    PendingEffect *pending = &m->pending[e];
+    if (!pending->nfor) {
+      effect->ntraits = m->ntraits;
+      for (PetscInt t = 0; t < m->ntraits; t++) effect->traits[t] = t;
+    } else {
+      PetscBool in[MODEL_MAX_TRAITS] = {PETSC_FALSE};
+      for (PetscInt k = 0; k < pending->nfor; k++) {
+        PetscInt t = -1;
+        for (PetscInt s = 0; s < m->ntraits; s++)
+          if (!strcmp(m->traits[s], pending->for_names[k])) t = s;
+        PetscCheck(t >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' after 'for' is not a trait of the model", m->path, effect->line, pending->for_names[k]);
+        in[t] = PETSC_TRUE;
+      }
+      effect->ntraits = 0;
+      for (PetscInt t = 0; t < m->ntraits; t++)
+        if (in[t]) effect->traits[effect->ntraits++] = t;
+    }
+    if (effect->kind == MODEL_EFFECT_FIXED)
+      for (PetscInt k = 0; k < effect->ntraits; k++) has_class[effect->traits[k]] = PETSC_TRUE;
+    for (PetscInt t = 0; t < m->ntraits; t++) {
+      PetscCheck(strcmp(effect->column, m->traits[t]) && strcmp(effect->covariate, m->traits[t]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": column '%s' is a trait; it cannot also be an effect", m->path, effect->line, m->traits[t]);
+      PetscCheck(!m->weight[0] || (strcmp(effect->column, m->weight) && strcmp(effect->covariate, m->weight)), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": column '%s' is the weight; it cannot also be an effect", m->path, effect->line, m->weight);
+    }
+    PetscCheck(effect->structure != MODEL_STRUCTURE_PEDIGREE || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line, effect->name);
+  }
+  /* random groups: positions of the members, and G0 */
+  for (PetscInt g = 0; g < m->ngroups; g++) {
+    ModelGroup    *group   = &m->groups[g];
+    PendingEffect *pending = &m->pending[group->first];
+    char           what[64];
+    group->dim = 0;
+    for (PetscInt k = 0; k < group->neffects; k++) {
+      ModelEffect *effect = &m->effects[group->first + k];
+      effect->position    = group->dim;
+      group->dim += effect->ntraits * ModelEffectCoefficients(effect);
+    }
+    PetscCheck(group->dim > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": the random effect is in no trait", m->path, group->line);
+    snprintf(what, sizeof(what), "the (co)variance matrix");
+    PetscCall(CovarianceMatrix(m->path, group->line, what, group->dim, pending->nvalues, pending->values, &group->covariance));
+  }
+  /* the residual */
+  PetscCall(CovarianceMatrix(m->path, m->residual_line, "the residual (co)variance matrix", m->ntraits, m->nresidual_values, m->residual_values, &m->residual));
+  /* an overall mean for the traits in which no fixed class effect absorbs it */
+  {
+    ModelEffect mean  = {.kind = MODEL_EFFECT_FIXED, .structure = MODEL_STRUCTURE_NONE, .line = 0, .legendre = -1, .data_column = -1, .covariate_column = -1};
+    PetscBool   taken = PETSC_FALSE;
+    for (PetscInt t = 0; t < m->ntraits; t++)
+      if (!has_class[t]) mean.traits[mean.ntraits++] = t;
+    if (mean.ntraits) {
+      for (PetscInt e = 0; e < m->neffects; e++) taken = taken || !strcmp(m->effects[e].name, "mean");
+      PetscCall(PetscStrncpy(mean.name, taken ? "(mean)" : "mean", sizeof(mean.name)));
+      PetscCall(AddEffect(m, &mean, NULL));
+      for (PetscInt e = m->neffects - 1; e > 0; e--) {
+        m->effects[e] = m->effects[e - 1];
+        m->pending[e] = m->pending[e - 1];
+      }
+      m->effects[0] = mean;
+      PetscCall(PetscMemzero(&m->pending[0], sizeof(PendingEffect)));
+      for (PetscInt g = 0; g < m->ngroups; g++) m->groups[g].first++;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Parses the text; the same on every rank. */
 static PetscErrorCode ModelParse(Model m)
 {
   char     dir[HENDERSON_MAX_PATH], *copy, *line, *next;
-  PetscInt lineno = 0, data_line = 0, pedigree_line = 0, output_line = 0;
-  PetscBool has_fixed_class = PETSC_FALSE;
+  char   **fields, **as, **for_names;
+  PetscInt lineno = 0, data_line = 0, pedigree_line = 0, output_line = 0, groups_line = 0, inbreeding_line = 0;
 
   PetscFunctionBeginUser;
   PetscCall(HendersonPathDirectory(m->path, dir, sizeof(dir)));
   PetscCall(PetscStrallocpy(m->text, &copy));
+  PetscCall(PetscMalloc3(MODEL_MAX_FIELDS, &fields, MODEL_MAX_FIELDS, &as, MODEL_MAX_FIELDS, &for_names));
   for (line = copy; line; line = next) {
-    char       *fields[8], *hash;
+    char       *hash;
     PetscInt    n;
     const char *key;
 
@@ -125,8 +443,9 @@ static PetscErrorCode ModelParse(Model m)
     if (next) *next++ = 0;
     lineno++;
     if ((hash = strchr(line, '#'))) *hash = 0;
-    PetscCall(ReaderSplit(line, 8, fields, &n));
+    PetscCall(ReaderSplit(line, MODEL_MAX_FIELDS, fields, &n));
     if (!n) continue;
+    PetscCheck(n <= MODEL_MAX_FIELDS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": more than %d fields", m->path, lineno, MODEL_MAX_FIELDS);
     key = fields[0];
 #define NEED(count, usage) \
   PetscCheck(n == (count) + 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' takes %s (found %" PetscInt_FMT " field%s)", m->path, lineno, key, usage, n - 1, \
@@ -135,60 +454,76 @@ static PetscErrorCode ModelParse(Model m)
       NEED(1, "FILE");
       PetscCall(SetPath(m->path, dir, lineno, key, &data_line, fields[1], m->data_path));
     } else if (!strcmp(key, "pedigree")) {
-      NEED(1, "FILE");
+      PetscCheck(n == 2 || n == 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'pedigree' takes FILE [animal|sire-mgs]", m->path, lineno);
       PetscCall(SetPath(m->path, dir, lineno, key, &pedigree_line, fields[1], m->pedigree_path));
       m->has_pedigree = PETSC_TRUE;
+      if (n == 3) {
+        if (!strcmp(fields[2], "sire-mgs")) m->pedigree_kind = MODEL_PEDIGREE_SIRE_MGS;
+        else PetscCheck(!strcmp(fields[2], "animal"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown pedigree kind '%s' (animal or sire-mgs)", m->path, lineno, fields[2]);
+      }
+    } else if (!strcmp(key, "groups")) {
+      PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' takes the IDs of the unknown-parent groups", m->path, lineno);
+      PetscCheck(!groups_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' given twice (first at line %" PetscInt_FMT ")", m->path, lineno, groups_line);
+      groups_line   = lineno;
+      m->ngroup_ids = n - 1;
+      PetscCall(PetscMalloc1(n - 1, &m->group_ids));
+      for (PetscInt k = 1; k < n; k++) {
+        PetscCheck(!HendersonIsMissing(fields[k], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' is an unknown-parent code, not a group", m->path, lineno, fields[k]);
+        for (PetscInt j = 1; j < k; j++)
+          PetscCheck(strcmp(fields[j], fields[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": group '%s' given twice", m->path, lineno, fields[k]);
+        PetscCall(PetscStrallocpy(fields[k], &m->group_ids[k - 1]));
+      }
+    } else if (!strcmp(key, "inbreeding")) {
+      NEED(1, "on or off");
+      PetscCheck(!inbreeding_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
+                 inbreeding_line);
+      PetscCheck(!strcmp(fields[1], "on") || !strcmp(fields[1], "off"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' takes on or off, not '%s'", m->path,
+                 lineno, fields[1]);
+      inbreeding_line = lineno;
+      m->inbreeding   = !strcmp(fields[1], "on") ? PETSC_TRUE : PETSC_FALSE;
     } else if (!strcmp(key, "output")) {
       NEED(1, "FILE");
       PetscCall(SetPath(m->path, dir, lineno, key, &output_line, fields[1], m->output_path));
     } else if (!strcmp(key, "trait")) {
       NEED(1, "COLUMN");
-      PetscCheck(!m->trait_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'trait' given twice (first at line %" PetscInt_FMT "); one trait per model",
-                 m->path, lineno, m->trait_line);
-      PetscCall(CopyName(m->path, lineno, fields[1], m->trait));
-      m->trait_line = lineno;
+      PetscCheck(m->ntraits < MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": more than %d traits", m->path, lineno, MODEL_MAX_TRAITS);
+      for (PetscInt t = 0; t < m->ntraits; t++)
+        PetscCheck(strcmp(m->traits[t], fields[1]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": trait '%s' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
+                   fields[1], m->trait_lines[t]);
+      PetscCall(CopyName(m->path, lineno, fields[1], m->traits[m->ntraits]));
+      m->trait_lines[m->ntraits++] = lineno;
+    } else if (!strcmp(key, "weight")) {
+      NEED(1, "COLUMN");
+      PetscCheck(!m->weight_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'weight' given twice (first at line %" PetscInt_FMT ")", m->path, lineno, m->weight_line);
+      PetscCall(CopyName(m->path, lineno, fields[1], m->weight));
+      m->weight_line = lineno;
     } else if (!strcmp(key, "residual")) {
-      NEED(1, "VARIANCE");
+      PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'residual' takes the residual (co)variances", m->path, lineno);
       PetscCheck(!m->residual_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'residual' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
                  m->residual_line);
-      PetscCall(ParseVariance(m->path, lineno, fields[1], &m->residual));
-      m->residual_line = lineno;
-    } else if (!strcmp(key, "fixed") || !strcmp(key, "covariate")) {
-      ModelEffect effect = {.line = lineno, .structure = MODEL_STRUCTURE_NONE, .data_column = -1};
-      NEED(1, "COLUMN");
-      effect.kind = key[0] == 'f' ? MODEL_EFFECT_FIXED : MODEL_EFFECT_COVARIATE;
-      if (effect.kind == MODEL_EFFECT_FIXED) has_fixed_class = PETSC_TRUE;
-      PetscCall(CopyName(m->path, lineno, fields[1], effect.column));
-      PetscCall(CopyName(m->path, lineno, fields[1], effect.name));
-      PetscCall(AddEffect(m, &effect));
+      PetscCheck(n - 1 <= MODEL_MAX_TRAITS * MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": too many residual (co)variances", m->path, lineno);
+      for (PetscInt k = 1; k < n; k++) PetscCall(ParseNumber(m->path, lineno, fields[k], "residual (co)variance", &m->residual_values[k - 1]));
+      m->nresidual_values = n - 1;
+      m->residual_line    = lineno;
+    } else if (!strcmp(key, "fixed")) {
+      PetscCall(ParseFixed(m, lineno, n, fields, as, for_names));
+    } else if (!strcmp(key, "covariate")) {
+      PetscCall(ParseCovariate(m, lineno, n, fields, as, for_names));
     } else if (!strcmp(key, "random")) {
-      ModelEffect effect = {.line = lineno, .kind = MODEL_EFFECT_RANDOM, .data_column = -1};
-      NEED(3, "COLUMN STRUCTURE VARIANCE, STRUCTURE being pedigree or iid");
-      PetscCall(CopyName(m->path, lineno, fields[1], effect.column));
-      PetscCall(CopyName(m->path, lineno, fields[1], effect.name));
-      if (!strcmp(fields[2], "pedigree")) effect.structure = MODEL_STRUCTURE_PEDIGREE;
-      else if (!strcmp(fields[2], "iid")) effect.structure = MODEL_STRUCTURE_IID;
-      else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' for random effect '%s' (pedigree or iid)", m->path, lineno, fields[2], fields[1]);
-      PetscCall(ParseVariance(m->path, lineno, fields[3], &effect.variance));
-      PetscCall(AddEffect(m, &effect));
+      PetscCall(ParseRandom(m, lineno, n, fields, as, for_names));
     } else {
-      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown keyword '%s' (known: data, pedigree, trait, fixed, covariate, random, residual, output)",
-              m->path, lineno, key);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+              "%s:%" PetscInt_FMT ": unknown keyword '%s' (known: data, pedigree, groups, inbreeding, trait, weight, fixed, covariate, random, residual, output)", m->path, lineno, key);
     }
 #undef NEED
   }
   PetscCall(PetscFree(copy));
+  PetscCall(PetscFree3(fields, as, for_names));
 
   PetscCheck(data_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'data FILE' line", m->path);
-  PetscCheck(m->trait_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'trait COLUMN' line", m->path);
+  PetscCheck(m->ntraits, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'trait COLUMN' line", m->path);
   PetscCheck(m->residual_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'residual VARIANCE' line", m->path);
-  for (PetscInt e = 0; e < m->neffects; e++) {
-    const ModelEffect *effect = &m->effects[e];
-    PetscCheck(strcmp(effect->column, m->trait), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": column '%s' is the trait; it cannot also be an effect", m->path,
-               effect->line, effect->column);
-    PetscCheck(effect->structure != MODEL_STRUCTURE_PEDIGREE || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line, effect->name);
-  }
+  PetscCheck(!groups_line || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' needs a 'pedigree FILE' line", m->path, groups_line);
   if (!output_line) {
     /* model.txt -> model.h5 beside it */
     char  stem[HENDERSON_MAX_PATH];
@@ -200,16 +535,7 @@ static PetscErrorCode ModelParse(Model m)
     PetscCheck(strlen(stem) + 4 < sizeof(m->output_path), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: path too long", m->path);
     snprintf(m->output_path, sizeof(m->output_path), "%s.h5", stem);
   }
-  if (!has_fixed_class) {
-    /* The overall mean, first, where no fixed class effect absorbs it. */
-    ModelEffect mean = {.kind = MODEL_EFFECT_FIXED, .structure = MODEL_STRUCTURE_NONE, .line = 0, .data_column = -1};
-    PetscBool   taken = PETSC_FALSE;
-    for (PetscInt e = 0; e < m->neffects; e++) taken = taken || !strcmp(m->effects[e].name, "mean");
-    PetscCall(PetscStrncpy(mean.name, taken ? "(mean)" : "mean", sizeof(mean.name)));
-    PetscCall(AddEffect(m, &mean));
-    for (PetscInt e = m->neffects - 1; e > 0; e--) m->effects[e] = m->effects[e - 1];
-    m->effects[0] = mean;
-  }
+  PetscCall(ModelResolve(m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -254,11 +580,12 @@ static PetscErrorCode FindColumn(Model m, const char data_path[], PetscInt line,
 PetscErrorCode ModelSetDataColumns(Model m, const char data_path[], PetscInt ncolumns, const char *const names[])
 {
   PetscFunctionBeginUser;
-  PetscCall(FindColumn(m, data_path, m->trait_line, m->trait, ncolumns, names, &m->trait_column));
+  for (PetscInt t = 0; t < m->ntraits; t++) PetscCall(FindColumn(m, data_path, m->trait_lines[t], m->traits[t], ncolumns, names, &m->trait_columns[t]));
+  if (m->weight[0]) PetscCall(FindColumn(m, data_path, m->weight_line, m->weight, ncolumns, names, &m->weight_column));
   for (PetscInt e = 0; e < m->neffects; e++) {
     ModelEffect *effect = &m->effects[e];
-    if (!effect->column[0]) continue; /* the implied mean */
-    PetscCall(FindColumn(m, data_path, effect->line, effect->column, ncolumns, names, &effect->data_column));
+    if (effect->column[0]) PetscCall(FindColumn(m, data_path, effect->line, effect->column, ncolumns, names, &effect->data_column));
+    if (effect->covariate[0]) PetscCall(FindColumn(m, data_path, effect->line, effect->covariate, ncolumns, names, &effect->covariate_column));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -266,14 +593,12 @@ PetscErrorCode ModelSetDataColumns(Model m, const char data_path[], PetscInt nco
 PetscErrorCode ModelView(Model m, PetscViewer viewer)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "model %s: data %s%s%s, trait %s, residual variance %g\n", m->path, m->data_path, m->has_pedigree ? ", pedigree " : "",
-                                   m->has_pedigree ? m->pedigree_path : "", m->trait, (double)m->residual));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "model %s: data %s%s%s, %" PetscInt_FMT " trait%s\n", m->path, m->data_path, m->has_pedigree ? ", pedigree " : "",
+                                   m->has_pedigree ? m->pedigree_path : "", m->ntraits, m->ntraits == 1 ? "" : "s"));
   for (PetscInt e = 0; e < m->neffects; e++) {
     const ModelEffect *effect = &m->effects[e];
-    if (effect->kind == MODEL_EFFECT_RANDOM)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %-20s %-8s variance %g\n", ModelEffectKindNames[effect->kind], effect->name, ModelStructureNames[effect->structure],
-                                       (double)effect->variance));
-    else PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %s\n", ModelEffectKindNames[effect->kind], effect->name));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %-20s %-8s traits %" PetscInt_FMT "\n", ModelEffectKindNames[effect->kind], effect->name, ModelStructureNames[effect->structure],
+                                     effect->ntraits));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -306,6 +631,28 @@ PetscErrorCode ModelGetPedigreePath(Model m, const char **path)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode ModelGetPedigreeKind(Model m, ModelPedigreeKind *kind)
+{
+  PetscFunctionBeginUser;
+  *kind = m->pedigree_kind;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetGroups(Model m, PetscInt *n, const char *const **ids)
+{
+  PetscFunctionBeginUser;
+  *n = m->ngroup_ids;
+  if (ids) *ids = (const char *const *)m->group_ids;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetInbreeding(Model m, PetscBool *use)
+{
+  PetscFunctionBeginUser;
+  *use = m->inbreeding;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode ModelGetOutputPath(Model m, const char **path)
 {
   PetscFunctionBeginUser;
@@ -313,18 +660,34 @@ PetscErrorCode ModelGetOutputPath(Model m, const char **path)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode ModelGetTrait(Model m, const char **column, PetscInt *data_column)
+PetscErrorCode ModelGetNumTraits(Model m, PetscInt *ntraits)
 {
   PetscFunctionBeginUser;
-  if (column) *column = m->trait;
-  if (data_column) *data_column = m->trait_column;
+  *ntraits = m->ntraits;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode ModelGetResidualVariance(Model m, PetscReal *variance)
+PetscErrorCode ModelGetTrait(Model m, PetscInt t, const char **column, PetscInt *data_column)
 {
   PetscFunctionBeginUser;
-  *variance = m->residual;
+  PetscCheck(t >= 0 && t < m->ntraits, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "trait %" PetscInt_FMT " of %" PetscInt_FMT, t, m->ntraits);
+  if (column) *column = m->traits[t];
+  if (data_column) *data_column = m->trait_columns[t];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetWeight(Model m, const char **column, PetscInt *data_column)
+{
+  PetscFunctionBeginUser;
+  if (column) *column = m->weight[0] ? m->weight : NULL;
+  if (data_column) *data_column = m->weight_column;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetResidual(Model m, const PetscReal **R0)
+{
+  PetscFunctionBeginUser;
+  *R0 = m->residual;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -340,6 +703,21 @@ PetscErrorCode ModelGetEffect(Model m, PetscInt e, const ModelEffect **effect)
   PetscFunctionBeginUser;
   PetscCheck(e >= 0 && e < m->neffects, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "effect %" PetscInt_FMT " of %" PetscInt_FMT, e, m->neffects);
   *effect = &m->effects[e];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetNumGroups(Model m, PetscInt *ngroups)
+{
+  PetscFunctionBeginUser;
+  *ngroups = m->ngroups;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetGroup(Model m, PetscInt g, const ModelGroup **group)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(g >= 0 && g < m->ngroups, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "group %" PetscInt_FMT " of %" PetscInt_FMT, g, m->ngroups);
+  *group = &m->groups[g];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -88,14 +88,57 @@ static PetscErrorCode WriteAttribute(Output o, hid_t object, const char name[], 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode WriteAttributeArray(Output o, hid_t object, const char name[], OutputAttributeType type, PetscInt n, const void *values)
+{
+  hsize_t dims = (hsize_t)PetscMax(n, 1);
+  hid_t   space, attribute, datatype = type == OUTPUT_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+  void   *buffer;
+
+  PetscFunctionBeginUser;
+  PetscCheck(type != OUTPUT_STRING, PETSC_COMM_SELF, PETSC_ERR_SUP, "no string arrays");
+  PetscCall(PetscCalloc(sizeof(int64_t) * (size_t)dims, &buffer));
+  for (PetscInt k = 0; k < n; k++) {
+    if (type == OUTPUT_INT) ((int64_t *)buffer)[k] = (int64_t)((const PetscInt *)values)[k];
+    else ((double *)buffer)[k] = (double)((const PetscReal *)values)[k];
+  }
+  space = H5Screate_simple(1, &dims, NULL);
+  H5Check(space, "create a dataspace");
+  if (H5Aexists(object, name) > 0) H5Adelete(object, name);
+  attribute = H5Acreate2(object, name, datatype, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Check(attribute, "create an attribute");
+  H5Check(H5Awrite(attribute, datatype, buffer), "write an attribute");
+  H5Aclose(attribute);
+  H5Sclose(space);
+  PetscCall(PetscFree(buffer));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode OpenGroup(Output o, const char group[], hid_t *g)
+{
+  PetscFunctionBeginUser;
+  if (!strcmp(group, "/") || H5Lexists(o->file, group, H5P_DEFAULT) > 0) *g = H5Gopen2(o->file, group, H5P_DEFAULT);
+  else *g = H5Gcreate2(o->file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Check(*g, "open a group");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputSetAttributeArray(Output o, const char group[], const char name[], OutputAttributeType type, PetscInt n, const void *values)
+{
+  hid_t g;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenGroup(o, group, &g));
+  PetscCall(WriteAttributeArray(o, g, name, type, n, values));
+  H5Gclose(g);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode OutputSetAttribute(Output o, const char group[], const char name[], OutputAttributeType type, const void *value)
 {
   hid_t g;
 
   PetscFunctionBeginUser;
-  if (!strcmp(group, "/") || H5Lexists(o->file, group, H5P_DEFAULT) > 0) g = H5Gopen2(o->file, group, H5P_DEFAULT);
-  else g = H5Gcreate2(o->file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(g, "open a group");
+  PetscCall(OpenGroup(o, group, &g));
   PetscCall(WriteAttribute(o, g, name, type, value));
   H5Gclose(g);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -177,19 +220,29 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
 {
   char       name[HENDERSON_MAX_PATH];
   hid_t      group;
-  PetscInt64 constrained = effect->constrained;
 
   PetscFunctionBeginUser;
   snprintf(name, sizeof(name), "/solutions/%s", effect->name);
   group = H5Gcreate2(o->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Check(group, "create an effect group");
   PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels));
-  PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ntraits, effect->level_start, effect->level_count, effect->values));
+  PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
   if (effect->inbreeding) PetscCall(WriteRows(o, group, "inbreeding", effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->inbreeding));
   PetscCall(WriteAttribute(o, group, "kind", OUTPUT_STRING, effect->kind));
   PetscCall(WriteAttribute(o, group, "structure", OUTPUT_STRING, effect->structure));
-  PetscCall(WriteAttribute(o, group, "variance", OUTPUT_REAL, &effect->variance));
-  PetscCall(WriteAttribute(o, group, "constrained_level", OUTPUT_INT, &constrained));
+  PetscCall(WriteAttribute(o, group, "traits", OUTPUT_STRING, effect->traits));
+  PetscCall(WriteAttribute(o, group, "columns", OUTPUT_STRING, effect->columns));
+  if (effect->ncovariance) {
+    PetscCall(WriteAttributeArray(o, group, "covariance", OUTPUT_REAL, effect->ncovariance, effect->covariance));
+    if (effect->ncovariance == 1) PetscCall(WriteAttribute(o, group, "variance", OUTPUT_REAL, effect->covariance));
+  }
+  if (effect->nconstrained) PetscCall(WriteAttributeArray(o, group, "constrained_level", OUTPUT_INT, effect->nconstrained, effect->constrained));
+  if (effect->covariate && effect->covariate[0]) {
+    PetscInt64 order = effect->legendre;
+    PetscCall(WriteAttribute(o, group, "covariate", OUTPUT_STRING, effect->covariate));
+    PetscCall(WriteAttribute(o, group, "legendre", OUTPUT_INT, &order));
+    if (effect->legendre >= 0) PetscCall(WriteAttributeArray(o, group, "range", OUTPUT_REAL, 2, effect->range));
+  }
   H5Gclose(group);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -331,7 +384,7 @@ static PetscErrorCode ReadReals(const char path[], hid_t group, const char name[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ntraits, char ***labels, PetscReal **values, PetscReal **inbreeding)
+PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values, PetscReal **inbreeding)
 {
   hid_t    file, group;
   PetscInt rows;
@@ -339,7 +392,7 @@ PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *
   PetscFunctionBeginUser;
   PetscCall(OpenEffect(path, name, &file, &group));
   PetscCall(ReadLabels(path, group, nlevels, labels));
-  PetscCall(ReadReals(path, group, "value", &rows, ntraits, values));
+  PetscCall(ReadReals(path, group, "value", &rows, ncolumns, values));
   PetscCheck(rows == *nlevels, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: effect '%s' has %" PetscInt_FMT " labels but %" PetscInt_FMT " rows of values", path, name, *nlevels, rows);
   if (inbreeding) {
     *inbreeding = NULL;

@@ -9,6 +9,9 @@ struct _p_Pedigree {
   PetscMPIInt   rank, size;
   char          path[HENDERSON_MAX_PATH];
   PedigreeStats stats;
+  PetscReal     coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
+  PetscBool     sire_mgs, use_inbreeding;
+  LabelTable    group_labels;   /* every rank */
   /* rank 0: the whole pedigree, by animal index (parents before progeny) */
   LabelTable  labels;
   PetscInt    n, capacity;
@@ -32,7 +35,9 @@ PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree)
   p->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &p->rank));
   PetscCallMPI(MPI_Comm_size(comm, &p->size));
-  *pedigree = p;
+  p->coefficient[0] = p->coefficient[1] = 0.5;
+  p->use_inbreeding                     = PETSC_TRUE;
+  *pedigree                             = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -43,10 +48,44 @@ PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
   PetscFunctionBeginUser;
   if (!p) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(LabelTableDestroy(&p->labels));
+  PetscCall(LabelTableDestroy(&p->group_labels));
   PetscCall(PetscFree3(p->sire, p->dam, p->line));
   PetscCall(PetscFree2(p->inbreeding, p->alpha));
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
   PetscCall(PetscFree(*pedigree));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetKind(Pedigree p, ModelPedigreeKind kind)
+{
+  PetscFunctionBeginUser;
+  p->sire_mgs       = kind == MODEL_PEDIGREE_SIRE_MGS ? PETSC_TRUE : PETSC_FALSE;
+  p->coefficient[1] = p->sire_mgs ? 0.25 : 0.5;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetGroups(Pedigree p, PetscInt n, const char *const ids[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableDestroy(&p->group_labels));
+  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(LabelTableCreate(&p->group_labels));
+  for (PetscInt k = 0; k < n; k++) PetscCall(LabelTableInsert(p->group_labels, ids[k], strlen(ids[k]), NULL, NULL));
+  p->stats.groups = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetUseInbreeding(Pedigree p, PetscBool use)
+{
+  PetscFunctionBeginUser;
+  p->use_inbreeding = use;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetGroupLabels(Pedigree p, LabelTable *labels)
+{
+  PetscFunctionBeginUser;
+  *labels = p->group_labels;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -100,7 +139,25 @@ static PetscErrorCode RawAddId(RawPedigree *raw, const char label[], PetscInt *i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode RawRead(const char path[], RawPedigree *raw)
+/* A parent field: -1 unknown, -2-g group g, else its raw ID. */
+static PetscErrorCode RawParent(RawPedigree *raw, LabelTable groups, const char field[], PetscInt *id)
+{
+  PetscFunctionBeginUser;
+  *id = -1;
+  if (HendersonIsMissing(field, PETSC_TRUE)) PetscFunctionReturn(PETSC_SUCCESS);
+  if (groups) {
+    PetscInt g;
+    PetscCall(LabelTableFind(groups, field, strlen(field), &g));
+    if (g >= 0) {
+      *id = -2 - g;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
+  PetscCall(RawAddId(raw, field, id));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree *raw)
 {
   Reader    reader;
   PetscBool done;
@@ -140,10 +197,14 @@ static PetscErrorCode RawRead(const char path[], RawPedigree *raw)
     k = raw->nlines++;
     PetscCheck(!HendersonIsMissing(fields[0], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt64_FMT ": the animal ID '%s' is an unknown-parent code (0, NA or .)", path, line, fields[0]);
+    if (groups) {
+      PetscInt g;
+      PetscCall(LabelTableFind(groups, fields[0], strlen(fields[0]), &g));
+      PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": '%s' is an unknown-parent group; it cannot be listed as an animal", path, line, fields[0]);
+    }
     PetscCall(RawAddId(raw, fields[0], &raw->animal[k]));
-    raw->sire[k] = raw->dam[k] = -1;
-    if (!HendersonIsMissing(fields[1], PETSC_TRUE)) PetscCall(RawAddId(raw, fields[1], &raw->sire[k]));
-    if (!HendersonIsMissing(fields[2], PETSC_TRUE)) PetscCall(RawAddId(raw, fields[2], &raw->dam[k]));
+    PetscCall(RawParent(raw, groups, fields[1], &raw->sire[k]));
+    PetscCall(RawParent(raw, groups, fields[2], &raw->dam[k]));
     raw->line[k] = line;
   }
   PetscCall(ReaderClose(&reader));
@@ -171,7 +232,7 @@ static PetscErrorCode RawDetectHeader(RawPedigree *raw, PetscBool *header)
 {
   PetscFunctionBeginUser;
   *header = PETSC_FALSE;
-  if (!raw->nlines || raw->sire[0] < 0 || raw->dam[0] < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!raw->nlines || raw->sire[0] < 0 || raw->dam[0] < 0) PetscFunctionReturn(PETSC_SUCCESS); /* unknown or group */
   {
     PetscInt ids[3] = {raw->animal[0], raw->sire[0], raw->dam[0]};
     *header         = (ids[0] != ids[1] && ids[0] != ids[2] && ids[1] != ids[2]) ? PETSC_TRUE : PETSC_FALSE;
@@ -186,8 +247,9 @@ static PetscErrorCode RawDetectHeader(RawPedigree *raw, PetscBool *header)
 
 static const char *RawLabel(RawPedigree *raw, PetscInt id)
 {
-  const char *label = "?";
+  const char *label = "unknown";
   if (id >= 0) (void)LabelTableGetLabel(raw->ids, id, &label);
+  else if (id <= -2) label = "a group";
   return label;
 }
 
@@ -254,14 +316,16 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
 
     PetscCheck(s != a && d != a, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (it is its own %s)", p->path, line, RawLabel(raw, a),
                s == a ? "sire" : "dam");
-    PetscCheck(s < 0 || s != d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is both the sire and the dam of animal %s", p->path, line, RawLabel(raw, s),
-               RawLabel(raw, a));
-    if (s >= 0) {
+    if (!p->sire_mgs) PetscCheck(s < 0 || s != d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is both the sire and the dam of animal %s", p->path, line,
+                                 RawLabel(raw, s), RawLabel(raw, a));
+    if (p->sire_mgs) {
+      /* a bull can be a sire of sires and a maternal grandsire: no sex check */
+    } else if (s >= 0) {
       PetscCheck(!as_dam[s], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a sire here and as a dam at line %" PetscInt64_FMT, p->path, line,
                  RawLabel(raw, s), as_dam[s]);
       if (!as_sire[s]) as_sire[s] = line;
     }
-    if (d >= 0) {
+    if (!p->sire_mgs && d >= 0) {
       PetscCheck(!as_sire[d], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a dam here and as a sire at line %" PetscInt64_FMT, p->path, line,
                  RawLabel(raw, d), as_sire[d]);
       if (!as_dam[d]) as_dam[d] = line;
@@ -269,8 +333,7 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
     if (listed[a]) {
       PetscCheck(sire[a] == s && dam[a] == d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                  "%s:%" PetscInt64_FMT ": animal %s is listed again with parents %s and %s; line %" PetscInt64_FMT " gave %s and %s", p->path, line, RawLabel(raw, a),
-                 s >= 0 ? RawLabel(raw, s) : "unknown", d >= 0 ? RawLabel(raw, d) : "unknown", listed[a], sire[a] >= 0 ? RawLabel(raw, sire[a]) : "unknown",
-                 dam[a] >= 0 ? RawLabel(raw, dam[a]) : "unknown");
+                 RawLabel(raw, s), RawLabel(raw, d), listed[a], RawLabel(raw, sire[a]), RawLabel(raw, dam[a]));
       p->stats.duplicates++;
       continue;
     }
@@ -318,8 +381,8 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
   PetscCall(PedigreeReserve(p, PetscMax(norder, 1)));
   for (PetscInt i = 0; i < norder; i++) {
     PetscInt t = order[i];
-    p->sire[i] = sire[t] >= 0 ? final_of[sire[t]] : -1;
-    p->dam[i]  = dam[t] >= 0 ? final_of[dam[t]] : -1;
+    p->sire[i] = sire[t] >= 0 ? final_of[sire[t]] : sire[t]; /* unknown and group codes kept */
+    p->dam[i]  = dam[t] >= 0 ? final_of[dam[t]] : dam[t];
     p->line[i] = listed[t];
     if (!listed[t]) p->stats.parents_added++;
   }
@@ -340,7 +403,7 @@ static PetscErrorCode PedigreeLoadRoot(Pedigree p)
   PetscBool   header;
 
   PetscFunctionBeginUser;
-  PetscCall(RawRead(p->path, &raw));
+  PetscCall(RawRead(p->path, p->group_labels, &raw));
   PetscCall(RawDetectHeader(&raw, &header));
   p->stats.header = header;
   PetscCheck(raw.nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
@@ -467,14 +530,15 @@ static inline PetscBool PairTableFind(const PairTable *t, uint64_t key, PetscRea
   return PETSC_FALSE;
 }
 
-/* Mendelian sampling variance d_i (in units of sigma2_a) from the parents' inbreeding. */
-static inline PetscReal MendelianVariance(const PetscInt sire[], const PetscInt dam[], const PetscReal F[], PetscInt i)
+/* Mendelian sampling variance d_i (in units of sigma2_a) of an animal i = c0 p0 + c1 p1 + m_i with
+   parents p0, p1 (c = 1/2, 1/2 for sire and dam; 1/2, 1/4 for sire and maternal grandsire):
+   d_i = 1 - sum over known parents of c^2 (1 + F_p). F may be NULL (inbreeding ignored). */
+static inline PetscReal MendelianVariance(const PetscReal c[2], const PetscInt sire[], const PetscInt dam[], const PetscReal F[], PetscInt i)
 {
-  PetscInt s = sire[i], m = dam[i];
-  if (s >= 0 && m >= 0) return 0.5 - 0.25 * (F[s] + F[m]);
-  if (s >= 0) return 0.75 - 0.25 * F[s];
-  if (m >= 0) return 0.75 - 0.25 * F[m];
-  return 1.0;
+  PetscReal d = 1.0;
+  if (sire[i] >= 0) d -= c[0] * c[0] * (1.0 + (F ? F[sire[i]] : 0));
+  if (dam[i] >= 0) d -= c[1] * c[1] * (1.0 + (F ? F[dam[i]] : 0));
+  return d;
 }
 
 /* Sargolzaei, Iwaisaki & Colleau (2005), after Colleau's (2002) indirect method: the relationships
@@ -484,7 +548,7 @@ static inline PetscReal MendelianVariance(const PetscInt sire[], const PetscInt 
    F = a_sd / 2. Sires are taken in order, so the inbreeding of s and of his ancestors -- which D
    needs -- is known when s is reached; the mates' own inbreeding is not needed. The cost per sire is
    the size of his reduced pedigree, instead of the ancestors of every progeny (Meuwissen & Luo). */
-static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], const PetscInt dam[], PetscReal F[])
+static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscReal c[2], const PetscInt sire[], const PetscInt dam[], PetscReal F[])
 {
   PetscInt  *first, *progeny, *reduced, *stack, nreduced, nstack;
   uint64_t  *member; /* bit j: animal j is in the current reduced pedigree */
@@ -533,16 +597,17 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], cons
       PetscInt  j = reduced[k];
       PetscReal w = x[j];
       if (w == 0) continue;
-      if (sire[j] >= 0) x[sire[j]] += 0.5 * w;
-      if (dam[j] >= 0) x[dam[j]] += 0.5 * w;
-      x[j] = w * MendelianVariance(sire, dam, F, j);
+      if (sire[j] >= 0) x[sire[j]] += c[0] * w;
+      if (dam[j] >= 0) x[dam[j]] += c[1] * w;
+      x[j] = w * MendelianVariance(c, sire, dam, F, j);
     }
     /* forward: z = T x over the reduced pedigree (parents before progeny); z_d = a_sd */
     for (PetscInt k = 0; k < nreduced; k++) {
       PetscInt j = reduced[k];
-      x[j] += 0.5 * ((sire[j] >= 0 ? x[sire[j]] : 0) + (dam[j] >= 0 ? x[dam[j]] : 0));
+      x[j] += c[0] * (sire[j] >= 0 ? x[sire[j]] : 0) + c[1] * (dam[j] >= 0 ? x[dam[j]] : 0);
     }
-    for (PetscInt k = first[s]; k < first[s + 1]; k++) F[progeny[k]] = 0.5 * x[dam[progeny[k]]];
+    /* F_i = 2 c0 c1 a(p0, p1): a_sd / 2 for sire and dam, a_sm / 4 for sire and maternal grandsire */
+    for (PetscInt k = first[s]; k < first[s + 1]; k++) F[progeny[k]] = 2 * c[0] * c[1] * x[dam[progeny[k]]];
     for (PetscInt k = 0; k < nreduced; k++) x[reduced[k]] = 0;
   }
   PetscCall(PetscFree(first));
@@ -554,7 +619,7 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscInt sire[], cons
 /* Meuwissen & Luo (1992): F_i = sum_j L_ij^2 d_j - 1 over the ancestors j of i, the row of L built
    by passing half of each ancestor's coefficient to its parents, youngest ancestor first (an
    indexed max-heap); full sibs are computed once. */
-static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscInt sire[], const PetscInt dam[], PetscReal F[])
+static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], const PetscInt sire[], const PetscInt dam[], PetscReal F[])
 {
   PetscInt  *heap, nheap;
   PetscReal *d, *work;
@@ -565,7 +630,7 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscInt sire[], 
   PetscCall(PetscCalloc1(n + 1, &work));
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = sire[i], m = dam[i];
-    d[i]       = MendelianVariance(sire, dam, F, i);
+    d[i]       = MendelianVariance(c, sire, dam, F, i);
     if (s < 0 || m < 0) {
       F[i] = 0; /* a_sd = 0 when a parent is unknown */
     } else {
@@ -581,11 +646,11 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscInt sire[], 
           PetscReal w = work[j];
           if (sj >= 0) {
             if (work[sj] == 0) HeapPush(heap, &nheap, sj);
-            work[sj] += 0.5 * w;
+            work[sj] += c[0] * w;
           }
           if (mj >= 0) {
             if (work[mj] == 0) HeapPush(heap, &nheap, mj);
-            work[mj] += 0.5 * w;
+            work[mj] += c[1] * w;
           }
           aii += w * w * d[j];
           work[j] = 0;
@@ -618,13 +683,13 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
   meuwissen_luo = !strcmp(method, "meuwissen_luo") ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
   PetscCall(PetscMalloc1(n + 1, &generation));
-  if (meuwissen_luo) PetscCall(InbreedingMeuwissenLuo(n, p->sire, p->dam, p->inbreeding));
-  else PetscCall(InbreedingIndirect(n, p->sire, p->dam, p->inbreeding));
+  if (meuwissen_luo) PetscCall(InbreedingMeuwissenLuo(n, p->coefficient, p->sire, p->dam, p->inbreeding));
+  else PetscCall(InbreedingIndirect(n, p->coefficient, p->sire, p->dam, p->inbreeding));
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = p->sire[i], m = p->dam[i];
     PetscAssert(s < i && m < i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
     if (p->inbreeding[i] < 0 && p->inbreeding[i] > -1e-12) p->inbreeding[i] = 0; /* rounding */
-    p->alpha[i]   = 1.0 / MendelianVariance(p->sire, p->dam, p->inbreeding, i);
+    p->alpha[i]   = 1.0 / MendelianVariance(p->coefficient, p->sire, p->dam, p->use_inbreeding ? p->inbreeding : NULL, i);
     generation[i] = 1 + PetscMax(s >= 0 ? generation[s] : 0, m >= 0 ? generation[m] : 0);
   }
   /* statistics */
@@ -634,8 +699,10 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
   p->stats.inbred          = 0;
   p->stats.mean_inbreeding = 0;
   p->stats.max_inbreeding  = 0;
+  p->stats.unknown_parents = PETSC_FALSE;
   for (PetscInt i = 0; i < n; i++) {
     if (p->sire[i] < 0 && p->dam[i] < 0) p->stats.founders++;
+    if (p->sire[i] == -1 || p->dam[i] == -1) p->stats.unknown_parents = PETSC_TRUE;
     p->stats.generations = PetscMax(p->stats.generations, generation[i]);
     if (p->inbreeding[i] > 0) p->stats.inbred++;
     p->stats.mean_inbreeding += p->inbreeding[i];
@@ -727,22 +794,25 @@ PetscErrorCode PedigreeGetInverseEntries(Pedigree p, PetscCount *n, PetscInt **r
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc3(6 * p->local_n + 1, rows, 6 * p->local_n + 1, cols, 6 * p->local_n + 1, values));
   for (PetscInt a = 0; a < p->local_n; a++) {
-    PetscInt  i = p->local_start + a, parents[2], np = 0;
-    PetscReal alpha = p->local_alpha[a];
-    if (p->local_sire[a] >= 0) parents[np++] = p->local_sire[a];
-    if (p->local_dam[a] >= 0) parents[np++] = p->local_dam[a];
+    PetscInt  i = p->local_start + a, parent[2] = {p->local_sire[a], p->local_dam[a]}, np = 0, index[2];
+    PetscReal alpha = p->local_alpha[a], c[2];
+    /* animals and groups are parents alike here (QP); alpha counts only the animal parents */
+    for (int slot = 0; slot < 2; slot++) {
+      if (parent[slot] == -1) continue;
+      index[np] = parent[slot] >= 0 ? parent[slot] : p->stats.animals + (-2 - parent[slot]);
+      c[np++]   = p->coefficient[slot];
+    }
     (*rows)[k]     = i;
     (*cols)[k]     = i;
     (*values)[k++] = alpha;
     for (PetscInt u = 0; u < np; u++) {
-      /* parents come before progeny: parent index < i */
-      (*rows)[k]     = parents[u];
-      (*cols)[k]     = i;
-      (*values)[k++] = -0.5 * alpha;
+      (*rows)[k]     = PetscMin(index[u], i);
+      (*cols)[k]     = PetscMax(index[u], i);
+      (*values)[k++] = -c[u] * alpha;
       for (PetscInt v = u; v < np; v++) {
-        (*rows)[k]     = PetscMin(parents[u], parents[v]);
-        (*cols)[k]     = PetscMax(parents[u], parents[v]);
-        (*values)[k++] = 0.25 * alpha;
+        (*rows)[k]     = PetscMin(index[u], index[v]);
+        (*cols)[k]     = PetscMax(index[u], index[v]);
+        (*values)[k++] = c[u] * c[v] * alpha;
       }
     }
   }
@@ -771,7 +841,10 @@ PetscErrorCode PedigreeCreateInverse(Pedigree p, Mat *Ainv)
   }
   PetscCall(PetscFree3(rows, cols, values));
   PetscCall(MatCreate(p->comm, Ainv));
-  PetscCall(MatSetSizes(*Ainv, p->local_n, p->local_n, p->stats.animals, p->stats.animals));
+  {
+    PetscInt local = p->local_n + (p->rank == p->size - 1 ? p->stats.groups : 0), total = p->stats.animals + p->stats.groups;
+    PetscCall(MatSetSizes(*Ainv, local, local, total, total));
+  }
   PetscCall(MatSetType(*Ainv, MATAIJ));
   PetscCall(MatSetPreallocationCOO(*Ainv, m, ci, cj));
   PetscCall(MatSetValuesCOO(*Ainv, cv, ADD_VALUES));
@@ -790,6 +863,8 @@ PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
                                    s->animals, s->listed, s->parents_added, s->data_added));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  founders      %" PetscInt_FMT ", generations %" PetscInt_FMT "%s\n", s->founders, s->generations,
                                    s->duplicates ? ", repeated lines ignored" : ""));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  inbreeding    mean %.6f, max %.6f, %" PetscInt_FMT " inbred animals\n", (double)s->mean_inbreeding, (double)s->max_inbreeding, s->inbred));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  inbreeding    mean %.6f, max %.6f, %" PetscInt_FMT " inbred animals%s\n", (double)s->mean_inbreeding, (double)s->max_inbreeding,
+                                   s->inbred, p->use_inbreeding ? "" : " (not used in A-inverse)"));
+  if (s->groups) PetscCall(PetscViewerASCIIPrintf(viewer, "  groups        %" PetscInt_FMT " unknown-parent groups (QP)\n", s->groups));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,27 +1,53 @@
 #include <henderson/records.h>
 #include <henderson/reader.h>
 #include <henderson/error.h>
+#include <math.h>
 #include <string.h>
 
+/* The labels of one level space. */
+typedef struct {
+  LabelTable  local;          /* this rank's distinct labels, until numbered */
+  PetscInt64 *first_line;     /* [local label] the line where it first appears */
+  PetscInt    first_capacity;
+  PetscBool   pedigree;       /* the pedigree's animals */
+  PetscInt    nlevels;        /* global, after RecordsNumber() */
+  LabelTable  labels;         /* rank 0, after RecordsNumber(); NULL for the pedigree space */
+} Space;
+
 struct _p_Records {
-  MPI_Comm      comm;
-  PetscMPIInt   rank;
-  PetscInt      neffects;
-  PetscInt      n, capacity;    /* local records */
-  PetscReal    *y;
-  PetscInt    **level;          /* [effect][record] for class effects (NULL for covariates) */
-  PetscReal   **value;          /* [effect][record] for covariates (NULL for class effects) */
-  LabelTable   *local;          /* [effect] this rank's distinct labels (class effects with a column) */
-  PetscInt64  **first_line;     /* [effect][local label] */
-  PetscInt     *first_capacity;
-  PetscInt     *nlevels;        /* [effect] global, after RecordsNumber() */
-  LabelTable   *labels;         /* [effect] rank 0, after RecordsNumber(); NULL for pedigree effects */
-  PetscReal    *centre, *scale; /* [effect] covariates: mean and standard deviation over the records used */
-  Pedigree      pedigree;       /* labels of pedigree effects */
-  PetscBool    *pedigree_effect;
-  RecordsStats  stats;
-  PetscBool     numbered;
+  MPI_Comm     comm;
+  PetscMPIInt  rank;
+  PetscInt     neffects, ntraits;
+  PetscInt     n, capacity;    /* local records */
+  PetscReal   *y;              /* n x ntraits, NaN = missing */
+  PetscReal   *weight;         /* n, or NULL */
+  PetscInt   **level;          /* [effect][record], NULL for a plain covariate */
+  PetscReal  **value;          /* [effect][record], NULL without a covariate */
+  PetscInt    *space_of;       /* [effect] its level space, -1 for a plain covariate */
+  PetscInt     nspaces;
+  Space       *spaces;
+  PetscReal   *centre, *scale; /* [effect] covariates */
+  PetscReal  (*range)[2];      /* [effect] Legendre interval */
+  Pedigree     pedigree;
+  RecordsStats stats;
+  PetscBool    numbered;
 };
+
+void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[])
+{
+  PetscReal p0 = 1, p1 = x;
+  for (PetscInt k = 0; k <= order; k++) {
+    PetscReal pk;
+    if (k == 0) pk = p0;
+    else if (k == 1) pk = p1;
+    else {
+      pk = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k; /* Bonnet's recursion */
+      p0 = p1;
+      p1 = pk;
+    }
+    phi[k] = PetscSqrtReal((2 * k + 1) / 2.0) * pk;
+  }
+}
 
 PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records)
 {
@@ -41,14 +67,17 @@ PetscErrorCode RecordsDestroy(Records *records)
   for (PetscInt e = 0; e < r->neffects; e++) {
     PetscCall(PetscFree(r->level[e]));
     PetscCall(PetscFree(r->value[e]));
-    PetscCall(LabelTableDestroy(&r->local[e]));
-    PetscCall(PetscFree(r->first_line[e]));
-    PetscCall(LabelTableDestroy(&r->labels[e]));
   }
+  for (PetscInt s = 0; s < r->nspaces; s++) {
+    PetscCall(LabelTableDestroy(&r->spaces[s].local));
+    PetscCall(LabelTableDestroy(&r->spaces[s].labels));
+    PetscCall(PetscFree(r->spaces[s].first_line));
+  }
+  PetscCall(PetscFree(r->spaces));
   PetscCall(PetscFree(r->y));
-  PetscCall(PetscFree4(r->level, r->value, r->local, r->first_line));
-  PetscCall(PetscFree4(r->first_capacity, r->nlevels, r->labels, r->pedigree_effect));
-  PetscCall(PetscFree2(r->centre, r->scale));
+  PetscCall(PetscFree(r->weight));
+  PetscCall(PetscFree3(r->level, r->value, r->space_of));
+  PetscCall(PetscFree3(r->centre, r->scale, r->range));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -57,7 +86,8 @@ static PetscErrorCode RecordsReserve(Records r, PetscInt capacity)
 {
   PetscFunctionBeginUser;
   if (capacity <= r->capacity) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscRealloc(sizeof(PetscReal) * capacity, &r->y));
+  PetscCall(PetscRealloc(sizeof(PetscReal) * capacity * r->ntraits, &r->y));
+  if (r->weight) PetscCall(PetscRealloc(sizeof(PetscReal) * capacity, &r->weight));
   for (PetscInt e = 0; e < r->neffects; e++) {
     if (r->level[e]) PetscCall(PetscRealloc(sizeof(PetscInt) * capacity, &r->level[e]));
     if (r->value[e]) PetscCall(PetscRealloc(sizeof(PetscReal) * capacity, &r->value[e]));
@@ -66,38 +96,78 @@ static PetscErrorCode RecordsReserve(Records r, PetscInt capacity)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Local index of LABEL in effect E's table, remembering the first line where it appears. */
-static PetscErrorCode RecordsLocalLabel(Records r, PetscInt e, const char label[], PetscInt64 line, PetscInt *index)
+/* Local index of LABEL in level space S, remembering the first line where it appears. */
+static PetscErrorCode SpaceLocalLabel(Space *space, const char label[], PetscInt64 line, PetscInt *index)
 {
   PetscBool inserted;
 
   PetscFunctionBeginUser;
-  PetscCall(LabelTableInsert(r->local[e], label, strlen(label), index, &inserted));
+  PetscCall(LabelTableInsert(space->local, label, strlen(label), index, &inserted));
   if (inserted) {
-    if (*index >= r->first_capacity[e]) {
-      r->first_capacity[e] = PetscMax(64, 2 * r->first_capacity[e]);
-      PetscCall(PetscRealloc(sizeof(PetscInt64) * r->first_capacity[e], &r->first_line[e]));
+    if (*index >= space->first_capacity) {
+      space->first_capacity = PetscMax(64, 2 * space->first_capacity);
+      PetscCall(PetscRealloc(sizeof(PetscInt64) * space->first_capacity, &space->first_line));
     }
-    r->first_line[e][*index] = line;
+    space->first_line[*index] = line;
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Level spaces: the pedigree, one per iid group, one per other class effect. */
+static PetscErrorCode RecordsSetUpSpaces(Records r, Model model)
+{
+  PetscInt ngroups, pedigree_space = -1, *group_space;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(model, &ngroups));
+  PetscCall(PetscMalloc1(ngroups + 1, &group_space));
+  for (PetscInt g = 0; g < ngroups; g++) group_space[g] = -1;
+  PetscCall(PetscCalloc1(r->neffects + 1, &r->spaces));
+  for (PetscInt e = 0; e < r->neffects; e++) {
+    const ModelEffect *effect;
+    PetscInt           s;
+    PetscCall(ModelGetEffect(model, e, &effect));
+    r->space_of[e] = -1;
+    if (!effect->column[0]) {
+      if (effect->kind == MODEL_EFFECT_FIXED) { /* the implied mean: one level, its own space */
+        s = r->nspaces++;
+        r->space_of[e] = s;
+      }
+      continue;
+    }
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) {
+      if (pedigree_space < 0) {
+        pedigree_space                   = r->nspaces++;
+        r->spaces[pedigree_space].pedigree = PETSC_TRUE;
+      }
+      s = pedigree_space;
+    } else if (effect->structure == MODEL_STRUCTURE_IID) {
+      if (group_space[effect->group] < 0) group_space[effect->group] = r->nspaces++;
+      s = group_space[effect->group];
+    } else s = r->nspaces++;
+    r->space_of[e] = s;
+    if (!r->spaces[s].local) PetscCall(LabelTableCreate(&r->spaces[s].local));
+  }
+  PetscCall(PetscFree(group_space));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* This rank's lines; errors are local (the caller agrees on them). */
 static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
 {
-  const char *trait, *path = ReaderPath(reader);
-  PetscInt    trait_column, ncolumns;
+  const char *path = ReaderPath(reader), *weight_name;
+  PetscInt    ncolumns, trait_column[MODEL_MAX_TRAITS], weight_column;
   PetscBool   done;
 
   PetscFunctionBeginUser;
-  PetscCall(ModelGetTrait(model, &trait, &trait_column));
+  for (PetscInt t = 0; t < r->ntraits; t++) PetscCall(ModelGetTrait(model, t, NULL, &trait_column[t]));
+  PetscCall(ModelGetWeight(model, &weight_name, &weight_column));
   PetscCall(ReaderGetHeader(reader, &ncolumns, NULL));
   for (;;) {
     char *const *fields;
-    PetscInt     nfields, k;
+    PetscInt     nfields, k, present = 0;
     PetscInt64   line;
-    PetscReal    y;
+    PetscReal    y[MODEL_MAX_TRAITS], w = 1;
     PetscBool    ok, skip = PETSC_FALSE;
 
     PetscCall(ReaderNextLine(reader, &done));
@@ -107,70 +177,119 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     r->stats.lines++;
     PetscCheck(nfields == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": %" PetscInt_FMT " field%s, but the header names %" PetscInt_FMT " columns", path,
                line, nfields, nfields == 1 ? "" : "s", ncolumns);
-    if (HendersonIsMissing(fields[trait_column], PETSC_FALSE)) {
+    for (PetscInt t = 0; t < r->ntraits; t++) {
+      const char *text = fields[trait_column[t]];
+      if (HendersonIsMissing(text, PETSC_FALSE)) {
+        y[t] = NAN;
+        continue;
+      }
+      PetscCall(HendersonParseReal(text, &y[t], &ok));
+      if (!ok) {
+        const char *trait;
+        PetscCall(ModelGetTrait(model, t, &trait, NULL));
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which is not a number (NA or . for missing)", path, line, trait, text);
+      }
+      present++;
+    }
+    if (!present) {
       r->stats.missing_trait++;
       continue;
     }
-    PetscCall(HendersonParseReal(fields[trait_column], &y, &ok));
-    PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which is not a number (NA or . for missing)", path, line, trait,
-               fields[trait_column]);
+    if (weight_column >= 0) {
+      if (HendersonIsMissing(fields[weight_column], PETSC_FALSE)) skip = PETSC_TRUE;
+      else {
+        PetscCall(HendersonParseReal(fields[weight_column], &w, &ok));
+        PetscCheck(ok && w > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": weight '%s' has the value '%s', which is not a positive number", path, line, weight_name,
+                   fields[weight_column]);
+      }
+    }
     for (PetscInt e = 0; e < r->neffects && !skip; e++) {
       const ModelEffect *effect;
       PetscCall(ModelGetEffect(model, e, &effect));
-      if (effect->kind == MODEL_EFFECT_COVARIATE && HendersonIsMissing(fields[effect->data_column], PETSC_FALSE)) skip = PETSC_TRUE;
+      if (effect->covariate_column >= 0 && HendersonIsMissing(fields[effect->covariate_column], PETSC_FALSE)) skip = PETSC_TRUE;
     }
     if (skip) {
       r->stats.missing_covariate++;
       continue;
     }
     if (r->n == r->capacity) PetscCall(RecordsReserve(r, PetscMax(1024, 2 * r->capacity)));
-    k       = r->n++;
-    r->y[k] = y;
+    k = r->n++;
+    for (PetscInt t = 0; t < r->ntraits; t++) {
+      r->y[k * r->ntraits + t] = y[t];
+      if (!PetscIsNanReal(y[t])) r->stats.values[t]++;
+    }
+    if (r->weight) r->weight[k] = w;
     for (PetscInt e = 0; e < r->neffects; e++) {
       const ModelEffect *effect;
-      const char        *text;
       PetscCall(ModelGetEffect(model, e, &effect));
+      if (effect->covariate_column >= 0) {
+        const char *text = fields[effect->covariate_column];
+        PetscCall(HendersonParseReal(text, &r->value[e][k], &ok));
+        PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which is not a number (NA or . for missing)", path, line,
+                   effect->covariate, text);
+        if (effect->range_given && (r->value[e][k] < effect->range[0] || r->value[e][k] > effect->range[1])) {
+          char range[128];
+          snprintf(range, sizeof(range), "%g to %g", (double)effect->range[0], (double)effect->range[1]); /* plain C: PETSc's %g writes 15 as "15." */
+          SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value %s, outside the Legendre range %s of effect '%s'", path, line,
+                  effect->covariate, text, range, effect->name);
+        }
+      }
+      if (!r->level[e]) continue;
       if (effect->data_column < 0) { /* the implied mean */
         r->level[e][k] = 0;
         continue;
       }
-      text = fields[effect->data_column];
-      if (effect->kind == MODEL_EFFECT_COVARIATE) {
-        PetscCall(HendersonParseReal(text, &r->value[e][k], &ok));
-        PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which is not a number (NA or . for missing)", path, line,
-                   effect->column, text);
-      } else if (effect->structure == MODEL_STRUCTURE_PEDIGREE && HendersonIsMissing(text, PETSC_TRUE)) {
-        r->level[e][k] = -1; /* unknown animal: no effect on this record */
-      } else {
-        PetscCheck(text[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": column '%s' is empty", path, line, effect->column);
-        PetscCall(RecordsLocalLabel(r, e, text, line, &r->level[e][k]));
+      {
+        const char *text = fields[effect->data_column];
+        if (effect->structure == MODEL_STRUCTURE_PEDIGREE && HendersonIsMissing(text, PETSC_TRUE)) {
+          r->level[e][k] = -1; /* unknown animal (a dam not known, say): no effect on this record */
+        } else {
+          PetscCheck(text[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": column '%s' is empty", path, line, effect->column);
+          PetscCall(SpaceLocalLabel(&r->spaces[r->space_of[e]], text, line, &r->level[e][k]));
+        }
       }
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Mean and standard deviation of every covariate over all ranks' records (two passes, for accuracy). */
+/* Centre, scale and Legendre interval of every covariate, over all ranks' records. */
 static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc2(r->neffects, &r->centre, r->neffects, &r->scale));
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
-    PetscReal          sum = 0, total, squares = 0;
+    PetscReal          sum = 0, total, squares = 0, lo = PETSC_MAX_REAL, hi = PETSC_MIN_REAL, extreme[2];
     r->scale[e] = 1;
     if (!r->value[e]) continue;
     PetscCall(ModelGetEffect(model, e, &effect));
-    for (PetscInt k = 0; k < r->n; k++) sum += r->value[e][k];
-    PetscCallMPI(MPI_Allreduce(&sum, &total, 1, MPIU_REAL, MPI_SUM, r->comm));
-    r->centre[e] = total / (PetscReal)r->stats.used;
+    for (PetscInt k = 0; k < r->n; k++) {
+      lo = PetscMin(lo, r->value[e][k]);
+      hi = PetscMax(hi, r->value[e][k]);
+    }
+    extreme[0] = -lo;
+    extreme[1] = hi;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, extreme, 2, MPIU_REAL, MPI_MAX, r->comm));
+    if (effect->legendre >= 0) {
+      /* the interval mapped to [-1, 1]: as given, or the covariate's range in the data */
+      r->range[e][0] = effect->range_given ? effect->range[0] : -extreme[0];
+      r->range[e][1] = effect->range_given ? effect->range[1] : extreme[1];
+      PetscCheck(r->range[e][1] > r->range[e][0], r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' of effect '%s' has the same value (%g) on every record: no Legendre polynomials of it",
+                 effect->covariate, effect->name, (double)r->range[e][0]);
+      continue;
+    }
+    if (!effect->nested) {
+      for (PetscInt k = 0; k < r->n; k++) sum += r->value[e][k];
+      PetscCallMPI(MPI_Allreduce(&sum, &total, 1, MPIU_REAL, MPI_SUM, r->comm));
+      r->centre[e] = total / (PetscReal)r->stats.used;
+    }
     for (PetscInt k = 0; k < r->n; k++) squares += (r->value[e][k] - r->centre[e]) * (r->value[e][k] - r->centre[e]);
     PetscCallMPI(MPI_Allreduce(&squares, &total, 1, MPIU_REAL, MPI_SUM, r->comm));
     r->scale[e] = PetscSqrtReal(total / (PetscReal)r->stats.used);
     if (!(r->scale[e] > 1e-12 * PetscMax(1.0, PetscAbsReal(r->centre[e])))) {
       char value[64];
-      snprintf(value, sizeof(value), "%g", (double)r->centre[e]); /* plain C formatting: PETSc's %g writes 0 as "0." */
-      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean", effect->column, value);
+      snprintf(value, sizeof(value), "%g", (double)(effect->nested ? 0.0 : r->centre[e])); /* plain C formatting: PETSc's %g writes 0 as "0." */
+      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean", effect->covariate, value);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -178,25 +297,27 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
 
 PetscErrorCode RecordsRead(Records r, Model model)
 {
-  const char        *path;
+  const char        *path, *weight;
   Reader             reader;
   PetscInt           ncolumns;
   const char *const *names;
   PetscErrorCode     ierr;
-  PetscInt64         local[4], global[4];
+  PetscInt64         local[4 + MODEL_MAX_TRAITS], global[4 + MODEL_MAX_TRAITS];
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumEffects(model, &r->neffects));
-  PetscCall(PetscCalloc4(r->neffects, &r->level, r->neffects, &r->value, r->neffects, &r->local, r->neffects, &r->first_line));
-  PetscCall(PetscCalloc4(r->neffects, &r->first_capacity, r->neffects, &r->nlevels, r->neffects, &r->labels, r->neffects, &r->pedigree_effect));
+  PetscCall(ModelGetNumTraits(model, &r->ntraits));
+  PetscCall(PetscCalloc3(r->neffects, &r->level, r->neffects, &r->value, r->neffects, &r->space_of));
+  PetscCall(PetscCalloc3(r->neffects, &r->centre, r->neffects, &r->scale, r->neffects, &r->range));
+  PetscCall(RecordsSetUpSpaces(r, model));
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
     PetscCall(ModelGetEffect(model, e, &effect));
-    if (effect->kind == MODEL_EFFECT_COVARIATE) PetscCall(PetscMalloc1(1, &r->value[e]));
-    else PetscCall(PetscMalloc1(1, &r->level[e]));
-    if (effect->kind != MODEL_EFFECT_COVARIATE && effect->column[0]) PetscCall(LabelTableCreate(&r->local[e]));
-    r->pedigree_effect[e] = effect->structure == MODEL_STRUCTURE_PEDIGREE ? PETSC_TRUE : PETSC_FALSE;
+    if (effect->covariate[0]) PetscCall(PetscMalloc1(1, &r->value[e]));
+    if (r->space_of[e] >= 0) PetscCall(PetscMalloc1(1, &r->level[e]));
   }
+  PetscCall(ModelGetWeight(model, &weight, NULL));
+  if (weight) PetscCall(PetscMalloc1(1, &r->weight));
   PetscCall(RecordsReserve(r, 1024));
 
   PetscCall(ModelGetDataPath(model, &path));
@@ -213,12 +334,15 @@ PetscErrorCode RecordsRead(Records r, Model model)
   local[1] = r->n;
   local[2] = r->stats.missing_trait;
   local[3] = r->stats.missing_covariate;
-  PetscCallMPI(MPI_Allreduce(local, global, 4, MPIU_INT64, MPI_SUM, r->comm));
+  for (PetscInt t = 0; t < MODEL_MAX_TRAITS; t++) local[4 + t] = r->stats.values[t];
+  PetscCallMPI(MPI_Allreduce(local, global, 4 + MODEL_MAX_TRAITS, MPIU_INT64, MPI_SUM, r->comm));
   r->stats.lines             = global[0];
   r->stats.used              = global[1];
   r->stats.missing_trait     = global[2];
   r->stats.missing_covariate = global[3];
-  PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait (%" PetscInt64_FMT " data lines)", path, r->stats.lines);
+  for (PetscInt t = 0; t < MODEL_MAX_TRAITS; t++) r->stats.values[t] = global[4 + t];
+  PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait%s (%" PetscInt64_FMT " data lines)", path, r->ntraits > 1 ? "s" : "",
+             r->stats.lines);
   PetscCall(RecordsScaleCovariates(r, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -227,53 +351,42 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
 {
   PetscFunctionBeginUser;
   r->pedigree = pedigree;
-  for (PetscInt e = 0; e < r->neffects; e++) {
-    const ModelEffect *effect;
-    PetscInt           nlocal, *global;
-    LabelTable         preset = NULL, added = NULL;
+  for (PetscInt s = 0; s < r->nspaces; s++) {
+    Space     *space = &r->spaces[s];
+    PetscInt   nlocal, *global;
+    LabelTable preset = NULL, added = NULL;
 
-    PetscCall(ModelGetEffect(model, e, &effect));
-    if (effect->kind == MODEL_EFFECT_COVARIATE || !effect->column[0]) {
-      /* a covariate or the implied mean: one level, named after the effect */
-      r->nlevels[e] = 1;
+    if (!space->local) { /* the implied mean: one level */
+      space->nlevels = 1;
       if (r->rank == 0) {
-        PetscCall(LabelTableCreate(&r->labels[e]));
-        PetscCall(LabelTableInsert(r->labels[e], effect->name, strlen(effect->name), NULL, NULL));
+        PetscCall(LabelTableCreate(&space->labels));
+        PetscCall(LabelTableInsert(space->labels, "mean", 4, NULL, NULL));
       }
       continue;
     }
-    if (r->pedigree_effect[e]) {
-      PetscCheck(pedigree, r->comm, PETSC_ERR_ARG_WRONGSTATE, "effect %s needs the pedigree", effect->name);
+    if (space->pedigree) {
+      PetscCheck(pedigree, r->comm, PETSC_ERR_ARG_WRONGSTATE, "pedigree effects need the pedigree");
       if (r->rank == 0) PetscCall(PedigreeGetLabels(pedigree, &preset));
     }
-    PetscCall(LabelTableGetSize(r->local[e], &nlocal));
+    PetscCall(LabelTableGetSize(space->local, &nlocal));
     PetscCall(PetscMalloc1(nlocal + 1, &global));
-    PetscCall(LabelsNumber(r->comm, r->local[e], r->first_line[e], preset, global, &r->nlevels[e], r->rank == 0 ? &added : NULL));
-    for (PetscInt k = 0; k < r->n; k++)
-      if (r->level[e][k] >= 0) r->level[e][k] = global[r->level[e][k]];
+    PetscCall(LabelsNumber(r->comm, space->local, space->first_line, preset, global, &space->nlevels, r->rank == 0 ? &added : NULL));
+    for (PetscInt e = 0; e < r->neffects; e++) {
+      if (r->space_of[e] != s || !r->level[e]) continue;
+      for (PetscInt k = 0; k < r->n; k++)
+        if (r->level[e][k] >= 0) r->level[e][k] = global[r->level[e][k]];
+    }
     PetscCall(PetscFree(global));
-    if (r->pedigree_effect[e]) {
+    if (space->pedigree) {
       if (r->rank == 0) PetscCall(PedigreeAddFounders(pedigree, added));
       PetscCall(LabelTableDestroy(&added));
     } else {
-      r->labels[e] = added;
+      space->labels = added;
     }
     /* the local tables are no longer needed */
-    PetscCall(LabelTableDestroy(&r->local[e]));
-    PetscCall(PetscFree(r->first_line[e]));
-    r->first_capacity[e] = 0;
-  }
-  /* Every pedigree effect has all animals as levels, founders added for any of them included. */
-  {
-    PetscInt nanimals = 0;
-    if (r->rank == 0 && pedigree) {
-      LabelTable all;
-      PetscCall(PedigreeGetLabels(pedigree, &all));
-      PetscCall(LabelTableGetSize(all, &nanimals));
-    }
-    PetscCallMPI(MPI_Bcast(&nanimals, 1, MPIU_INT, 0, r->comm));
-    for (PetscInt e = 0; e < r->neffects; e++)
-      if (r->pedigree_effect[e]) r->nlevels[e] = nanimals;
+    PetscCall(LabelTableDestroy(&space->local));
+    PetscCall(PetscFree(space->first_line));
+    space->first_capacity = 0;
   }
   r->numbered = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -303,19 +416,35 @@ PetscErrorCode RecordsGetEffect(Records r, PetscInt e, const PetscInt **level, c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode RecordsGetTrait(Records r, const PetscReal **y)
+PetscErrorCode RecordsGetTraits(Records r, const PetscReal **y)
 {
   PetscFunctionBeginUser;
   *y = r->y;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode RecordsGetWeights(Records r, const PetscReal **w)
+{
+  PetscFunctionBeginUser;
+  *w = r->weight;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsGetCovariateScaling(Records r, PetscInt e, PetscReal *centre, PetscReal *scale)
 {
   PetscFunctionBeginUser;
-  PetscCheck(e >= 0 && e < r->neffects && r->value[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " is not a covariate", e);
+  PetscCheck(e >= 0 && e < r->neffects && r->value[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " has no covariate", e);
   *centre = r->centre[e];
   *scale  = r->scale[e];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsGetLegendreRange(Records r, PetscInt e, PetscReal range[2])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(e >= 0 && e < r->neffects && r->value[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " has no covariate", e);
+  range[0] = r->range[e][0];
+  range[1] = r->range[e][1];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -323,10 +452,46 @@ PetscErrorCode RecordsGetLevels(Records r, PetscInt e, PetscInt *nlevels, LabelT
 {
   PetscFunctionBeginUser;
   PetscCheck(r->numbered, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "call RecordsNumber() first");
-  if (nlevels) *nlevels = r->nlevels[e];
-  if (labels) {
-    *labels = r->labels[e];
-    if (r->pedigree_effect[e] && r->rank == 0) PetscCall(PedigreeGetLabels(r->pedigree, labels));
+  if (r->space_of[e] < 0) { /* a plain covariate */
+    if (nlevels) *nlevels = 1;
+    if (labels) *labels = NULL;
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
+  {
+    Space *space = &r->spaces[r->space_of[e]];
+    if (labels) {
+      *labels = space->labels;
+      if (space->pedigree && r->rank == 0) PetscCall(PedigreeGetLabels(r->pedigree, labels));
+    }
+    if (nlevels) {
+      /* the pedigree may have grown after its space was numbered: every animal is a level */
+      if (space->pedigree) {
+        PedigreeStats stats;
+        PetscCall(PedigreeGetStats(r->pedigree, &stats));
+        *nlevels = stats.animals;
+      } else *nlevels = space->nlevels;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsCountLevels(Records r, Model model, PetscInt e, PetscInt64 counts[])
+{
+  const ModelEffect *effect;
+  PetscInt           nlevels;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetEffect(model, e, &effect));
+  PetscCall(RecordsGetLevels(r, e, &nlevels, NULL));
+  PetscCall(PetscArrayzero(counts, nlevels * r->ntraits));
+  for (PetscInt k = 0; k < r->n; k++) {
+    PetscInt level = r->level[e] ? r->level[e][k] : 0;
+    if (level < 0) continue;
+    for (PetscInt i = 0; i < effect->ntraits; i++) {
+      PetscInt t = effect->traits[i];
+      if (!PetscIsNanReal(r->y[k * r->ntraits + t])) counts[level * r->ntraits + t]++;
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, (PetscMPIInt)(nlevels * r->ntraits), MPIU_INT64, MPI_SUM, r->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,10 +1,15 @@
 /* henderson/model.h -- the parsed model file.
 
-   The model file names the data and pedigree files, the trait, the effects and the variances
+   The model file names the data and pedigree files, the traits, the effects and the (co)variances
    (see README, "Model file"). Rank 0 reads it and every rank parses the same text, so an error in
    it is found, and reported, identically everywhere. Paths are taken relative to the directory of
-   the model file. An overall mean ("mean") is added as the first effect where no fixed class
-   effect absorbs it. */
+   the model file.
+
+   The general model is y = Xb + sum_k Z_k u_k + e for t traits. Every effect is in all traits or in
+   the traits named after "for". Random effects come in groups: the columns of one `random`
+   statement (direct and maternal genetic effects, say) share one (co)variance matrix G0 over
+   (column, trait, coefficient), in that order. A trait in which no fixed class effect absorbs the
+   mean gets an overall mean ("mean") added as the first effect. */
 #ifndef HENDERSON_MODEL_H
 #define HENDERSON_MODEL_H
 
@@ -12,31 +17,57 @@
 
 typedef enum {
   MODEL_EFFECT_FIXED,     /* class effect, levels are any strings */
-  MODEL_EFFECT_COVARIATE, /* linear regression on a numeric column */
-  MODEL_EFFECT_RANDOM     /* random class effect with a covariance structure */
+  MODEL_EFFECT_COVARIATE, /* regression on a numeric column (Legendre polynomials of it, nested in a class) */
+  MODEL_EFFECT_RANDOM     /* random class effect, one member of a random group */
 } ModelEffectKind;
 
 typedef enum {
   MODEL_STRUCTURE_NONE,    /* fixed effects and covariates */
-  MODEL_STRUCTURE_IID,     /* I * variance */
-  MODEL_STRUCTURE_PEDIGREE /* A * variance, A from the pedigree */
+  MODEL_STRUCTURE_IID,     /* I (x) G0 */
+  MODEL_STRUCTURE_PEDIGREE /* A (x) G0, A from the pedigree */
 } ModelStructure;
+
+typedef enum {
+  MODEL_PEDIGREE_ANIMAL, /* animal sire dam */
+  MODEL_PEDIGREE_SIRE_MGS /* sire sire-of-sire maternal-grandsire (sire-MGS models) */
+} ModelPedigreeKind;
 
 PETSC_EXTERN const char *const ModelEffectKindNames[];
 PETSC_EXTERN const char *const ModelStructureNames[];
 
-#define MODEL_MAX_NAME 256
+#define MODEL_MAX_NAME   256
+#define MODEL_MAX_TRAITS 16
 
 /* One effect of the model, as the model file declared it. */
 typedef struct {
-  char            name[MODEL_MAX_NAME];   /* output group name: the column name, or "mean" */
-  char            column[MODEL_MAX_NAME]; /* data column; "" for the implied mean */
+  char            name[MODEL_MAX_NAME];   /* output group name: the column name, the `as` name, or "mean" */
+  char            column[MODEL_MAX_NAME]; /* class column (fixed, random, covariate `within`) or covariate column; "" for the mean */
   ModelEffectKind kind;
   ModelStructure  structure;
-  PetscReal       variance; /* random effects only */
-  PetscInt        line;     /* line in the model file (0 for the implied mean) */
-  PetscInt        data_column; /* index of COLUMN in the data header, set by ModelSetDataColumns() (-1 for the mean) */
+  PetscInt        line;                   /* line in the model file (0 for the implied mean) */
+  PetscInt        ntraits;                /* the traits the effect is in (indices into the model's traits, ascending) */
+  PetscInt        traits[MODEL_MAX_TRAITS];
+  /* the numeric part: a covariate's column, or the covariate of a random regression */
+  char            covariate[MODEL_MAX_NAME]; /* "" when the effect has none (class effects) */
+  PetscInt        legendre;               /* Legendre polynomials of degree 0..legendre of the covariate; -1: the covariate itself */
+  PetscBool       range_given;            /* the interval mapped to [-1, 1] (else the covariate's range in the data) */
+  PetscReal       range[2];
+  PetscBool       nested;                 /* a covariate nested within the classes of `column` */
+  PetscInt        group;                  /* random effects: their group */
+  PetscInt        position;               /* random effects: first index of this member in the group's G0 */
+  /* set by ModelSetDataColumns() */
+  PetscInt        data_column;            /* index of `column` in the data header, -1 if none */
+  PetscInt        covariate_column;       /* index of `covariate`, -1 if none */
 } ModelEffect;
+
+/* A random group: the effects of one `random` statement and their (co)variance matrix G0. */
+typedef struct {
+  ModelStructure structure;
+  PetscInt       neffects, first; /* its effects are first .. first+neffects-1 */
+  PetscInt       dim;             /* order of G0: sum over members of traits x coefficients */
+  PetscReal     *covariance;      /* dim x dim, row-major */
+  PetscInt       line;
+} ModelGroup;
 
 typedef struct _p_Model *Model;
 
@@ -47,7 +78,7 @@ PETSC_EXTERN PetscErrorCode ModelLoad(Model model, const char path[]);
    their indices; an unknown column is an error naming the model file line. */
 PETSC_EXTERN PetscErrorCode ModelSetDataColumns(Model model, const char data_path[], PetscInt ncolumns, const char *const names[]);
 PETSC_EXTERN PetscErrorCode ModelDestroy(Model *model);
-/* Prints the model (files, trait, effects, variances). Collective on the viewer. */
+/* Prints the model (files, traits, effects, (co)variances). Collective on the viewer. */
 PETSC_EXTERN PetscErrorCode ModelView(Model model, PetscViewer viewer);
 
 /* Not collective. The paths below are already joined with the model file's directory. */
@@ -56,13 +87,37 @@ PETSC_EXTERN PetscErrorCode ModelGetText(Model model, const char **text);
 PETSC_EXTERN PetscErrorCode ModelGetDataPath(Model model, const char **path);
 /* NULL when the model has no pedigree line. */
 PETSC_EXTERN PetscErrorCode ModelGetPedigreePath(Model model, const char **path);
+PETSC_EXTERN PetscErrorCode ModelGetPedigreeKind(Model model, ModelPedigreeKind *kind);
+/* The unknown-parent group IDs of the `groups` line (n = 0 without one); whether A-inverse uses inbreeding. */
+PETSC_EXTERN PetscErrorCode ModelGetGroups(Model model, PetscInt *n, const char *const **ids);
+PETSC_EXTERN PetscErrorCode ModelGetInbreeding(Model model, PetscBool *use);
 PETSC_EXTERN PetscErrorCode ModelGetOutputPath(Model model, const char **path);
-/* The trait column, its index in the data header (after ModelSetDataColumns()), and the residual variance. */
-PETSC_EXTERN PetscErrorCode ModelGetTrait(Model model, const char **column, PetscInt *data_column);
-PETSC_EXTERN PetscErrorCode ModelGetResidualVariance(Model model, PetscReal *variance);
+/* Traits: their number, and the column and data-header index of trait T. */
+PETSC_EXTERN PetscErrorCode ModelGetNumTraits(Model model, PetscInt *ntraits);
+PETSC_EXTERN PetscErrorCode ModelGetTrait(Model model, PetscInt t, const char **column, PetscInt *data_column);
+/* The residual weight column (NULL, -1 without one). */
+PETSC_EXTERN PetscErrorCode ModelGetWeight(Model model, const char **column, PetscInt *data_column);
+/* R0, the t x t residual (co)variance matrix, row-major. */
+PETSC_EXTERN PetscErrorCode ModelGetResidual(Model model, const PetscReal **R0);
 PETSC_EXTERN PetscErrorCode ModelGetNumEffects(Model model, PetscInt *neffects);
 PETSC_EXTERN PetscErrorCode ModelGetEffect(Model model, PetscInt e, const ModelEffect **effect);
+PETSC_EXTERN PetscErrorCode ModelGetNumGroups(Model model, PetscInt *ngroups);
+PETSC_EXTERN PetscErrorCode ModelGetGroup(Model model, PetscInt g, const ModelGroup **group);
 /* Whether some effect has STRUCTURE pedigree. */
 PETSC_EXTERN PetscErrorCode ModelHasPedigreeEffect(Model model, PetscBool *has);
+
+/* Coefficients per trait of an effect: legendre + 1, or 1. */
+static inline PetscInt ModelEffectCoefficients(const ModelEffect *effect)
+{
+  return effect->legendre >= 0 ? effect->legendre + 1 : 1;
+}
+
+/* Position of trait T among an effect's traits, -1 when the effect is not in it. */
+static inline PetscInt ModelEffectTraitPosition(const ModelEffect *effect, PetscInt t)
+{
+  for (PetscInt k = 0; k < effect->ntraits; k++)
+    if (effect->traits[k] == t) return k;
+  return -1;
+}
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <petscmat.h>
 #include <henderson/labels.h>
+#include <henderson/model.h>
 
 typedef struct _p_Pedigree *Pedigree;
 
@@ -39,22 +40,33 @@ typedef struct {
   PetscReal mean_inbreeding;   /* over all animals */
   PetscReal max_inbreeding;
   PetscInt  duplicates;        /* repeated identical lines, ignored */
+  PetscInt  groups;            /* unknown-parent groups (their equations follow the animals') */
+  PetscBool unknown_parents;   /* some parent is unknown and not a group */
   PetscBool header;            /* whether the first line was taken as a header */
 } PedigreeStats;
 
 PETSC_EXTERN PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree);
+/* Before PedigreeLoad(). The kind of pedigree: animal sire dam (parent coefficients 1/2, 1/2), or
+   sire sire-of-sire maternal-grandsire for sire-MGS models (1/2, 1/4; a bull may then be both). */
+PETSC_EXTERN PetscErrorCode PedigreeSetKind(Pedigree pedigree, ModelPedigreeKind kind);
+/* Before PedigreeLoad(). IDs that, in the parent columns, are unknown-parent groups (Quaas 1988):
+   they are not animals; A-inverse becomes the QP-transformed A*-inverse over animals and groups. */
+PETSC_EXTERN PetscErrorCode PedigreeSetGroups(Pedigree pedigree, PetscInt n, const char *const ids[]);
+/* Before PedigreeSetUp(). Whether A-inverse accounts for inbreeding (the default); F is computed either way. */
+PETSC_EXTERN PetscErrorCode PedigreeSetUseInbreeding(Pedigree pedigree, PetscBool use);
 PETSC_EXTERN PetscErrorCode PedigreeDestroy(Pedigree *pedigree);
 /* Collective. Rank 0 reads PATH, checks it and orders the animals. The first line is a header when
    its first three fields are not unknown-parent codes, contain no digit, and appear on no other line. */
 PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
-/* Not collective, rank 0 only: the animal IDs, by index. */
+/* Not collective, rank 0 only: the animal IDs, by index; the group IDs (NULL without groups). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *labels);
+PETSC_EXTERN PetscErrorCode PedigreeGetGroupLabels(Pedigree pedigree, LabelTable *labels);
 /* Not collective, rank 0 only: appends founders (animals with records but not in the pedigree). */
 PETSC_EXTERN PetscErrorCode PedigreeAddFounders(Pedigree pedigree, LabelTable founders);
 /* Collective. Computes inbreeding and the A-inverse coefficients on rank 0 and shares the statistics. */
 PETSC_EXTERN PetscErrorCode PedigreeSetUp(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeGetStats(Pedigree pedigree, PedigreeStats *stats);
-/* Not collective, rank 0 only: the whole arrays by animal index (parent -1 = unknown). */
+/* Not collective, rank 0 only: the whole arrays by animal index (parent -1 = unknown, -2-g = group g). */
 PETSC_EXTERN PetscErrorCode PedigreeGetArrays(Pedigree pedigree, const PetscInt **sire, const PetscInt **dam, const PetscReal **inbreeding,
                                               const PetscReal **alpha);
 /* Collective. RANGES[r]..RANGES[r+1]-1 are the animals whose equations rank r owns (size+1 entries,
@@ -64,10 +76,12 @@ PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt
 PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam,
                                              const PetscReal **alpha, const PetscReal **inbreeding);
 /* Not collective. The A-inverse contributions of this rank's animals (after PedigreeDistribute()),
-   by Henderson's rules: up to 6 per animal, upper triangle (row <= col), in animal indices, not
-   summed (the same position may appear several times). Free the arrays with PetscFree3(). */
+   by Henderson's rules: up to 6 per animal, upper triangle (row <= col), not summed (the same
+   position may appear several times). Indices: animals 0..animals-1, then groups. Free the arrays
+   with PetscFree3(). */
 PETSC_EXTERN PetscErrorCode PedigreeGetInverseEntries(Pedigree pedigree, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values);
-/* Collective. A-inverse as a distributed AIJ matrix (rows distributed as by PedigreeDistribute()). */
+/* Collective. A-inverse as a distributed AIJ matrix (rows distributed as by PedigreeDistribute(), the
+   groups' rows on the last rank). */
 PETSC_EXTERN PetscErrorCode PedigreeCreateInverse(Pedigree pedigree, Mat *Ainv);
 PETSC_EXTERN PetscErrorCode PedigreeView(Pedigree pedigree, PetscViewer viewer);
 

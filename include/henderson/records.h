@@ -1,10 +1,14 @@
 /* henderson/records.h -- the per-rank records: the only thing kept from the data file.
 
-   Each rank parses the lines of its own byte range of the data file. A record keeps, for every
-   effect of the model, a level index (class effects) or a value (covariates), and its trait value.
-   A record whose trait is NA, '.' or empty is left out (counted as skipped); so is a record with a
-   missing covariate. Labels are numbered collectively afterwards (RecordsNumber()): level indices
-   are then global and the same for any number of ranks. */
+   Each rank parses the lines of its own byte range of the data file. A record keeps its trait
+   values (NaN where missing), its weight, and for every effect a level index (class effects, the
+   class of a nested covariate, random effects) and/or a value (covariates, the covariate of a
+   random regression). A record whose traits are all missing is left out; so is one with a missing
+   covariate or weight (both counted). Labels are numbered collectively afterwards (RecordsNumber()):
+   level indices are then global and the same for any number of ranks.
+
+   Levels live in level spaces: every pedigree effect has the pedigree's animals; the columns of
+   one iid group share their labels; every other class effect has its own. */
 #ifndef HENDERSON_RECORDS_H
 #define HENDERSON_RECORDS_H
 
@@ -16,8 +20,9 @@ typedef struct _p_Records *Records;
 typedef struct {
   PetscInt64 lines;             /* data lines in the file (not counting header, blanks, comments) */
   PetscInt64 used;              /* records that enter the equations */
-  PetscInt64 missing_trait;     /* left out: trait missing */
-  PetscInt64 missing_covariate; /* left out: a covariate missing */
+  PetscInt64 missing_trait;     /* left out: every trait missing */
+  PetscInt64 missing_covariate; /* left out: a covariate or the weight missing */
+  PetscInt64 values[MODEL_MAX_TRAITS]; /* trait values used, per trait */
 } RecordsStats;
 
 PETSC_EXTERN PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records);
@@ -25,22 +30,33 @@ PETSC_EXTERN PetscErrorCode RecordsDestroy(Records *records);
 /* Collective. Reads this rank's part of the model's data file (and checks the model's columns
    against its header). Malformed lines are errors naming the file and the line. */
 PETSC_EXTERN PetscErrorCode RecordsRead(Records records, Model model);
-/* Collective. Numbers the labels of every class effect. Labels of a pedigree effect are looked up
+/* Collective. Numbers the labels of every level space. Labels of the pedigree space are looked up
    among the pedigree's animals; those not found are appended to it as founders. */
 PETSC_EXTERN PetscErrorCode RecordsNumber(Records records, Model model, Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode RecordsGetStats(Records records, RecordsStats *stats);
 /* Not collective. Number of records held by this rank. */
 PETSC_EXTERN PetscErrorCode RecordsGetLocalSize(Records records, PetscInt *n);
-/* Not collective. For effect E: the level of every local record (class effects; -1 = no effect, an
-   unknown animal ID of a pedigree effect) or its value (covariates). The other array is NULL. */
+/* Not collective. For effect E: the level of every local record (-1: no effect on this record, an
+   unknown animal ID) and the covariate value (NULL when the effect has no covariate). LEVEL is NULL
+   for a plain covariate (one level). */
 PETSC_EXTERN PetscErrorCode RecordsGetEffect(Records records, PetscInt e, const PetscInt **level, const PetscReal **value);
-PETSC_EXTERN PetscErrorCode RecordsGetTrait(Records records, const PetscReal **y);
-/* Not collective. The centre (mean) and scale (standard deviation) of covariate E over the records
-   used. The equations use (x - centre) / scale, which keeps them well conditioned whatever the units;
-   the output is transformed back to the raw covariate (see EvaluationWrite()). */
+/* Not collective. Trait values, record-major (n x traits, NaN = missing), and weights (NULL: all 1). */
+PETSC_EXTERN PetscErrorCode RecordsGetTraits(Records records, const PetscReal **y);
+PETSC_EXTERN PetscErrorCode RecordsGetWeights(Records records, const PetscReal **w);
+/* Not collective. The centre and scale of covariate E: the equations use (x - centre) / scale (a
+   plain covariate: mean and standard deviation; nested: 0 and root mean square; Legendre: 0 and 1),
+   which keeps them well conditioned whatever the units; the output is in raw units. */
 PETSC_EXTERN PetscErrorCode RecordsGetCovariateScaling(Records records, PetscInt e, PetscReal *centre, PetscReal *scale);
+/* Not collective. The interval of effect E's covariate that the Legendre polynomials map to [-1, 1]. */
+PETSC_EXTERN PetscErrorCode RecordsGetLegendreRange(Records records, PetscInt e, PetscReal range[2]);
 /* Number of levels of effect E (the same on every rank) and, on rank 0, their labels by index
-   (NULL elsewhere; for a pedigree effect, the pedigree's labels). */
+   (NULL elsewhere; for a pedigree effect, the pedigree's labels). A plain covariate has one level. */
 PETSC_EXTERN PetscErrorCode RecordsGetLevels(Records records, PetscInt e, PetscInt *nlevels, LabelTable *labels);
+/* Collective. COUNTS[level * ntraits + t]: records of every rank with effect E at that level and a
+   value for trait t (only for traits the effect is in). The array has nlevels * ntraits entries. */
+PETSC_EXTERN PetscErrorCode RecordsCountLevels(Records records, Model model, PetscInt e, PetscInt64 counts[]);
+
+/* Normalized Legendre polynomials sqrt((2k+1)/2) P_k(x), k = 0..order, at x in [-1, 1]. */
+PETSC_EXTERN void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[]);
 
 #endif
