@@ -2,9 +2,12 @@
 
      check_solutions FILE.h5 EXPECTED.txt
        EXPECTED lines (fields separated by blanks; '#' starts a comment):
-         value      EFFECT LEVEL VALUE TOL [TRAIT]   solution of one level (TRAIT counts from 1)
-         diff       EFFECT LEVEL_A LEVEL_B VALUE TOL [TRAIT]   value(A) - value(B), an estimable function
+         value      EFFECT LEVEL VALUE TOL [COLUMN]  solution of one level (COLUMN of value counts from 1:
+                    the trait, or trait x coefficients for regressions)
+         diff       EFFECT LEVEL_A LEVEL_B VALUE TOL [COLUMN]   value(A) - value(B), an estimable function
          inbreeding EFFECT LEVEL VALUE TOL
+         linear     VALUE TOL C1 EFFECT1 LEVEL1 [C2 EFFECT2 LEVEL2 ...]   sum of Ck * value, an estimable
+                    function across effects (EFFECT:COLUMN picks a column, counted from 1)
          attribute  GROUP NAME VALUE TOL             a numeric attribute, e.g. /solver converged 1 0
          levels     EFFECT N                         number of levels
      check_solutions -same TOL A.h5 B.h5 [C.h5 ...]
@@ -17,7 +20,7 @@
 
 typedef struct {
   char       name[256];
-  PetscInt   nlevels, ntraits;
+  PetscInt   nlevels, ncolumns;
   char     **labels;
   PetscReal *values, *inbreeding;
 } Effect;
@@ -26,7 +29,7 @@ static PetscErrorCode LoadEffect(const char path[], const char name[], Effect *e
 {
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(e->name, name, sizeof(e->name)));
-  PetscCall(OutputReadEffect(path, name, &e->nlevels, &e->ntraits, &e->labels, &e->values, &e->inbreeding));
+  PetscCall(OutputReadEffect(path, name, &e->nlevels, &e->ncolumns, &e->labels, &e->values, &e->inbreeding));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -61,14 +64,40 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
   PetscFunctionBeginUser;
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", expected);
   while (fgets(line, sizeof(line), fp)) {
-    char    *fields[8], copy[1024], *hash;
+    char    *fields[64], copy[1024], *hash;
     PetscInt n;
 
     line[strcspn(line, "\r\n")] = 0;
     if ((hash = strchr(line, '#'))) *hash = 0;
     PetscCall(PetscStrncpy(copy, line, sizeof(copy)));
-    PetscCall(ReaderSplit(copy, 8, fields, &n));
+    PetscCall(ReaderSplit(copy, 64, fields, &n));
     if (!n) continue;
+    if (!strcmp(fields[0], "linear")) {
+      PetscReal got = 0;
+      PetscBool ok  = PETSC_TRUE;
+      PetscCheck(n >= 6 && (n - 3) % 3 == 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      for (PetscInt k = 3; k < n && ok; k += 3) {
+        char     effect[256], *colon;
+        PetscInt column = 0, l;
+        PetscCall(PetscStrncpy(effect, fields[k + 1], sizeof(effect)));
+        if ((colon = strchr(effect, ':'))) {
+          *colon = 0;
+          column = atoi(colon + 1) - 1;
+        }
+        if (strcmp(cache.name, effect)) {
+          if (cache.labels) PetscCall(FreeEffect(&cache));
+          PetscCall(LoadEffect(path, effect, &cache));
+        }
+        l = FindLevel(&cache, fields[k + 2]);
+        ok = l >= 0 && column >= 0 && column < cache.ncolumns;
+        if (ok) got += atof(fields[k]) * cache.values[l * cache.ncolumns + column];
+      }
+      if (!ok) {
+        printf("FAIL  %s: unknown effect, level or column\n", line);
+        (*failures)++;
+      } else if (!Report(fabs(got - atof(fields[1])) <= atof(fields[2]), line, got, atof(fields[1]), atof(fields[2]))) (*failures)++;
+      continue;
+    }
     if (!strcmp(fields[0], "attribute")) {
       PetscReal got;
       PetscCheck(n == 5, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
@@ -92,11 +121,11 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
         (*failures)++;
         continue;
       }
-      PetscCheck(t >= 0 && t < cache.ntraits, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: trait out of range: %s", expected, line);
+      PetscCheck(t >= 0 && t < cache.ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: trait out of range: %s", expected, line);
       if (fields[0][0] == 'i') {
         PetscCheck(cache.inbreeding, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "effect %s has no inbreeding", fields[1]);
         got = cache.inbreeding[l];
-      } else got = cache.values[l * cache.ntraits + t];
+      } else got = cache.values[l * cache.ncolumns + t];
       if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
     } else if (!strcmp(fields[0], "diff")) {
       PetscInt  a = FindLevel(&cache, fields[2]), b = FindLevel(&cache, fields[3]), t = n >= 7 ? atoi(fields[6]) - 1 : 0;
@@ -107,7 +136,7 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
         (*failures)++;
         continue;
       }
-      got = cache.values[a * cache.ntraits + t] - cache.values[b * cache.ntraits + t];
+      got = cache.values[a * cache.ncolumns + t] - cache.values[b * cache.ncolumns + t];
       if (!Report(fabs(got - atof(fields[4])) <= atof(fields[5]), line, got, atof(fields[4]), atof(fields[5]))) (*failures)++;
     } else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: unknown check '%s'", expected, fields[0]);
   }
@@ -132,13 +161,13 @@ static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscIn
       PetscReal worst = 0;
       PetscBool labels_ok;
       PetscCall(LoadEffect(files[f], names[k], &other));
-      labels_ok = other.nlevels == ref.nlevels && other.ntraits == ref.ntraits ? PETSC_TRUE : PETSC_FALSE;
+      labels_ok = other.nlevels == ref.nlevels && other.ncolumns == ref.ncolumns ? PETSC_TRUE : PETSC_FALSE;
       for (PetscInt l = 0; labels_ok && l < ref.nlevels; l++) labels_ok = strcmp(ref.labels[l], other.labels[l]) ? PETSC_FALSE : PETSC_TRUE;
       if (!labels_ok) {
         printf("FAIL  %s: effect %s has other levels than in %s\n", files[f], names[k], files[0]);
         (*failures)++;
       } else {
-        for (PetscInt i = 0; i < ref.nlevels * ref.ntraits; i++) worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
+        for (PetscInt i = 0; i < ref.nlevels * ref.ncolumns; i++) worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
         printf("%s  %s vs %s: effect %s, %" PetscInt_FMT " levels, largest difference %.3g (tol %.3g)\n", worst <= tol ? "ok  " : "FAIL", files[f], files[0], names[k],
                ref.nlevels, (double)worst, (double)tol);
         if (worst > tol) (*failures)++;

@@ -1,7 +1,21 @@
 # Runs one end-to-end case: copies CASE to WORK, solves model.txt on RANKS ranks (with the case's
 # options.txt if there is one), and checks the solutions against expected.txt.
+# from.txt (optional): line 1 a directory of the repository whose files come first (a worked
+# example in pedigrees/), line 2 the model file there (default model.txt).
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
+set(model model.txt)
+if(EXISTS ${CASE}/from.txt)
+  file(STRINGS ${CASE}/from.txt from)
+  list(GET from 0 from_dir)
+  file(GLOB from_files ${CMAKE_CURRENT_LIST_DIR}/../${from_dir}/*)
+  list(FILTER from_files EXCLUDE REGEX "\\.h5$")
+  file(COPY ${from_files} DESTINATION ${WORK})
+  list(LENGTH from nfrom)
+  if(nfrom GREATER 1)
+    list(GET from 1 model)
+  endif()
+endif()
 file(GLOB files ${CASE}/*)
 file(COPY ${files} DESTINATION ${WORK})
 set(options -ksp_rtol 1e-12)
@@ -9,7 +23,7 @@ if(EXISTS ${CASE}/options.txt)
   file(STRINGS ${CASE}/options.txt options)
   separate_arguments(options UNIX_COMMAND "${options}")
 endif()
-execute_process(COMMAND ${MPIEXEC} ${NPFLAG} ${RANKS} ${HENDERSON} solve model.txt ${options}
+execute_process(COMMAND ${MPIEXEC} ${NPFLAG} ${RANKS} ${HENDERSON} solve ${model} ${options}
                 WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 100)
 message("${out}")
 if(NOT rc EQUAL 0)
