@@ -810,9 +810,11 @@ PetscErrorCode PedigreeGetInverseEntries(Pedigree p, PetscCount *n, PetscInt **r
       (*cols)[k]     = PetscMax(index[u], i);
       (*values)[k++] = -c[u] * alpha;
       for (PetscInt v = u; v < np; v++) {
+        /* an off-diagonal pair is stored once for both triangles -- unless both slots hold the same
+           parent (a bull as sire and maternal grandsire): then both products land on the diagonal */
         (*rows)[k]     = PetscMin(index[u], index[v]);
         (*cols)[k]     = PetscMax(index[u], index[v]);
-        (*values)[k++] = c[u] * c[v] * alpha;
+        (*values)[k++] = (u != v && index[u] == index[v] ? 2 : 1) * c[u] * c[v] * alpha;
       }
     }
   }

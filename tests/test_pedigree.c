@@ -258,6 +258,198 @@ static PetscErrorCode TestRandomPedigree(TestCounter *c, uint64_t seed, PetscInt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Unknown-parent groups: the QP-transformed matrix from the library against the dense blocks
+   [A^-1, -A^-1 Q; -Q' A^-1, Q' A^-1 Q], Q the group proportions of every animal. Unknown parents of
+   animals of the first half are groups by sex and birth period; a few stay plainly unknown. */
+static PetscErrorCode TestGroups(TestCounter *c, uint64_t seed, PetscInt n)
+{
+  char        path[HENDERSON_MAX_PATH + 64];
+  const char *groups[] = {"Gsire_old", "Gdam_old", "Gsire_new", "Gdam_new"};
+  PetscInt    ngroups = 4, *sire, *dam, *sire_group, *dam_group;
+  PetscMPIInt rank;
+  TestRandom  r;
+  Pedigree    pedigree;
+  Mat         Ainv;
+  PetscReal  *lib = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PetscMalloc4(n, &sire, n, &dam, n, &sire_group, n, &dam_group));
+  TestRandomSeed(&r, seed);
+  for (PetscInt i = 0; i < n; i++) {
+    PetscInt recent = i < n / 2 ? 0 : 2;
+    sire[i] = dam[i] = -1;
+    if (i >= 10) {
+      if (TestRandomUniform(&r) > 0.15) sire[i] = 2 * TestRandomInt(&r, i / 2) + 1 < i ? 2 * TestRandomInt(&r, i / 2) + 1 : -1;
+      if (TestRandomUniform(&r) > 0.15) dam[i] = 2 * TestRandomInt(&r, (i + 1) / 2);
+      if (sire[i] >= i) sire[i] = -1;
+      if (dam[i] >= i) dam[i] = -1;
+    }
+    /* unknown parents become groups, except about one in ten */
+    sire_group[i] = sire[i] < 0 && TestRandomUniform(&r) > 0.1 ? recent : -1;
+    dam_group[i]  = dam[i] < 0 && TestRandomUniform(&r) > 0.1 ? recent + 1 : -1;
+  }
+  snprintf(path, sizeof(path), "%s/groups_%llu.txt", work_dir, (unsigned long long)seed);
+  if (rank == 0) {
+    FILE *fp = fopen(path, "w");
+    PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+    for (PetscInt i = n - 1; i >= 0; i--) { /* progeny first: the order must not matter */
+      char s[32], d[32];
+      if (sire[i] >= 0) snprintf(s, sizeof(s), "b%d", (int)sire[i]);
+      else snprintf(s, sizeof(s), "%s", sire_group[i] >= 0 ? groups[sire_group[i]] : "0");
+      if (dam[i] >= 0) snprintf(d, sizeof(d), "b%d", (int)dam[i]);
+      else snprintf(d, sizeof(d), "%s", dam_group[i] >= 0 ? groups[dam_group[i]] : "0");
+      fprintf(fp, "b%d %s %s\n", (int)i, s, d);
+    }
+    fclose(fp);
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  {
+    PetscMPIInt size;
+    PetscInt   *ranges;
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
+    PetscCall(PedigreeSetGroups(pedigree, ngroups, groups));
+    PetscCall(PedigreeLoad(pedigree, path));
+    PetscCall(PedigreeSetUp(pedigree));
+    PetscCall(PetscMalloc1(size + 1, &ranges));
+    for (PetscMPIInt k = 0; k <= size; k++) ranges[k] = (PetscInt)(((PetscInt64)n * k) / size);
+    PetscCall(PedigreeDistribute(pedigree, ranges));
+    PetscCall(PetscFree(ranges));
+  }
+  PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
+  PetscCall(TestMatGatherDense(Ainv, &lib));
+  if (rank == 0) {
+    PetscInt   N = n + ngroups, *map;
+    PetscReal *A, *Q, *AinvQ, worst = 0, scale = 0;
+    char       label[32];
+    PetscCall(PetscMalloc4(n * n, &A, n * ngroups, &Q, n * ngroups, &AinvQ, n, &map));
+    PetscCall(TestTabularA(n, sire, dam, A));
+    PetscCall(TestInverseSPD(n, A));
+    for (PetscInt i = 0; i < n; i++) { /* Q_i = (Q_sire or group) / 2 + (Q_dam or group) / 2 */
+      for (PetscInt g = 0; g < ngroups; g++) Q[i * ngroups + g] = 0;
+      for (PetscInt g = 0; g < ngroups; g++) {
+        if (sire[i] >= 0) Q[i * ngroups + g] += 0.5 * Q[sire[i] * ngroups + g];
+        if (dam[i] >= 0) Q[i * ngroups + g] += 0.5 * Q[dam[i] * ngroups + g];
+      }
+      if (sire_group[i] >= 0) Q[i * ngroups + sire_group[i]] += 0.5;
+      if (dam_group[i] >= 0) Q[i * ngroups + dam_group[i]] += 0.5;
+      snprintf(label, sizeof(label), "b%d", (int)i);
+      map[i] = IndexOf(pedigree, label);
+    }
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt g = 0; g < ngroups; g++) {
+        AinvQ[i * ngroups + g] = 0;
+        for (PetscInt k = 0; k < n; k++) AinvQ[i * ngroups + g] += A[i * n + k] * Q[k * ngroups + g];
+      }
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt j = 0; j < n; j++) worst = PetscMax(worst, PetscAbsReal(lib[map[i] * N + map[j]] - A[i * n + j]));
+      for (PetscInt g = 0; g < ngroups; g++) worst = PetscMax(worst, PetscAbsReal(lib[map[i] * N + n + g] + AinvQ[i * ngroups + g]));
+    }
+    for (PetscInt g = 0; g < ngroups; g++)
+      for (PetscInt h = 0; h < ngroups; h++) {
+        PetscReal qaq = 0;
+        for (PetscInt k = 0; k < n; k++) qaq += Q[k * ngroups + g] * AinvQ[k * ngroups + h];
+        worst = PetscMax(worst, PetscAbsReal(lib[(n + g) * N + n + h] - qaq));
+        scale = PetscMax(scale, PetscAbsReal(qaq));
+      }
+    TestCheck(c, worst < 1e-9 * PetscMax(1.0, scale), "groups, seed %llu: QP A*-inverse against [A^-1, -A^-1 Q; -Q'A^-1, Q'A^-1 Q], largest error %.3g", (unsigned long long)seed,
+              (double)worst);
+    PetscCall(PetscFree4(A, Q, AinvQ, map));
+  }
+  PetscCall(PetscFree(lib));
+  PetscCall(MatDestroy(&Ainv));
+  PetscCall(PedigreeDestroy(&pedigree));
+  PetscCall(PetscFree4(sire, dam, sire_group, dam_group));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sire-maternal grandsire pedigrees: A of bulls by the tabular method with coefficients 1/2 (sire)
+   and 1/4 (maternal grandsire), a_ii = 1 + a_sm / 4; F and A-inverse from the library against it. */
+static PetscErrorCode TestSireMGS(TestCounter *c, uint64_t seed, PetscInt n)
+{
+  char        path[HENDERSON_MAX_PATH + 64];
+  PetscInt   *sire, *mgs;
+  PetscMPIInt rank;
+  TestRandom  r;
+  Pedigree    pedigree;
+  Mat         Ainv;
+  PetscReal  *lib = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PetscMalloc2(n, &sire, n, &mgs));
+  TestRandomSeed(&r, seed);
+  for (PetscInt i = 0; i < n; i++) {
+    /* recent bulls as sires and grandsires, often the same bull for both (a sire bred to his daughter) */
+    sire[i] = i >= 8 && TestRandomUniform(&r) > 0.1 ? i - 1 - TestRandomInt(&r, PetscMin(i, 25)) : -1;
+    mgs[i]  = i >= 8 && TestRandomUniform(&r) > 0.2 ? (TestRandomUniform(&r) < 0.2 && sire[i] >= 0 ? sire[i] : i - 1 - TestRandomInt(&r, PetscMin(i, 25))) : -1;
+  }
+  snprintf(path, sizeof(path), "%s/sire_mgs_%llu.txt", work_dir, (unsigned long long)seed);
+  if (rank == 0) {
+    FILE *fp = fopen(path, "w");
+    PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+    fprintf(fp, "bull sire maternal_grandsire\n");
+    for (PetscInt i = 0; i < n; i++) {
+      char s[32] = "0", m[32] = "0";
+      if (sire[i] >= 0) snprintf(s, sizeof(s), "bull%d", (int)sire[i]);
+      if (mgs[i] >= 0) snprintf(m, sizeof(m), "bull%d", (int)mgs[i]);
+      fprintf(fp, "bull%d %s %s\n", (int)i, s, m);
+    }
+    fclose(fp);
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  {
+    PetscMPIInt size;
+    PetscInt   *ranges;
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
+    PetscCall(PedigreeSetKind(pedigree, MODEL_PEDIGREE_SIRE_MGS));
+    PetscCall(PedigreeLoad(pedigree, path));
+    PetscCall(PedigreeSetUp(pedigree));
+    PetscCall(PetscMalloc1(size + 1, &ranges));
+    for (PetscMPIInt k = 0; k <= size; k++) ranges[k] = (PetscInt)(((PetscInt64)n * k) / size);
+    PetscCall(PedigreeDistribute(pedigree, ranges));
+    PetscCall(PetscFree(ranges));
+  }
+  PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
+  PetscCall(TestMatGatherDense(Ainv, &lib));
+  if (rank == 0) {
+    PetscReal       *A, *Ai, worstF = 0, worst = 0, scale = 0, meanF = 0;
+    PetscInt        *map;
+    const PetscReal *F;
+    char             label[32];
+    PetscCall(PetscMalloc3(n * n, &A, n * n, &Ai, n, &map));
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt j = 0; j < i; j++) A[i * n + j] = A[j * n + i] = (sire[i] >= 0 ? 0.5 * A[j * n + sire[i]] : 0) + (mgs[i] >= 0 ? 0.25 * A[j * n + mgs[i]] : 0);
+      A[i * n + i] = 1 + (sire[i] >= 0 && mgs[i] >= 0 ? 0.25 * A[sire[i] * n + mgs[i]] : 0);
+      snprintf(label, sizeof(label), "bull%d", (int)i);
+      map[i] = IndexOf(pedigree, label);
+    }
+    PetscCall(PedigreeGetArrays(pedigree, NULL, NULL, &F, NULL));
+    for (PetscInt i = 0; i < n; i++) {
+      worstF = PetscMax(worstF, PetscAbsReal(F[map[i]] - (A[i * n + i] - 1)));
+      meanF += A[i * n + i] - 1;
+    }
+    TestCheck(c, worstF < 1e-12 && meanF > 0, "sire-MGS, seed %llu: F against the tabular A, largest error %.3g (mean F %.4f)", (unsigned long long)seed, (double)worstF,
+              (double)(meanF / n));
+    PetscCall(PetscArraycpy(Ai, A, n * n));
+    PetscCall(TestInverseSPD(n, Ai));
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt j = 0; j < n; j++) {
+        worst = PetscMax(worst, PetscAbsReal(lib[map[i] * n + map[j]] - Ai[i * n + j]));
+        scale = PetscMax(scale, PetscAbsReal(Ai[i * n + j]));
+      }
+    TestCheck(c, worst < 1e-9 * scale, "sire-MGS, seed %llu: A-inverse against the dense inverse, largest error %.3g", (unsigned long long)seed, (double)worst);
+    PetscCall(PetscFree3(A, Ai, map));
+  }
+  PetscCall(PetscFree(lib));
+  PetscCall(MatDestroy(&Ainv));
+  PetscCall(PedigreeDestroy(&pedigree));
+  PetscCall(PetscFree2(sire, mgs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   TestCounter c = {0, 0};
@@ -278,7 +470,11 @@ int main(int argc, char **argv)
     PetscCall(TestRandomPedigree(&c, 1, 200));
     PetscCall(TestRandomPedigree(&c, 2, 400));
     PetscCall(TestRandomPedigree(&c, 3, 333));
+    PetscCall(TestSireMGS(&c, 4, 150));
+    PetscCall(TestSireMGS(&c, 5, 300));
   }
+  PetscCall(TestGroups(&c, 6, 240));
+  PetscCall(TestGroups(&c, 7, 400));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_pedigree");
   PetscCall(HendersonErrorFinalize());
   PetscCall(PetscFinalize());
