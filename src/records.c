@@ -24,6 +24,7 @@ struct _p_Records {
   PetscInt   **level;          /* [effect][record], NULL for a plain covariate */
   PetscReal  **value;          /* [effect][record], NULL without a covariate */
   PetscInt    *space_of;       /* [effect] its level space, -1 for a plain covariate */
+  PetscBool   *animal_column;  /* [effect] its column holds animal IDs (some pedigree effect uses it): 0, NA, . are unknown */
   PetscInt     nspaces;
   Space       *spaces;
   PetscReal   *centre, *scale; /* [effect] covariates */
@@ -77,6 +78,7 @@ PetscErrorCode RecordsDestroy(Records *records)
   PetscCall(PetscFree(r->y));
   PetscCall(PetscFree(r->weight));
   PetscCall(PetscFree3(r->level, r->value, r->space_of));
+  PetscCall(PetscFree(r->animal_column));
   PetscCall(PetscFree3(r->centre, r->scale, r->range));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -241,8 +243,8 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       }
       {
         const char *text = fields[effect->data_column];
-        if (effect->structure == MODEL_STRUCTURE_PEDIGREE && HendersonIsMissing(text, PETSC_TRUE)) {
-          r->level[e][k] = -1; /* unknown animal (a dam not known, say): no effect on this record */
+        if (r->animal_column[e] && HendersonIsMissing(text, PETSC_TRUE)) {
+          r->level[e][k] = -1; /* unknown animal (a dam not known, say): no effect of this column on this record */
         } else {
           PetscCheck(text[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": column '%s' is empty", path, line, effect->column);
           PetscCall(SpaceLocalLabel(&r->spaces[r->space_of[e]], text, line, &r->level[e][k]));
@@ -310,6 +312,16 @@ PetscErrorCode RecordsRead(Records r, Model model)
   PetscCall(PetscCalloc3(r->neffects, &r->level, r->neffects, &r->value, r->neffects, &r->space_of));
   PetscCall(PetscCalloc3(r->neffects, &r->centre, r->neffects, &r->scale, r->neffects, &r->range));
   PetscCall(RecordsSetUpSpaces(r, model));
+  PetscCall(PetscCalloc1(r->neffects + 1, &r->animal_column));
+  for (PetscInt e = 0; e < r->neffects; e++) {
+    const ModelEffect *effect;
+    PetscCall(ModelGetEffect(model, e, &effect));
+    for (PetscInt f = 0; f < r->neffects && effect->column[0]; f++) {
+      const ModelEffect *other;
+      PetscCall(ModelGetEffect(model, f, &other));
+      if (other->structure == MODEL_STRUCTURE_PEDIGREE && !strcmp(other->column, effect->column)) r->animal_column[e] = PETSC_TRUE;
+    }
+  }
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
     PetscCall(ModelGetEffect(model, e, &effect));

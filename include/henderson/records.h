@@ -4,7 +4,9 @@
    values (NaN where missing), its weight, and for every effect a level index (class effects, the
    class of a nested covariate, random effects) and/or a value (covariates, the covariate of a
    random regression). A record whose traits are all missing is left out; so is one with a missing
-   covariate or weight (both counted). Labels are numbered collectively afterwards (RecordsNumber()):
+   covariate or weight (both counted). In a column that holds animal IDs -- one a pedigree effect
+   uses -- 0, NA and . are unknown: no effect of that column on the record (a calf whose dam is not
+   known has no maternal effects). Labels are numbered collectively afterwards (RecordsNumber()):
    level indices are then global and the same for any number of ranks.
 
    Levels live in level spaces: every pedigree effect has the pedigree's animals; the columns of
