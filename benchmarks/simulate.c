@@ -1,16 +1,20 @@
-/* henderson-simulate: a livestock population with the input of a single-trait animal-model
-   evaluation (pedigree, records, model file) and the true breeding values to judge it by.
+/* henderson-simulate: a livestock population with the input of an animal-model evaluation
+   (pedigree, records, model file) and the true breeding values to judge it by.  One trait by
+   default; --traits 2 adds a second, genetically and residually correlated trait with 20% of its
+   records missing; --maternal adds the dam's maternal genetic and maternal permanent environment
+   effects on the (first) trait, the maternal value correlated with the direct one.
 
    Generation 0 holds the founders; generations 1..G are born in herds to sires drawn from the
    males of the previous 1-3 generations of the whole population (a heavy-tailed popularity, so a
    few AI sires get thousands of progeny) and dams drawn from the females of the previous 1-3
    generations, mostly of the calf's own herd.  Everything is O(N) time and memory (about 35
-   bytes an animal), and the files are written through large buffers with hand-made number
-   formatting, so ten million animals take seconds rather than minutes.
+   bytes an animal, up to 24 more with the options), and the files are written through large
+   buffers with hand-made number formatting, so ten million animals take seconds rather than
+   minutes.
 
    usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]
                              [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]
-                             [--shuffle] [--out DIR] */
+                             [--traits 1|2] [--maternal] [--shuffle] [--out DIR] */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -23,6 +27,7 @@
 #include <time.h>
 
 enum {
+  MAX_VALUES             = 3, /* true values per animal: direct for each of 1-2 traits, maternal */
   SEASONS                = 4,
   MAX_PARENT_GENERATIONS = 3,      /* parents come from the previous 1..3 generations */
   LINE_MAX_BYTES         = 256,    /* no output line is longer than this */
@@ -34,6 +39,18 @@ static const double MISSING_WEIGHT = 0.01; /* share of records whose trait is NA
 static const double HYS_VARIANCE   = 0.5;  /* herd-year-season effects ~ N(0, 0.5), 0.5 a variance */
 static const double MALE_EFFECT    = 0.3;
 static const double AGE_SLOPE      = 0.002;
+/* --traits 2: the second trait, weight2 */
+static const double H2_SECOND            = 0.2;
+static const double GENETIC_CORRELATION  = 0.5;
+static const double RESIDUAL_CORRELATION = 0.2;
+static const double MISSING_SECOND       = 0.2; /* share of records whose weight2 is NA (weight is then never NA) */
+static const double HYS_VARIANCE_SECOND  = 0.3;
+static const double MALE_EFFECT_SECOND   = -0.2;
+static const double AGE_SLOPE_SECOND     = 0.004;
+/* --maternal: the dam's effects on her calf's (first) trait */
+static const double MATERNAL_VARIANCE          = 0.1;
+static const double DIRECT_MATERNAL_COVARIANCE = -0.05;
+static const double MATERNAL_PE_VARIANCE       = 0.05;
 
 static void Die(const char *format, ...)
 {
@@ -216,7 +233,7 @@ typedef struct {
   int64_t     animals, generations, herds;
   double      founder_fraction, record_fraction, missing_parent, h2;
   uint64_t    seed;
-  int         shuffle;
+  int         traits, maternal, shuffle;
   const char *out;
 } Options;
 
@@ -224,9 +241,12 @@ static void Usage(FILE *f)
 {
   fputs("usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]\n"
         "                          [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]\n"
-        "                          [--shuffle] [--out DIR]\n"
+        "                          [--traits 1|2] [--maternal] [--shuffle] [--out DIR]\n"
         "  writes DIR/pedigree.txt, data.txt, true_bv.txt and model.txt\n"
-        "  defaults: N 100000, G 10, H N/200 (at least 10), f 0.1, r 0.8, p 0.05, h2 0.3, S 1, DIR .\n",
+        "  defaults: N 100000, G 10, H N/200 (at least 10), f 0.1, r 0.8, p 0.05, h2 0.3, S 1, DIR .\n"
+        "  --traits 2: a second trait weight2 (h2 0.2; genetic correlation 0.5, residual 0.2 with weight)\n"
+        "  --maternal: the dam's maternal genetic effect (variance 0.1, covariance -0.05 with the direct one)\n"
+        "              and maternal permanent environment (0.05) on weight; its residual is 1 - h2 - 0.15\n",
         f);
 }
 
@@ -261,6 +281,7 @@ static Options ParseOptions(int argc, char **argv)
                .missing_parent   = 0.05,
                .h2               = 0.3,
                .seed             = 1,
+               .traits           = 1,
                .out              = "."};
   for (int i = 1; i < argc; i++) {
     const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -270,6 +291,10 @@ static Options ParseOptions(int argc, char **argv)
     }
     if (!strcmp(name, "--shuffle")) {
       o.shuffle = 1;
+      continue;
+    }
+    if (!strcmp(name, "--maternal")) {
+      o.maternal = 1;
       continue;
     }
     if (!value) {
@@ -292,6 +317,8 @@ static Options ParseOptions(int argc, char **argv)
       o.missing_parent = ParseReal(name, value, 0, 1, 0);
     else if (!strcmp(name, "--h2"))
       o.h2 = ParseReal(name, value, 0, 1, 1);
+    else if (!strcmp(name, "--traits"))
+      o.traits = (int)ParseInteger(name, value, 1, 2);
     else if (!strcmp(name, "--seed"))
       o.seed = (uint64_t)ParseInteger(name, value, 0, INT64_MAX);
     else if (!strcmp(name, "--out"))
@@ -317,7 +344,9 @@ typedef struct {
   int64_t  n, nherds, ngen; /* animals, herds, generations including the founders' */
   int64_t *gen_start;       /* [ngen + 1] first animal of each generation (animals are in birth order) */
   int32_t *sire, *dam;      /* [n] parents as the pedigree file has them: index, or -1 for unknown */
-  double  *tbv;             /* [n] true breeding values */
+  int      ntraits, nvalues; /* nvalues true values per animal: direct for each trait, then maternal (--maternal) */
+  double  *tbv;             /* [n * nvalues] true breeding values */
+  double  *mpe;             /* [n] maternal permanent environment of the females (--maternal) */
   int32_t *herd;            /* [n] herd of birth */
   uint8_t *male;            /* [n] */
   uint8_t *herd_country;    /* [nherds] */
@@ -329,7 +358,11 @@ typedef struct {
   int32_t *females;         /* females grouped by generation, then herd */
   int64_t *female_start;    /* [ngen * nherds + 1] first entry of each (generation, herd) block */
   double  *hys_effect;      /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
-  int64_t  nrecords, nmissing, nhys;
+  double  *hys_effect2;     /* the same for weight2 (--traits 2), drawn with the first */
+  double   G[MAX_VALUES][MAX_VALUES], R[MAX_VALUES][MAX_VALUES]; /* genetic (co)variances of the true values, residual ones of the traits */
+  double   mendel[3][MAX_VALUES][MAX_VALUES]; /* Cholesky factors of the Mendelian sampling covariance with 0, 1, 2 parents known */
+  double   residual[MAX_VALUES][MAX_VALUES];  /* Cholesky factor of R */
+  int64_t  nrecords, nmissing, nmissing2, nhys;
 } Population;
 
 /* Each animal's ID: its birth herd's country and 9 digits.  The digits are a bijection of the
@@ -349,6 +382,56 @@ static void PutParent(Out *o, const Population *p, int32_t parent)
     PutId(o, p, parent);
 }
 
+/* The lower Cholesky factor L of the k x k matrix A; dies unless A is positive definite.  For
+   k = 1 it is sqrt(A), so that the single-trait draws are the same as without the options. */
+static void Cholesky(int k, double A[][MAX_VALUES], double L[][MAX_VALUES], const char *what)
+{
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j <= i; j++) {
+      double s = A[i][j];
+      for (int l = 0; l < j; l++) s -= L[i][l] * L[j][l];
+      if (j < i)
+        L[i][j] = s / L[j][j];
+      else if (s > 0)
+        L[i][i] = sqrt(s);
+      else
+        Die("%s is not positive definite", what);
+    }
+}
+
+/* G, R and their factors.  The Mendelian sampling covariance is G less G/4 for each known parent
+   (inbreeding ignored), subtracted in that order as the single-trait code always did. */
+static void SetCovariances(Population *p, const Options *opt)
+{
+  const int m = p->nvalues - 1; /* the maternal value's position */
+
+  p->G[0][0] = opt->h2;
+  p->R[0][0] = 1 - opt->h2;
+  if (opt->traits == 2) {
+    p->G[1][1] = H2_SECOND;
+    p->G[1][0] = p->G[0][1] = GENETIC_CORRELATION * sqrt(opt->h2 * H2_SECOND);
+    p->R[1][1] = 1 - H2_SECOND;
+  }
+  if (opt->maternal) {
+    p->G[m][m] = MATERNAL_VARIANCE;
+    p->G[m][0] = p->G[0][m] = DIRECT_MATERNAL_COVARIANCE;
+    /* a phenotypic variance of about 1, the direct-maternal covariance aside */
+    p->R[0][0] = 1 - opt->h2 - MATERNAL_VARIANCE - MATERNAL_PE_VARIANCE;
+    if (!(p->R[0][0] > 0)) Die("--maternal needs --h2 below %g", 1 - MATERNAL_VARIANCE - MATERNAL_PE_VARIANCE);
+  }
+  if (opt->traits == 2) p->R[1][0] = p->R[0][1] = RESIDUAL_CORRELATION * sqrt(p->R[0][0] * p->R[1][1]);
+  Cholesky(p->ntraits, p->R, p->residual, "the residual covariance matrix");
+  for (int known = 0; known <= 2; known++) {
+    double V[MAX_VALUES][MAX_VALUES];
+    for (int i = 0; i < p->nvalues; i++)
+      for (int j = 0; j < p->nvalues; j++) {
+        V[i][j] = p->G[i][j];
+        for (int k = 0; k < known; k++) V[i][j] -= p->G[i][j] / 4;
+      }
+    Cholesky(p->nvalues, V, p->mendel[known], opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)" : "the genetic covariance matrix");
+  }
+}
+
 static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
 {
   int64_t nfounders, rest;
@@ -358,6 +441,9 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   p->n      = opt->animals;
   p->nherds = opt->herds;
   p->ngen   = opt->generations + 1;
+  p->ntraits = opt->traits;
+  p->nvalues = opt->traits + opt->maternal;
+  SetCovariances(p, opt);
 
   /* founders are generation 0; the others are shared out evenly over generations 1..G */
   nfounders = llround(opt->founder_fraction * (double)p->n);
@@ -369,7 +455,8 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
 
   p->sire         = Allocate((size_t)p->n, sizeof(int32_t));
   p->dam          = Allocate((size_t)p->n, sizeof(int32_t));
-  p->tbv          = Allocate((size_t)p->n, sizeof(double));
+  p->tbv          = Allocate((size_t)p->n * (size_t)p->nvalues, sizeof(double));
+  if (opt->maternal) p->mpe = Allocate((size_t)p->n, sizeof(double));
   p->herd         = Allocate((size_t)p->n, sizeof(int32_t));
   p->male         = Allocate((size_t)p->n, sizeof(uint8_t));
   p->males        = Allocate((size_t)p->n, sizeof(int32_t));
@@ -380,6 +467,7 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   p->female_start = Allocate((size_t)(p->ngen * p->nherds + 1), sizeof(int64_t));
   p->hys_effect   = Allocate((size_t)((p->ngen - 1) * p->nherds * SEASONS), sizeof(double));
   for (int64_t k = 0; k < (p->ngen - 1) * p->nherds * SEASONS; k++) p->hys_effect[k] = NAN;
+  if (opt->traits == 2) p->hys_effect2 = Allocate((size_t)((p->ngen - 1) * p->nherds * SEASONS), sizeof(double));
 
   /* herd sizes vary about threefold (log-normal); each herd belongs to one country */
   p->herd_country = Allocate((size_t)p->nherds, sizeof(uint8_t));
@@ -399,6 +487,7 @@ static void PopulationDestroy(Population *p)
   free(p->sire);
   free(p->dam);
   free(p->tbv);
+  free(p->mpe);
   free(p->herd);
   free(p->male);
   free(p->males);
@@ -408,6 +497,7 @@ static void PopulationDestroy(Population *p)
   free(p->females);
   free(p->female_start);
   free(p->hys_effect);
+  free(p->hys_effect2);
   free(p->herd_country);
   free(p->herd_cum);
 }
@@ -474,15 +564,18 @@ static void IndexGeneration(Population *p, Rng *rng, int64_t g, int64_t *fill)
     if (!p->male[i]) p->females[fill[p->herd[i]]++] = (int32_t)i;
 }
 
-static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int64_t g)
+/* Animal i's record; true_dam is its real dam (-1 if none), whose maternal effects it gets even where the file hides her. */
+static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int32_t true_dam, int64_t g)
 {
-  const double sigma_e = sqrt(1 - p->opt.h2);
-  int          season = 1 + RngBelow(rng, SEASONS), hys_digits = p->nherds > 99999 ? 7 : 5;
-  int64_t      hys = ((g - 1) * p->nherds + p->herd[i]) * SEASONS + season - 1;
-  long         age;
+  const double *u      = p->tbv + (size_t)i * (size_t)p->nvalues;
+  int           season = 1 + RngBelow(rng, SEASONS), hys_digits = p->nherds > 99999 ? 7 : 5;
+  int64_t       hys = ((g - 1) * p->nherds + p->herd[i]) * SEASONS + season - 1;
+  long          age;
+  double        missing, e[2] = {0, 0}, maternal = 0;
 
   if (isnan(p->hys_effect[hys])) {
     p->hys_effect[hys] = sqrt(HYS_VARIANCE) * RngNormal(rng);
+    if (p->hys_effect2) p->hys_effect2[hys] = sqrt(HYS_VARIANCE_SECOND) * RngNormal(rng);
     p->nhys++;
   }
   do age = lround(180 + 30 * RngNormal(rng));
@@ -497,13 +590,37 @@ static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int64_t g
   PutChar(data, 'S');
   PutUnsigned(data, (uint64_t)season, 1);
   PutString(data, p->male[i] ? " M " : " F ");
+  if (p->opt.maternal) {
+    PutParent(data, p, p->dam[i]);
+    PutChar(data, ' ');
+    if (true_dam >= 0) maternal = p->tbv[(size_t)true_dam * (size_t)p->nvalues + (size_t)p->nvalues - 1] + p->mpe[true_dam];
+  }
   PutUnsigned(data, (uint64_t)age, 1);
   PutChar(data, ' ');
-  if (RngUniform(rng) < MISSING_WEIGHT) {
+
+  /* one uniform decides which trait is NA, so that no record has both; a single trait draws
+     its residual only when observed, as it always did */
+  missing = RngUniform(rng);
+  if (p->ntraits == 2) {
+    double z0 = RngNormal(rng), z1 = RngNormal(rng);
+    e[0] = p->residual[0][0] * z0;
+    e[1] = p->residual[1][0] * z0 + p->residual[1][1] * z1;
+  } else if (missing >= MISSING_WEIGHT)
+    e[0] = p->residual[0][0] * RngNormal(rng);
+  if (missing < MISSING_WEIGHT) {
     PutString(data, "NA");
     p->nmissing++;
   } else {
-    PutFixed(data, 100 + p->hys_effect[hys] + (p->male[i] ? MALE_EFFECT : 0) + AGE_SLOPE * (double)age + p->tbv[i] + sigma_e * RngNormal(rng), 4);
+    PutFixed(data, 100 + p->hys_effect[hys] + (p->male[i] ? MALE_EFFECT : 0) + AGE_SLOPE * (double)age + u[0] + maternal + e[0], 4);
+  }
+  if (p->ntraits == 2) {
+    PutChar(data, ' ');
+    if (missing >= MISSING_WEIGHT && missing < MISSING_WEIGHT + MISSING_SECOND) {
+      PutString(data, "NA");
+      p->nmissing2++;
+    } else {
+      PutFixed(data, 50 + p->hys_effect2[hys] + (p->male[i] ? MALE_EFFECT_SECOND : 0) + AGE_SLOPE_SECOND * (double)age + u[1] + e[1], 4);
+    }
   }
   PutChar(data, '\n');
   p->nrecords++;
@@ -523,18 +640,22 @@ static void WritePedigreeLine(Out *o, const Population *p, int32_t i)
 /* Breeds all generations in birth order, writing records, true values and (unshuffled) pedigree lines on the way. */
 static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *truth)
 {
-  const double sigma2a = p->opt.h2;
-  int64_t     *fill    = Allocate((size_t)p->nherds, sizeof(int64_t));
+  const size_t nv   = (size_t)p->nvalues;
+  int64_t     *fill = Allocate((size_t)p->nherds, sizeof(int64_t));
 
   OutLine(data);
-  PutString(data, "animal hys sex age weight\n");
+  PutString(data, p->opt.maternal ? "animal hys sex dam age weight" : "animal hys sex age weight");
+  PutString(data, p->ntraits == 2 ? " weight2\n" : "\n");
   OutLine(truth);
-  PutString(truth, "animal tbv\n");
+  PutString(truth, "animal tbv");
+  if (p->ntraits == 2) PutString(truth, " tbv2");
+  if (p->opt.maternal) PutString(truth, " tbv_m");
+  PutChar(truth, '\n');
   for (int64_t g = 0; g < p->ngen; g++) {
     for (int64_t i = p->gen_start[g]; i < p->gen_start[g + 1]; i++) {
       int64_t h = SearchCumulative(p->herd_cum, 0, p->nherds, RngUniform(rng) * p->herd_cum[p->nherds - 1]);
       int32_t s = -1, d = -1;
-      double  mean = 0, variance = sigma2a;
+      double *u = p->tbv + (size_t)i * nv, z[MAX_VALUES];
 
       p->herd[i] = (int32_t)h;
       p->male[i] = RngUniform(rng) < 0.5;
@@ -542,21 +663,30 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
         s = DrawSire(p, rng, g);
         d = DrawDam(p, rng, g, h);
       }
-      /* u = (u_s + u_d)/2 + Mendelian sampling.  Inbreeding is ignored in the sampling variance:
-         sigma2a/2 with both parents, 3/4 sigma2a with one, sigma2a with none (founders, or an empty
+      /* u = (u_s + u_d)/2 + Mendelian sampling, each true value of the vector alike, the sampling
+         drawn with the Cholesky factor of its covariance.  Inbreeding is ignored in the sampling
+         covariance: G/2 with both parents, 3/4 G with one, G with none (founders, or an empty
          parent generation in a tiny run).  Parents missing from the file below are only hidden:
          the true value always uses the real parents. */
-      if (s >= 0) mean += p->tbv[s] / 2, variance -= sigma2a / 4;
-      if (d >= 0) mean += p->tbv[d] / 2, variance -= sigma2a / 4;
-      p->tbv[i]  = mean + sqrt(variance) * RngNormal(rng);
+      for (size_t j = 0; j < nv; j++) z[j] = RngNormal(rng);
+      for (size_t j = 0; j < nv; j++) {
+        double mean = 0, sampling = 0;
+        if (s >= 0) mean += p->tbv[(size_t)s * nv + j] / 2;
+        if (d >= 0) mean += p->tbv[(size_t)d * nv + j] / 2;
+        for (size_t l = 0; l <= j; l++) sampling += p->mendel[(s >= 0) + (d >= 0)][j][l] * z[l];
+        u[j] = mean + sampling;
+      }
+      if (p->mpe && !p->male[i]) p->mpe[i] = sqrt(MATERNAL_PE_VARIANCE) * RngNormal(rng);
       p->sire[i] = s >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : s;
       p->dam[i]  = d >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : d;
 
-      if (g > 0 && RngUniform(rng) < p->opt.record_fraction) WriteRecord(p, rng, data, (int32_t)i, g);
+      if (g > 0 && RngUniform(rng) < p->opt.record_fraction) WriteRecord(p, rng, data, (int32_t)i, d, g);
       OutLine(truth);
       PutId(truth, p, (int32_t)i);
-      PutChar(truth, ' ');
-      PutFixed(truth, p->tbv[i], 6);
+      for (size_t j = 0; j < nv; j++) {
+        PutChar(truth, ' ');
+        PutFixed(truth, u[j], 6);
+      }
       PutChar(truth, '\n');
       if (!p->opt.shuffle) WritePedigreeLine(pedigree, p, (int32_t)i);
     }
@@ -577,28 +707,54 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
   }
 }
 
-static void WriteModel(const Options *o)
+/* The lower triangle by rows of the (co)variances among entries first..first+k-1 of M, with 6 significant digits. */
+static void PrintLower(FILE *f, const double M[][MAX_VALUES], int first, int k)
 {
-  char  path[4096];
-  FILE *f;
+  for (int i = first; i < first + k; i++)
+    for (int j = first; j <= i; j++) fprintf(f, " %g", M[i][j]);
+}
+
+static void WriteModel(const Population *p)
+{
+  const Options *o = &p->opt;
+  const int      m = p->nvalues - 1; /* the maternal value's position */
+  char           path[4096];
+  FILE          *f;
   if ((size_t)snprintf(path, sizeof(path), "%s/model.txt", o->out) >= sizeof(path)) Die("path too long: %s/model.txt", o->out);
   if (!(f = fopen(path, "w"))) Die("cannot create %s: %s", path, strerror(errno));
   fprintf(f,
           "# simulated by henderson-simulate (--animals %lld --generations %lld --herds %lld --founder-fraction %g --record-fraction %g --missing-parent %g "
-          "--h2 %g --seed %llu%s)\n",
+          "--h2 %g --seed %llu%s%s%s)\n",
           (long long)o->animals, (long long)o->generations, (long long)o->herds, o->founder_fraction, o->record_fraction, o->missing_parent, o->h2,
-          (unsigned long long)o->seed, o->shuffle ? " --shuffle" : "");
+          (unsigned long long)o->seed, o->traits == 2 ? " --traits 2" : "", o->maternal ? " --maternal" : "", o->shuffle ? " --shuffle" : "");
   fprintf(f,
           "data      data.txt\n"
           "pedigree  pedigree.txt\n"
           "trait     weight\n"
+          "%s"
           "fixed     hys\n"
           "fixed     sex\n"
-          "covariate age\n"
-          "random    animal pedigree %g\n"
-          "residual  %g\n"
-          "output    solutions.h5\n",
-          o->h2, 1 - o->h2);
+          "covariate age\n",
+          p->ntraits == 2 ? "trait     weight2\n" : "");
+  if (o->maternal && p->ntraits == 1) {
+    fprintf(f, "random    animal dam pedigree");
+    PrintLower(f, p->G, 0, 2);
+    fprintf(f, " as animal maternal\nrandom    dam iid %g as mpe\n", MATERNAL_PE_VARIANCE);
+  } else {
+    fprintf(f, "random    animal pedigree");
+    PrintLower(f, p->G, 0, p->ntraits);
+    fputc('\n', f);
+  }
+  if (o->maternal && p->ntraits == 2)
+    fprintf(f,
+            "# the maternal genetic effect on weight was simulated with a covariance of %g with the direct one; here it is\n"
+            "# uncorrelated with it, as a correlated one would need a 4 x 4 G0 over the direct and maternal effects of both traits\n"
+            "random    dam pedigree %g for weight as maternal\n"
+            "random    dam iid %g as mpe for weight\n",
+            p->G[m][0], p->G[m][m], MATERNAL_PE_VARIANCE);
+  fprintf(f, "residual ");
+  PrintLower(f, p->R, 0, p->ntraits);
+  fprintf(f, "\noutput    solutions.h5\n");
   if (fclose(f)) Die("cannot write %s: %s", path, strerror(errno));
 }
 
@@ -610,11 +766,12 @@ int main(int argc, char **argv)
   Out             pedigree, data, truth;
   struct timespec t0, t1;
   int32_t         largest = 0;
+  char            missing2[64] = "";
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (mkdir(opt.out, 0777) && errno != EEXIST) Die("cannot create directory %s: %s", opt.out, strerror(errno));
   RngSeed(&rng, opt.seed);
-  PopulationCreate(&pop, &opt, &rng);
+  PopulationCreate(&pop, &opt, &rng); /* first, so that bad options leave no directory behind */
+  if (mkdir(opt.out, 0777) && errno != EEXIST) Die("cannot create directory %s: %s", opt.out, strerror(errno));
   OutOpen(&pedigree, opt.out, "pedigree.txt");
   OutOpen(&data, opt.out, "data.txt");
   OutOpen(&truth, opt.out, "true_bv.txt");
@@ -622,14 +779,15 @@ int main(int argc, char **argv)
   OutClose(&pedigree);
   OutClose(&data);
   OutClose(&truth);
-  WriteModel(&opt);
+  WriteModel(&pop);
   for (int64_t m = 0; m < pop.male_start[pop.ngen]; m++)
     if (pop.male_progeny[m] > largest) largest = pop.male_progeny[m];
   clock_gettime(CLOCK_MONOTONIC, &t1);
 
-  printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA), %lld herds, %lld hys levels, largest sire family %d, "
+  if (opt.traits == 2) snprintf(missing2, sizeof(missing2), ", %lld weight2 NA", (long long)pop.nmissing2);
+  printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA%s), %lld herds, %lld hys levels, largest sire family %d, "
          "%.2f s -> %s\n",
-         (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, (long long)pop.nherds,
+         (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, missing2, (long long)pop.nherds,
          (long long)pop.nhys, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
   PopulationDestroy(&pop);
   return EXIT_SUCCESS;
