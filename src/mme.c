@@ -78,15 +78,15 @@ static inline PetscErrorCode AccumulatorAdd(Accumulator *acc, PetscInt row, Pets
 }
 
 /* The accumulated upper triangle as both triangles, as keys row:col (64 bits) with their values,
-   sorted by row, then column: an LSD radix sort, one byte a pass, skipping the bytes that are zero
-   in every index (below NMAX). The accumulator is emptied first, so that its memory is back before
+   sorted by row, then column: an LSD radix sort, the digits as wide as the largest index (below
+   NMAX) needs, at most 11 bits. The accumulator is emptied first, so that its memory is back before
    the sort's is taken. Free KEY and VALUE with PetscFree2(). */
 static PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt nmax, PetscCount *nkeys, uint64_t **key, PetscScalar **value)
 {
   uint64_t    *key_a, *key_b, *key_in, *key_out;
   PetscScalar *value_a, *value_b, *value_in, *value_out;
-  PetscCount   n = 0, count[256];
-  int          bytes = 0;
+  PetscCount   n = 0, count[2048];
+  int          bits = 0, digits, width;
 
   PetscFunctionBeginUser;
   for (size_t s = 0; s < acc->nslots; s++)
@@ -105,22 +105,26 @@ static PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt nmax, P
   }
   PetscCall(AccumulatorDestroy(acc));
   PetscCall(PetscMalloc2(n + 1, &key_b, n + 1, &value_b));
-  while (bytes < 4 && ((uint64_t)nmax >> (8 * bytes))) bytes++;
+  /* digits of up to 11 bits (2048 counters stay in cache), as few as the largest index needs */
+  while (bits < 32 && ((uint64_t)nmax >> bits)) bits++;
+  digits = PetscMax(1, (bits + 10) / 11);
+  width  = (bits + digits - 1) / digits;
   key_in    = key_a;
   key_out   = key_b;
   value_in  = value_a;
   value_out = value_b;
-  for (int pass = 0; pass < 2 * bytes; pass++) {
-    int shift = (pass < bytes ? 0 : 32) + 8 * (pass % bytes); /* column bytes, then row bytes */
-    PetscCall(PetscArrayzero(count, 256));
-    for (PetscCount k = 0; k < n; k++) count[(key_in[k] >> shift) & 0xFF]++;
-    for (PetscCount b = 0, sum = 0; b < 256; b++) {
+  for (int pass = 0; pass < 2 * digits; pass++) {
+    int      shift = (pass < digits ? 0 : 32) + width * (pass % digits); /* column digits, then row digits */
+    uint64_t mask  = ((uint64_t)1 << width) - 1;
+    PetscCall(PetscArrayzero(count, (size_t)1 << width));
+    for (PetscCount k = 0; k < n; k++) count[(key_in[k] >> shift) & mask]++;
+    for (PetscCount b = 0, sum = 0; b < ((PetscCount)1 << width); b++) {
       PetscCount c = count[b];
       count[b]     = sum;
       sum += c;
     }
     for (PetscCount k = 0; k < n; k++) {
-      PetscCount at = count[(key_in[k] >> shift) & 0xFF]++;
+      PetscCount at = count[(key_in[k] >> shift) & mask]++;
       key_out[at]   = key_in[k];
       value_out[at] = value_in[k];
     }
@@ -632,10 +636,24 @@ PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, 
 
   PetscCall(RecordsGetLocalSize(records, &nrecords));
   {
-    /* about 3 distinct upper-triangle entries a record, 5 an animal of this rank (A-inverse), 1 a row */
-    PetscInt nanimals = 0;
+    /* distinct upper-triangle entries, roughly: a record's terms each meet its animal's (2 a term),
+       an animal of this rank adds about 3 positions of A-inverse times its groups' G0, a row 1 */
+    PetscInt  neffects, ngroups, nanimals = 0;
+    PetscReal expected = (PetscReal)(even_end - even_start);
+    PetscCall(ModelGetNumEffects(model, &neffects));
+    PetscCall(ModelGetNumGroups(model, &ngroups));
+    for (PetscInt e = 0; e < neffects; e++) {
+      const EquationsEffect *layout;
+      PetscCall(EquationsGetEffect(eq, e, &layout));
+      expected += 2.0 * nrecords * layout->ntraits * layout->ncoef;
+    }
     if (has_pedigree) PetscCall(PedigreeGetLocal(pedigree, NULL, &nanimals, NULL, NULL, NULL, NULL));
-    PetscCall(AccumulatorCreate((size_t)nrecords * 3 + (size_t)nanimals * 5 + (size_t)(even_end - even_start), &lhs));
+    for (PetscInt g = 0; g < ngroups; g++) {
+      const ModelGroup *group;
+      PetscCall(ModelGetGroup(model, g, &group));
+      if (group->structure == MODEL_STRUCTURE_PEDIGREE) expected += 3.0 * nanimals * group->dim * group->dim;
+    }
+    PetscCall(AccumulatorCreate((size_t)expected, &lhs));
   }
   PetscCall(AccumulatorCreate((size_t)(even_end - even_start) + 64, &rhs));
   PetscCall(AccumulateRecords(model, eq, records, &lhs, &rhs));
