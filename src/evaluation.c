@@ -527,8 +527,20 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(RecordsGetStats(ev->records, &rstats));
   PetscCall(ModelGetDataPath(ev->model, &path));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  data        %s: %" PetscInt64_FMT " lines, %" PetscInt64_FMT " records used, %" PetscInt64_FMT " skipped (%" PetscInt64_FMT
-                                           " trait missing, %" PetscInt64_FMT " covariate missing)\n",
+                                           " trait missing, %" PetscInt64_FMT " covariate or weight missing)\n",
                                    path, rstats.lines, rstats.used, rstats.missing_trait + rstats.missing_covariate, rstats.missing_trait, rstats.missing_covariate));
+  {
+    PetscInt ntraits;
+    PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+    if (ntraits > 1) {
+      PetscCall(PetscViewerASCIIPrintf(viewer, "  traits     "));
+      for (PetscInt t = 0; t < ntraits; t++) {
+        const char *name;
+        PetscCall(ModelGetTrait(ev->model, t, &name, NULL));
+        PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt64_FMT " values%s", name, rstats.values[t], t + 1 < ntraits ? "," : "\n"));
+      }
+    }
+  }
   if (ev->pedigree) {
     PedigreeStats s;
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
