@@ -1,8 +1,10 @@
 /* The whole pipeline against an independent dense solve of the same mixed model equations.
 
    Rank 0 simulates a data set with two cross-classified fixed class effects (herd, season), a
-   covariate (age), an animal effect with a pedigree (inbreeding, unknown parents, parents never
-   listed, animals with records but not in the pedigree, shuffled lines) and an iid litter effect,
+   covariate (age), a covariate nested within herd (days), a lactation curve nested within season
+   (Legendre polynomials of dim, degree 2), residual weights, an animal effect with a pedigree
+   (inbreeding, unknown parents, parents never listed, animals with records but not in the
+   pedigree, shuffled lines) and an iid litter effect,
    and writes data, pedigree and model files. Every rank runs the evaluation from those files. Rank 0
    then builds the MME densely from its own simulated arrays -- full dummy coding, no constraint, A
    by the tabular method and inverted by LAPACK -- and takes its minimum-norm solution. Estimable
@@ -29,7 +31,7 @@ typedef struct {
   char      id[NPED + NDATAONLY][16];
   PetscInt  omitted;
   PetscInt  herd[NRECORDS], season[NRECORDS], animal[NRECORDS], litter[NRECORDS];
-  double    age[NRECORDS], y[NRECORDS];
+  double    age[NRECORDS], y[NRECORDS], days[NRECORDS], dim[NRECORDS], weight[NRECORDS];
   PetscBool missing[NRECORDS];
 } Simulation;
 
@@ -69,8 +71,11 @@ static PetscErrorCode Simulate(Simulation *s)
     s->animal[k]  = k < NDATAONLY ? NPED + k : (TestRandomUniform(&r) < 0.03 ? NPED + TestRandomInt(&r, NDATAONLY) : 16 + TestRandomInt(&r, NPED - 16));
     s->litter[k]  = TestRandomInt(&r, NLITTER);
     s->age[k]     = floor(500 + 60 * TestRandomNormal(&r));
+    s->days[k]    = floor(30 + 10 * TestRandomUniform(&r));
+    s->dim[k]     = 5 + TestRandomInt(&r, 300);
+    s->weight[k]  = 0.5 + 1.5 * TestRandomUniform(&r);
     s->missing[k] = k >= NDATAONLY && TestRandomUniform(&r) < 0.03;
-    s->y[k]       = 20 + herd_effect[s->herd[k]] + season_effect[s->season[k]] + 0.01 * s->age[k] + u[s->animal[k]] + litter_effect[s->litter[k]] + sqrt(sigma2e) * TestRandomNormal(&r);
+    s->y[k]       = 20 + herd_effect[s->herd[k]] + season_effect[s->season[k]] + 0.01 * s->age[k] + 0.05 * s->days[k] * (s->herd[k] % 3) - 0.002 * s->dim[k] + u[s->animal[k]] + litter_effect[s->litter[k]] + sqrt(sigma2e) * TestRandomNormal(&r);
   }
   /* pedigree file: shuffled, without header, some founders that are parents left out */
   for (PetscInt i = 0; i < NPED; i++) {
@@ -94,9 +99,10 @@ static PetscErrorCode Simulate(Simulation *s)
   snprintf(path, sizeof(path), "%s/data.txt", work_dir);
   fp = fopen(path, "w");
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-  fprintf(fp, "animal herd season litter age y\n");
+  fprintf(fp, "animal herd season litter age days dim w y\n");
   for (PetscInt k = 0; k < NRECORDS; k++) {
-    fprintf(fp, "%s H%02d %s L%02d %g ", s->id[s->animal[k]], (int)s->herd[k] + 1, season_names[s->season[k]], (int)s->litter[k] + 1, s->age[k]);
+    fprintf(fp, "%s H%02d %s L%02d %g %g %g %.17g ", s->id[s->animal[k]], (int)s->herd[k] + 1, season_names[s->season[k]], (int)s->litter[k] + 1, s->age[k], s->days[k],
+            s->dim[k], s->weight[k]);
     if (s->missing[k]) fprintf(fp, "NA\n");
     else fprintf(fp, "%.17g\n", s->y[k]); /* all digits: the dense solve uses the same numbers */
   }
@@ -104,40 +110,59 @@ static PetscErrorCode Simulate(Simulation *s)
   snprintf(path, sizeof(path), "%s/model.txt", work_dir);
   fp = fopen(path, "w");
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-  fprintf(fp, "data data.txt\npedigree pedigree.txt\ntrait y\nfixed herd\nfixed season\ncovariate age\nrandom animal pedigree %g\nrandom litter iid %g\nresidual %g\noutput solutions.h5\n",
+  fprintf(fp, "data data.txt\npedigree pedigree.txt\ntrait y\nweight w\nfixed herd\nfixed season\ncovariate age\ncovariate days within herd as days_in_herd\n"
+              "covariate dim legendre 2 within season as curve\nrandom animal pedigree %g\nrandom litter iid %g\nresidual %g\noutput solutions.h5\n",
           sigma2a, sigma2l, sigma2e);
   fclose(fp);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Unknowns of the dense system: herd, season, age, animal (pedigree, then data-only), litter. */
+/* Unknowns of the dense system: herd, season, age, days by herd, curve by season (3 coefficients),
+   animal (pedigree, then data-only), litter. */
 #define OH 0
 #define OS (OH + NHERD)
 #define OA (OS + NSEASON)
-#define OU (OA + 1)
+#define OD (OA + 1)
+#define OC (OD + NHERD)
+#define OU (OC + 3 * NSEASON)
 #define OL (OU + NPED + NDATAONLY)
 #define NDENSE (OL + NLITTER)
 
 static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[])
 {
-  PetscReal *C, *b, *A, w[5];
-  PetscInt   col[5], nanimals = NPED + NDATAONLY;
+  PetscReal *C, *b, *A, w[9], lo = 1e300, hi = -1e300;
+  PetscInt   col[9], nanimals = NPED + NDATAONLY;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc2(NDENSE * NDENSE, &C, NDENSE, &b));
   PetscCall(PetscMalloc1(nanimals * nanimals, &A));
-  for (PetscInt k = 0; k < NRECORDS; k++) {
+  for (PetscInt k = 0; k < NRECORDS; k++) { /* the Legendre interval: dim's range over the records used */
     if (s->missing[k]) continue;
+    lo = PetscMin(lo, s->dim[k]);
+    hi = PetscMax(hi, s->dim[k]);
+  }
+  for (PetscInt k = 0; k < NRECORDS; k++) {
+    PetscReal x;
+    if (s->missing[k]) continue;
+    x      = 2 * (s->dim[k] - lo) / (hi - lo) - 1;
     col[0] = OH + s->herd[k];
     col[1] = OS + s->season[k];
     col[2] = OA;
     col[3] = OU + s->animal[k];
     col[4] = OL + s->litter[k];
+    col[5] = OD + s->herd[k];
+    col[6] = OC + 3 * s->season[k];
+    col[7] = OC + 3 * s->season[k] + 1;
+    col[8] = OC + 3 * s->season[k] + 2;
     w[0] = w[1] = w[3] = w[4] = 1;
     w[2]                      = s->age[k];
-    for (int i = 0; i < 5; i++) {
-      b[col[i]] += w[i] * s->y[k] / sigma2e;
-      for (int j = 0; j < 5; j++) C[col[i] * NDENSE + col[j]] += w[i] * w[j] / sigma2e;
+    w[5]                      = s->days[k];
+    w[6]                      = PetscSqrtReal(0.5);                       /* normalized Legendre: sqrt((2k+1)/2) P_k */
+    w[7]                      = PetscSqrtReal(1.5) * x;
+    w[8]                      = PetscSqrtReal(2.5) * 0.5 * (3 * x * x - 1);
+    for (int i = 0; i < 9; i++) {
+      b[col[i]] += w[i] * s->weight[k] * s->y[k] / sigma2e;
+      for (int j = 0; j < 9; j++) C[col[i] * NDENSE + col[j]] += w[i] * w[j] * s->weight[k] / sigma2e;
     }
   }
   /* A of the pedigree animals and the data-only founders (parents before progeny in this numbering) */
@@ -179,12 +204,44 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   Solution  herd, season, age, animal, litter;
   char      label[32], label0[32];
   PetscBool found, found0, ok;
-  PetscReal worst;
+  PetscReal worst, curve0_winter = 0;
 
   PetscFunctionBeginUser;
   PetscCall(OutputReadEffect(path, "herd", &herd.n, &herd.ntraits, &herd.labels, &herd.values, NULL));
   PetscCall(OutputReadEffect(path, "season", &season.n, &season.ntraits, &season.labels, &season.values, NULL));
   PetscCall(OutputReadEffect(path, "age", &age.n, &age.ntraits, &age.labels, &age.values, NULL));
+  {
+    /* the nested regressions: days within each herd, and the curve's coefficients 1 and 2 within each
+       season (coefficient 0 repeats the season effect: only its sum with the season is estimable) */
+    Solution  days, curve;
+    PetscBool okd = PETSC_TRUE, okc = PETSC_TRUE;
+    PetscCall(OutputReadEffect(path, "days_in_herd", &days.n, &days.ntraits, &days.labels, &days.values, NULL));
+    PetscCall(OutputReadEffect(path, "curve", &curve.n, &curve.ntraits, &curve.labels, &curve.values, NULL));
+    for (PetscInt h = 0; h < NHERD; h++) {
+      snprintf(label, sizeof(label), "H%02d", (int)h + 1);
+      okd = okd && Close(Lookup(&days, label, &found), x[OD + h]) && found;
+    }
+    TestCheck(c, okd && days.n == NHERD, "days nested within herd: the %d regressions agree", NHERD);
+    for (PetscInt k = 0; k < NSEASON; k++) {
+      PetscInt l, l0;
+      for (l = 0; l < curve.n && strcmp(curve.labels[l], season_names[k]); l++) {}
+      for (l0 = 0; l0 < curve.n && strcmp(curve.labels[l0], season_names[0]); l0++) {}
+      okc = okc && l < curve.n && l0 < curve.n && curve.ntraits == 3 && Close(curve.values[l * 3 + 1], x[OC + 3 * k + 1]) &&
+            Close(curve.values[l * 3 + 2], x[OC + 3 * k + 2]);
+      /* the constant coefficient repeats the season: (season + sqrt(1/2) c0) differences are estimable */
+      okc = okc && Close(Lookup(&season, season_names[k], &found) + PetscSqrtReal(0.5) * curve.values[l * 3] -
+                           Lookup(&season, season_names[0], &found0) - PetscSqrtReal(0.5) * curve.values[l0 * 3],
+                         x[OS + k] + PetscSqrtReal(0.5) * x[OC + 3 * k] - x[OS] - PetscSqrtReal(0.5) * x[OC]);
+    }
+    TestCheck(c, okc, "the lactation curve within season: coefficients 1 and 2, and season + constant differences, of the %d seasons agree", NSEASON);
+    /* the constant of the winter curve, for the cell mean below */
+    for (PetscInt l = 0; l < curve.n; l++)
+      if (!strcmp(curve.labels[l], "winter")) curve0_winter = PetscSqrtReal(0.5) * curve.values[l * 3];
+    PetscCall(PetscFree(days.labels));
+    PetscCall(PetscFree(days.values));
+    PetscCall(PetscFree(curve.labels));
+    PetscCall(PetscFree(curve.values));
+  }
   PetscCall(OutputReadEffect(path, "animal", &animal.n, &animal.ntraits, &animal.labels, &animal.values, &animal.inbreeding));
   PetscCall(OutputReadEffect(path, "litter", &litter.n, &litter.ntraits, &litter.labels, &litter.values, NULL));
   TestCheck(c, herd.n == NHERD && season.n == NSEASON && age.n == 1 && litter.n == NLITTER, "level counts %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT,
@@ -203,14 +260,6 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
     worst = PetscMax(worst, PetscAbsReal(lib - dense));
   }
   TestCheck(c, ok, "herd differences agree with the dense solve (largest difference %.3g)", (double)worst);
-  worst = 0;
-  ok    = PETSC_TRUE;
-  for (PetscInt k = 1; k < NSEASON; k++) {
-    PetscReal lib = Lookup(&season, season_names[k], &found) - Lookup(&season, season_names[0], &found0), dense = x[OS + k] - x[OS];
-    ok            = ok && found && found0 && Close(lib, dense);
-    worst         = PetscMax(worst, PetscAbsReal(lib - dense));
-  }
-  TestCheck(c, ok, "season differences agree (largest difference %.3g)", (double)worst);
   {
     /* the first season in the data file is the constrained level: exactly 0 */
     PetscReal first = season.values[0];
@@ -218,9 +267,9 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   }
   TestCheck(c, Close(age.values[0], x[OA]) && !strcmp(age.labels[0], "age"), "regression on age %.12g, dense %.12g", (double)age.values[0], (double)x[OA]);
   {
-    /* an estimable cell mean: herd 1 + winter + 500 * age */
-    PetscReal lib   = Lookup(&herd, "H01", &found) + Lookup(&season, "winter", &found0) + 500 * age.values[0];
-    PetscReal dense = x[OH] + x[OS] + 500 * x[OA];
+    /* an estimable cell mean: herd 1 + winter + its curve's constant + 500 * age */
+    PetscReal lib   = Lookup(&herd, "H01", &found) + Lookup(&season, "winter", &found0) + curve0_winter + 500 * age.values[0];
+    PetscReal dense = x[OH] + x[OS] + PetscSqrtReal(0.5) * x[OC] + 500 * x[OA];
     TestCheck(c, found && found0 && Close(lib, dense), "cell mean H01 winter age 500: %.12g, dense %.12g", (double)lib, (double)dense);
   }
   worst = 0;
