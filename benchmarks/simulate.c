@@ -341,27 +341,27 @@ enum { NCOUNTRIES = sizeof(COUNTRY) / sizeof(COUNTRY[0]) };
 
 typedef struct {
   Options  opt;
-  int64_t  n, nherds, ngen; /* animals, herds, generations including the founders' */
-  int64_t *gen_start;       /* [ngen + 1] first animal of each generation (animals are in birth order) */
-  int32_t *sire, *dam;      /* [n] parents as the pedigree file has them: index, or -1 for unknown */
-  int      ntraits, nvalues; /* nvalues true values per animal: direct for each trait, then maternal (--maternal) */
-  double  *tbv;             /* [n * nvalues] true breeding values */
-  double  *mpe;             /* [n] maternal permanent environment of the females (--maternal) */
-  int32_t *herd;            /* [n] herd of birth */
-  uint8_t *male;            /* [n] */
-  uint8_t *herd_country;    /* [nherds] */
-  double  *herd_cum;        /* [nherds] cumulative herd sizes, to draw a calf's herd */
-  int32_t *males;           /* males in birth order ... */
-  double  *male_cum;        /* ... their cumulative popularity, to draw a sire */
-  int32_t *male_progeny;    /* ... and their number of progeny */
-  int64_t *male_start;      /* [ngen + 1] first entry of each generation in males */
-  int32_t *females;         /* females grouped by generation, then herd */
-  int64_t *female_start;    /* [ngen * nherds + 1] first entry of each (generation, herd) block */
-  double  *hys_effect;      /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
-  double  *hys_effect2;     /* the same for weight2 (--traits 2), drawn with the first */
+  int64_t  n, nherds, ngen;                                      /* animals, herds, generations including the founders' */
+  int64_t *gen_start;                                            /* [ngen + 1] first animal of each generation (animals are in birth order) */
+  int32_t *sire, *dam;                                           /* [n] parents as the pedigree file has them: index, or -1 for unknown */
+  int      ntraits, nvalues;                                     /* nvalues true values per animal: direct for each trait, then maternal (--maternal) */
+  double  *tbv;                                                  /* [n * nvalues] true breeding values */
+  double  *mpe;                                                  /* [n] maternal permanent environment of the females (--maternal) */
+  int32_t *herd;                                                 /* [n] herd of birth */
+  uint8_t *male;                                                 /* [n] */
+  uint8_t *herd_country;                                         /* [nherds] */
+  double  *herd_cum;                                             /* [nherds] cumulative herd sizes, to draw a calf's herd */
+  int32_t *males;                                                /* males in birth order ... */
+  double  *male_cum;                                             /* ... their cumulative popularity, to draw a sire */
+  int32_t *male_progeny;                                         /* ... and their number of progeny */
+  int64_t *male_start;                                           /* [ngen + 1] first entry of each generation in males */
+  int32_t *females;                                              /* females grouped by generation, then herd */
+  int64_t *female_start;                                         /* [ngen * nherds + 1] first entry of each (generation, herd) block */
+  double  *hys_effect;                                           /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
+  double  *hys_effect2;                                          /* the same for weight2 (--traits 2), drawn with the first */
   double   G[MAX_VALUES][MAX_VALUES], R[MAX_VALUES][MAX_VALUES]; /* genetic (co)variances of the true values, residual ones of the traits */
-  double   mendel[3][MAX_VALUES][MAX_VALUES]; /* Cholesky factors of the Mendelian sampling covariance with 0, 1, 2 parents known */
-  double   residual[MAX_VALUES][MAX_VALUES];  /* Cholesky factor of R */
+  double   mendel[3][MAX_VALUES][MAX_VALUES];                    /* Cholesky factors of the Mendelian sampling covariance with 0, 1, 2 parents known */
+  double   residual[MAX_VALUES][MAX_VALUES];                     /* Cholesky factor of R */
   int64_t  nrecords, nmissing, nmissing2, nhys;
 } Population;
 
@@ -410,7 +410,7 @@ static void SetCovariances(Population *p, const Options *opt)
   if (opt->traits == 2) {
     p->G[1][1] = H2_SECOND;
     p->G[1][0] = p->G[0][1] = GENETIC_CORRELATION * sqrt(opt->h2 * H2_SECOND);
-    p->R[1][1] = 1 - H2_SECOND;
+    p->R[1][1]              = 1 - H2_SECOND;
   }
   if (opt->maternal) {
     p->G[m][m] = MATERNAL_VARIANCE;
@@ -428,7 +428,8 @@ static void SetCovariances(Population *p, const Options *opt)
         V[i][j] = p->G[i][j];
         for (int k = 0; k < known; k++) V[i][j] -= p->G[i][j] / 4;
       }
-    Cholesky(p->nvalues, V, p->mendel[known], opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)" : "the genetic covariance matrix");
+    Cholesky(p->nvalues, V, p->mendel[known],
+             opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)" : "the genetic covariance matrix");
   }
 }
 
@@ -437,10 +438,10 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   int64_t nfounders, rest;
   double  sum = 0;
 
-  p->opt    = *opt;
-  p->n      = opt->animals;
-  p->nherds = opt->herds;
-  p->ngen   = opt->generations + 1;
+  p->opt     = *opt;
+  p->n       = opt->animals;
+  p->nherds  = opt->herds;
+  p->ngen    = opt->generations + 1;
   p->ntraits = opt->traits;
   p->nvalues = opt->traits + opt->maternal;
   SetCovariances(p, opt);
@@ -453,9 +454,9 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   p->gen_start = Allocate((size_t)p->ngen + 1, sizeof(int64_t));
   for (int64_t g = 1; g <= p->ngen; g++) p->gen_start[g] = nfounders + rest * (g - 1) / opt->generations;
 
-  p->sire         = Allocate((size_t)p->n, sizeof(int32_t));
-  p->dam          = Allocate((size_t)p->n, sizeof(int32_t));
-  p->tbv          = Allocate((size_t)p->n * (size_t)p->nvalues, sizeof(double));
+  p->sire = Allocate((size_t)p->n, sizeof(int32_t));
+  p->dam  = Allocate((size_t)p->n, sizeof(int32_t));
+  p->tbv  = Allocate((size_t)p->n * (size_t)p->nvalues, sizeof(double));
   if (opt->maternal) p->mpe = Allocate((size_t)p->n, sizeof(double));
   p->herd         = Allocate((size_t)p->n, sizeof(int32_t));
   p->male         = Allocate((size_t)p->n, sizeof(uint8_t));
@@ -765,7 +766,7 @@ int main(int argc, char **argv)
   Rng             rng;
   Out             pedigree, data, truth;
   struct timespec t0, t1;
-  int32_t         largest = 0;
+  int32_t         largest      = 0;
   char            missing2[64] = "";
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -787,8 +788,8 @@ int main(int argc, char **argv)
   if (opt.traits == 2) snprintf(missing2, sizeof(missing2), ", %lld weight2 NA", (long long)pop.nmissing2);
   printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA%s), %lld herds, %lld hys levels, largest sire family %d, "
          "%.2f s -> %s\n",
-         (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, missing2, (long long)pop.nherds,
-         (long long)pop.nhys, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
+         (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, missing2,
+         (long long)pop.nherds, (long long)pop.nhys, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
   PopulationDestroy(&pop);
   return EXIT_SUCCESS;
 }

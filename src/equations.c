@@ -64,7 +64,7 @@ static PetscErrorCode AddBlock(Equations eq, PetscInt nlevels, PetscInt size, Pe
     PetscCall(PetscMalloc2(nlevels + 1, &block->start, nlevels * size + 1, &block->index));
     for (PetscInt l = 0; l < nlevels; l++) {
       PetscInt position = 0;
-      block->start[l] = count;
+      block->start[l]   = count;
       for (PetscInt k = 0; k < size; k++) block->index[l * size + k] = present[l * size + k] ? position++ : -1;
       count += position;
     }
@@ -103,16 +103,18 @@ static PetscErrorCode AddFixedEffect(Equations eq, Model model, Records records,
   PetscCall(PetscMalloc1(nlevels * size + 1, &present));
   for (PetscInt l = 0; l < nlevels; l++)
     for (PetscInt i = 0; i < out->ntraits; i++)
-      for (PetscInt c = 0; c < out->ncoef; c++) present[l * size + i * out->ncoef + c] = counts[l * eq->ntraits + effect->traits[i]] > 0 ? PETSC_TRUE : PETSC_FALSE;
+      for (PetscInt c = 0; c < out->ncoef; c++)
+        present[l * size + i * out->ncoef + c] = counts[l * eq->ntraits + effect->traits[i]] > 0 ? PETSC_TRUE : PETSC_FALSE;
   for (PetscInt i = 0; i < out->ntraits; i++) {
     PetscInt t = effect->traits[i];
     if (effect->kind == MODEL_EFFECT_FIXED) {
-      if (eq->mean_effect[t] < 0) eq->mean_effect[t] = e; /* absorbs the mean of trait t */
+      if (eq->mean_effect[t] < 0)
+        eq->mean_effect[t] = e; /* absorbs the mean of trait t */
       else {
         PetscInt l = 0;
         while (l < nlevels && !counts[l * eq->ntraits + t]) l++;
         if (l < nlevels) {
-          present[l * size + i] = PETSC_FALSE;
+          present[l * size + i]                     = PETSC_FALSE;
           eq->constrained[e * MODEL_MAX_TRAITS + i] = l;
         }
       }
@@ -234,8 +236,10 @@ static PetscInt BlockBoundary(const EquationsBlock *b, PetscInt row)
     PetscInt lo = 0, hi = b->nlevels; /* smallest l with start[l] >= relative */
     while (lo < hi) {
       PetscInt mid = (lo + hi) / 2;
-      if (b->start[mid] >= relative) hi = mid;
-      else lo = mid + 1;
+      if (b->start[mid] >= relative)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     return b->offset + b->start[lo];
   }
@@ -267,7 +271,8 @@ PetscErrorCode EquationsGetPointBlocks(Equations eq, PetscInt rstart, PetscInt r
       PetscInt first = b->offset + (b->start ? b->start[l] : l * b->size), count = b->start ? b->start[l + 1] - b->start[l] : b->size;
       if (first + count <= rstart) continue;
       if (first >= rend) break;
-      PetscCheck(first >= rstart && first + count <= rend, PETSC_COMM_SELF, PETSC_ERR_PLIB, "rows %" PetscInt_FMT "..%" PetscInt_FMT " split a level", rstart, rend);
+      PetscCheck(first >= rstart && first + count <= rend, PETSC_COMM_SELF, PETSC_ERR_PLIB, "rows %" PetscInt_FMT "..%" PetscInt_FMT " split a level", rstart,
+                 rend);
       if (count) (*sizes)[n++] = count;
     }
   }

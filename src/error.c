@@ -18,8 +18,8 @@ static PetscErrorCode HendersonErrorHandler(MPI_Comm comm, int line, const char 
     /* Not the user's fault: say where, for the bug report. */
     const char *text = NULL;
     PetscErrorMessage(code, &text, NULL);
-    snprintf(error_message, sizeof(error_message), "%s%s%s (PETSc error %d in %s() at %s:%d)", text ? text : "internal error", message && message[0] ? ": " : "",
-             message ? message : "", (int)code, func ? func : "?", file ? file : "?", line);
+    snprintf(error_message, sizeof(error_message), "%s%s%s (PETSc error %d in %s() at %s:%d)", text ? text : "internal error",
+             message && message[0] ? ": " : "", message ? message : "", (int)code, func ? func : "?", file ? file : "?", line);
   }
   return code;
 }

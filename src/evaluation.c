@@ -185,8 +185,8 @@ static PetscErrorCode BlockLocalLevels(Evaluation ev, const EquationsBlock *bloc
   PetscFunctionBeginUser;
   *lo = *hi = 0;
   for (PetscInt l = 0, found = 0; l < block->nlevels; l++) {
-    PetscInt anchor = block->offset + (block->start ? block->start[l] : l * block->size);
-    PetscBool mine  = anchor >= rstart && (anchor < rend || (ev->rank == ev->size - 1 && anchor >= n)) ? PETSC_TRUE : PETSC_FALSE;
+    PetscInt  anchor = block->offset + (block->start ? block->start[l] : l * block->size);
+    PetscBool mine   = anchor >= rstart && (anchor < rend || (ev->rank == ev->size - 1 && anchor >= n)) ? PETSC_TRUE : PETSC_FALSE;
     if (mine && !found) {
       *lo   = l;
       found = 1;
@@ -224,8 +224,10 @@ static PetscErrorCode ColumnList(Model model, PetscInt ncoef, char list[], size_
     PetscCall(ModelGetTrait(model, t, &name, NULL));
     for (PetscInt c = 0; c < ncoef; c++) {
       char column[MODEL_MAX_NAME + 16];
-      if (ncoef > 1) snprintf(column, sizeof(column), "%s%s:%d", t || c ? "," : "", name, (int)c);
-      else snprintf(column, sizeof(column), "%s%s", t ? "," : "", name);
+      if (ncoef > 1)
+        snprintf(column, sizeof(column), "%s%s:%d", t || c ? "," : "", name, (int)c);
+      else
+        snprintf(column, sizeof(column), "%s%s", t ? "," : "", name);
       PetscCall(PetscStrlcat(list, column, size));
     }
   }
@@ -234,7 +236,8 @@ static PetscErrorCode ColumnList(Model model, PetscInt ncoef, char list[], size_
 
 /* This rank's rows of the output of effect E (or, with GROUPS, of its unknown-parent groups): a
    column per trait of the model and coefficient, 0 where the effect has no equation. */
-static PetscErrorCode EffectValues(Evaluation ev, PetscInt e, PetscBool groups, const PetscScalar *x, PetscInt rstart, PetscInt rend, PetscInt *lo, PetscInt *hi, PetscReal **values)
+static PetscErrorCode EffectValues(Evaluation ev, PetscInt e, PetscBool groups, const PetscScalar *x, PetscInt rstart, PetscInt rend, PetscInt *lo,
+                                   PetscInt *hi, PetscReal **values)
 {
   const ModelEffect     *effect;
   const EquationsEffect *layout;
@@ -337,18 +340,18 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     PetscCall(TraitList(ev->model, effect->ntraits, effect->traits, traits, sizeof(traits)));
     PetscCall(ColumnList(ev->model, layout->ncoef, columns, sizeof(columns)));
     for (PetscInt t = 0; t < ntraits; t++) {
-      PetscInt i = ModelEffectTraitPosition(effect, t);
+      PetscInt i     = ModelEffectTraitPosition(effect, t);
       constrained[t] = -1;
       if (i >= 0 && effect->kind == MODEL_EFFECT_FIXED) PetscCall(EquationsGetConstrainedLevel(ev->equations, e, i, &constrained[t]));
     }
-    out.name        = effect->name;
-    out.kind        = ModelEffectKindNames[effect->kind];
-    out.structure   = ModelStructureNames[effect->structure];
-    out.ncolumns    = ntraits * layout->ncoef;
-    out.traits      = traits;
-    out.columns     = columns;
-    out.covariate   = effect->covariate;
-    out.legendre    = effect->legendre;
+    out.name      = effect->name;
+    out.kind      = ModelEffectKindNames[effect->kind];
+    out.structure = ModelStructureNames[effect->structure];
+    out.ncolumns  = ntraits * layout->ncoef;
+    out.traits    = traits;
+    out.columns   = columns;
+    out.covariate = effect->covariate;
+    out.legendre  = effect->legendre;
     if (effect->covariate[0]) PetscCall(RecordsGetLegendreRange(ev->records, e, out.range));
     if (effect->kind == MODEL_EFFECT_FIXED) {
       out.nconstrained = ntraits;
@@ -369,7 +372,8 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     out.level_start = lo[e];
     out.level_count = hi[e] - lo[e];
     out.values      = values[e];
-    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE)
+      PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
     PetscCall(OutputWriteEffect(output, &out));
     PetscCall(LabelTableDestroy(&covariate_label));
     if (layout->group_block >= 0) {
@@ -378,9 +382,9 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
       PetscInt   glo, ghi;
       PetscCall(EffectValues(ev, e, PETSC_TRUE, x, rstart, rend, &glo, &ghi, &gvalues));
       snprintf(name, sizeof(name), "%s_groups", effect->name);
-      out.name            = name;
-      out.kind            = "groups";
-      out.inbreeding      = NULL;
+      out.name             = name;
+      out.kind             = "groups";
+      out.inbreeding       = NULL;
       out.inbreeding_count = 0;
       PetscCall(PedigreeGetGroupLabels(ev->pedigree, &out.labels));
       if (ev->rank) out.labels = NULL;
@@ -428,10 +432,10 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
     PetscCall(ModelGetPedigreePath(ev->model, &path));
     PetscCall(OutputSetAttribute(output, "/pedigree", "path", OUTPUT_STRING, path));
-#define SET_INT(name, v) \
-  do { \
-    value = (PetscInt64)(v); \
-    PetscCall(OutputSetAttribute(output, "/pedigree", name, OUTPUT_INT, &value)); \
+#define SET_INT(name, v)                                                                                                                                       \
+  do {                                                                                                                                                         \
+    value = (PetscInt64)(v);                                                                                                                                   \
+    PetscCall(OutputSetAttribute(output, "/pedigree", name, OUTPUT_INT, &value));                                                                              \
   } while (0)
     SET_INT("animals", s.animals);
     SET_INT("listed", s.listed);
@@ -447,10 +451,10 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   }
 
   PetscCall(MMEGetStats(ev->mme, &mstats));
-#define SET_INT(name, v) \
-  do { \
-    value = (PetscInt64)(v); \
-    PetscCall(OutputSetAttribute(output, "/solver", name, OUTPUT_INT, &value)); \
+#define SET_INT(name, v)                                                                                                                                       \
+  do {                                                                                                                                                         \
+    value = (PetscInt64)(v);                                                                                                                                   \
+    PetscCall(OutputSetAttribute(output, "/solver", name, OUTPUT_INT, &value));                                                                                \
   } while (0)
   SET_INT("iterations", ev->result.iterations);
   SET_INT("converged", ev->result.converged);
@@ -526,9 +530,11 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "henderson %s: %s on %d rank%s\n", HendersonVersion(), path, (int)ev->size, ev->size == 1 ? "" : "s"));
   PetscCall(RecordsGetStats(ev->records, &rstats));
   PetscCall(ModelGetDataPath(ev->model, &path));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  data        %s: %" PetscInt64_FMT " lines, %" PetscInt64_FMT " records used, %" PetscInt64_FMT " skipped (%" PetscInt64_FMT
-                                           " trait missing, %" PetscInt64_FMT " covariate or weight missing)\n",
-                                   path, rstats.lines, rstats.used, rstats.missing_trait + rstats.missing_covariate, rstats.missing_trait, rstats.missing_covariate));
+  PetscCall(PetscViewerASCIIPrintf(viewer,
+                                   "  data        %s: %" PetscInt64_FMT " lines, %" PetscInt64_FMT " records used, %" PetscInt64_FMT
+                                   " skipped (%" PetscInt64_FMT " trait missing, %" PetscInt64_FMT " covariate or weight missing)\n",
+                                   path, rstats.lines, rstats.used, rstats.missing_trait + rstats.missing_covariate, rstats.missing_trait,
+                                   rstats.missing_covariate));
   {
     PetscInt ntraits;
     PetscCall(ModelGetNumTraits(ev->model, &ntraits));
@@ -545,11 +551,13 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
     PedigreeStats s;
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
     PetscCall(ModelGetPedigreePath(ev->model, &path));
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  pedigree    %s%s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
-                                             " with records only (both added as founders)\n",
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "  pedigree    %s%s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT
+                                     " parents not listed + %" PetscInt_FMT " with records only (both added as founders)\n",
                                      path, s.header ? " (header)" : "", s.animals, s.listed, s.parents_added, s.data_added));
-    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n", s.founders,
-                                     s.generations, (double)s.mean_inbreeding, (double)s.max_inbreeding, s.inbred, s.duplicates ? "; repeated identical lines ignored" : ""));
+    PetscCall(PetscViewerASCIIPrintf(
+        viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n",
+        s.founders, s.generations, (double)s.mean_inbreeding, (double)s.max_inbreeding, s.inbred, s.duplicates ? "; repeated identical lines ignored" : ""));
   }
   PetscCall(MMEGetStats(ev->mme, &mstats));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT ", nonzeros %" PetscInt64_FMT ":", mstats.equations, mstats.nonzeros));
@@ -564,11 +572,13 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
       PetscCall(EquationsGetConstrainedLevel(ev->equations, e, i, &level));
       if (level >= 0) constrained++;
     }
-    PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt_FMT "%s%s", effect->name, nlevels, constrained ? " (first level = 0)" : "", e + 1 < neffects ? "," : "\n"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt_FMT "%s%s", effect->name, nlevels, constrained ? " (first level = 0)" : "",
+                                     e + 1 < neffects ? "," : "\n"));
   }
 
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", ev->result.ksp_type, ev->result.pc_type,
-                                   ev->result.iterations, (double)ev->result.relative_residual, (double)ev->result.rtol, ev->result.converged ? "converged" : "NOT CONVERGED"));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", ev->result.ksp_type,
+                                   ev->result.pc_type, ev->result.iterations, (double)ev->result.relative_residual, (double)ev->result.rtol,
+                                   ev->result.converged ? "converged" : "NOT CONVERGED"));
   PetscCall(MaxOverRanks(ev, ev->seconds, seconds, HENDERSON_NUM_PHASES));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  seconds    "));
   for (int p = 0; p < HENDERSON_NUM_PHASES; p++) {
@@ -579,7 +589,8 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(HendersonPeakMemory(&peak));
   PetscCallMPI(MPI_Allreduce(&peak, &peak_max, 1, MPI_DOUBLE, MPI_MAX, ev->comm));
   PetscCallMPI(MPI_Allreduce(&peak, &peak_sum, 1, MPI_DOUBLE, MPI_SUM, ev->comm));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  memory      peak %.1f MiB on the largest rank, %.1f MiB over all ranks\n", peak_max / 1048576.0, peak_sum / 1048576.0));
+  PetscCall(
+      PetscViewerASCIIPrintf(viewer, "  memory      peak %.1f MiB on the largest rank, %.1f MiB over all ranks\n", peak_max / 1048576.0, peak_sum / 1048576.0));
   if (ev->output_path[0]) PetscCall(PetscViewerASCIIPrintf(viewer, "  output      %s\n", ev->output_path));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -17,14 +17,14 @@ static inline uint32_t LabelTag(uint64_t h)
 }
 
 struct _p_LabelTable {
-  PetscInt  n, capacity; /* labels held, room for */
-  size_t   *offset;      /* where label k starts in the pool (NUL-terminated there) */
-  uint64_t *hash;        /* hash of label k */
-  char     *pool;
-  size_t    pool_size, pool_capacity;
-  LabelSlot *slot;       /* open addressing (index -1 = empty); nslots is a power of two */
-  PetscInt  nslots;
-  size_t    max_length;
+  PetscInt   n, capacity; /* labels held, room for */
+  size_t    *offset;      /* where label k starts in the pool (NUL-terminated there) */
+  uint64_t  *hash;        /* hash of label k */
+  char      *pool;
+  size_t     pool_size, pool_capacity;
+  LabelSlot *slot; /* open addressing (index -1 = empty); nslots is a power of two */
+  PetscInt   nslots;
+  size_t     max_length;
 };
 
 uint64_t LabelHash(const char label[], size_t length)
@@ -71,13 +71,14 @@ PetscErrorCode LabelTableDestroy(LabelTable *table)
 
 static PetscErrorCode LabelTableGrow(LabelTable t)
 {
-  size_t   *offset;
-  uint64_t *hash;
+  size_t    *offset;
+  uint64_t  *hash;
   LabelSlot *slot;
   PetscInt   capacity = 2 * t->capacity, nslots = 2 * t->nslots;
 
   PetscFunctionBeginUser;
-  PetscCheck(capacity > t->capacity && capacity < PETSC_MAX_INT / 2, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many labels for %d-bit indices", (int)(8 * sizeof(PetscInt)));
+  PetscCheck(capacity > t->capacity && capacity < PETSC_MAX_INT / 2, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many labels for %d-bit indices",
+             (int)(8 * sizeof(PetscInt)));
   PetscCall(PetscMalloc3(capacity, &offset, capacity, &hash, nslots, &slot));
   PetscCall(PetscArraycpy(offset, t->offset, t->n));
   PetscCall(PetscArraycpy(hash, t->hash, t->n));
@@ -273,10 +274,10 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
   PetscInt     nlocal, nowned = 0, npreset = 0, ntotal = 0;
   Bytes       *out;
   PetscMPIInt *send_bytes, *recv_bytes, *send_displ, *recv_displ, *send_n, *recv_n, *send_ndispl, *recv_ndispl;
-  PetscInt   **order;           /* order[r]: the local labels sent to owner r, in sending order */
+  PetscInt   **order; /* order[r]: the local labels sent to owner r, in sending order */
   PetscInt    *order_n;
   char        *incoming;
-  PetscInt    *owned_of;        /* for each received label (in receive order), its index in the owner's table */
+  PetscInt    *owned_of; /* for each received label (in receive order), its index in the owner's table */
   PetscInt64  *owned_line;
   LabelTable   owned;
   PetscInt    *owned_global, *answer, *reply;
@@ -296,8 +297,8 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
   for (PetscMPIInt r = 0; r < size; r++) PetscCall(PetscMalloc1(order_n[r] + 1, &order[r]));
   PetscCall(PetscArrayzero(order_n, size));
   for (PetscInt k = 0; k < nlocal; k++) {
-    const char *label = local->pool + local->offset[k];
-    PetscMPIInt r     = (PetscMPIInt)(local->hash[k] % (uint64_t)size);
+    const char *label      = local->pool + local->offset[k];
+    PetscMPIInt r          = (PetscMPIInt)(local->hash[k] % (uint64_t)size);
     order[r][order_n[r]++] = k;
     PetscCall(BytesAppendLabel(&out[r], first_line[k], label));
   }
@@ -334,7 +335,7 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
   /* 2. The owner keeps each label once, with the earliest line where it appears. */
   {
     PetscInt nin = recv_ndispl[size - 1] + recv_n[size - 1], capacity = 64;
-    size_t   at  = 0;
+    size_t   at = 0;
 
     PetscCall(LabelTableCreate(&owned));
     PetscCall(PetscMalloc1(nin + 1, &owned_of));
@@ -372,11 +373,11 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
 
   /* 3. Rank 0 numbers the distinct labels: preset ones keep their index, new ones follow by first line. */
   {
-    Bytes        mine = {0};
+    Bytes        mine         = {0};
     PetscMPIInt *gather_bytes = NULL, *gather_displ = NULL, *gather_n = NULL, *gather_ndispl = NULL, nown = (PetscMPIInt)nowned;
-    char        *all = NULL;
+    char        *all        = NULL;
     PetscInt    *all_global = NULL;
-    size_t       total = 0;
+    size_t       total      = 0;
 
     for (PetscInt k = 0; k < nowned; k++) PetscCall(BytesAppendLabel(&mine, owned_line[k], owned->pool + owned->offset[k]));
     PetscCall(CheckMPICount(mine.size, "label numbering"));
@@ -399,10 +400,10 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
     PetscCallMPI(MPI_Gatherv(mine.data, (PetscMPIInt)mine.size, MPI_CHAR, all, gather_bytes, gather_displ, MPI_CHAR, 0, comm));
     PetscCall(PetscFree(mine.data));
     if (rank == 0) {
-      PetscInt    nall = gather_ndispl[size - 1] + gather_n[size - 1], nnew = 0;
-      NewLabel   *fresh;
+      PetscInt     nall = gather_ndispl[size - 1] + gather_n[size - 1], nnew = 0;
+      NewLabel    *fresh;
       const char **label_at;
-      size_t      at = 0;
+      size_t       at = 0;
 
       PetscCall(PetscMalloc1(nall + 1, &all_global));
       PetscCall(PetscMalloc2(nall + 1, &fresh, nall + 1, &label_at));

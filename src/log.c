@@ -6,9 +6,9 @@ PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
 
 PetscErrorCode HendersonLogInitialize(void)
 {
-  static PetscBool registered = PETSC_FALSE;
+  static PetscBool   registered    = PETSC_FALSE;
   static const char *event_names[] = {"HdRead", "HdPedigree", "HdNumber", "HdAssemble", "HdSolve", "HdWrite"};
-  PetscClassId      classid;
+  PetscClassId       classid;
 
   PetscFunctionBeginUser;
   if (registered) PetscFunctionReturn(PETSC_SUCCESS);

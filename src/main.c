@@ -83,8 +83,8 @@ static PetscErrorCode CommandPedigree(const char path[])
 
 int main(int argc, char **argv)
 {
-  PetscErrorCode ierr      = PETSC_SUCCESS;
-  PetscBool      failed    = PETSC_FALSE, converged = PETSC_TRUE;
+  PetscErrorCode ierr   = PETSC_SUCCESS;
+  PetscBool      failed = PETSC_FALSE, converged = PETSC_TRUE;
   int            exit_code = EXIT_OK;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
     exit_code = (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) ? EXIT_OK : EXIT_ERROR;
   }
   PetscCall(HendersonErrorReport(PETSC_COMM_WORLD, ierr, &failed));
-  if (failed) exit_code = EXIT_ERROR;
+  if (failed)
+    exit_code = EXIT_ERROR;
   else if (!converged) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson: warning: the solver did not converge; solutions were written anyway\n"));
     exit_code = EXIT_NOT_CONVERGED;

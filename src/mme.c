@@ -85,7 +85,7 @@ static PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt nmax, P
 {
   uint64_t    *key_a, *key_b, *key_in, *key_out;
   PetscScalar *value_a, *value_b, *value_in, *value_out;
-  PetscCount   n = 0, count[2048];
+  PetscCount   n    = 0, count[2048];
   int          bits = 0, digits, width;
 
   PetscFunctionBeginUser;
@@ -107,8 +107,8 @@ static PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt nmax, P
   PetscCall(PetscMalloc2(n + 1, &key_b, n + 1, &value_b));
   /* digits of up to 11 bits (2048 counters stay in cache), as few as the largest index needs */
   while (bits < 32 && ((uint64_t)nmax >> bits)) bits++;
-  digits = PetscMax(1, (bits + 10) / 11);
-  width  = (bits + digits - 1) / digits;
+  digits    = PetscMax(1, (bits + 10) / 11);
+  width     = (bits + digits - 1) / digits;
   key_in    = key_a;
   key_out   = key_b;
   value_in  = value_a;
@@ -177,8 +177,8 @@ static PetscCount MergeRuns(const uint64_t *ka, const PetscScalar *va, PetscCoun
 /* Each rank's sorted entries go to the owners of their rows -- slices of the sorted list -- and every
    owner merges what it receives (sorted runs, one a rank) into its distinct, sorted entries as COO.
    PETSc then sets up a matrix from local, sorted, distinct entries only: its fastest path. */
-static PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n, const uint64_t key[], const PetscScalar value[], PetscCount *ncoo, PetscInt **ci, PetscInt **cj,
-                                       PetscScalar **cv)
+static PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n, const uint64_t key[], const PetscScalar value[], PetscCount *ncoo,
+                                       PetscInt **ci, PetscInt **cj, PetscScalar **cv)
 {
   const PetscInt *ranges;
   PetscMPIInt     size, *send_n, *recv_n, *send_at, *recv_at;
@@ -235,7 +235,9 @@ static PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscC
     PetscCount m = 0, merged = 0;
     for (PetscCount r = 0; r < nruns; r += 2) {
       PetscCount start = m;
-      if (r + 1 < nruns) m += MergeRuns(k_in + run_start[r], v_in + run_start[r], run_n[r], k_in + run_start[r + 1], v_in + run_start[r + 1], run_n[r + 1], k_out + m, v_out + m);
+      if (r + 1 < nruns)
+        m +=
+            MergeRuns(k_in + run_start[r], v_in + run_start[r], run_n[r], k_in + run_start[r + 1], v_in + run_start[r + 1], run_n[r + 1], k_out + m, v_out + m);
       else {
         PetscCall(PetscArraycpy(k_out + m, k_in + run_start[r], run_n[r]));
         PetscCall(PetscArraycpy(v_out + m, v_in + run_start[r], run_n[r]));
@@ -352,11 +354,15 @@ static PetscErrorCode ResidualInverse(ResidualInverses *ri, uint32_t pattern, co
 
 /* The incidence of one effect on one record: its coefficients (1 for a class, the scaled covariate,
    or the Legendre polynomials of it) -- *ncoef of them. */
-static inline void Coefficients(const ModelEffect *effect, const PetscReal *value, PetscInt r, PetscReal centre, PetscReal scale, const PetscReal range[2], PetscReal phi[])
+static inline void Coefficients(const ModelEffect *effect, const PetscReal *value, PetscInt r, PetscReal centre, PetscReal scale, const PetscReal range[2],
+                                PetscReal phi[])
 {
-  if (!value) phi[0] = 1.0;
-  else if (effect->legendre >= 0) RecordsLegendre(effect->legendre, 2.0 * (value[r] - range[0]) / (range[1] - range[0]) - 1.0, phi);
-  else phi[0] = (value[r] - centre) / scale;
+  if (!value)
+    phi[0] = 1.0;
+  else if (effect->legendre >= 0)
+    RecordsLegendre(effect->legendre, 2.0 * (value[r] - range[0]) / (range[1] - range[0]) - 1.0, phi);
+  else
+    phi[0] = (value[r] - centre) / scale;
 }
 
 /* X'R^-1X, X'R^-1Z, Z'R^-1Z and X'R^-1y, Z'R^-1y of this rank's records: for each record the list of
@@ -404,8 +410,8 @@ static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records recor
   PetscCall(PetscMalloc3(maxterms, &term_eq, maxterms, &term_trait, maxterms, &term_coef));
   for (PetscInt r = 0; r < nrecords; r++) {
     const PetscReal *yr = y + r * ntraits, *Rinv = NULL;
-    PetscReal        weight = w ? w[r] : 1.0, ry[MODEL_MAX_TRAITS];
-    PetscInt         nterms = 0;
+    PetscReal        weight  = w ? w[r] : 1.0, ry[MODEL_MAX_TRAITS];
+    PetscInt         nterms  = 0;
     uint32_t         pattern = 0;
 
     for (PetscInt t = 0; t < ntraits; t++)
@@ -427,9 +433,9 @@ static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records recor
         for (PetscInt c = 0; c < ncoef; c++) {
           PetscInt q = EquationsBlockEquation(block[e], l, layout[e]->slot + i * ncoef + c);
           if (q < 0 || phi[c] == 0) continue;
-          term_eq[nterms]      = q;
-          term_trait[nterms]   = t;
-          term_coef[nterms++]  = phi[c];
+          term_eq[nterms]     = q;
+          term_trait[nterms]  = t;
+          term_coef[nterms++] = phi[c];
         }
       }
     }
@@ -530,7 +536,8 @@ static PetscErrorCode AccumulateIdentity(MME mme, Model model, Equations eq, Acc
     for (PetscInt l = lo; l < hi; l++)
       for (PetscInt p = 0; p < dim; p++)
         for (PetscInt q = p; q < dim; q++)
-          if (Ginv[p * dim + q] != 0) PetscCall(AccumulatorAddSymmetric(lhs, EquationsBlockEquation(block, l, p), EquationsBlockEquation(block, l, q), Ginv[p * dim + q]));
+          if (Ginv[p * dim + q] != 0)
+            PetscCall(AccumulatorAddSymmetric(lhs, EquationsBlockEquation(block, l, p), EquationsBlockEquation(block, l, q), Ginv[p * dim + q]));
     PetscCall(PetscFree(Ginv));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -558,8 +565,9 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
     PetscCall(EquationsGetEffect(eq, e, &layout));
     PetscCall(EquationsGetBlock(eq, layout->block, &block));
     if (where < block->offset || where >= block->offset + block->nequations) continue;
-    SETERRQ(mme->comm, PETSC_ERR_USER_INPUT, "effect '%s' has no information on one of its equations (equation %" PetscInt_FMT "): a covariate that is zero on all its records?",
-            effect->name, where);
+    SETERRQ(mme->comm, PETSC_ERR_USER_INPUT,
+            "effect '%s' has no information on one of its equations (equation %" PetscInt_FMT "): a covariate that is zero on all its records?", effect->name,
+            where);
   }
   SETERRQ(mme->comm, PETSC_ERR_PLIB, "equation %" PetscInt_FMT " has diagonal %g", where, (double)smallest);
 }

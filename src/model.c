@@ -13,8 +13,8 @@ const char *const ModelStructureNames[]  = {"none", "iid", "pedigree"};
 
 /* What a statement said before the traits are all known: the `for` list and the (co)variances. */
 typedef struct {
-  PetscInt   nfor;
-  char     (*for_names)[MODEL_MAX_NAME];
+  PetscInt nfor;
+  char (*for_names)[MODEL_MAX_NAME];
   PetscInt   nvalues;
   PetscReal *values; /* random groups: the (co)variances as written */
 } PendingEffect;
@@ -131,7 +131,8 @@ static PetscErrorCode CopyName(const char path[], PetscInt line, const char name
 static PetscErrorCode SetPath(const char model_path[], const char dir[], PetscInt line, const char *keyword, PetscInt *seen, const char value[], char dest[])
 {
   PetscFunctionBeginUser;
-  PetscCheck(!*seen, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' given twice (first at line %" PetscInt_FMT ")", model_path, line, keyword, *seen);
+  PetscCheck(!*seen, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' given twice (first at line %" PetscInt_FMT ")", model_path, line,
+             keyword, *seen);
   *seen = line;
   PetscCall(HendersonPathJoin(dir, value, dest, HENDERSON_MAX_PATH));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -142,8 +143,8 @@ static PetscErrorCode AddEffect(Model m, const ModelEffect *effect, PendingEffec
   PetscFunctionBeginUser;
   for (PetscInt e = 0; e < m->neffects; e++)
     PetscCheck(strcmp(m->effects[e].name, effect->name), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt_FMT ": the name '%s' is already an effect (line %" PetscInt_FMT "); give this one another with 'as NAME'", m->path, effect->line, effect->name,
-               m->effects[e].line);
+               "%s:%" PetscInt_FMT ": the name '%s' is already an effect (line %" PetscInt_FMT "); give this one another with 'as NAME'", m->path, effect->line,
+               effect->name, m->effects[e].line);
   if (m->neffects == m->capacity) {
     m->capacity = PetscMax(8, 2 * m->capacity);
     PetscCall(PetscRealloc(sizeof(ModelEffect) * m->capacity, &m->effects));
@@ -157,7 +158,8 @@ static PetscErrorCode AddEffect(Model m, const ModelEffect *effect, PendingEffec
 }
 
 /* Trailing clauses "as NAME..." and "for TRAIT..." from field K on; returns where they start. */
-static PetscErrorCode ParseTrailing(Model m, PetscInt line, PetscInt n, char *fields[], PetscInt *start, PetscInt *nas, char **as, PetscInt *nfor, char **for_names)
+static PetscErrorCode ParseTrailing(Model m, PetscInt line, PetscInt n, char *fields[], PetscInt *start, PetscInt *nas, char **as, PetscInt *nfor,
+                                    char **for_names)
 {
   PetscInt k = *start, end = n;
 
@@ -170,12 +172,16 @@ static PetscErrorCode ParseTrailing(Model m, PetscInt line, PetscInt n, char *fi
     }
   for (k = end; k < n;) {
     PetscBool is_as = !strcmp(fields[k], "as") ? PETSC_TRUE : PETSC_FALSE;
-    PetscCheck(is_as || !strcmp(fields[k], "for"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' (after 'as' or 'for')", m->path, line, fields[k]);
+    PetscCheck(is_as || !strcmp(fields[k], "for"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' (after 'as' or 'for')",
+               m->path, line, fields[k]);
     for (k++; k < n && strcmp(fields[k], "as") && strcmp(fields[k], "for"); k++) {
-      if (is_as) as[(*nas)++] = fields[k];
-      else for_names[(*nfor)++] = fields[k];
+      if (is_as)
+        as[(*nas)++] = fields[k];
+      else
+        for_names[(*nfor)++] = fields[k];
     }
-    PetscCheck(is_as ? *nas : *nfor, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' needs at least one name", m->path, line, is_as ? "as" : "for");
+    PetscCheck(is_as ? *nas : *nfor, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' needs at least one name", m->path, line,
+               is_as ? "as" : "for");
   }
   *start = end;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -200,7 +206,8 @@ static PetscErrorCode ParseLegendre(Model m, PetscInt line, PetscInt n, char *fi
     PetscCheck(*k + 2 < n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'range' takes MIN MAX", m->path, line);
     PetscCall(ParseNumber(m->path, line, fields[*k + 1], "range minimum", &effect->range[0]));
     PetscCall(ParseNumber(m->path, line, fields[*k + 2], "range maximum", &effect->range[1]));
-    PetscCheck(effect->range[1] > effect->range[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": the range maximum must exceed the minimum", m->path, line);
+    PetscCheck(effect->range[1] > effect->range[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": the range maximum must exceed the minimum",
+               m->path, line);
     effect->range_given = PETSC_TRUE;
     *k += 3;
   }
@@ -209,7 +216,7 @@ static PetscErrorCode ParseLegendre(Model m, PetscInt line, PetscInt n, char *fi
 
 static PetscErrorCode ParseFixed(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
 {
-  ModelEffect    effect = {.line = line, .kind = MODEL_EFFECT_FIXED, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  ModelEffect effect = {.line = line, .kind = MODEL_EFFECT_FIXED, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
   PendingEffect *pending;
   PetscInt       k = 2, nas, nfor;
 
@@ -226,13 +233,14 @@ static PetscErrorCode ParseFixed(Model m, PetscInt line, PetscInt n, char *field
 
 static PetscErrorCode ParseCovariate(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
 {
-  ModelEffect    effect = {.line = line, .kind = MODEL_EFFECT_COVARIATE, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  ModelEffect effect = {
+      .line = line, .kind = MODEL_EFFECT_COVARIATE, .structure = MODEL_STRUCTURE_NONE, .legendre = -1, .data_column = -1, .covariate_column = -1};
   PendingEffect *pending;
   PetscInt       end = n, k = 2, nas, nfor;
 
   PetscFunctionBeginUser;
-  PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'covariate' takes COLUMN [legendre ORDER [range MIN MAX]] [within CLASS] [as NAME] [for TRAIT...]",
-             m->path, line);
+  PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": 'covariate' takes COLUMN [legendre ORDER [range MIN MAX]] [within CLASS] [as NAME] [for TRAIT...]", m->path, line);
   PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
   PetscCall(CopyName(m->path, line, fields[1], effect.covariate));
   while (k < end) {
@@ -244,7 +252,9 @@ static PetscErrorCode ParseCovariate(Model m, PetscInt line, PetscInt n, char *f
       PetscCall(CopyName(m->path, line, fields[k + 1], effect.column));
       effect.nested = PETSC_TRUE;
       k += 2;
-    } else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' in a covariate (legendre, within, as or for)", m->path, line, fields[k]);
+    } else
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unexpected '%s' in a covariate (legendre, within, as or for)", m->path, line,
+              fields[k]);
   }
   PetscCheck(nas <= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": a covariate takes one name after 'as'", m->path, line);
   PetscCall(CopyName(m->path, line, nas ? as[0] : fields[1], effect.name));
@@ -255,10 +265,10 @@ static PetscErrorCode ParseCovariate(Model m, PetscInt line, PetscInt n, char *f
 
 static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fields[], char *as[], char *for_names[])
 {
-  ModelEffect    base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
-  PetscInt       end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
-  PetscReal     *values;
-  const char    *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] COVARIANCE... [as NAME...] [for TRAIT...]";
+  ModelEffect base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
+  PetscInt    end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
+  PetscReal  *values;
+  const char *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] COVARIANCE... [as NAME...] [for TRAIT...]";
 
   PetscFunctionBeginUser;
   PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
@@ -273,7 +283,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
       if (number) break;
       word = j;
     }
-    PetscCheck(word < 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' (pedigree or iid); %s", m->path, line, fields[word], usage);
+    PetscCheck(word < 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' (pedigree or iid); %s", m->path, line,
+               fields[word], usage);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no structure (pedigree or iid) after the column; %s", m->path, line, usage);
   }
   ncolumns = k - 1;
@@ -289,8 +300,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
   PetscCheck(k < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no (co)variance given; %s", m->path, line, usage);
   PetscCall(PetscMalloc1(end - k, &values));
   for (; k < end; k++) PetscCall(ParseNumber(m->path, line, fields[k], "(co)variance", &values[nvalues++]));
-  PetscCheck(!nas || nas == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'as' needs one name for each of the %" PetscInt_FMT " column%s", m->path, line,
-             ncolumns, ncolumns == 1 ? "" : "s");
+  PetscCheck(!nas || nas == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": 'as' needs one name for each of the %" PetscInt_FMT " column%s", m->path, line, ncolumns, ncolumns == 1 ? "" : "s");
   PetscCall(PetscRealloc(sizeof(ModelGroup) * (m->ngroups + 1), &m->groups));
   PetscCall(PetscMemzero(&m->groups[m->ngroups], sizeof(ModelGroup)));
   first = m->neffects;
@@ -317,22 +328,24 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
 
 /* A (co)variance matrix of order N from NVALUES numbers: the lower triangle by rows, or all of it
    (then it must be symmetric); it must be positive definite. */
-static PetscErrorCode CovarianceMatrix(const char path[], PetscInt line, const char what[], PetscInt n, PetscInt nvalues, const PetscReal values[], PetscReal **matrix)
+static PetscErrorCode CovarianceMatrix(const char path[], PetscInt line, const char what[], PetscInt n, PetscInt nvalues, const PetscReal values[],
+                                       PetscReal **matrix)
 {
   PetscReal   *M, *L;
   PetscBLASInt bn, info;
 
   PetscFunctionBeginUser;
   PetscCheck(nvalues == n * (n + 1) / 2 || nvalues == n * n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-             "%s:%" PetscInt_FMT ": %s of order %" PetscInt_FMT " needs %" PetscInt_FMT " numbers (lower triangle by rows) or %" PetscInt_FMT " (the whole matrix), found %" PetscInt_FMT,
+             "%s:%" PetscInt_FMT ": %s of order %" PetscInt_FMT " needs %" PetscInt_FMT " numbers (lower triangle by rows) or %" PetscInt_FMT
+             " (the whole matrix), found %" PetscInt_FMT,
              path, line, what, n, n * (n + 1) / 2, n * n, nvalues);
   PetscCall(PetscMalloc1(n * n, &M));
   if (nvalues == n * n && n > 1) {
     PetscCall(PetscArraycpy(M, values, n * n));
     for (PetscInt i = 0; i < n; i++)
       for (PetscInt j = 0; j < i; j++)
-        PetscCheck(M[i * n + j] == M[j * n + i], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not symmetric (row %" PetscInt_FMT ", column %" PetscInt_FMT ")",
-                   path, line, what, i + 1, j + 1);
+        PetscCheck(M[i * n + j] == M[j * n + i], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": %s is not symmetric (row %" PetscInt_FMT ", column %" PetscInt_FMT ")", path, line, what, i + 1, j + 1);
   } else {
     PetscInt k = 0;
     for (PetscInt i = 0; i < n; i++)
@@ -366,7 +379,8 @@ static PetscErrorCode ModelResolve(Model m)
         PetscInt t = -1;
         for (PetscInt s = 0; s < m->ntraits; s++)
           if (!strcmp(m->traits[s], pending->for_names[k])) t = s;
-        PetscCheck(t >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' after 'for' is not a trait of the model", m->path, effect->line, pending->for_names[k]);
+        PetscCheck(t >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' after 'for' is not a trait of the model", m->path, effect->line,
+                   pending->for_names[k]);
         in[t] = PETSC_TRUE;
       }
       effect->ntraits = 0;
@@ -382,7 +396,8 @@ static PetscErrorCode ModelResolve(Model m)
                  "%s:%" PetscInt_FMT ": column '%s' is the weight; it cannot also be an effect", m->path, effect->line, m->weight);
     }
     PetscCheck(effect->structure != MODEL_STRUCTURE_PEDIGREE || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line, effect->name);
+               "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line,
+               effect->name);
   }
   /* random groups: positions of the members, and G0 */
   for (PetscInt g = 0; g < m->ngroups; g++) {
@@ -447,9 +462,9 @@ static PetscErrorCode ModelParse(Model m)
     if (!n) continue;
     PetscCheck(n <= MODEL_MAX_FIELDS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": more than %d fields", m->path, lineno, MODEL_MAX_FIELDS);
     key = fields[0];
-#define NEED(count, usage) \
-  PetscCheck(n == (count) + 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' takes %s (found %" PetscInt_FMT " field%s)", m->path, lineno, key, usage, n - 1, \
-             n - 1 == 1 ? "" : "s")
+#define NEED(count, usage)                                                                                                                                     \
+  PetscCheck(n == (count) + 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' takes %s (found %" PetscInt_FMT " field%s)", m->path,        \
+             lineno, key, usage, n - 1, n - 1 == 1 ? "" : "s")
     if (!strcmp(key, "data")) {
       NEED(1, "FILE");
       PetscCall(SetPath(m->path, dir, lineno, key, &data_line, fields[1], m->data_path));
@@ -458,27 +473,33 @@ static PetscErrorCode ModelParse(Model m)
       PetscCall(SetPath(m->path, dir, lineno, key, &pedigree_line, fields[1], m->pedigree_path));
       m->has_pedigree = PETSC_TRUE;
       if (n == 3) {
-        if (!strcmp(fields[2], "sire-mgs")) m->pedigree_kind = MODEL_PEDIGREE_SIRE_MGS;
-        else PetscCheck(!strcmp(fields[2], "animal"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown pedigree kind '%s' (animal or sire-mgs)", m->path, lineno, fields[2]);
+        if (!strcmp(fields[2], "sire-mgs"))
+          m->pedigree_kind = MODEL_PEDIGREE_SIRE_MGS;
+        else
+          PetscCheck(!strcmp(fields[2], "animal"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                     "%s:%" PetscInt_FMT ": unknown pedigree kind '%s' (animal or sire-mgs)", m->path, lineno, fields[2]);
       }
     } else if (!strcmp(key, "groups")) {
       PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' takes the IDs of the unknown-parent groups", m->path, lineno);
-      PetscCheck(!groups_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' given twice (first at line %" PetscInt_FMT ")", m->path, lineno, groups_line);
+      PetscCheck(!groups_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' given twice (first at line %" PetscInt_FMT ")", m->path,
+                 lineno, groups_line);
       groups_line   = lineno;
       m->ngroup_ids = n - 1;
       PetscCall(PetscMalloc1(n - 1, &m->group_ids));
       for (PetscInt k = 1; k < n; k++) {
-        PetscCheck(!HendersonIsMissing(fields[k], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": '%s' is an unknown-parent code, not a group", m->path, lineno, fields[k]);
+        PetscCheck(!HendersonIsMissing(fields[k], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": '%s' is an unknown-parent code, not a group", m->path, lineno, fields[k]);
         for (PetscInt j = 1; j < k; j++)
-          PetscCheck(strcmp(fields[j], fields[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": group '%s' given twice", m->path, lineno, fields[k]);
+          PetscCheck(strcmp(fields[j], fields[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": group '%s' given twice", m->path, lineno,
+                     fields[k]);
         PetscCall(PetscStrallocpy(fields[k], &m->group_ids[k - 1]));
       }
     } else if (!strcmp(key, "inbreeding")) {
       NEED(1, "on or off");
-      PetscCheck(!inbreeding_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
-                 inbreeding_line);
-      PetscCheck(!strcmp(fields[1], "on") || !strcmp(fields[1], "off"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' takes on or off, not '%s'", m->path,
-                 lineno, fields[1]);
+      PetscCheck(!inbreeding_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' given twice (first at line %" PetscInt_FMT ")",
+                 m->path, lineno, inbreeding_line);
+      PetscCheck(!strcmp(fields[1], "on") || !strcmp(fields[1], "off"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": 'inbreeding' takes on or off, not '%s'", m->path, lineno, fields[1]);
       inbreeding_line = lineno;
       m->inbreeding   = !strcmp(fields[1], "on") ? PETSC_TRUE : PETSC_FALSE;
     } else if (!strcmp(key, "output")) {
@@ -486,22 +507,25 @@ static PetscErrorCode ModelParse(Model m)
       PetscCall(SetPath(m->path, dir, lineno, key, &output_line, fields[1], m->output_path));
     } else if (!strcmp(key, "trait")) {
       NEED(1, "COLUMN");
-      PetscCheck(m->ntraits < MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": more than %d traits", m->path, lineno, MODEL_MAX_TRAITS);
+      PetscCheck(m->ntraits < MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": more than %d traits", m->path, lineno,
+                 MODEL_MAX_TRAITS);
       for (PetscInt t = 0; t < m->ntraits; t++)
-        PetscCheck(strcmp(m->traits[t], fields[1]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": trait '%s' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
-                   fields[1], m->trait_lines[t]);
+        PetscCheck(strcmp(m->traits[t], fields[1]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": trait '%s' given twice (first at line %" PetscInt_FMT ")", m->path, lineno, fields[1], m->trait_lines[t]);
       PetscCall(CopyName(m->path, lineno, fields[1], m->traits[m->ntraits]));
       m->trait_lines[m->ntraits++] = lineno;
     } else if (!strcmp(key, "weight")) {
       NEED(1, "COLUMN");
-      PetscCheck(!m->weight_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'weight' given twice (first at line %" PetscInt_FMT ")", m->path, lineno, m->weight_line);
+      PetscCheck(!m->weight_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'weight' given twice (first at line %" PetscInt_FMT ")",
+                 m->path, lineno, m->weight_line);
       PetscCall(CopyName(m->path, lineno, fields[1], m->weight));
       m->weight_line = lineno;
     } else if (!strcmp(key, "residual")) {
       PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'residual' takes the residual (co)variances", m->path, lineno);
-      PetscCheck(!m->residual_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'residual' given twice (first at line %" PetscInt_FMT ")", m->path, lineno,
-                 m->residual_line);
-      PetscCheck(n - 1 <= MODEL_MAX_TRAITS * MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": too many residual (co)variances", m->path, lineno);
+      PetscCheck(!m->residual_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'residual' given twice (first at line %" PetscInt_FMT ")",
+                 m->path, lineno, m->residual_line);
+      PetscCheck(n - 1 <= MODEL_MAX_TRAITS * MODEL_MAX_TRAITS, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": too many residual (co)variances",
+                 m->path, lineno);
       for (PetscInt k = 1; k < n; k++) PetscCall(ParseNumber(m->path, lineno, fields[k], "residual (co)variance", &m->residual_values[k - 1]));
       m->nresidual_values = n - 1;
       m->residual_line    = lineno;
@@ -513,7 +537,9 @@ static PetscErrorCode ModelParse(Model m)
       PetscCall(ParseRandom(m, lineno, n, fields, as, for_names));
     } else {
       SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-              "%s:%" PetscInt_FMT ": unknown keyword '%s' (known: data, pedigree, groups, inbreeding, trait, weight, fixed, covariate, random, residual, output)", m->path, lineno, key);
+              "%s:%" PetscInt_FMT
+              ": unknown keyword '%s' (known: data, pedigree, groups, inbreeding, trait, weight, fixed, covariate, random, residual, output)",
+              m->path, lineno, key);
     }
 #undef NEED
   }
@@ -523,7 +549,8 @@ static PetscErrorCode ModelParse(Model m)
   PetscCheck(data_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'data FILE' line", m->path);
   PetscCheck(m->ntraits, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'trait COLUMN' line", m->path);
   PetscCheck(m->residual_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no 'residual VARIANCE' line", m->path);
-  PetscCheck(!groups_line || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' needs a 'pedigree FILE' line", m->path, groups_line);
+  PetscCheck(!groups_line || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' needs a 'pedigree FILE' line", m->path,
+             groups_line);
   if (!output_line) {
     /* model.txt -> model.h5 beside it */
     char  stem[HENDERSON_MAX_PATH];
@@ -558,7 +585,8 @@ PetscErrorCode ModelLoad(Model m, const char path[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode FindColumn(Model m, const char data_path[], PetscInt line, const char column[], PetscInt ncolumns, const char *const names[], PetscInt *index)
+static PetscErrorCode FindColumn(Model m, const char data_path[], PetscInt line, const char column[], PetscInt ncolumns, const char *const names[],
+                                 PetscInt *index)
 {
   PetscFunctionBeginUser;
   *index = -1;
@@ -572,7 +600,8 @@ static PetscErrorCode FindColumn(Model m, const char data_path[], PetscInt line,
       if (n < 0) break;
       used += (size_t)n;
     }
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": column '%s' is not in the header of %s (columns: %s)", m->path, line, column, data_path, list);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": column '%s' is not in the header of %s (columns: %s)", m->path, line, column,
+            data_path, list);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -597,8 +626,8 @@ PetscErrorCode ModelView(Model m, PetscViewer viewer)
                                    m->has_pedigree ? m->pedigree_path : "", m->ntraits, m->ntraits == 1 ? "" : "s"));
   for (PetscInt e = 0; e < m->neffects; e++) {
     const ModelEffect *effect = &m->effects[e];
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %-20s %-8s traits %" PetscInt_FMT "\n", ModelEffectKindNames[effect->kind], effect->name, ModelStructureNames[effect->structure],
-                                     effect->ntraits));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %-20s %-8s traits %" PetscInt_FMT "\n", ModelEffectKindNames[effect->kind], effect->name,
+                                     ModelStructureNames[effect->structure], effect->ntraits));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -71,17 +71,19 @@ static PetscErrorCode WriteAttribute(Output o, hid_t object, const char name[], 
     datatype = H5Tcopy(H5T_C_S1);
     H5Check(H5Tset_size(datatype, strlen((const char *)value) + 1), "size a string");
     H5Check(H5Tset_strpad(datatype, H5T_STR_NULLTERM), "pad a string");
-  } else datatype = H5Tcopy(type == OUTPUT_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);
+  } else
+    datatype = H5Tcopy(type == OUTPUT_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);
   if (H5Aexists(object, name) > 0) H5Adelete(object, name);
   attribute = H5Acreate2(object, name, datatype, space, H5P_DEFAULT, H5P_DEFAULT);
   H5Check(attribute, "create an attribute");
   if (type == OUTPUT_INT) {
-    int64_t v = (int64_t)*(const PetscInt64 *)value;
+    int64_t v = (int64_t) * (const PetscInt64 *)value;
     H5Check(H5Awrite(attribute, datatype, &v), "write an attribute");
   } else if (type == OUTPUT_REAL) {
     double v = (double)*(const PetscReal *)value;
     H5Check(H5Awrite(attribute, datatype, &v), "write an attribute");
-  } else H5Check(H5Awrite(attribute, datatype, value), "write an attribute");
+  } else
+    H5Check(H5Awrite(attribute, datatype, value), "write an attribute");
   H5Aclose(attribute);
   H5Tclose(datatype);
   H5Sclose(space);
@@ -98,8 +100,10 @@ static PetscErrorCode WriteAttributeArray(Output o, hid_t object, const char nam
   PetscCheck(type != OUTPUT_STRING, PETSC_COMM_SELF, PETSC_ERR_SUP, "no string arrays");
   PetscCall(PetscCalloc(sizeof(int64_t) * (size_t)dims, &buffer));
   for (PetscInt k = 0; k < n; k++) {
-    if (type == OUTPUT_INT) ((int64_t *)buffer)[k] = (int64_t)((const PetscInt *)values)[k];
-    else ((double *)buffer)[k] = (double)((const PetscReal *)values)[k];
+    if (type == OUTPUT_INT)
+      ((int64_t *)buffer)[k] = (int64_t)((const PetscInt *)values)[k];
+    else
+      ((double *)buffer)[k] = (double)((const PetscReal *)values)[k];
   }
   space = H5Screate_simple(1, &dims, NULL);
   H5Check(space, "create a dataspace");
@@ -116,8 +120,10 @@ static PetscErrorCode WriteAttributeArray(Output o, hid_t object, const char nam
 static PetscErrorCode OpenGroup(Output o, const char group[], hid_t *g)
 {
   PetscFunctionBeginUser;
-  if (!strcmp(group, "/") || H5Lexists(o->file, group, H5P_DEFAULT) > 0) *g = H5Gopen2(o->file, group, H5P_DEFAULT);
-  else *g = H5Gcreate2(o->file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (!strcmp(group, "/") || H5Lexists(o->file, group, H5P_DEFAULT) > 0)
+    *g = H5Gopen2(o->file, group, H5P_DEFAULT);
+  else
+    *g = H5Gcreate2(o->file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Check(*g, "open a group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -145,7 +151,8 @@ PetscErrorCode OutputSetAttribute(Output o, const char group[], const char name[
 }
 
 /* One collective write of rows START..START+COUNT-1 (this rank's) of a [rows, columns] float64 dataset. */
-static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscInt rows, PetscInt columns, PetscInt start, PetscInt count, const PetscReal *values)
+static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscInt rows, PetscInt columns, PetscInt start, PetscInt count,
+                                const PetscReal *values)
 {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)columns}, offset[2] = {(hsize_t)start, 0}, block[2] = {(hsize_t)count, (hsize_t)columns};
   hsize_t mem_n = (hsize_t)PetscMax(1, count * PetscMax(columns, 1));
@@ -158,7 +165,8 @@ static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscI
   dataset = H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Check(dataset, "create a dataset");
   mem_space = H5Screate_simple(1, &mem_n, NULL);
-  if (count > 0) H5Check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset, NULL, block, NULL), "select rows");
+  if (count > 0)
+    H5Check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset, NULL, block, NULL), "select rows");
   else {
     H5Sselect_none(file_space);
     H5Sselect_none(mem_space);
@@ -218,8 +226,8 @@ static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable 
 
 PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
 {
-  char       name[HENDERSON_MAX_PATH];
-  hid_t      group;
+  char  name[HENDERSON_MAX_PATH];
+  hid_t group;
 
   PetscFunctionBeginUser;
   snprintf(name, sizeof(name), "/solutions/%s", effect->name);
@@ -227,7 +235,8 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
   H5Check(group, "create an effect group");
   PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels));
   PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
-  if (effect->inbreeding) PetscCall(WriteRows(o, group, "inbreeding", effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->inbreeding));
+  if (effect->inbreeding)
+    PetscCall(WriteRows(o, group, "inbreeding", effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->inbreeding));
   PetscCall(WriteAttribute(o, group, "kind", OUTPUT_STRING, effect->kind));
   PetscCall(WriteAttribute(o, group, "structure", OUTPUT_STRING, effect->structure));
   PetscCall(WriteAttribute(o, group, "traits", OUTPUT_STRING, effect->traits));
@@ -260,7 +269,8 @@ PetscErrorCode OutputCommit(Output o)
   PetscCheck(closed >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: HDF5 could not close the file (disk full?)", o->temporary);
   if (o->rank == 0 && rename(o->temporary, o->path)) {
     ierr = PETSC_ERR_FILE_WRITE;
-    (void)PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, ierr, PETSC_ERROR_INITIAL, "%s: cannot rename %s to it: %s", o->path, o->temporary, strerror(errno));
+    (void)PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, ierr, PETSC_ERROR_INITIAL, "%s: cannot rename %s to it: %s", o->path,
+                     o->temporary, strerror(errno));
   }
   PetscCall(HendersonAgree(o->comm, ierr));
   o->committed = PETSC_TRUE;
@@ -333,7 +343,7 @@ static PetscErrorCode ReadLabels(const char path[], hid_t group, PetscInt *n, ch
     PetscCall(PetscFree(raw));
     H5Tclose(memtype);
   } else {
-    size_t width = H5Tget_size(datatype);
+    size_t width   = H5Tget_size(datatype);
     hid_t  memtype = H5Tcopy(H5T_C_S1);
     char  *packed;
     H5Tset_size(memtype, width);
@@ -384,7 +394,8 @@ static PetscErrorCode ReadReals(const char path[], hid_t group, const char name[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values, PetscReal **inbreeding)
+PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values,
+                                PetscReal **inbreeding)
 {
   hid_t    file, group;
   PetscInt rows;
@@ -393,7 +404,8 @@ PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *
   PetscCall(OpenEffect(path, name, &file, &group));
   PetscCall(ReadLabels(path, group, nlevels, labels));
   PetscCall(ReadReals(path, group, "value", &rows, ncolumns, values));
-  PetscCheck(rows == *nlevels, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: effect '%s' has %" PetscInt_FMT " labels but %" PetscInt_FMT " rows of values", path, name, *nlevels, rows);
+  PetscCheck(rows == *nlevels, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: effect '%s' has %" PetscInt_FMT " labels but %" PetscInt_FMT " rows of values", path,
+             name, *nlevels, rows);
   if (inbreeding) {
     *inbreeding = NULL;
     if (H5Lexists(group, "inbreeding", H5P_DEFAULT) > 0) PetscCall(ReadReals(path, group, "inbreeding", &rows, NULL, inbreeding));
@@ -452,7 +464,9 @@ PetscErrorCode OutputListEffects(const char path[], PetscInt *n, char ***names)
   PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
   group = H5Gopen2(file, "/solutions", H5P_DEFAULT);
   H5CheckRead(group, path, "open /solutions");
-  H5CheckRead(H5Literate(group, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, CollectName, &list) < 0 ? H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, NULL, CollectName, &list) : 0,
+  H5CheckRead(H5Literate(group, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, CollectName, &list) < 0
+                  ? H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, NULL, CollectName, &list)
+                  : 0,
               path, "list /solutions");
   H5Gclose(group);
   H5Fclose(file);

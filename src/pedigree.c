@@ -11,14 +11,14 @@ struct _p_Pedigree {
   PedigreeStats stats;
   PetscReal     coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
   PetscBool     sire_mgs, use_inbreeding;
-  LabelTable    group_labels;   /* every rank */
+  LabelTable    group_labels; /* every rank */
   /* rank 0: the whole pedigree, by animal index (parents before progeny) */
   LabelTable  labels;
   PetscInt    n, capacity;
-  PetscInt   *sire, *dam;   /* -1 = unknown */
-  PetscInt64 *line;         /* line where the animal is listed; 0 if it is not */
-  PetscReal  *inbreeding;   /* after PedigreeSetUp() */
-  PetscReal  *alpha;        /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
+  PetscInt   *sire, *dam; /* -1 = unknown */
+  PetscInt64 *line;       /* line where the animal is listed; 0 if it is not */
+  PetscReal  *inbreeding; /* after PedigreeSetUp() */
+  PetscReal  *alpha;      /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
   PetscBool   setup;
   /* every rank: its own animals after PedigreeDistribute() */
   PetscInt   local_start, local_n;
@@ -118,7 +118,7 @@ typedef struct {
   PetscInt    nlines, capacity;
   PetscInt   *animal, *sire, *dam; /* raw IDs per line, -1 = unknown parent */
   PetscInt64 *line;
-  PetscInt   *count;               /* occurrences of each raw ID, any column */
+  PetscInt   *count; /* occurrences of each raw ID, any column */
   PetscInt    count_capacity;
 } RawPedigree;
 
@@ -174,8 +174,9 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree 
     if (done) break;
     PetscCall(ReaderGetFields(reader, &nfields, &fields));
     PetscCall(ReaderGetLine(reader, &line));
-    PetscCheck(nfields >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": a pedigree line needs animal, sire and dam (found %" PetscInt_FMT " field%s)", path, line,
-               nfields, nfields == 1 ? "" : "s");
+    PetscCheck(nfields >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt64_FMT ": a pedigree line needs animal, sire and dam (found %" PetscInt_FMT " field%s)", path, line, nfields,
+               nfields == 1 ? "" : "s");
     if (raw->nlines == raw->capacity) {
       PetscInt    capacity = PetscMax(1024, 2 * raw->capacity);
       PetscInt   *animal, *sire, *dam;
@@ -200,7 +201,8 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree 
     if (groups) {
       PetscInt g;
       PetscCall(LabelTableFind(groups, fields[0], strlen(fields[0]), &g));
-      PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": '%s' is an unknown-parent group; it cannot be listed as an animal", path, line, fields[0]);
+      PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": '%s' is an unknown-parent group; it cannot be listed as an animal",
+                 path, line, fields[0]);
     }
     PetscCall(RawAddId(raw, fields[0], &raw->animal[k]));
     PetscCall(RawParent(raw, groups, fields[1], &raw->sire[k]));
@@ -248,8 +250,10 @@ static PetscErrorCode RawDetectHeader(RawPedigree *raw, PetscBool *header)
 static const char *RawLabel(RawPedigree *raw, PetscInt id)
 {
   const char *label = "unknown";
-  if (id >= 0) (void)LabelTableGetLabel(raw->ids, id, &label);
-  else if (id <= -2) label = "a group";
+  if (id >= 0)
+    (void)LabelTableGetLabel(raw->ids, id, &label);
+  else if (id <= -2)
+    label = "a group";
   return label;
 }
 
@@ -264,7 +268,7 @@ static PetscErrorCode DescribeCycle(RawPedigree *raw, const PetscInt sire[], con
   PetscCall(LabelTableGetSize(raw->ids, &nids));
   PetscCall(PetscMalloc3(nids, &previous, nids, &queue, nids + 1, &chain));
   for (PetscInt i = 0; i < nids; i++) previous[i] = -2;
-  queue[tail++] = start;
+  queue[tail++]   = start;
   previous[start] = -1;
   while (head < tail && found < 0) {
     PetscInt v = queue[head++], parents[2] = {sire[v], dam[v]};
@@ -314,26 +318,27 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
     PetscInt   a = raw->animal[k], s = raw->sire[k], d = raw->dam[k];
     PetscInt64 line = raw->line[k];
 
-    PetscCheck(s != a && d != a, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (it is its own %s)", p->path, line, RawLabel(raw, a),
-               s == a ? "sire" : "dam");
-    if (!p->sire_mgs) PetscCheck(s < 0 || s != d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is both the sire and the dam of animal %s", p->path, line,
-                                 RawLabel(raw, s), RawLabel(raw, a));
+    PetscCheck(s != a && d != a, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (it is its own %s)", p->path,
+               line, RawLabel(raw, a), s == a ? "sire" : "dam");
+    if (!p->sire_mgs)
+      PetscCheck(s < 0 || s != d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is both the sire and the dam of animal %s", p->path,
+                 line, RawLabel(raw, s), RawLabel(raw, a));
     if (p->sire_mgs) {
       /* a bull can be a sire of sires and a maternal grandsire: no sex check */
     } else if (s >= 0) {
-      PetscCheck(!as_dam[s], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a sire here and as a dam at line %" PetscInt64_FMT, p->path, line,
-                 RawLabel(raw, s), as_dam[s]);
+      PetscCheck(!as_dam[s], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt64_FMT ": ID %s is used as a sire here and as a dam at line %" PetscInt64_FMT, p->path, line, RawLabel(raw, s), as_dam[s]);
       if (!as_sire[s]) as_sire[s] = line;
     }
     if (!p->sire_mgs && d >= 0) {
-      PetscCheck(!as_sire[d], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": ID %s is used as a dam here and as a sire at line %" PetscInt64_FMT, p->path, line,
-                 RawLabel(raw, d), as_sire[d]);
+      PetscCheck(!as_sire[d], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt64_FMT ": ID %s is used as a dam here and as a sire at line %" PetscInt64_FMT, p->path, line, RawLabel(raw, d), as_sire[d]);
       if (!as_dam[d]) as_dam[d] = line;
     }
     if (listed[a]) {
       PetscCheck(sire[a] == s && dam[a] == d, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-                 "%s:%" PetscInt64_FMT ": animal %s is listed again with parents %s and %s; line %" PetscInt64_FMT " gave %s and %s", p->path, line, RawLabel(raw, a),
-                 RawLabel(raw, s), RawLabel(raw, d), listed[a], RawLabel(raw, sire[a]), RawLabel(raw, dam[a]));
+                 "%s:%" PetscInt64_FMT ": animal %s is listed again with parents %s and %s; line %" PetscInt64_FMT " gave %s and %s", p->path, line,
+                 RawLabel(raw, a), RawLabel(raw, s), RawLabel(raw, d), listed[a], RawLabel(raw, sire[a]), RawLabel(raw, dam[a]));
       p->stats.duplicates++;
       continue;
     }
@@ -361,8 +366,8 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
           if (state[q] == 1) {
             char cycle[1024];
             PetscCall(DescribeCycle(raw, sire, dam, state, q, cycle, sizeof(cycle)));
-            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (%s, each ID followed by one of its parents)", p->path,
-                    listed[q] ? listed[q] : listed[t], RawLabel(raw, q), cycle);
+            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s is its own ancestor (%s, each ID followed by one of its parents)",
+                    p->path, listed[q] ? listed[q] : listed[t], RawLabel(raw, q), cycle);
           }
           stack[nstack++] = q;
         }
@@ -389,7 +394,7 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
   PetscCall(LabelTablePermute(raw->ids, norder, order));
   p->labels = raw->ids;
   raw->ids  = NULL;
-  p->n = norder;
+  p->n      = norder;
   PetscCall(PetscFree(state));
   PetscCall(PetscFree3(order, stack, final_of));
   PetscCall(PetscFree3(sire, dam, listed));
@@ -487,7 +492,7 @@ static inline PetscInt HeapPop(PetscInt heap[], PetscInt *n)
 
 /* Parent pairs already seen: full sibs share their inbreeding coefficient. */
 typedef struct {
-  uint64_t *key; /* (sire << 32 | dam) + 1, 0 = empty */
+  uint64_t  *key; /* (sire << 32 | dam) + 1, 0 = empty */
   PetscReal *value;
   size_t     nslots, n;
 } PairTable;
@@ -574,8 +579,8 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscReal c[2], const
     /* The reduced pedigree -- s, his mates and all their ancestors -- in depth-first post-order,
        which puts every animal after its parents: what both sweeps need, without sorting. On the
        stack, j >= 0 is an animal to enter, -j-1 one to emit after its parents. */
-    nstack   = 0;
-    nreduced = 0;
+    nstack          = 0;
+    nreduced        = 0;
     stack[nstack++] = s;
     for (PetscInt k = first[s]; k < first[s + 1]; k++) stack[nstack++] = dam[progeny[k]];
     while (nstack) {
@@ -630,7 +635,7 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], c
   PetscCall(PetscCalloc1(n + 1, &work));
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = sire[i], m = dam[i];
-    d[i]       = MendelianVariance(c, sire, dam, F, i);
+    d[i] = MendelianVariance(c, sire, dam, F, i);
     if (s < 0 || m < 0) {
       F[i] = 0; /* a_sd = 0 when a parent is unknown */
     } else {
@@ -672,7 +677,7 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], c
    then alpha_i = 1/d_i and the statistics. */
 static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
 {
-  PetscInt  n = p->n, *generation;
+  PetscInt  n             = p->n, *generation;
   PetscBool meuwissen_luo = PETSC_FALSE;
   char      method[64]    = "indirect";
 
@@ -683,8 +688,10 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
   meuwissen_luo = !strcmp(method, "meuwissen_luo") ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
   PetscCall(PetscMalloc1(n + 1, &generation));
-  if (meuwissen_luo) PetscCall(InbreedingMeuwissenLuo(n, p->coefficient, p->sire, p->dam, p->inbreeding));
-  else PetscCall(InbreedingIndirect(n, p->coefficient, p->sire, p->dam, p->inbreeding));
+  if (meuwissen_luo)
+    PetscCall(InbreedingMeuwissenLuo(n, p->coefficient, p->sire, p->dam, p->inbreeding));
+  else
+    PetscCall(InbreedingIndirect(n, p->coefficient, p->sire, p->dam, p->inbreeding));
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = p->sire[i], m = p->dam[i];
     PetscAssert(s < i && m < i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
@@ -753,8 +760,8 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
 
   PetscFunctionBeginUser;
   PetscCheck(p->setup, p->comm, PETSC_ERR_ARG_WRONGSTATE, "call PedigreeSetUp() first");
-  PetscCheck(ranges[p->size] == p->stats.animals, p->comm, PETSC_ERR_ARG_SIZ, "ranges cover %" PetscInt_FMT " animals, the pedigree has %" PetscInt_FMT, ranges[p->size],
-             p->stats.animals);
+  PetscCheck(ranges[p->size] == p->stats.animals, p->comm, PETSC_ERR_ARG_SIZ, "ranges cover %" PetscInt_FMT " animals, the pedigree has %" PetscInt_FMT,
+             ranges[p->size], p->stats.animals);
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
   p->local_start = ranges[p->rank];
   p->local_n     = ranges[p->rank + 1] - ranges[p->rank];
@@ -775,7 +782,8 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PedigreeGetLocal(Pedigree p, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam, const PetscReal **alpha, const PetscReal **inbreeding)
+PetscErrorCode PedigreeGetLocal(Pedigree p, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam, const PetscReal **alpha,
+                                const PetscReal **inbreeding)
 {
   PetscFunctionBeginUser;
   if (start) *start = p->local_start;
@@ -860,13 +868,14 @@ PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
 
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s%s\n", p->path, s->header ? " (first line read as a header)" : ""));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  animals       %" PetscInt_FMT " = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
-                                           " with records only (both added as founders)\n",
+  PetscCall(PetscViewerASCIIPrintf(viewer,
+                                   "  animals       %" PetscInt_FMT " = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
+                                   " with records only (both added as founders)\n",
                                    s->animals, s->listed, s->parents_added, s->data_added));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  founders      %" PetscInt_FMT ", generations %" PetscInt_FMT "%s\n", s->founders, s->generations,
                                    s->duplicates ? ", repeated lines ignored" : ""));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  inbreeding    mean %.6f, max %.6f, %" PetscInt_FMT " inbred animals%s\n", (double)s->mean_inbreeding, (double)s->max_inbreeding,
-                                   s->inbred, p->use_inbreeding ? "" : " (not used in A-inverse)"));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  inbreeding    mean %.6f, max %.6f, %" PetscInt_FMT " inbred animals%s\n", (double)s->mean_inbreeding,
+                                   (double)s->max_inbreeding, s->inbred, p->use_inbreeding ? "" : " (not used in A-inverse)"));
   if (s->groups) PetscCall(PetscViewerASCIIPrintf(viewer, "  groups        %" PetscInt_FMT " unknown-parent groups (QP)\n", s->groups));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

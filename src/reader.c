@@ -9,16 +9,16 @@ struct _p_Reader {
   MPI_Comm   comm;
   char      *path;
   FILE      *fp;
-  PetscInt64 begin, end;  /* this rank reads the lines that start in [begin, end) */
-  PetscInt64 position;    /* byte offset of the next line */
-  PetscInt64 first_line;  /* number of the first line of the range */
-  PetscInt64 nlines;      /* lines that start in the range */
-  PetscInt64 line;        /* number of the current line */
-  char      *buffer;      /* the current line (getline) */
+  PetscInt64 begin, end; /* this rank reads the lines that start in [begin, end) */
+  PetscInt64 position;   /* byte offset of the next line */
+  PetscInt64 first_line; /* number of the first line of the range */
+  PetscInt64 nlines;     /* lines that start in the range */
+  PetscInt64 line;       /* number of the current line */
+  char      *buffer;     /* the current line (getline) */
   size_t     capacity;
   char     **fields;
   PetscInt   nfields, maxfields;
-  PetscInt   ncolumns;    /* header */
+  PetscInt   ncolumns; /* header */
   char     **columns;
   char      *header_text;
 };
@@ -162,7 +162,8 @@ static PetscErrorCode ReaderScanStart(Reader r, PetscBool header, PetscInt64 *si
     start += len;
     n = (size_t)len;
     while (n && (r->buffer[n - 1] == '\n' || r->buffer[n - 1] == '\r')) r->buffer[--n] = 0;
-    PetscCheck(r->buffer[0] != '#', PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:1: the first line is a comment; it must be a header naming the columns", r->path);
+    PetscCheck(r->buffer[0] != '#', PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:1: the first line is a comment; it must be a header naming the columns",
+               r->path);
     PetscCall(PetscStrallocpy(r->buffer, &r->header_text));
   }
   *data_start = start;
@@ -266,7 +267,8 @@ PetscErrorCode ReaderNextLine(Reader r, PetscBool *done)
     r->position += len;
     r->line++;
     n = (size_t)len;
-    PetscCheck(strlen(r->buffer) == n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": the line holds a NUL byte (a binary file?)", r->path, r->line);
+    PetscCheck(strlen(r->buffer) == n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": the line holds a NUL byte (a binary file?)", r->path,
+               r->line);
     while (n && (r->buffer[n - 1] == '\n' || r->buffer[n - 1] == '\r')) r->buffer[--n] = 0;
     for (p = r->buffer; IsBlank(*p); p++) {}
     if (!*p || *p == '#') continue;

@@ -6,29 +6,29 @@
 
 /* The labels of one level space. */
 typedef struct {
-  LabelTable  local;          /* this rank's distinct labels, until numbered */
-  PetscInt64 *first_line;     /* [local label] the line where it first appears */
+  LabelTable  local;      /* this rank's distinct labels, until numbered */
+  PetscInt64 *first_line; /* [local label] the line where it first appears */
   PetscInt    first_capacity;
-  PetscBool   pedigree;       /* the pedigree's animals */
-  PetscInt    nlevels;        /* global, after RecordsNumber() */
-  LabelTable  labels;         /* rank 0, after RecordsNumber(); NULL for the pedigree space */
+  PetscBool   pedigree; /* the pedigree's animals */
+  PetscInt    nlevels;  /* global, after RecordsNumber() */
+  LabelTable  labels;   /* rank 0, after RecordsNumber(); NULL for the pedigree space */
 } Space;
 
 struct _p_Records {
-  MPI_Comm     comm;
-  PetscMPIInt  rank;
-  PetscInt     neffects, ntraits;
-  PetscInt     n, capacity;    /* local records */
-  PetscReal   *y;              /* n x ntraits, NaN = missing */
-  PetscReal   *weight;         /* n, or NULL */
-  PetscInt   **level;          /* [effect][record], NULL for a plain covariate */
-  PetscReal  **value;          /* [effect][record], NULL without a covariate */
-  PetscInt    *space_of;       /* [effect] its level space, -1 for a plain covariate */
-  PetscBool   *animal_column;  /* [effect] its column holds animal IDs (some pedigree effect uses it): 0, NA, . are unknown */
-  PetscInt     nspaces;
-  Space       *spaces;
-  PetscReal   *centre, *scale; /* [effect] covariates */
-  PetscReal  (*range)[2];      /* [effect] Legendre interval */
+  MPI_Comm    comm;
+  PetscMPIInt rank;
+  PetscInt    neffects, ntraits;
+  PetscInt    n, capacity;   /* local records */
+  PetscReal  *y;             /* n x ntraits, NaN = missing */
+  PetscReal  *weight;        /* n, or NULL */
+  PetscInt  **level;         /* [effect][record], NULL for a plain covariate */
+  PetscReal **value;         /* [effect][record], NULL without a covariate */
+  PetscInt   *space_of;      /* [effect] its level space, -1 for a plain covariate */
+  PetscBool  *animal_column; /* [effect] its column holds animal IDs (some pedigree effect uses it): 0, NA, . are unknown */
+  PetscInt    nspaces;
+  Space      *spaces;
+  PetscReal  *centre, *scale; /* [effect] covariates */
+  PetscReal (*range)[2];      /* [effect] Legendre interval */
   Pedigree     pedigree;
   RecordsStats stats;
   PetscBool    numbered;
@@ -39,8 +39,10 @@ void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[])
   PetscReal p0 = 1, p1 = x;
   for (PetscInt k = 0; k <= order; k++) {
     PetscReal pk;
-    if (k == 0) pk = p0;
-    else if (k == 1) pk = p1;
+    if (k == 0)
+      pk = p0;
+    else if (k == 1)
+      pk = p1;
     else {
       pk = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k; /* Bonnet's recursion */
       p0 = p1;
@@ -132,21 +134,22 @@ static PetscErrorCode RecordsSetUpSpaces(Records r, Model model)
     r->space_of[e] = -1;
     if (!effect->column[0]) {
       if (effect->kind == MODEL_EFFECT_FIXED) { /* the implied mean: one level, its own space */
-        s = r->nspaces++;
+        s              = r->nspaces++;
         r->space_of[e] = s;
       }
       continue;
     }
     if (effect->structure == MODEL_STRUCTURE_PEDIGREE) {
       if (pedigree_space < 0) {
-        pedigree_space                   = r->nspaces++;
+        pedigree_space                     = r->nspaces++;
         r->spaces[pedigree_space].pedigree = PETSC_TRUE;
       }
       s = pedigree_space;
     } else if (effect->structure == MODEL_STRUCTURE_IID) {
       if (group_space[effect->group] < 0) group_space[effect->group] = r->nspaces++;
       s = group_space[effect->group];
-    } else s = r->nspaces++;
+    } else
+      s = r->nspaces++;
     r->space_of[e] = s;
     if (!r->spaces[s].local) PetscCall(LabelTableCreate(&r->spaces[s].local));
   }
@@ -170,15 +173,16 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     PetscInt     nfields, k, present = 0;
     PetscInt64   line;
     PetscReal    y[MODEL_MAX_TRAITS], w = 1;
-    PetscBool    ok, skip = PETSC_FALSE;
+    PetscBool    ok, skip               = PETSC_FALSE;
 
     PetscCall(ReaderNextLine(reader, &done));
     if (done) break;
     PetscCall(ReaderGetFields(reader, &nfields, &fields));
     PetscCall(ReaderGetLine(reader, &line));
     r->stats.lines++;
-    PetscCheck(nfields == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": %" PetscInt_FMT " field%s, but the header names %" PetscInt_FMT " columns", path,
-               line, nfields, nfields == 1 ? "" : "s", ncolumns);
+    PetscCheck(nfields == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt64_FMT ": %" PetscInt_FMT " field%s, but the header names %" PetscInt_FMT " columns", path, line, nfields,
+               nfields == 1 ? "" : "s", ncolumns);
     for (PetscInt t = 0; t < r->ntraits; t++) {
       const char *text = fields[trait_column[t]];
       if (HendersonIsMissing(text, PETSC_FALSE)) {
@@ -189,7 +193,8 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       if (!ok) {
         const char *trait;
         PetscCall(ModelGetTrait(model, t, &trait, NULL));
-        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which is not a number (NA or . for missing)", path, line, trait, text);
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which is not a number (NA or . for missing)",
+                path, line, trait, text);
       }
       present++;
     }
@@ -198,11 +203,12 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       continue;
     }
     if (weight_column >= 0) {
-      if (HendersonIsMissing(fields[weight_column], PETSC_FALSE)) skip = PETSC_TRUE;
+      if (HendersonIsMissing(fields[weight_column], PETSC_FALSE))
+        skip = PETSC_TRUE;
       else {
         PetscCall(HendersonParseReal(fields[weight_column], &w, &ok));
-        PetscCheck(ok && w > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": weight '%s' has the value '%s', which is not a positive number", path, line, weight_name,
-                   fields[weight_column]);
+        PetscCheck(ok && w > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": weight '%s' has the value '%s', which is not a positive number",
+                   path, line, weight_name, fields[weight_column]);
       }
     }
     for (PetscInt e = 0; e < r->neffects && !skip; e++) {
@@ -227,13 +233,15 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       if (effect->covariate_column >= 0) {
         const char *text = fields[effect->covariate_column];
         PetscCall(HendersonParseReal(text, &r->value[e][k], &ok));
-        PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which is not a number (NA or . for missing)", path, line,
-                   effect->covariate, text);
+        PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which is not a number (NA or . for missing)", path, line, effect->covariate,
+                   text);
         if (effect->range_given && (r->value[e][k] < effect->range[0] || r->value[e][k] > effect->range[1])) {
           char range[128];
           snprintf(range, sizeof(range), "%g to %g", (double)effect->range[0], (double)effect->range[1]); /* plain C: PETSc's %g writes 15 as "15." */
-          SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value %s, outside the Legendre range %s of effect '%s'", path, line,
-                  effect->covariate, text, range, effect->name);
+          SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                  "%s:%" PetscInt64_FMT ": covariate '%s' has the value %s, outside the Legendre range %s of effect '%s'", path, line, effect->covariate, text,
+                  range, effect->name);
         }
       }
       if (!r->level[e]) continue;
@@ -276,8 +284,9 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
       /* the interval mapped to [-1, 1]: as given, or the covariate's range in the data */
       r->range[e][0] = effect->range_given ? effect->range[0] : -extreme[0];
       r->range[e][1] = effect->range_given ? effect->range[1] : extreme[1];
-      PetscCheck(r->range[e][1] > r->range[e][0], r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' of effect '%s' has the same value (%g) on every record: no Legendre polynomials of it",
-                 effect->covariate, effect->name, (double)r->range[e][0]);
+      PetscCheck(r->range[e][1] > r->range[e][0], r->comm, PETSC_ERR_USER_INPUT,
+                 "covariate '%s' of effect '%s' has the same value (%g) on every record: no Legendre polynomials of it", effect->covariate, effect->name,
+                 (double)r->range[e][0]);
       continue;
     }
     if (!effect->nested) {
@@ -291,7 +300,8 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
     if (!(r->scale[e] > 1e-12 * PetscMax(1.0, PetscAbsReal(r->centre[e])))) {
       char value[64];
       snprintf(value, sizeof(value), "%g", (double)(effect->nested ? 0.0 : r->centre[e])); /* plain C formatting: PETSc's %g writes 0 as "0." */
-      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean", effect->covariate, value);
+      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean",
+              effect->covariate, value);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -353,8 +363,8 @@ PetscErrorCode RecordsRead(Records r, Model model)
   r->stats.missing_trait     = global[2];
   r->stats.missing_covariate = global[3];
   for (PetscInt t = 0; t < MODEL_MAX_TRAITS; t++) r->stats.values[t] = global[4 + t];
-  PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait%s (%" PetscInt64_FMT " data lines)", path, r->ntraits > 1 ? "s" : "",
-             r->stats.lines);
+  PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait%s (%" PetscInt64_FMT " data lines)", path,
+             r->ntraits > 1 ? "s" : "", r->stats.lines);
   PetscCall(RecordsScaleCovariates(r, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -481,7 +491,8 @@ PetscErrorCode RecordsGetLevels(Records r, PetscInt e, PetscInt *nlevels, LabelT
         PedigreeStats stats;
         PetscCall(PedigreeGetStats(r->pedigree, &stats));
         *nlevels = stats.animals;
-      } else *nlevels = space->nlevels;
+      } else
+        *nlevels = space->nlevels;
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -16,8 +16,10 @@ PetscErrorCode HendersonPathJoin(const char dir[], const char path[], char joine
   int n;
 
   PetscFunctionBeginUser;
-  if (path[0] == '/' || !dir || !dir[0] || !strcmp(dir, ".")) n = snprintf(joined, size, "%s", path);
-  else n = snprintf(joined, size, "%s/%s", dir, path);
+  if (path[0] == '/' || !dir || !dir[0] || !strcmp(dir, "."))
+    n = snprintf(joined, size, "%s", path);
+  else
+    n = snprintf(joined, size, "%s/%s", dir, path);
   PetscCheck(n >= 0 && (size_t)n < size, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "path too long: %s/%s", dir, path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -88,14 +88,15 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
           if (cache.labels) PetscCall(FreeEffect(&cache));
           PetscCall(LoadEffect(path, effect, &cache));
         }
-        l = FindLevel(&cache, fields[k + 2]);
+        l  = FindLevel(&cache, fields[k + 2]);
         ok = l >= 0 && column >= 0 && column < cache.ncolumns;
         if (ok) got += atof(fields[k]) * cache.values[l * cache.ncolumns + column];
       }
       if (!ok) {
         printf("FAIL  %s: unknown effect, level or column\n", line);
         (*failures)++;
-      } else if (!Report(fabs(got - atof(fields[1])) <= atof(fields[2]), line, got, atof(fields[1]), atof(fields[2]))) (*failures)++;
+      } else if (!Report(fabs(got - atof(fields[1])) <= atof(fields[2]), line, got, atof(fields[1]), atof(fields[2])))
+        (*failures)++;
       continue;
     }
     if (!strcmp(fields[0], "attribute")) {
@@ -125,7 +126,8 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       if (fields[0][0] == 'i') {
         PetscCheck(cache.inbreeding, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "effect %s has no inbreeding", fields[1]);
         got = cache.inbreeding[l];
-      } else got = cache.values[l * cache.ncolumns + t];
+      } else
+        got = cache.values[l * cache.ncolumns + t];
       if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
     } else if (!strcmp(fields[0], "diff")) {
       PetscInt  a = FindLevel(&cache, fields[2]), b = FindLevel(&cache, fields[3]), t = n >= 7 ? atoi(fields[6]) - 1 : 0;
@@ -138,7 +140,8 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       }
       got = cache.values[a * cache.ncolumns + t] - cache.values[b * cache.ncolumns + t];
       if (!Report(fabs(got - atof(fields[4])) <= atof(fields[5]), line, got, atof(fields[4]), atof(fields[5]))) (*failures)++;
-    } else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: unknown check '%s'", expected, fields[0]);
+    } else
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: unknown check '%s'", expected, fields[0]);
   }
   fclose(fp);
   if (cache.labels) PetscCall(FreeEffect(&cache));
@@ -167,9 +170,10 @@ static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscIn
         printf("FAIL  %s: effect %s has other levels than in %s\n", files[f], names[k], files[0]);
         (*failures)++;
       } else {
-        for (PetscInt i = 0; i < ref.nlevels * ref.ncolumns; i++) worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
-        printf("%s  %s vs %s: effect %s, %" PetscInt_FMT " levels, largest difference %.3g (tol %.3g)\n", worst <= tol ? "ok  " : "FAIL", files[f], files[0], names[k],
-               ref.nlevels, (double)worst, (double)tol);
+        for (PetscInt i = 0; i < ref.nlevels * ref.ncolumns; i++)
+          worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
+        printf("%s  %s vs %s: effect %s, %" PetscInt_FMT " levels, largest difference %.3g (tol %.3g)\n", worst <= tol ? "ok  " : "FAIL", files[f], files[0],
+               names[k], ref.nlevels, (double)worst, (double)tol);
         if (worst > tol) (*failures)++;
       }
       PetscCall(FreeEffect(&other));
@@ -186,8 +190,10 @@ int main(int argc, char **argv)
   PetscInt failures = 0;
 
   PetscCall(PetscInitializeNoArguments());
-  if (argc >= 4 && !strcmp(argv[1], "-same")) PetscCall(CheckSame(atof(argv[2]), argc - 3, argv + 3, &failures));
-  else if (argc == 3) PetscCall(CheckExpected(argv[1], argv[2], &failures));
+  if (argc >= 4 && !strcmp(argv[1], "-same"))
+    PetscCall(CheckSame(atof(argv[2]), argc - 3, argv + 3, &failures));
+  else if (argc == 3)
+    PetscCall(CheckExpected(argv[1], argv[2], &failures));
   else {
     fprintf(stderr, "usage: check_solutions FILE.h5 EXPECTED.txt | -same TOL A.h5 B.h5 ...\n");
     failures = 1;

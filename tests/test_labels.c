@@ -127,7 +127,7 @@ static PetscErrorCode TestNumbering(TestCounter *c, PetscBool with_preset)
   }
   TestCheck(c, ok, "%s preset: every rank's labels got the serial numbering", with_preset ? "with" : "without");
   if (rank == 0) {
-    PetscInt nadded;
+    PetscInt  nadded;
     PetscBool same = PETSC_TRUE;
     PetscCall(LabelTableGetSize(added, &nadded));
     TestCheck(c, nadded == nexpected - npreset, "rank 0 got the %" PetscInt_FMT " new labels", nadded);

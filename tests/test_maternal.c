@@ -14,23 +14,23 @@
 
 static char work_dir[HENDERSON_MAX_PATH] = ".";
 
-#define NA 300      /* animals */
+#define NA 300 /* animals */
 #define NHERD 8
-#define FIRST 40    /* animals FIRST.. have a record */
+#define FIRST 40 /* animals FIRST.. have a record */
 
 static const double G0[4][4] = {
-  {1.00, 0.32, -0.12, -0.05},
-  {0.32, 0.64, -0.04, -0.08},
-  {-0.12, -0.04, 0.36, 0.09},
-  {-0.05, -0.08, 0.09, 0.25},
+    {1.00, 0.32, -0.12, -0.05},
+    {0.32, 0.64, -0.04, -0.08},
+    {-0.12, -0.04, 0.36, 0.09},
+    {-0.05, -0.08, 0.09, 0.25},
 };
 static const double P0[2][2] = {{0.30, 0.10}, {0.10, 0.20}};
 static const double R0[2][2] = {{2.00, 0.50}, {0.50, 1.50}};
 
 typedef struct {
-  PetscInt sire[NA], dam[NA];
-  PetscInt herd[NA], sex[NA];
-  double   age[NA], y[NA][2];
+  PetscInt  sire[NA], dam[NA];
+  PetscInt  herd[NA], sex[NA];
+  double    age[NA], y[NA][2];
   PetscBool has[NA][2];
 } Simulation;
 
@@ -59,12 +59,12 @@ static PetscErrorCode Simulate(Simulation *s)
       a[i][p]    = avg + sqrt(0.5 * G0[p][p]) * TestRandomNormal(&r);
     }
     for (int t = 0; t < 2; t++) pe[i][t] = sqrt(P0[t][t]) * TestRandomNormal(&r);
-    s->herd[i] = TestRandomInt(&r, NHERD);
-    s->sex[i]  = i % 2;
-    s->age[i]  = floor(200 + 20 * TestRandomNormal(&r));
+    s->herd[i]   = TestRandomInt(&r, NHERD);
+    s->sex[i]    = i % 2;
+    s->age[i]    = floor(200 + 20 * TestRandomNormal(&r));
     s->has[i][0] = s->has[i][1] = PETSC_FALSE;
     if (i >= FIRST) {
-      double u = TestRandomUniform(&r);
+      double u     = TestRandomUniform(&r);
       s->has[i][0] = u >= 0.1 ? PETSC_TRUE : PETSC_FALSE;
       s->has[i][1] = u < 0.1 || u >= 0.4 ? PETSC_TRUE : PETSC_FALSE;
     }
@@ -93,8 +93,10 @@ static PetscErrorCode Simulate(Simulation *s)
     if (s->dam[i] >= 0) snprintf(dam, sizeof(dam), "a%d", (int)s->dam[i]);
     fprintf(fp, "a%d %s h%d %s %g ", (int)i, dam, (int)s->herd[i], s->sex[i] ? "M" : "F", s->age[i]);
     for (int t = 0; t < 2; t++) {
-      if (s->has[i][t]) fprintf(fp, "%.17g%s", s->y[i][t], t ? "\n" : " ");
-      else fprintf(fp, "NA%s", t ? "\n" : " ");
+      if (s->has[i][t])
+        fprintf(fp, "%.17g%s", s->y[i][t], t ? "\n" : " ");
+      else
+        fprintf(fp, "NA%s", t ? "\n" : " ");
     }
   }
   fclose(fp);
@@ -104,7 +106,8 @@ static PetscErrorCode Simulate(Simulation *s)
   fprintf(fp, "data data.txt\npedigree pedigree.txt\ntrait y1\ntrait y2\nfixed herd\nfixed sex for y1\ncovariate age for y2\nrandom animal dam pedigree");
   for (int i = 0; i < 4; i++)
     for (int j = 0; j <= i; j++) fprintf(fp, " %g", G0[i][j]);
-  fprintf(fp, " as direct maternal\nrandom dam iid %g %g %g as mpe\nresidual %g %g %g\noutput solutions.h5\n", P0[0][0], P0[1][0], P0[1][1], R0[0][0], R0[1][0], R0[1][1]);
+  fprintf(fp, " as direct maternal\nrandom dam iid %g %g %g as mpe\nresidual %g %g %g\noutput solutions.h5\n", P0[0][0], P0[1][0], P0[1][1], R0[0][0], R0[1][0],
+          R0[1][1]);
   fclose(fp);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -135,8 +138,10 @@ static PetscErrorCode DenseSystem(const Simulation *s, PetscReal **Cout, PetscRe
       Rinv[0][0] = R0[1][1] / det;
       Rinv[1][1] = R0[0][0] / det;
       Rinv[0][1] = Rinv[1][0] = -R0[0][1] / det;
-    } else if (s->has[i][0]) Rinv[0][0] = 1 / R0[0][0];
-    else Rinv[1][1] = 1 / R0[1][1];
+    } else if (s->has[i][0])
+      Rinv[0][0] = 1 / R0[0][0];
+    else
+      Rinv[1][1] = 1 / R0[1][1];
     for (int t = 0; t < 2; t++) {
       if (!s->has[i][t]) continue;
       col[t][n[t]] = OH + 2 * s->herd[i] + t;
@@ -247,7 +252,7 @@ static PetscErrorCode Residual(TestCounter *c, const PetscReal C[], const PetscR
   for (PetscInt i = 0; i < NA; i++) {
     snprintf(label, sizeof(label), "a%d", (int)i);
     for (int t = 0; t < 2; t++) {
-      PetscReal v = Get(&mpe, label, t);
+      PetscReal v           = Get(&mpe, label, t);
       x[OG + 4 * i + t]     = Get(&direct, label, t);
       x[OG + 4 * i + 2 + t] = Get(&maternal, label, t);
       x[OP + 2 * i + t]     = PetscIsNanReal(v) ? 0 : v;
@@ -262,8 +267,8 @@ static PetscErrorCode Residual(TestCounter *c, const PetscReal C[], const PetscR
     }
     bnorm = PetscMax(bnorm, PetscAbsReal(b[i]));
   }
-  TestCheck(c, worst <= 1e-8 * bnorm, "the solutions written solve the dense equations: largest residual %.3g (unknown %" PetscInt_FMT "), largest rhs %.3g", (double)worst, where,
-            (double)bnorm);
+  TestCheck(c, worst <= 1e-8 * bnorm, "the solutions written solve the dense equations: largest residual %.3g (unknown %" PetscInt_FMT "), largest rhs %.3g",
+            (double)worst, where, (double)bnorm);
   PetscCall(PetscFree(x));
   PetscCall(Free(&herd));
   PetscCall(Free(&sex));
@@ -278,7 +283,7 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
 {
   Solution  herd, sex, age, direct, maternal, mpe;
   char      label[32];
-  PetscBool ok = PETSC_TRUE;
+  PetscBool ok    = PETSC_TRUE;
   PetscReal worst = 0;
 
   PetscFunctionBeginUser;
@@ -291,7 +296,7 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   TestCheck(c, herd.ncolumns == 2 && direct.ncolumns == 2 && direct.n == NA && maternal.n == NA, "two columns, every animal in direct and maternal");
   for (int t = 0; t < 2; t++)
     for (PetscInt h = 1; h < NHERD; h++) {
-      char first[8];
+      char      first[8];
       PetscReal lib;
       snprintf(label, sizeof(label), "h%d", (int)h);
       snprintf(first, sizeof(first), "h0");
@@ -301,7 +306,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   TestCheck(c, ok, "herd differences in both traits agree with the dense solve");
   TestCheck(c, Close(Get(&sex, "M", 0) - Get(&sex, "F", 0), x[OS + 1] - x[OS]), "sex difference in y1");
   TestCheck(c, Get(&sex, "M", 1) == 0 && Get(&sex, "F", 1) == 0, "sex is not in y2: zeros");
-  TestCheck(c, Close(Get(&age, "age", 1), x[OA]) && Get(&age, "age", 0) == 0, "regression on age in y2 %.10g, dense %.10g", (double)Get(&age, "age", 1), (double)x[OA]);
+  TestCheck(c, Close(Get(&age, "age", 1), x[OA]) && Get(&age, "age", 0) == 0, "regression on age in y2 %.10g, dense %.10g", (double)Get(&age, "age", 1),
+            (double)x[OA]);
   TestCheck(c, Close(Get(&herd, "h3", 0) + Get(&sex, "F", 0), x[OH + 6] + x[OS]), "cell mean h3 F in y1");
   TestCheck(c, Close(Get(&herd, "h3", 1) + 200 * Get(&age, "age", 1), x[OH + 7] + 200 * x[OA]), "cell mean h3, age 200 in y2");
   ok = PETSC_TRUE;
@@ -309,8 +315,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
     snprintf(label, sizeof(label), "a%d", (int)i);
     for (int t = 0; t < 2; t++) {
       PetscReal d = Get(&direct, label, t), m = Get(&maternal, label, t);
-      ok          = ok && Close(d, x[OG + 4 * i + t]) && Close(m, x[OG + 4 * i + 2 + t]);
-      worst       = PetscMax(worst, PetscMax(PetscAbsReal(d - x[OG + 4 * i + t]), PetscAbsReal(m - x[OG + 4 * i + 2 + t])));
+      ok    = ok && Close(d, x[OG + 4 * i + t]) && Close(m, x[OG + 4 * i + 2 + t]);
+      worst = PetscMax(worst, PetscMax(PetscAbsReal(d - x[OG + 4 * i + t]), PetscAbsReal(m - x[OG + 4 * i + 2 + t])));
     }
   }
   TestCheck(c, ok, "direct and maternal values of all %d animals in both traits (largest difference %.3g)", NA, (double)worst);
@@ -352,8 +358,8 @@ int main(int argc, char **argv)
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
   PetscCall(EvaluationRun(ev, model));
   PetscCall(EvaluationGetSolverResult(ev, &result));
-  TestCheck(&c, result.converged && !strcmp(result.pc_type, "vpbjacobi"), "converged with point-block Jacobi (%s), %" PetscInt_FMT " iterations", result.pc_type,
-            result.iterations);
+  TestCheck(&c, result.converged && !strcmp(result.pc_type, "vpbjacobi"), "converged with point-block Jacobi (%s), %" PetscInt_FMT " iterations",
+            result.pc_type, result.iterations);
   PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
   PetscCall(EvaluationDestroy(&ev));
   if (rank == 0) {

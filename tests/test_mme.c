@@ -16,14 +16,14 @@
 
 static char work_dir[HENDERSON_MAX_PATH] = ".";
 
-#define NPED 240    /* animals in the pedigree */
+#define NPED 240     /* animals in the pedigree */
 #define NDATAONLY 15 /* animals with records only */
 #define NHERD 12
 #define NSEASON 4
 #define NLITTER 40
 #define NRECORDS 520
 
-static const char *season_names[NSEASON] = {"winter", "spring", "summer", "autumn"};
+static const char  *season_names[NSEASON] = {"winter", "spring", "summer", "autumn"};
 static const double sigma2a = 2.0, sigma2l = 0.5, sigma2e = 4.0;
 
 typedef struct {
@@ -46,9 +46,12 @@ static PetscErrorCode Simulate(Simulation *s)
   PetscFunctionBeginUser;
   TestRandomSeed(&r, 20261125);
   for (PetscInt i = 0; i < NPED + NDATAONLY; i++) {
-    if (i < NPED) snprintf(s->id[i], sizeof(s->id[i]), "A%03d", (int)((i * 37) % NPED)); /* IDs not in index order */
-    else snprintf(s->id[i], sizeof(s->id[i]), "D%02d", (int)(i - NPED));
-    if (i < 16 || i >= NPED) s->sire[i] = s->dam[i] = -1;
+    if (i < NPED)
+      snprintf(s->id[i], sizeof(s->id[i]), "A%03d", (int)((i * 37) % NPED)); /* IDs not in index order */
+    else
+      snprintf(s->id[i], sizeof(s->id[i]), "D%02d", (int)(i - NPED));
+    if (i < 16 || i >= NPED)
+      s->sire[i] = s->dam[i] = -1;
     else {
       /* odd animals are males; parents among the last 30 of each sex */
       PetscInt m = (i - 1) / 2, f = i / 2; /* number of males / females before i */
@@ -65,8 +68,8 @@ static PetscErrorCode Simulate(Simulation *s)
     u[i]      = pa + sqrt(0.75 * sigma2a) * TestRandomNormal(&r);
   }
   for (PetscInt k = 0; k < NRECORDS; k++) {
-    s->herd[k]    = TestRandomInt(&r, NHERD);
-    s->season[k]  = TestRandomInt(&r, NSEASON);
+    s->herd[k]   = TestRandomInt(&r, NHERD);
+    s->season[k] = TestRandomInt(&r, NSEASON);
     /* the first records belong to the animals that are not in the pedigree, so each has one */
     s->animal[k]  = k < NDATAONLY ? NPED + k : (TestRandomUniform(&r) < 0.03 ? NPED + TestRandomInt(&r, NDATAONLY) : 16 + TestRandomInt(&r, NPED - 16));
     s->litter[k]  = TestRandomInt(&r, NLITTER);
@@ -75,7 +78,8 @@ static PetscErrorCode Simulate(Simulation *s)
     s->dim[k]     = 5 + TestRandomInt(&r, 300);
     s->weight[k]  = 0.5 + 1.5 * TestRandomUniform(&r);
     s->missing[k] = k >= NDATAONLY && TestRandomUniform(&r) < 0.03;
-    s->y[k]       = 20 + herd_effect[s->herd[k]] + season_effect[s->season[k]] + 0.01 * s->age[k] + 0.05 * s->days[k] * (s->herd[k] % 3) - 0.002 * s->dim[k] + u[s->animal[k]] + litter_effect[s->litter[k]] + sqrt(sigma2e) * TestRandomNormal(&r);
+    s->y[k]       = 20 + herd_effect[s->herd[k]] + season_effect[s->season[k]] + 0.01 * s->age[k] + 0.05 * s->days[k] * (s->herd[k] % 3) - 0.002 * s->dim[k] +
+              u[s->animal[k]] + litter_effect[s->litter[k]] + sqrt(sigma2e) * TestRandomNormal(&r);
   }
   /* pedigree file: shuffled, without header, some founders that are parents left out */
   for (PetscInt i = 0; i < NPED; i++) {
@@ -101,17 +105,20 @@ static PetscErrorCode Simulate(Simulation *s)
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
   fprintf(fp, "animal herd season litter age days dim w y\n");
   for (PetscInt k = 0; k < NRECORDS; k++) {
-    fprintf(fp, "%s H%02d %s L%02d %g %g %g %.17g ", s->id[s->animal[k]], (int)s->herd[k] + 1, season_names[s->season[k]], (int)s->litter[k] + 1, s->age[k], s->days[k],
-            s->dim[k], s->weight[k]);
-    if (s->missing[k]) fprintf(fp, "NA\n");
-    else fprintf(fp, "%.17g\n", s->y[k]); /* all digits: the dense solve uses the same numbers */
+    fprintf(fp, "%s H%02d %s L%02d %g %g %g %.17g ", s->id[s->animal[k]], (int)s->herd[k] + 1, season_names[s->season[k]], (int)s->litter[k] + 1, s->age[k],
+            s->days[k], s->dim[k], s->weight[k]);
+    if (s->missing[k])
+      fprintf(fp, "NA\n");
+    else
+      fprintf(fp, "%.17g\n", s->y[k]); /* all digits: the dense solve uses the same numbers */
   }
   fclose(fp);
   snprintf(path, sizeof(path), "%s/model.txt", work_dir);
   fp = fopen(path, "w");
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-  fprintf(fp, "data data.txt\npedigree pedigree.txt\ntrait y\nweight w\nfixed herd\nfixed season\ncovariate age\ncovariate days within herd as days_in_herd\n"
-              "covariate dim legendre 2 within season as curve\nrandom animal pedigree %g\nrandom litter iid %g\nresidual %g\noutput solutions.h5\n",
+  fprintf(fp,
+          "data data.txt\npedigree pedigree.txt\ntrait y\nweight w\nfixed herd\nfixed season\ncovariate age\ncovariate days within herd as days_in_herd\n"
+          "covariate dim legendre 2 within season as curve\nrandom animal pedigree %g\nrandom litter iid %g\nresidual %g\noutput solutions.h5\n",
           sigma2a, sigma2l, sigma2e);
   fclose(fp);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -157,7 +164,7 @@ static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[])
     w[0] = w[1] = w[3] = w[4] = 1;
     w[2]                      = s->age[k];
     w[5]                      = s->days[k];
-    w[6]                      = PetscSqrtReal(0.5);                       /* normalized Legendre: sqrt((2k+1)/2) P_k */
+    w[6]                      = PetscSqrtReal(0.5); /* normalized Legendre: sqrt((2k+1)/2) P_k */
     w[7]                      = PetscSqrtReal(1.5) * x;
     w[8]                      = PetscSqrtReal(2.5) * 0.5 * (3 * x * x - 1);
     for (int i = 0; i < 9; i++) {
@@ -229,8 +236,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
       okc = okc && l < curve.n && l0 < curve.n && curve.ntraits == 3 && Close(curve.values[l * 3 + 1], x[OC + 3 * k + 1]) &&
             Close(curve.values[l * 3 + 2], x[OC + 3 * k + 2]);
       /* the constant coefficient repeats the season: (season + sqrt(1/2) c0) differences are estimable */
-      okc = okc && Close(Lookup(&season, season_names[k], &found) + PetscSqrtReal(0.5) * curve.values[l * 3] -
-                           Lookup(&season, season_names[0], &found0) - PetscSqrtReal(0.5) * curve.values[l0 * 3],
+      okc = okc && Close(Lookup(&season, season_names[k], &found) + PetscSqrtReal(0.5) * curve.values[l * 3] - Lookup(&season, season_names[0], &found0) -
+                             PetscSqrtReal(0.5) * curve.values[l0 * 3],
                          x[OS + k] + PetscSqrtReal(0.5) * x[OC + 3 * k] - x[OS] - PetscSqrtReal(0.5) * x[OC]);
     }
     TestCheck(c, okc, "the lactation curve within season: coefficients 1 and 2, and season + constant differences, of the %d seasons agree", NSEASON);
@@ -244,8 +251,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   }
   PetscCall(OutputReadEffect(path, "animal", &animal.n, &animal.ntraits, &animal.labels, &animal.values, &animal.inbreeding));
   PetscCall(OutputReadEffect(path, "litter", &litter.n, &litter.ntraits, &litter.labels, &litter.values, NULL));
-  TestCheck(c, herd.n == NHERD && season.n == NSEASON && age.n == 1 && litter.n == NLITTER, "level counts %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT,
-            herd.n, season.n, age.n, litter.n);
+  TestCheck(c, herd.n == NHERD && season.n == NSEASON && age.n == 1 && litter.n == NLITTER,
+            "level counts %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT " %" PetscInt_FMT, herd.n, season.n, age.n, litter.n);
   TestCheck(c, animal.n == NPED + NDATAONLY, "animals %" PetscInt_FMT " = pedigree + data-only", animal.n);
 
   /* herd differences, against the first herd */
@@ -255,8 +262,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   for (PetscInt h = 1; h < NHERD; h++) {
     PetscReal lib, dense = x[OH + h] - x[OH];
     snprintf(label, sizeof(label), "H%02d", (int)h + 1);
-    lib = Lookup(&herd, label, &found) - Lookup(&herd, label0, &found0);
-    ok  = ok && found && found0 && Close(lib, dense);
+    lib   = Lookup(&herd, label, &found) - Lookup(&herd, label0, &found0);
+    ok    = ok && found && found0 && Close(lib, dense);
     worst = PetscMax(worst, PetscAbsReal(lib - dense));
   }
   TestCheck(c, ok, "herd differences agree with the dense solve (largest difference %.3g)", (double)worst);
@@ -340,8 +347,8 @@ int main(int argc, char **argv)
   PetscCall(EvaluationGetPedigree(ev, &pedigree));
   PetscCall(PedigreeGetStats(pedigree, &pstats));
   TestCheck(&c, result.converged && result.relative_residual < 1e-12, "converged, relative residual %.3g", (double)result.relative_residual);
-  TestCheck(&c, pstats.parents_added == s->omitted && pstats.data_added == NDATAONLY, "founders added: %" PetscInt_FMT " parents not listed, %" PetscInt_FMT " data-only",
-            pstats.parents_added, pstats.data_added);
+  TestCheck(&c, pstats.parents_added == s->omitted && pstats.data_added == NDATAONLY,
+            "founders added: %" PetscInt_FMT " parents not listed, %" PetscInt_FMT " data-only", pstats.parents_added, pstats.data_added);
   PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
   PetscCall(EvaluationDestroy(&ev));
   if (rank == 0) {

@@ -54,9 +54,9 @@ static PetscErrorCode TestPublishedInbreeding(TestCounter *c)
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", path);
   /* every rank reads the list, so that every rank loads the same pedigrees collectively */
   while (fgets(line, sizeof(line), fp)) {
-    char           file[256], animal[256];
-    double         want, tol;
-    PetscInt       index;
+    char             file[256], animal[256];
+    double           want, tol;
+    PetscInt         index;
     const PetscReal *F;
     if (line[0] == '#' || sscanf(line, "%255s %255s %lf %lf", file, animal, &want, &tol) != 4) continue;
     if (strcmp(file, loaded)) {
@@ -112,8 +112,8 @@ static PetscErrorCode TestPublishedRelationships(TestCounter *c)
         TestCheck(c, i >= 0 && fabs(1.0 / alpha[i] - want) < 1e-12, "FnR: d(%s) = %.10g, published %.10g", b, i >= 0 ? 1.0 / (double)alpha[i] : -1.0, want);
       } else {
         PetscInt i = IndexOf(pedigree, a), j = IndexOf(pedigree, b);
-        TestCheck(c, i >= 0 && j >= 0 && fabs(A[i * n + j] - want) < 1e-10, "FnR: a(%s,%s) = %.10g, published %.10g", a, b, i >= 0 && j >= 0 ? (double)A[i * n + j] : -1.0,
-                  want);
+        TestCheck(c, i >= 0 && j >= 0 && fabs(A[i * n + j] - want) < 1e-10, "FnR: a(%s,%s) = %.10g, published %.10g", a, b,
+                  i >= 0 && j >= 0 ? (double)A[i * n + j] : -1.0, want);
       }
     }
     fclose(fp);
@@ -127,10 +127,10 @@ static PetscErrorCode TestPublishedRelationships(TestCounter *c)
 /* A random pedigree in generation order (the truth), written in shuffled order with string IDs. */
 typedef struct {
   PetscInt  n;
-  PetscInt *sire, *dam;   /* truth, parents before progeny */
-  char    (*id)[16];
-  PetscInt  omitted;      /* founders left out of the file (they come back as parents not listed) */
-  PetscInt  repeated;     /* identical lines written twice */
+  PetscInt *sire, *dam; /* truth, parents before progeny */
+  char (*id)[16];
+  PetscInt omitted;  /* founders left out of the file (they come back as parents not listed) */
+  PetscInt repeated; /* identical lines written twice */
 } RandomPedigree;
 
 static PetscErrorCode MakeRandomPedigree(uint64_t seed, PetscInt n, const char path[], RandomPedigree *rp)
@@ -154,11 +154,13 @@ static PetscErrorCode MakeRandomPedigree(uint64_t seed, PetscInt n, const char p
     } else {
       /* parents from the last ~40 animals of each sex: a small population, heavy inbreeding */
       PetscInt window = 20;
-      rp->sire[i] = TestRandomUniform(&r) < 0.08 ? -1 : males[nm - 1 - TestRandomInt(&r, PetscMin(nm, window))];
-      rp->dam[i]  = TestRandomUniform(&r) < 0.08 ? -1 : females[nf - 1 - TestRandomInt(&r, PetscMin(nf, window))];
+      rp->sire[i]     = TestRandomUniform(&r) < 0.08 ? -1 : males[nm - 1 - TestRandomInt(&r, PetscMin(nm, window))];
+      rp->dam[i]      = TestRandomUniform(&r) < 0.08 ? -1 : females[nf - 1 - TestRandomInt(&r, PetscMin(nf, window))];
     }
-    if (i % 2) males[nm++] = i;
-    else females[nf++] = i;
+    if (i % 2)
+      males[nm++] = i;
+    else
+      females[nf++] = i;
   }
   /* lines to write: all animals in shuffled order, some founders left out, some lines twice */
   PetscInt nlines = 0;
@@ -222,10 +224,10 @@ static PetscErrorCode TestRandomPedigree(TestCounter *c, uint64_t seed, PetscInt
     PetscInt        *lib_of, inbred = 0;
     PetscBool        ordered = PETSC_TRUE;
 
-    TestCheck(c, stats.parents_added == rp.omitted, "seed %llu: %" PetscInt_FMT " parents not listed (expected %" PetscInt_FMT ")", (unsigned long long)seed, stats.parents_added,
-              rp.omitted);
-    TestCheck(c, stats.duplicates == rp.repeated, "seed %llu: %" PetscInt_FMT " repeated lines (expected %" PetscInt_FMT ")", (unsigned long long)seed, stats.duplicates,
-              rp.repeated);
+    TestCheck(c, stats.parents_added == rp.omitted, "seed %llu: %" PetscInt_FMT " parents not listed (expected %" PetscInt_FMT ")", (unsigned long long)seed,
+              stats.parents_added, rp.omitted);
+    TestCheck(c, stats.duplicates == rp.repeated, "seed %llu: %" PetscInt_FMT " repeated lines (expected %" PetscInt_FMT ")", (unsigned long long)seed,
+              stats.duplicates, rp.repeated);
     PetscCall(PedigreeGetArrays(pedigree, &sire, &dam, &F, NULL));
     for (PetscInt i = 0; i < n; i++) ordered = ordered && sire[i] < i && dam[i] < i;
     TestCheck(c, ordered, "seed %llu: parents before progeny", (unsigned long long)seed);
@@ -237,8 +239,8 @@ static PetscErrorCode TestRandomPedigree(TestCounter *c, uint64_t seed, PetscInt
       meanF += A[i * n + i] - 1.0;
       if (A[i * n + i] > 1.0 + 1e-12) inbred++;
     }
-    TestCheck(c, worst_F < 1e-12, "seed %llu: F against the tabular A, largest error %.3g (mean F %.4f, %" PetscInt_FMT " inbred)", (unsigned long long)seed, (double)worst_F,
-              (double)(meanF / n), inbred);
+    TestCheck(c, worst_F < 1e-12, "seed %llu: F against the tabular A, largest error %.3g (mean F %.4f, %" PetscInt_FMT " inbred)", (unsigned long long)seed,
+              (double)worst_F, (double)(meanF / n), inbred);
     TestCheck(c, meanF / n > 0.05, "seed %llu: the pedigree is heavily inbred (mean F %.4f)", (unsigned long long)seed, (double)(meanF / n));
     PetscCall(PetscArraycpy(Ainv_dense, A, n * n));
     PetscCall(TestInverseSPD(n, Ainv_dense));
@@ -265,7 +267,7 @@ static PetscErrorCode TestGroups(TestCounter *c, uint64_t seed, PetscInt n)
 {
   char        path[HENDERSON_MAX_PATH + 64];
   const char *groups[] = {"Gsire_old", "Gdam_old", "Gsire_new", "Gdam_new"};
-  PetscInt    ngroups = 4, *sire, *dam, *sire_group, *dam_group;
+  PetscInt    ngroups  = 4, *sire, *dam, *sire_group, *dam_group;
   PetscMPIInt rank;
   TestRandom  r;
   Pedigree    pedigree;
@@ -295,10 +297,14 @@ static PetscErrorCode TestGroups(TestCounter *c, uint64_t seed, PetscInt n)
     PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
     for (PetscInt i = n - 1; i >= 0; i--) { /* progeny first: the order must not matter */
       char s[32], d[32];
-      if (sire[i] >= 0) snprintf(s, sizeof(s), "b%d", (int)sire[i]);
-      else snprintf(s, sizeof(s), "%s", sire_group[i] >= 0 ? groups[sire_group[i]] : "0");
-      if (dam[i] >= 0) snprintf(d, sizeof(d), "b%d", (int)dam[i]);
-      else snprintf(d, sizeof(d), "%s", dam_group[i] >= 0 ? groups[dam_group[i]] : "0");
+      if (sire[i] >= 0)
+        snprintf(s, sizeof(s), "b%d", (int)sire[i]);
+      else
+        snprintf(s, sizeof(s), "%s", sire_group[i] >= 0 ? groups[sire_group[i]] : "0");
+      if (dam[i] >= 0)
+        snprintf(d, sizeof(d), "b%d", (int)dam[i]);
+      else
+        snprintf(d, sizeof(d), "%s", dam_group[i] >= 0 ? groups[dam_group[i]] : "0");
       fprintf(fp, "b%d %s %s\n", (int)i, s, d);
     }
     fclose(fp);
@@ -353,8 +359,8 @@ static PetscErrorCode TestGroups(TestCounter *c, uint64_t seed, PetscInt n)
         worst = PetscMax(worst, PetscAbsReal(lib[(n + g) * N + n + h] - qaq));
         scale = PetscMax(scale, PetscAbsReal(qaq));
       }
-    TestCheck(c, worst < 1e-9 * PetscMax(1.0, scale), "groups, seed %llu: QP A*-inverse against [A^-1, -A^-1 Q; -Q'A^-1, Q'A^-1 Q], largest error %.3g", (unsigned long long)seed,
-              (double)worst);
+    TestCheck(c, worst < 1e-9 * PetscMax(1.0, scale), "groups, seed %llu: QP A*-inverse against [A^-1, -A^-1 Q; -Q'A^-1, Q'A^-1 Q], largest error %.3g",
+              (unsigned long long)seed, (double)worst);
     PetscCall(PetscFree4(A, Q, AinvQ, map));
   }
   PetscCall(PetscFree(lib));
@@ -421,7 +427,8 @@ static PetscErrorCode TestSireMGS(TestCounter *c, uint64_t seed, PetscInt n)
     char             label[32];
     PetscCall(PetscMalloc3(n * n, &A, n * n, &Ai, n, &map));
     for (PetscInt i = 0; i < n; i++) {
-      for (PetscInt j = 0; j < i; j++) A[i * n + j] = A[j * n + i] = (sire[i] >= 0 ? 0.5 * A[j * n + sire[i]] : 0) + (mgs[i] >= 0 ? 0.25 * A[j * n + mgs[i]] : 0);
+      for (PetscInt j = 0; j < i; j++)
+        A[i * n + j] = A[j * n + i] = (sire[i] >= 0 ? 0.5 * A[j * n + sire[i]] : 0) + (mgs[i] >= 0 ? 0.25 * A[j * n + mgs[i]] : 0);
       A[i * n + i] = 1 + (sire[i] >= 0 && mgs[i] >= 0 ? 0.25 * A[sire[i] * n + mgs[i]] : 0);
       snprintf(label, sizeof(label), "bull%d", (int)i);
       map[i] = IndexOf(pedigree, label);
@@ -431,8 +438,8 @@ static PetscErrorCode TestSireMGS(TestCounter *c, uint64_t seed, PetscInt n)
       worstF = PetscMax(worstF, PetscAbsReal(F[map[i]] - (A[i * n + i] - 1)));
       meanF += A[i * n + i] - 1;
     }
-    TestCheck(c, worstF < 1e-12 && meanF > 0, "sire-MGS, seed %llu: F against the tabular A, largest error %.3g (mean F %.4f)", (unsigned long long)seed, (double)worstF,
-              (double)(meanF / n));
+    TestCheck(c, worstF < 1e-12 && meanF > 0, "sire-MGS, seed %llu: F against the tabular A, largest error %.3g (mean F %.4f)", (unsigned long long)seed,
+              (double)worstF, (double)(meanF / n));
     PetscCall(PetscArraycpy(Ai, A, n * n));
     PetscCall(TestInverseSPD(n, Ai));
     for (PetscInt i = 0; i < n; i++)

@@ -10,11 +10,11 @@ static char work_dir[HENDERSON_MAX_PATH] = ".";
 /* All ranks' "line:field|field|..." records, concatenated in rank order on rank 0. */
 static PetscErrorCode ReadAll(const char path[], PetscBool header, char **all, char *header_text, size_t header_size)
 {
-  Reader       reader;
-  PetscBool    done;
-  char        *mine = NULL;
-  size_t       used = 0, capacity = 0;
-  PetscMPIInt  rank, size, n, *counts = NULL, *displs = NULL;
+  Reader      reader;
+  PetscBool   done;
+  char       *mine = NULL;
+  size_t      used = 0, capacity = 0;
+  PetscMPIInt rank, size, n, *counts = NULL, *displs = NULL;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
@@ -111,8 +111,8 @@ static PetscErrorCode TestTricky(TestCounter *c)
                                 "4,,7\n"
                                 "   # indented comment\n"
                                 "5\tM\t8";
-  const char *want = "2:1|M|1.5\n5:2|F|2.5\n6:3 x|M|NA\n7:4||7\n9:5|M|8\n";
-  char        path[HENDERSON_MAX_PATH + 32], header[256], *got;
+  const char       *want      = "2:1|M|1.5\n5:2|F|2.5\n6:3 x|M|NA\n7:4||7\n9:5|M|8\n";
+  char              path[HENDERSON_MAX_PATH + 32], header[256], *got;
 
   PetscFunctionBeginUser;
   snprintf(path, sizeof(path), "%s/tricky.txt", work_dir);
@@ -135,8 +135,10 @@ static PetscErrorCode TestMany(TestCounter *c)
   used += (size_t)sprintf(content + used, "a b\n");
   want[0] = 0;
   for (int line = 2; line <= 2001; line++) {
-    if (line % 17 == 0) used += (size_t)sprintf(content + used, "\n");
-    else if (line % 10 == 0) used += (size_t)sprintf(content + used, "# %d\n", line);
+    if (line % 17 == 0)
+      used += (size_t)sprintf(content + used, "\n");
+    else if (line % 10 == 0)
+      used += (size_t)sprintf(content + used, "# %d\n", line);
     else {
       used += (size_t)sprintf(content + used, "k%d %d\n", line, 2 * line);
       wused += (size_t)sprintf(want + wused, "%d:k%d|%d\n", line, line, 2 * line);
@@ -185,13 +187,7 @@ static PetscErrorCode TestSplit(TestCounter *c)
     const char *line, *want;
     PetscInt    n;
   } cases[] = {
-    {"a, b ,c", "a|b|c", 3},
-    {"a,,", "a||", 3},
-    {"   ", "", 0},
-    {"x", "x", 1},
-    {"\"a b\" c", "a b|c", 2},
-    {"a\t\tb", "a|b", 2},
-    {",a", "|a", 2},
+      {"a, b ,c", "a|b|c", 3}, {"a,,", "a||", 3}, {"   ", "", 0}, {"x", "x", 1}, {"\"a b\" c", "a b|c", 2}, {"a\t\tb", "a|b", 2}, {",a", "|a", 2},
   };
 
   PetscFunctionBeginUser;

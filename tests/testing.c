@@ -38,8 +38,8 @@ void TestShuffle(TestRandom *r, PetscInt a[], PetscInt n)
 {
   for (PetscInt i = n - 1; i > 0; i--) {
     PetscInt j = TestRandomInt(r, i + 1), t = a[i];
-    a[i]       = a[j];
-    a[j]       = t;
+    a[i] = a[j];
+    a[j] = t;
   }
 }
 
@@ -50,7 +50,7 @@ PetscBool TestCheck(TestCounter *c, PetscBool ok, const char *format, ...)
   if (!ok) c->failures++;
   (void)PetscOptionsGetBool(NULL, NULL, "-test_verbose", &verbose, NULL);
   if (!ok || verbose) {
-    va_list args;
+    va_list     args;
     PetscMPIInt rank;
     MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
     printf("[%d] %s: ", rank, ok ? "ok" : "FAIL");

@@ -9,12 +9,12 @@ typedef struct {
   uint64_t state;
 } TestRandom;
 
-void      TestRandomSeed(TestRandom *r, uint64_t seed);
-uint64_t  TestRandomNext(TestRandom *r);
-double    TestRandomUniform(TestRandom *r);          /* [0, 1) */
-PetscInt  TestRandomInt(TestRandom *r, PetscInt n);  /* 0..n-1 */
-double    TestRandomNormal(TestRandom *r);
-void      TestShuffle(TestRandom *r, PetscInt a[], PetscInt n);
+void     TestRandomSeed(TestRandom *r, uint64_t seed);
+uint64_t TestRandomNext(TestRandom *r);
+double   TestRandomUniform(TestRandom *r);         /* [0, 1) */
+PetscInt TestRandomInt(TestRandom *r, PetscInt n); /* 0..n-1 */
+double   TestRandomNormal(TestRandom *r);
+void     TestShuffle(TestRandom *r, PetscInt a[], PetscInt n);
 
 typedef struct {
   PetscInt checks, failures;

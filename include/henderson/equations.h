@@ -20,12 +20,12 @@
 #include <henderson/records.h>
 
 typedef struct {
-  PetscInt        offset;     /* first equation */
+  PetscInt        offset; /* first equation */
   PetscInt        nlevels;
-  PetscInt        size;       /* equations of a whole level */
+  PetscInt        size; /* equations of a whole level */
   PetscInt        nequations;
-  const PetscInt *start;      /* NULL, or start[l]: first equation of level l, relative to offset */
-  const PetscInt *index;      /* NULL, or index[l * size + k]: position of equation k within level l, -1 if absent */
+  const PetscInt *start; /* NULL, or start[l]: first equation of level l, relative to offset */
+  const PetscInt *index; /* NULL, or index[l * size + k]: position of equation k within level l, -1 if absent */
 } EquationsBlock;
 
 typedef struct {

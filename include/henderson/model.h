@@ -28,14 +28,14 @@ typedef enum {
 } ModelStructure;
 
 typedef enum {
-  MODEL_PEDIGREE_ANIMAL, /* animal sire dam */
+  MODEL_PEDIGREE_ANIMAL,  /* animal sire dam */
   MODEL_PEDIGREE_SIRE_MGS /* sire sire-of-sire maternal-grandsire (sire-MGS models) */
 } ModelPedigreeKind;
 
 PETSC_EXTERN const char *const ModelEffectKindNames[];
 PETSC_EXTERN const char *const ModelStructureNames[];
 
-#define MODEL_MAX_NAME   256
+#define MODEL_MAX_NAME 256
 #define MODEL_MAX_TRAITS 16
 
 /* One effect of the model, as the model file declared it. */
@@ -44,20 +44,20 @@ typedef struct {
   char            column[MODEL_MAX_NAME]; /* class column (fixed, random, covariate `within`) or covariate column; "" for the mean */
   ModelEffectKind kind;
   ModelStructure  structure;
-  PetscInt        line;                   /* line in the model file (0 for the implied mean) */
-  PetscInt        ntraits;                /* the traits the effect is in (indices into the model's traits, ascending) */
+  PetscInt        line;    /* line in the model file (0 for the implied mean) */
+  PetscInt        ntraits; /* the traits the effect is in (indices into the model's traits, ascending) */
   PetscInt        traits[MODEL_MAX_TRAITS];
   /* the numeric part: a covariate's column, or the covariate of a random regression */
-  char            covariate[MODEL_MAX_NAME]; /* "" when the effect has none (class effects) */
-  PetscInt        legendre;               /* Legendre polynomials of degree 0..legendre of the covariate; -1: the covariate itself */
-  PetscBool       range_given;            /* the interval mapped to [-1, 1] (else the covariate's range in the data) */
-  PetscReal       range[2];
-  PetscBool       nested;                 /* a covariate nested within the classes of `column` */
-  PetscInt        group;                  /* random effects: their group */
-  PetscInt        position;               /* random effects: first index of this member in the group's G0 */
+  char      covariate[MODEL_MAX_NAME]; /* "" when the effect has none (class effects) */
+  PetscInt  legendre;                  /* Legendre polynomials of degree 0..legendre of the covariate; -1: the covariate itself */
+  PetscBool range_given;               /* the interval mapped to [-1, 1] (else the covariate's range in the data) */
+  PetscReal range[2];
+  PetscBool nested;   /* a covariate nested within the classes of `column` */
+  PetscInt  group;    /* random effects: their group */
+  PetscInt  position; /* random effects: first index of this member in the group's G0 */
   /* set by ModelSetDataColumns() */
-  PetscInt        data_column;            /* index of `column` in the data header, -1 if none */
-  PetscInt        covariate_column;       /* index of `covariate`, -1 if none */
+  PetscInt data_column;      /* index of `column` in the data header, -1 if none */
+  PetscInt covariate_column; /* index of `covariate`, -1 if none */
 } ModelEffect;
 
 /* A random group: the effects of one `random` statement and their (co)variance matrix G0. */

@@ -23,30 +23,29 @@ typedef struct _p_Output *Output;
 /* One effect's solutions, as this rank holds them. */
 typedef struct {
   const char      *name;
-  const char      *kind;             /* "fixed", "covariate", "random", "groups" */
-  const char      *structure;        /* "none", "iid", "pedigree" */
-  PetscInt         nlevels;          /* global */
-  PetscInt         ncolumns;         /* traits x coefficients */
-  LabelTable       labels;           /* rank 0: all labels by level; NULL elsewhere */
-  PetscInt         level_start;      /* this rank's rows: level_start .. level_start+level_count-1 */
+  const char      *kind;        /* "fixed", "covariate", "random", "groups" */
+  const char      *structure;   /* "none", "iid", "pedigree" */
+  PetscInt         nlevels;     /* global */
+  PetscInt         ncolumns;    /* traits x coefficients */
+  LabelTable       labels;      /* rank 0: all labels by level; NULL elsewhere */
+  PetscInt         level_start; /* this rank's rows: level_start .. level_start+level_count-1 */
   PetscInt         level_count;
-  const PetscReal *values;           /* level_count * ncolumns, row-major */
-  const PetscReal *inbreeding;       /* inbreeding_count values for levels inbreeding_start.., or NULL */
+  const PetscReal *values;     /* level_count * ncolumns, row-major */
+  const PetscReal *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
   PetscInt         inbreeding_start, inbreeding_count;
   /* attributes */
-  const char      *traits;           /* the traits the effect is in, comma-separated */
-  const char      *columns;          /* the columns of value, comma-separated ("FAT" or "FAT:0,FAT:1,...") */
-  PetscInt         ncovariance;      /* random effects: the (co)variance matrix G0 of their group, row-major */
+  const char      *traits;      /* the traits the effect is in, comma-separated */
+  const char      *columns;     /* the columns of value, comma-separated ("FAT" or "FAT:0,FAT:1,...") */
+  PetscInt         ncovariance; /* random effects: the (co)variance matrix G0 of their group, row-major */
   const PetscReal *covariance;
-  PetscInt         nconstrained;     /* per trait of the model: the level set to zero, or -1 */
+  PetscInt         nconstrained; /* per trait of the model: the level set to zero, or -1 */
   const PetscInt  *constrained;
-  const char      *covariate;        /* covariates and random regressions: the covariate ("" otherwise) */
-  PetscInt         legendre;         /* Legendre order, -1 for none */
-  PetscReal        range[2];         /* the covariate interval mapped to [-1, 1] */
+  const char      *covariate; /* covariates and random regressions: the covariate ("" otherwise) */
+  PetscInt         legendre;  /* Legendre order, -1 for none */
+  PetscReal        range[2];  /* the covariate interval mapped to [-1, 1] */
 } OutputEffect;
 
 typedef enum { OUTPUT_INT, OUTPUT_REAL, OUTPUT_STRING } OutputAttributeType;
-
 
 /* Collective. Creates PATH.tmp-<pid of rank 0> for writing. */
 PETSC_EXTERN PetscErrorCode OutputCreate(MPI_Comm comm, const char path[], Output *output);
@@ -55,7 +54,8 @@ PETSC_EXTERN PetscErrorCode OutputWriteEffect(Output output, const OutputEffect 
 /* Collective (same values on every rank). Sets an attribute of GROUP (created if needed; "/" for the root). */
 PETSC_EXTERN PetscErrorCode OutputSetAttribute(Output output, const char group[], const char name[], OutputAttributeType type, const void *value);
 /* Collective (same values on every rank). An attribute of N reals or N integers. */
-PETSC_EXTERN PetscErrorCode OutputSetAttributeArray(Output output, const char group[], const char name[], OutputAttributeType type, PetscInt n, const void *values);
+PETSC_EXTERN PetscErrorCode OutputSetAttributeArray(Output output, const char group[], const char name[], OutputAttributeType type, PetscInt n,
+                                                    const void *values);
 /* Collective. Closes the file and renames it to PATH. */
 PETSC_EXTERN PetscErrorCode OutputCommit(Output output);
 /* Collective. Closes; removes the temporary file unless committed. Safe on NULL. */
@@ -64,8 +64,8 @@ PETSC_EXTERN PetscErrorCode OutputDestroy(Output *output);
 /* Not collective: serial reading of one effect of a solutions file (for export and tests).
    LABELS is an array of nlevels strings in one allocation, VALUES nlevels*ncolumns row-major;
    free both with PetscFree(). INBREEDING is NULL when the effect has none. */
-PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels,
-                                             PetscReal **values, PetscReal **inbreeding);
+PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values,
+                                             PetscReal **inbreeding);
 /* Not collective: a numeric attribute of GROUP in a solutions file. */
 PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
 /* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */

@@ -16,9 +16,9 @@
 
    Inbreeding by the indirect method of Sargolzaei, Iwaisaki & Colleau (2005): all progeny of a sire
    at once, from one backward and one forward sweep over the sire, his mates and their ancestors
-   (option -pedigree_inbreeding meuwissen_luo: Meuwissen & Luo 1992, for comparison). A-inverse by Henderson's rules with inbreeding (Quaas 1976): animal i with parents s, d and
-   alpha_i = 1/d_i, d_i = 1/2 - (F_s + F_d)/4 (both known), 3/4 - F_p/4 (one known), 1 (none),
-   contributes alpha_i to (i,i), -alpha_i/2 to (i,p),(p,i) and alpha_i/4 to (p,q) for parents p,q. */
+   (option -pedigree_inbreeding meuwissen_luo: Meuwissen & Luo 1992, for comparison). A-inverse by Henderson's rules with inbreeding (Quaas 1976): animal i with
+   parents s, d and alpha_i = 1/d_i, d_i = 1/2 - (F_s + F_d)/4 (both known), 3/4 - F_p/4 (one known), 1 (none), contributes alpha_i to (i,i), -alpha_i/2 to
+   (i,p),(p,i) and alpha_i/4 to (p,q) for parents p,q. */
 #ifndef HENDERSON_PEDIGREE_H
 #define HENDERSON_PEDIGREE_H
 
@@ -30,19 +30,19 @@ typedef struct _p_Pedigree *Pedigree;
 
 /* Summary numbers, the same on every rank after PedigreeSetUp(). */
 typedef struct {
-  PetscInt  animals;           /* all animals with an equation */
-  PetscInt  listed;            /* animals listed in the first column of the file */
-  PetscInt  parents_added;     /* parents never listed as animals (founders) */
-  PetscInt  data_added;        /* animals with records but not in the pedigree (founders) */
-  PetscInt  founders;          /* animals with both parents unknown */
-  PetscInt  generations;       /* longest line of descent, founders = generation 1 */
-  PetscInt  inbred;            /* animals with F > 0 */
-  PetscReal mean_inbreeding;   /* over all animals */
+  PetscInt  animals;         /* all animals with an equation */
+  PetscInt  listed;          /* animals listed in the first column of the file */
+  PetscInt  parents_added;   /* parents never listed as animals (founders) */
+  PetscInt  data_added;      /* animals with records but not in the pedigree (founders) */
+  PetscInt  founders;        /* animals with both parents unknown */
+  PetscInt  generations;     /* longest line of descent, founders = generation 1 */
+  PetscInt  inbred;          /* animals with F > 0 */
+  PetscReal mean_inbreeding; /* over all animals */
   PetscReal max_inbreeding;
-  PetscInt  duplicates;        /* repeated identical lines, ignored */
-  PetscInt  groups;            /* unknown-parent groups (their equations follow the animals') */
-  PetscBool unknown_parents;   /* some parent is unknown and not a group */
-  PetscBool header;            /* whether the first line was taken as a header */
+  PetscInt  duplicates;      /* repeated identical lines, ignored */
+  PetscInt  groups;          /* unknown-parent groups (their equations follow the animals') */
+  PetscBool unknown_parents; /* some parent is unknown and not a group */
+  PetscBool header;          /* whether the first line was taken as a header */
 } PedigreeStats;
 
 PETSC_EXTERN PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree);

@@ -20,10 +20,10 @@
 typedef struct _p_Records *Records;
 
 typedef struct {
-  PetscInt64 lines;             /* data lines in the file (not counting header, blanks, comments) */
-  PetscInt64 used;              /* records that enter the equations */
-  PetscInt64 missing_trait;     /* left out: every trait missing */
-  PetscInt64 missing_covariate; /* left out: a covariate or the weight missing */
+  PetscInt64 lines;                    /* data lines in the file (not counting header, blanks, comments) */
+  PetscInt64 used;                     /* records that enter the equations */
+  PetscInt64 missing_trait;            /* left out: every trait missing */
+  PetscInt64 missing_covariate;        /* left out: a covariate or the weight missing */
   PetscInt64 values[MODEL_MAX_TRAITS]; /* trait values used, per trait */
 } RecordsStats;
 

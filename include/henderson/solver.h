@@ -17,7 +17,7 @@ typedef struct {
   PetscInt  iterations;
   PetscReal relative_residual; /* ||r - Cx|| / ||r|| of the returned x */
   PetscBool converged;
-  char      reason[64];        /* KSPConvergedReason as text */
+  char      reason[64]; /* KSPConvergedReason as text */
   char      ksp_type[64], pc_type[64];
   PetscReal rtol;
 } SolverResult;

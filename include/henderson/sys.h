@@ -13,7 +13,7 @@
 
 /* PETSc 3.19 names the success code; 3.18 (Debian 12) returns a plain 0. */
 #if !defined(PETSC_SUCCESS)
-  #define PETSC_SUCCESS 0
+#define PETSC_SUCCESS 0
 #endif
 
 #define HENDERSON_MAX_PATH 4096
