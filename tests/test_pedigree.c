@@ -10,8 +10,9 @@
 
 static char data_dir[HENDERSON_MAX_PATH] = ".", work_dir[HENDERSON_MAX_PATH] = ".";
 
-/* Loads PATH on all ranks, computes F, and distributes the animals evenly. */
-static PetscErrorCode LoadPedigree(const char path[], Pedigree *pedigree)
+/* Loads PATH on all ranks (of KIND, with NGROUPS unknown-parent groups), computes F, and distributes
+   the animals evenly. */
+static PetscErrorCode LoadPedigreeOf(const char path[], ModelPedigreeKind kind, PetscInt ngroups, const char *const groups[], Pedigree *pedigree)
 {
   PetscMPIInt   size;
   PetscInt     *ranges;
@@ -20,6 +21,8 @@ static PetscErrorCode LoadPedigree(const char path[], Pedigree *pedigree)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(PedigreeCreate(PETSC_COMM_WORLD, pedigree));
+  PetscCall(PedigreeSetKind(*pedigree, kind));
+  PetscCall(PedigreeSetGroups(*pedigree, ngroups, groups));
   PetscCall(PedigreeLoad(*pedigree, path));
   PetscCall(PedigreeSetUp(*pedigree));
   PetscCall(PedigreeGetStats(*pedigree, &stats));
@@ -27,6 +30,13 @@ static PetscErrorCode LoadPedigree(const char path[], Pedigree *pedigree)
   for (PetscMPIInt r = 0; r <= size; r++) ranges[r] = (PetscInt)(((PetscInt64)stats.animals * r) / size);
   PetscCall(PedigreeDistribute(*pedigree, ranges));
   PetscCall(PetscFree(ranges));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode LoadPedigree(const char path[], Pedigree *pedigree)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LoadPedigreeOf(path, MODEL_PEDIGREE_ANIMAL, 0, NULL, pedigree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -310,19 +320,7 @@ static PetscErrorCode TestGroups(TestCounter *c, uint64_t seed, PetscInt n)
     fclose(fp);
   }
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-  {
-    PetscMPIInt size;
-    PetscInt   *ranges;
-    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-    PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
-    PetscCall(PedigreeSetGroups(pedigree, ngroups, groups));
-    PetscCall(PedigreeLoad(pedigree, path));
-    PetscCall(PedigreeSetUp(pedigree));
-    PetscCall(PetscMalloc1(size + 1, &ranges));
-    for (PetscMPIInt k = 0; k <= size; k++) ranges[k] = (PetscInt)(((PetscInt64)n * k) / size);
-    PetscCall(PedigreeDistribute(pedigree, ranges));
-    PetscCall(PetscFree(ranges));
-  }
+  PetscCall(LoadPedigreeOf(path, MODEL_PEDIGREE_ANIMAL, ngroups, groups, &pedigree));
   PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
   PetscCall(TestMatGatherDense(Ainv, &lib));
   if (rank == 0) {
@@ -405,19 +403,7 @@ static PetscErrorCode TestSireMGS(TestCounter *c, uint64_t seed, PetscInt n)
     fclose(fp);
   }
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-  {
-    PetscMPIInt size;
-    PetscInt   *ranges;
-    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-    PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
-    PetscCall(PedigreeSetKind(pedigree, MODEL_PEDIGREE_SIRE_MGS));
-    PetscCall(PedigreeLoad(pedigree, path));
-    PetscCall(PedigreeSetUp(pedigree));
-    PetscCall(PetscMalloc1(size + 1, &ranges));
-    for (PetscMPIInt k = 0; k <= size; k++) ranges[k] = (PetscInt)(((PetscInt64)n * k) / size);
-    PetscCall(PedigreeDistribute(pedigree, ranges));
-    PetscCall(PetscFree(ranges));
-  }
+  PetscCall(LoadPedigreeOf(path, MODEL_PEDIGREE_SIRE_MGS, 0, NULL, &pedigree));
   PetscCall(PedigreeCreateInverse(pedigree, &Ainv));
   PetscCall(TestMatGatherDense(Ainv, &lib));
   if (rank == 0) {
