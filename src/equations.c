@@ -279,3 +279,31 @@ PetscErrorCode EquationsGetPointBlocks(Equations eq, PetscInt rstart, PetscInt r
   *nblocks = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode EquationsGetPointBlock(Equations eq, PetscInt q, PetscInt *first, PetscInt *size)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(q >= 0 && q < eq->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "equation %" PetscInt_FMT " of %" PetscInt_FMT, q, eq->n);
+  for (PetscInt k = 0; k < eq->nblocks; k++) {
+    const EquationsBlock *b        = &eq->blocks[k].pub;
+    PetscInt              relative = q - b->offset;
+    if (relative >= b->nequations) continue;
+    if (!b->start) {
+      *first = b->offset + (relative / b->size) * b->size;
+      *size  = b->size;
+    } else {
+      PetscInt lo = 0, hi = b->nlevels - 1; /* the largest l with start[l] <= relative: a level with equations */
+      while (lo < hi) {
+        PetscInt mid = (lo + hi + 1) / 2;
+        if (b->start[mid] <= relative)
+          lo = mid;
+        else
+          hi = mid - 1;
+      }
+      *first = b->offset + b->start[lo];
+      *size  = b->start[lo + 1] - b->start[lo];
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_PLIB, "equation %" PetscInt_FMT " in no block", q);
+}

@@ -149,6 +149,7 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
   PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
   PetscCall(MMECreate(ev->comm, &ev->mme));
+  PetscCall(MMESetFromOptions(ev->mme));
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
@@ -157,17 +158,17 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
 
 PetscErrorCode EvaluationSolve(Evaluation ev)
 {
-  Mat    C;
+  Mat    C, P;
   Vec    rhs;
   double start;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogStagePush(HendersonStageSolve));
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_SOLVE, &start));
-  PetscCall(MMEGetSystem(ev->mme, &C, &rhs));
+  PetscCall(MMEGetSystem(ev->mme, &C, &P, &rhs));
   if (!ev->solver) {
     PetscCall(SolverCreate(ev->comm, &ev->solver));
-    PetscCall(SolverSetUp(ev->solver, C));
+    PetscCall(SolverSetUp(ev->solver, C, P));
   }
   if (!ev->x) PetscCall(VecDuplicate(rhs, &ev->x));
   PetscCall(VecZeroEntries(ev->x));
@@ -461,7 +462,13 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   SET_INT("equations", mstats.equations);
   SET_INT("nonzeros", mstats.nonzeros);
   SET_INT("ranks", ev->size);
+  SET_INT("operator_bytes", mstats.operator_bytes);
+  SET_INT("ghosts", mstats.ghosts);
+  SET_INT("ghosts_max", mstats.ghosts_max);
+  SET_INT("neighbours_max", mstats.neighbours_max);
+  SET_INT("messages", mstats.messages);
 #undef SET_INT
+  PetscCall(OutputSetAttribute(output, "/solver", "operator", OUTPUT_STRING, (void *)MMEOperatorTypes[mstats.operator]));
   PetscCall(OutputSetAttribute(output, "/solver", "relative_residual", OUTPUT_REAL, &ev->result.relative_residual));
   PetscCall(OutputSetAttribute(output, "/solver", "rtol", OUTPUT_REAL, &ev->result.rtol));
   PetscCall(OutputSetAttribute(output, "/solver", "ksp_type", OUTPUT_STRING, ev->result.ksp_type));
@@ -560,7 +567,11 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
         s.founders, s.generations, (double)s.mean_inbreeding, (double)s.max_inbreeding, s.inbred, s.duplicates ? "; repeated identical lines ignored" : ""));
   }
   PetscCall(MMEGetStats(ev->mme, &mstats));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT ", nonzeros %" PetscInt64_FMT ":", mstats.equations, mstats.nonzeros));
+  if (mstats.operator== MME_OPERATOR_ASSEMBLED)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT ", nonzeros %" PetscInt64_FMT ":", mstats.equations, mstats.nonzeros));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT " (C from %" PetscInt64_FMT " records and the pedigree):", mstats.equations,
+                                     mstats.records));
   PetscCall(ModelGetNumEffects(ev->model, &neffects));
   for (PetscInt e = 0; e < neffects; e++) {
     const ModelEffect *effect;

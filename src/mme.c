@@ -1,291 +1,7 @@
-#include <henderson/mme.h>
-#include <henderson/error.h>
+#include "mmeimpl.h"
 #include <petscblaslapack.h>
 
-/* Sums values by (row, col) on one rank before they go to PETSc: a record's outer product repeats
-   the fixed-effect entries of every other record, and PETSc's COO would otherwise keep them all. */
-typedef struct {
-  PetscInt    *row, *col; /* row -1 = empty slot */
-  PetscScalar *value;
-  size_t       nslots, n;
-} Accumulator;
-
-static PetscErrorCode AccumulatorCreate(size_t expected, Accumulator *acc)
-{
-  size_t nslots = 1024;
-
-  PetscFunctionBeginUser;
-  while (7 * nslots < 10 * expected) nslots *= 2; /* grown again past 70% full */
-  acc->nslots = nslots;
-  acc->n      = 0;
-  PetscCall(PetscMalloc3(nslots, &acc->row, nslots, &acc->col, nslots, &acc->value));
-  for (size_t s = 0; s < nslots; s++) acc->row[s] = -1;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode AccumulatorDestroy(Accumulator *acc)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscFree3(acc->row, acc->col, acc->value));
-  acc->nslots = acc->n = 0;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static inline size_t AccumulatorSlot(size_t nslots, PetscInt row, PetscInt col)
-{
-  uint64_t h = (uint64_t)row * 0x9E3779B97F4A7C15ULL ^ (uint64_t)col * 0xC2B2AE3D27D4EB4FULL;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ULL;
-  h ^= h >> 32;
-  return (size_t)h & (nslots - 1);
-}
-
-static PetscErrorCode AccumulatorGrow(Accumulator *acc)
-{
-  Accumulator bigger;
-
-  PetscFunctionBeginUser;
-  PetscCall(AccumulatorCreate(acc->nslots, &bigger)); /* twice the slots */
-  for (size_t s = 0; s < acc->nslots; s++) {
-    size_t t;
-    if (acc->row[s] < 0) continue;
-    for (t = AccumulatorSlot(bigger.nslots, acc->row[s], acc->col[s]); bigger.row[t] >= 0; t = (t + 1) & (bigger.nslots - 1)) {}
-    bigger.row[t]   = acc->row[s];
-    bigger.col[t]   = acc->col[s];
-    bigger.value[t] = acc->value[s];
-  }
-  bigger.n = acc->n;
-  PetscCall(AccumulatorDestroy(acc));
-  *acc = bigger;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static inline PetscErrorCode AccumulatorAdd(Accumulator *acc, PetscInt row, PetscInt col, PetscScalar v)
-{
-  size_t s;
-
-  PetscFunctionBeginUser;
-  for (s = AccumulatorSlot(acc->nslots, row, col); acc->row[s] >= 0; s = (s + 1) & (acc->nslots - 1))
-    if (acc->row[s] == row && acc->col[s] == col) {
-      acc->value[s] += v;
-      PetscFunctionReturn(PETSC_SUCCESS);
-    }
-  acc->row[s]   = row;
-  acc->col[s]   = col;
-  acc->value[s] = v;
-  if (10 * ++acc->n > 7 * acc->nslots) PetscCall(AccumulatorGrow(acc));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The accumulated upper triangle as both triangles, as keys row:col (64 bits) with their values,
-   sorted by row, then column: an LSD radix sort, the digits as wide as the largest index (below
-   NMAX) needs, at most 11 bits. The accumulator is emptied first, so that its memory is back before
-   the sort's is taken. Free KEY and VALUE with PetscFree2(). */
-static PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt nmax, PetscCount *nkeys, uint64_t **key, PetscScalar **value)
-{
-  uint64_t    *key_a, *key_b, *key_in, *key_out;
-  PetscScalar *value_a, *value_b, *value_in, *value_out;
-  PetscCount   n    = 0, count[2048];
-  int          bits = 0, digits, width;
-
-  PetscFunctionBeginUser;
-  for (size_t s = 0; s < acc->nslots; s++)
-    if (acc->row[s] >= 0) n += acc->row[s] == acc->col[s] ? 1 : 2;
-  PetscCall(PetscMalloc2(n + 1, &key_a, n + 1, &value_a));
-  n = 0;
-  for (size_t s = 0; s < acc->nslots; s++) {
-    uint64_t i = (uint64_t)(uint32_t)acc->row[s], j = (uint64_t)(uint32_t)acc->col[s];
-    if (acc->row[s] < 0) continue;
-    key_a[n]     = i << 32 | j;
-    value_a[n++] = acc->value[s];
-    if (i != j) {
-      key_a[n]     = j << 32 | i;
-      value_a[n++] = acc->value[s];
-    }
-  }
-  PetscCall(AccumulatorDestroy(acc));
-  PetscCall(PetscMalloc2(n + 1, &key_b, n + 1, &value_b));
-  /* digits of up to 11 bits (2048 counters stay in cache), as few as the largest index needs */
-  while (bits < 32 && ((uint64_t)nmax >> bits)) bits++;
-  digits    = PetscMax(1, (bits + 10) / 11);
-  width     = (bits + digits - 1) / digits;
-  key_in    = key_a;
-  key_out   = key_b;
-  value_in  = value_a;
-  value_out = value_b;
-  for (int pass = 0; pass < 2 * digits; pass++) {
-    int      shift = (pass < digits ? 0 : 32) + width * (pass % digits); /* column digits, then row digits */
-    uint64_t mask  = ((uint64_t)1 << width) - 1;
-    PetscCall(PetscArrayzero(count, (size_t)1 << width));
-    for (PetscCount k = 0; k < n; k++) count[(key_in[k] >> shift) & mask]++;
-    for (PetscCount b = 0, sum = 0; b < ((PetscCount)1 << width); b++) {
-      PetscCount c = count[b];
-      count[b]     = sum;
-      sum += c;
-    }
-    for (PetscCount k = 0; k < n; k++) {
-      PetscCount at = count[(key_in[k] >> shift) & mask]++;
-      key_out[at]   = key_in[k];
-      value_out[at] = value_in[k];
-    }
-    { /* the output of this pass is the input of the next */
-      uint64_t    *t = key_in;
-      PetscScalar *v = value_in;
-      key_in         = key_out;
-      key_out        = t;
-      value_in       = value_out;
-      value_out      = v;
-    }
-  }
-  /* an even number of passes: the result is in key_a, value_a */
-  PetscAssert(key_in == key_a && value_in == value_a, PETSC_COMM_SELF, PETSC_ERR_PLIB, "odd number of radix passes");
-  PetscCall(PetscFree2(key_b, value_b));
-  *nkeys = n;
-  *key   = key_a;
-  *value = value_a;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Merges two sorted runs of distinct keys into OUT, adding the values of equal keys. */
-static PetscCount MergeRuns(const uint64_t *ka, const PetscScalar *va, PetscCount na, const uint64_t *kb, const PetscScalar *vb, PetscCount nb, uint64_t *kout,
-                            PetscScalar *vout)
-{
-  PetscCount i = 0, j = 0, m = 0;
-  while (i < na && j < nb) {
-    if (ka[i] < kb[j]) {
-      kout[m]   = ka[i];
-      vout[m++] = va[i++];
-    } else if (kb[j] < ka[i]) {
-      kout[m]   = kb[j];
-      vout[m++] = vb[j++];
-    } else {
-      kout[m]   = ka[i];
-      vout[m++] = va[i++] + vb[j++];
-    }
-  }
-  while (i < na) {
-    kout[m]   = ka[i];
-    vout[m++] = va[i++];
-  }
-  while (j < nb) {
-    kout[m]   = kb[j];
-    vout[m++] = vb[j++];
-  }
-  return m;
-}
-
-/* Each rank's sorted entries go to the owners of their rows -- slices of the sorted list -- and every
-   owner merges what it receives (sorted runs, one a rank) into its distinct, sorted entries as COO.
-   PETSc then sets up a matrix from local, sorted, distinct entries only: its fastest path. */
-static PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n, const uint64_t key[], const PetscScalar value[], PetscCount *ncoo,
-                                       PetscInt **ci, PetscInt **cj, PetscScalar **cv)
-{
-  const PetscInt *ranges;
-  PetscMPIInt     size, *send_n, *recv_n, *send_at, *recv_at;
-  PetscCount      nrecv = 0, *run_start, *run_n, nruns;
-  uint64_t       *k_in, *k_out, *k_a, *k_b;
-  PetscScalar    *v_in, *v_out, *v_a, *v_b;
-
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  if (size == 1) { /* everything is local already */
-    PetscCall(PetscMalloc3(n + 1, ci, n + 1, cj, n + 1, cv));
-    for (PetscCount k = 0; k < n; k++) {
-      (*ci)[k] = (PetscInt)(key[k] >> 32);
-      (*cj)[k] = (PetscInt)(key[k] & 0xFFFFFFFFu);
-    }
-    PetscCall(PetscArraycpy(*cv, value, n));
-    *ncoo = n;
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  nruns = size;
-  PetscCall(PetscLayoutGetRanges(layout, &ranges));
-  PetscCall(PetscMalloc4(size, &send_n, size, &recv_n, size, &send_at, size, &recv_at));
-  {
-    PetscCount k = 0;
-    for (PetscMPIInt r = 0; r < size; r++) {
-      PetscCount start = k;
-      while (k < n && (PetscInt)(key[k] >> 32) < ranges[r + 1]) k++;
-      PetscCheck(k - start <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 2^31 entries for one rank; run with more ranks");
-      send_n[r]  = (PetscMPIInt)(k - start);
-      send_at[r] = (PetscMPIInt)start;
-    }
-  }
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
-  for (PetscMPIInt r = 0; r < size; r++) {
-    PetscCheck(nrecv + recv_n[r] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 2^31 entries for one rank; run with more ranks");
-    recv_at[r] = (PetscMPIInt)nrecv;
-    nrecv += recv_n[r];
-  }
-  PetscCall(PetscMalloc2(nrecv + 1, &k_a, nrecv + 1, &v_a));
-  PetscCall(PetscMalloc2(nrecv + 1, &k_b, nrecv + 1, &v_b));
-  k_in  = k_a;
-  v_in  = v_a;
-  k_out = k_b;
-  v_out = v_b;
-  PetscCallMPI(MPI_Alltoallv(key, send_n, send_at, MPI_UINT64_T, k_in, recv_n, recv_at, MPI_UINT64_T, comm));
-  PetscCallMPI(MPI_Alltoallv(value, send_n, send_at, MPIU_SCALAR, v_in, recv_n, recv_at, MPIU_SCALAR, comm));
-  /* pairwise merges of the runs, in rank order (the same sums for the same rank count) */
-  PetscCall(PetscMalloc2(size, &run_start, size, &run_n));
-  for (PetscMPIInt r = 0; r < size; r++) {
-    run_start[r] = recv_at[r];
-    run_n[r]     = recv_n[r];
-  }
-  while (nruns > 1) {
-    PetscCount m = 0, merged = 0;
-    for (PetscCount r = 0; r < nruns; r += 2) {
-      PetscCount start = m;
-      if (r + 1 < nruns)
-        m +=
-            MergeRuns(k_in + run_start[r], v_in + run_start[r], run_n[r], k_in + run_start[r + 1], v_in + run_start[r + 1], run_n[r + 1], k_out + m, v_out + m);
-      else {
-        PetscCall(PetscArraycpy(k_out + m, k_in + run_start[r], run_n[r]));
-        PetscCall(PetscArraycpy(v_out + m, v_in + run_start[r], run_n[r]));
-        m += run_n[r];
-      }
-      run_start[merged] = start;
-      run_n[merged++]   = m - start;
-    }
-    nruns = merged;
-    {
-      uint64_t    *t = k_in;
-      PetscScalar *v = v_in;
-      k_in           = k_out;
-      k_out          = t;
-      v_in           = v_out;
-      v_out          = v;
-    }
-  }
-  *ncoo = nruns ? run_n[0] : 0;
-  PetscCall(PetscMalloc3(*ncoo + 1, ci, *ncoo + 1, cj, *ncoo + 1, cv));
-  for (PetscCount k = 0; k < *ncoo; k++) {
-    (*ci)[k] = (PetscInt)(k_in[run_start[0] + k] >> 32);
-    (*cj)[k] = (PetscInt)(k_in[run_start[0] + k] & 0xFFFFFFFFu);
-    (*cv)[k] = v_in[run_start[0] + k];
-  }
-  PetscCall(PetscFree2(k_a, v_a));
-  PetscCall(PetscFree2(k_b, v_b));
-  PetscCall(PetscFree2(run_start, run_n));
-  PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The upper triangle is accumulated; the full matrix is written out of it. */
-static inline PetscErrorCode AccumulatorAddSymmetric(Accumulator *acc, PetscInt a, PetscInt b, PetscScalar v)
-{
-  return a <= b ? AccumulatorAdd(acc, a, b, v) : AccumulatorAdd(acc, b, a, v);
-}
-
-struct _p_MME {
-  MPI_Comm    comm;
-  PetscMPIInt rank, size;
-  PetscLayout layout;
-  Mat         C;
-  Vec         rhs;
-  PetscBool   structure; /* COO structure set */
-  PetscCount  ncoo;
-  MMEStats    stats;
-};
+const char *const MMEOperatorTypes[] = {"auto", "data", "assembled", "MMEOperatorType", "MME_OPERATOR_", NULL};
 
 PetscErrorCode MMECreate(MPI_Comm comm, MME *mme)
 {
@@ -294,6 +10,7 @@ PetscErrorCode MMECreate(MPI_Comm comm, MME *mme)
   (*mme)->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &(*mme)->rank));
   PetscCallMPI(MPI_Comm_size(comm, &(*mme)->size));
+  (*mme)->type = MME_OPERATOR_AUTO;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -302,14 +19,55 @@ PetscErrorCode MMEDestroy(MME *mme)
   PetscFunctionBeginUser;
   if (!*mme) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(MatDestroy(&(*mme)->C));
+  PetscCall(MatDestroy(&(*mme)->P));
   PetscCall(VecDestroy(&(*mme)->rhs));
   PetscCall(PetscLayoutDestroy(&(*mme)->layout));
   PetscCall(PetscFree(*mme));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Inverse of a symmetric positive definite matrix of order N (row-major), in place. */
-static PetscErrorCode InvertSPD(PetscInt n, PetscReal A[])
+PetscErrorCode MMESetOperatorType(MME mme, MMEOperatorType type)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!mme->C, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the operator type is set before MMEAssemble()");
+  mme->type = type;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode MMESetFromOptions(MME mme)
+{
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(mme->comm, NULL, "Mixed model equations", "MME");
+  PetscCall(PetscOptionsEnum("-mme_operator", "How C is applied: from the records and pedigree (data), or as an assembled AIJ matrix", "MMESetOperatorType",
+                             MMEOperatorTypes, (PetscEnum)mme->type, (PetscEnum *)&mme->type, NULL));
+  PetscOptionsEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* auto: the data operator unless the preconditioner named on the command line needs C's entries. */
+static PetscErrorCode ResolveOperatorType(MME mme)
+{
+  char      pc[64];
+  PetscBool set, diagonal = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  mme->operator= mme->type;
+  if (mme->type != MME_OPERATOR_AUTO) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-pc_type", pc, sizeof(pc), &set));
+  if (set) {
+    const char *diagonal_types[] = {"jacobi", "pbjacobi", "vpbjacobi", "none"};
+    diagonal                     = PETSC_FALSE;
+    for (size_t k = 0; k < sizeof(diagonal_types) / sizeof(diagonal_types[0]); k++) {
+      PetscBool same;
+      PetscCall(PetscStrcmp(pc, diagonal_types[k], &same));
+      diagonal = (PetscBool)(diagonal || same);
+    }
+  }
+  mme->operator= diagonal ? MME_OPERATOR_DATA : MME_OPERATOR_ASSEMBLED;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode InvertSPD(PetscInt n, PetscReal A[])
 {
   PetscBLASInt bn, info;
 
@@ -325,35 +83,93 @@ static PetscErrorCode InvertSPD(PetscInt n, PetscReal A[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* R0-inverse for the traits present in a record (a bit mask), zero elsewhere: cached by pattern. */
-typedef struct {
-  PetscInt    ntraits;
-  PetscReal   R0[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
-  PetscReal **by_pattern; /* 2^ntraits entries, NULL until needed */
-} ResidualInverses;
-
-static PetscErrorCode ResidualInverse(ResidualInverses *ri, uint32_t pattern, const PetscReal **Rinv)
+PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Ginv)
 {
   PetscFunctionBeginUser;
-  if (!ri->by_pattern[pattern]) {
-    PetscInt  t = ri->ntraits, m = 0, which[MODEL_MAX_TRAITS];
+  PetscCall(PetscMalloc1(group->dim * group->dim, Ginv));
+  PetscCall(PetscArraycpy(*Ginv, group->covariance, group->dim * group->dim));
+  PetscCall(InvertSPD(group->dim, *Ginv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, RecordTerms *rt)
+{
+  const PetscReal *R0;
+  PetscInt         s = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(rt, sizeof(*rt)));
+  rt->model = model;
+  rt->eq    = eq;
+  PetscCall(ModelGetNumEffects(model, &rt->neffects));
+  PetscCall(ModelGetNumTraits(model, &rt->ntraits));
+  PetscCall(ModelGetResidual(model, &R0));
+  PetscCall(PetscArraycpy(rt->R0, R0, rt->ntraits * rt->ntraits));
+  PetscCall(PetscCalloc1((size_t)1 << rt->ntraits, &rt->rinv));
+  PetscCall(RecordsGetTraits(records, &rt->y));
+  PetscCall(RecordsGetWeights(records, &rt->w));
+  rt->weighted = rt->w ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(PetscMalloc4(rt->neffects, &rt->level, rt->neffects, &rt->value, rt->neffects, &rt->model_effect, rt->neffects, &rt->layout));
+  PetscCall(PetscMalloc4(rt->neffects, &rt->block, rt->neffects, &rt->centre, rt->neffects, &rt->scale, rt->neffects, &rt->range));
+  for (PetscInt e = 0; e < rt->neffects; e++) {
+    PetscCall(ModelGetEffect(model, e, &rt->model_effect[e]));
+    PetscCall(RecordsGetEffect(records, e, &rt->level[e], &rt->value[e]));
+    PetscCall(EquationsGetEffect(eq, e, &rt->layout[e]));
+    PetscCall(EquationsGetBlock(eq, rt->layout[e]->block, &rt->block[e]));
+    rt->centre[e] = 0;
+    rt->scale[e]  = 1;
+    if (rt->value[e]) {
+      PetscCall(RecordsGetCovariateScaling(records, e, &rt->centre[e], &rt->scale[e]));
+      PetscCall(RecordsGetLegendreRange(records, e, rt->range[e]));
+    }
+    rt->nslots += rt->layout[e]->ntraits * rt->layout[e]->ncoef;
+  }
+  PetscCall(PetscMalloc3(rt->nslots + 1, &rt->trait, rt->nslots + 1, &rt->cov, rt->nslots + 1, &rt->effect));
+  PetscCall(PetscMalloc3(rt->nslots + 1, &rt->eq_, rt->nslots + 1, &rt->first_, rt->nslots + 1, &rt->coef_));
+  for (PetscInt e = 0; e < rt->neffects; e++)
+    for (PetscInt i = 0; i < rt->layout[e]->ntraits; i++)
+      for (PetscInt c = 0; c < rt->layout[e]->ncoef; c++, s++) {
+        rt->trait[s]  = rt->model_effect[e]->traits[i];
+        rt->effect[s] = e;
+        rt->cov[s]    = rt->value[e] ? rt->ncov++ : -1;
+      }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordTermsDestroy(RecordTerms *rt)
+{
+  PetscFunctionBeginUser;
+  for (size_t k = 0; rt->rinv && k < ((size_t)1 << rt->ntraits); k++) PetscCall(PetscFree(rt->rinv[k]));
+  PetscCall(PetscFree(rt->rinv));
+  PetscCall(PetscFree4(rt->level, rt->value, rt->model_effect, rt->layout));
+  PetscCall(PetscFree4(rt->block, rt->centre, rt->scale, rt->range));
+  PetscCall(PetscFree3(rt->trait, rt->cov, rt->effect));
+  PetscCall(PetscFree3(rt->eq_, rt->first_, rt->coef_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordTermsResidualInverse(RecordTerms *rt, uint32_t pattern, const PetscReal **rinv)
+{
+  PetscFunctionBeginUser;
+  if (!rt->rinv[pattern]) {
+    PetscInt  t = rt->ntraits, m = 0, which[MODEL_MAX_TRAITS];
     PetscReal sub[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS], *full;
     for (PetscInt i = 0; i < t; i++)
       if (pattern >> i & 1) which[m++] = i;
     for (PetscInt i = 0; i < m; i++)
-      for (PetscInt j = 0; j < m; j++) sub[i * m + j] = ri->R0[which[i] * t + which[j]];
+      for (PetscInt j = 0; j < m; j++) sub[i * m + j] = rt->R0[which[i] * t + which[j]];
     PetscCall(InvertSPD(m, sub));
     PetscCall(PetscCalloc1(t * t, &full));
     for (PetscInt i = 0; i < m; i++)
       for (PetscInt j = 0; j < m; j++) full[which[i] * t + which[j]] = sub[i * m + j];
-    ri->by_pattern[pattern] = full;
+    rt->rinv[pattern] = full;
   }
-  *Rinv = ri->by_pattern[pattern];
+  *rinv = rt->rinv[pattern];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The incidence of one effect on one record: its coefficients (1 for a class, the scaled covariate,
-   or the Legendre polynomials of it) -- *ncoef of them. */
+   or the Legendre polynomials of it). */
 static inline void Coefficients(const ModelEffect *effect, const PetscReal *value, PetscInt r, PetscReal centre, PetscReal scale, const PetscReal range[2],
                                 PetscReal phi[])
 {
@@ -365,103 +181,72 @@ static inline void Coefficients(const ModelEffect *effect, const PetscReal *valu
     phi[0] = (value[r] - centre) / scale;
 }
 
-/* X'R^-1X, X'R^-1Z, Z'R^-1Z and X'R^-1y, Z'R^-1y of this rank's records: for each record the list of
-   its terms (equation, trait, coefficient); every pair of terms adds coef coef' R^-1[trait][trait'],
-   R^-1 the inverse of R0 over the traits the record has, times its weight. */
-static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records records, Accumulator *lhs, Accumulator *rhs)
+PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c)
 {
-  PetscInt                neffects, nrecords, ntraits, maxterms = 0;
-  const PetscReal        *y, *w, *R0;
-  const PetscInt        **level;
-  const PetscReal       **value;
-  const ModelEffect     **effect;
-  const EquationsEffect **layout;
-  const EquationsBlock  **block;
-  PetscReal              *centre, *scale, (*range)[2];
-  PetscInt               *term_eq, *term_trait;
-  PetscReal              *term_coef;
-  ResidualInverses        ri;
+  const PetscReal *yr      = rt->y + r * rt->ntraits;
+  PetscInt         ntraits = rt->ntraits, s = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(ModelGetNumEffects(model, &neffects));
-  PetscCall(ModelGetNumTraits(model, &ntraits));
-  PetscCall(ModelGetResidual(model, &R0));
-  ri.ntraits = ntraits;
-  PetscCall(PetscArraycpy(ri.R0, R0, ntraits * ntraits));
-  PetscCall(PetscCalloc1((size_t)1 << ntraits, &ri.by_pattern));
-  PetscCall(RecordsGetLocalSize(records, &nrecords));
-  PetscCall(RecordsGetTraits(records, &y));
-  PetscCall(RecordsGetWeights(records, &w));
-  PetscCall(PetscMalloc4(neffects, &level, neffects, &value, neffects, &effect, neffects, &layout));
-  PetscCall(PetscMalloc4(neffects, &block, neffects, &centre, neffects, &scale, neffects, &range));
-  for (PetscInt e = 0; e < neffects; e++) {
-    PetscCall(ModelGetEffect(model, e, &effect[e]));
-    PetscCall(RecordsGetEffect(records, e, &level[e], &value[e]));
-    PetscCall(EquationsGetEffect(eq, e, &layout[e]));
-    PetscCall(EquationsGetBlock(eq, layout[e]->block, &block[e]));
-    centre[e] = 0;
-    scale[e]  = 1;
-    if (value[e]) {
-      PetscCall(RecordsGetCovariateScaling(records, e, &centre[e], &scale[e]));
-      PetscCall(RecordsGetLegendreRange(records, e, range[e]));
-    }
-    maxterms += layout[e]->ntraits * layout[e]->ncoef;
+  c->eq      = rt->eq_;
+  c->first   = rt->first_;
+  c->coef    = rt->coef_;
+  c->pattern = 0;
+  c->weight  = rt->w ? rt->w[r] : 1.0;
+  for (PetscInt t = 0; t < ntraits; t++)
+    if (!PetscIsNanReal(yr[t])) c->pattern |= (uint32_t)1 << t;
+  PetscCall(RecordTermsResidualInverse(rt, c->pattern, &c->rinv));
+  for (PetscInt t = 0; t < ntraits; t++) { /* R^-1 y, weighted */
+    c->ry[t] = 0;
+    for (PetscInt j = 0; j < ntraits; j++)
+      if (c->pattern >> j & 1) c->ry[t] += c->rinv[t * ntraits + j] * yr[j];
+    c->ry[t] *= c->weight;
   }
-  PetscCall(PetscMalloc3(maxterms, &term_eq, maxterms, &term_trait, maxterms, &term_coef));
-  for (PetscInt r = 0; r < nrecords; r++) {
-    const PetscReal *yr = y + r * ntraits, *Rinv = NULL;
-    PetscReal        weight  = w ? w[r] : 1.0, ry[MODEL_MAX_TRAITS];
-    PetscInt         nterms  = 0;
-    uint32_t         pattern = 0;
-
-    for (PetscInt t = 0; t < ntraits; t++)
-      if (!PetscIsNanReal(yr[t])) pattern |= (uint32_t)1 << t;
-    PetscCall(ResidualInverse(&ri, pattern, &Rinv));
-    for (PetscInt t = 0; t < ntraits; t++) { /* R^-1 y */
-      ry[t] = 0;
-      for (PetscInt j = 0; j < ntraits; j++)
-        if (pattern >> j & 1) ry[t] += Rinv[t * ntraits + j] * yr[j];
+  for (PetscInt e = 0; e < rt->neffects; e++) {
+    const EquationsEffect *layout = rt->layout[e];
+    const EquationsBlock  *block  = rt->block[e];
+    PetscInt               l = rt->level[e] ? rt->level[e][r] : 0, ncoef = layout->ncoef, first = -1;
+    PetscReal              phi[32];
+    if (l >= 0) {
+      Coefficients(rt->model_effect[e], rt->value[e], r, rt->centre[e], rt->scale[e], rt->range[e], phi);
+      first = block->offset + (block->start ? block->start[l] : l * block->size);
     }
-    for (PetscInt e = 0; e < neffects; e++) {
-      PetscInt  l = level[e] ? level[e][r] : 0, ncoef = layout[e]->ncoef;
-      PetscReal phi[32];
-      if (l < 0) continue;
-      Coefficients(effect[e], value[e], r, centre[e], scale[e], range[e], phi);
-      for (PetscInt i = 0; i < layout[e]->ntraits; i++) {
-        PetscInt t = effect[e]->traits[i];
-        if (!(pattern >> t & 1)) continue;
-        for (PetscInt c = 0; c < ncoef; c++) {
-          PetscInt q = EquationsBlockEquation(block[e], l, layout[e]->slot + i * ncoef + c);
-          if (q < 0 || phi[c] == 0) continue;
-          term_eq[nterms]     = q;
-          term_trait[nterms]  = t;
-          term_coef[nterms++] = phi[c];
-        }
+    for (PetscInt i = 0; i < layout->ntraits; i++)
+      for (PetscInt k = 0; k < ncoef; k++, s++) {
+        PetscInt q = -1;
+        if (l >= 0 && (c->pattern >> rt->trait[s] & 1) && phi[k] != 0) q = EquationsBlockEquation(block, l, layout->slot + i * ncoef + k);
+        c->eq[s]    = q;
+        c->first[s] = first;
+        c->coef[s]  = q >= 0 ? phi[k] : 0;
       }
-    }
-    for (PetscInt a = 0; a < nterms; a++) {
-      PetscCall(AccumulatorAdd(rhs, term_eq[a], 0, weight * term_coef[a] * ry[term_trait[a]]));
-      for (PetscInt b = a; b < nterms; b++) {
-        PetscReal v = weight * term_coef[a] * term_coef[b] * Rinv[term_trait[a] * ntraits + term_trait[b]];
-        if (v != 0) PetscCall(AccumulatorAddSymmetric(lhs, term_eq[a], term_eq[b], v));
-      }
-    }
   }
-  for (size_t k = 0; k < ((size_t)1 << ntraits); k++) PetscCall(PetscFree(ri.by_pattern[k]));
-  PetscCall(PetscFree(ri.by_pattern));
-  PetscCall(PetscFree3(term_eq, term_trait, term_coef));
-  PetscCall(PetscFree4(level, value, effect, layout));
-  PetscCall(PetscFree4(block, centre, scale, range));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* G0-inverse of random group G, dim x dim (PetscFree() it). */
-static PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Ginv)
+/* X'R^-1X, X'R^-1Z, Z'R^-1Z and X'R^-1y, Z'R^-1y of this rank's records: every pair of a record's
+   terms adds coef coef' R^-1[trait][trait'] times the record's weight. */
+static PetscErrorCode AccumulateRecords(Model model, Equations eq, Records records, Accumulator *lhs, Accumulator *rhs)
 {
+  PetscInt    nrecords;
+  RecordTerms rt;
+
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(group->dim * group->dim, Ginv));
-  PetscCall(PetscArraycpy(*Ginv, group->covariance, group->dim * group->dim));
-  PetscCall(InvertSPD(group->dim, *Ginv));
+  PetscCall(RecordsGetLocalSize(records, &nrecords));
+  PetscCall(RecordTermsCreate(model, eq, records, &rt));
+  for (PetscInt r = 0; r < nrecords; r++) {
+    RecordContribution c;
+    PetscCall(RecordTermsGet(&rt, r, &c));
+    for (PetscInt a = 0; a < rt.nslots; a++) {
+      if (c.eq[a] < 0) continue;
+      PetscCall(AccumulatorAdd(rhs, c.eq[a], 0, c.coef[a] * c.ry[rt.trait[a]]));
+      for (PetscInt b = a; b < rt.nslots; b++) {
+        PetscReal v;
+        if (c.eq[b] < 0) continue;
+        v = c.weight * c.coef[a] * c.coef[b] * c.rinv[rt.trait[a] * rt.ntraits + rt.trait[b]];
+        if (v != 0) PetscCall(AccumulatorAddSymmetric(lhs, c.eq[a], c.eq[b], v));
+      }
+    }
+  }
+  PetscCall(RecordTermsDestroy(&rt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -551,8 +336,8 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
   PetscReal smallest;
 
   PetscFunctionBeginUser;
-  PetscCall(MatCreateVecs(mme->C, &d, NULL));
-  PetscCall(MatGetDiagonal(mme->C, d));
+  PetscCall(MatCreateVecs(mme->P, &d, NULL));
+  PetscCall(MatGetDiagonal(mme->P, d));
   PetscCall(VecMin(d, &where, &smallest));
   PetscCall(VecDestroy(&d));
   if (smallest > 0) PetscFunctionReturn(PETSC_SUCCESS);
@@ -572,35 +357,22 @@ static PetscErrorCode CheckDiagonal(MME mme, Model model, Equations eq)
   SETERRQ(mme->comm, PETSC_ERR_PLIB, "equation %" PetscInt_FMT " has diagonal %g", where, (double)smallest);
 }
 
-/* The rows of every rank, chosen so that each moves the same bytes in a CG iteration: 12 a nonzero
-   (AIJ value and column) and 156 a row (row pointer, x, y and the vectors of CG with Jacobi). Rows
-   are grouped in consecutive buckets; the entries of every rank are counted into a histogram of the
-   buckets, summed over ranks; the split points are put where the running weight reaches r/size of
-   the whole, then moved to the next level boundary so that a level (a point block) is not split.
-   Without this, the first rank -- which holds the fixed effects, rows as long as the data -- does
-   most of the work. */
-static PetscErrorCode BalancedLayout(MME mme, Equations eq, const Accumulator *acc, PetscInt n)
+/* The rows of every rank, chosen so that each moves the same bytes in a CG iteration. Rows are
+   grouped in consecutive buckets whose bytes every rank has counted (WEIGHT), summed over ranks; the
+   split points are put where the running weight reaches r/size of the whole, then moved to the next
+   level boundary so that a level (a point block) is not split. Without this, the first rank -- which
+   holds the fixed effects, rows as long as the data -- does most of the work. */
+PetscErrorCode MMEBalancedLayout(MME mme, Equations eq, PetscInt n, PetscInt nbuckets, PetscInt64 weight[])
 {
-  PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536), *split;
-  PetscInt64 *weight, *total, sum = 0, all = 0;
+  PetscInt   *split;
+  PetscInt64 *total, sum = 0, all = 0;
   PetscMPIInt size = mme->size;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc2(nbuckets + 1, &weight, nbuckets + 1, &total));
+  PetscCall(PetscMalloc1(nbuckets + 1, &total));
   PetscCall(PetscMalloc1(size + 1, &split));
-  for (size_t s = 0; s < acc->nslots; s++) {
-    PetscInt i = acc->row[s], j = acc->col[s];
-    if (i < 0) continue;
-    weight[(PetscInt64)i * nbuckets / n] += 12;
-    if (i != j) weight[(PetscInt64)j * nbuckets / n] += 12;
-  }
   PetscCallMPI(MPI_Allreduce(weight, total, (PetscMPIInt)nbuckets, MPIU_INT64, MPI_SUM, mme->comm));
-  /* bucket b holds rows first(b) .. first(b+1)-1, first(b) = ceil(b n / nbuckets) */
-  for (PetscInt b = 0; b < nbuckets; b++) {
-    PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
-    total[b] += 156 * (next - first);
-    all += total[b];
-  }
+  for (PetscInt b = 0; b < nbuckets; b++) all += total[b];
   split[0]    = 0;
   split[size] = n;
   for (PetscMPIInt r = 1, b = 0; r < size; r++) {
@@ -613,12 +385,68 @@ static PetscErrorCode BalancedLayout(MME mme, Equations eq, const Accumulator *a
   PetscCall(PetscLayoutSetSize(mme->layout, n));
   PetscCall(PetscLayoutSetLocalSize(mme->layout, split[mme->rank + 1] - split[mme->rank]));
   PetscCall(PetscLayoutSetUp(mme->layout));
-  PetscCall(PetscFree2(weight, total));
+  PetscCall(PetscFree(total));
   PetscCall(PetscFree(split));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, Pedigree pedigree)
+/* Bytes of the assembled AIJ iteration: 12 a nonzero (value and column) and 156 a row (row pointer,
+   x, y and the vectors of CG with Jacobi); the vector part is counted once, on rank 0. */
+static PetscErrorCode AssembledLayout(MME mme, Equations eq, const Accumulator *acc, PetscInt n)
+{
+  PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536);
+  PetscInt64 *weight;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(nbuckets + 1, &weight));
+  for (size_t s = 0; s < acc->nslots; s++) {
+    PetscInt i = acc->row[s], j = acc->col[s];
+    if (i < 0) continue;
+    weight[MMEBucket(i, n, nbuckets)] += 12;
+    if (i != j) weight[MMEBucket(j, n, nbuckets)] += 12;
+  }
+  if (!mme->rank)
+    for (PetscInt b = 0; b < nbuckets; b++) {
+      PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
+      weight[b] += 156 * (next - first);
+    }
+  PetscCall(MMEBalancedLayout(mme, eq, n, nbuckets, weight));
+  PetscCall(PetscFree(weight));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Ghost values and neighbours of the assembled matrix's product: the columns of its off-diagonal part. */
+static PetscErrorCode AssembledCommunication(MME mme)
+{
+  Mat             Ao;
+  const PetscInt *garray, *ranges;
+  PetscInt        nghost = 0, neighbours = 0, owned;
+  PetscInt64      ghosts, messages;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscLayoutGetRanges(mme->layout, &ranges));
+  if (mme->size > 1) {
+    PetscCall(MatMPIAIJGetSeqAIJ(mme->C, NULL, &Ao, &garray));
+    PetscCall(MatGetSize(Ao, NULL, &nghost));
+    for (PetscInt k = 0, last = -1; k < nghost; k++) { /* garray is sorted */
+      PetscMPIInt owner;
+      PetscCall(PetscLayoutFindOwner(mme->layout, garray[k], &owner));
+      if (owner != last) neighbours++;
+      last = owner;
+    }
+  }
+  owned    = ranges[mme->rank + 1] - ranges[mme->rank];
+  ghosts   = nghost;
+  messages = neighbours;
+  PetscCallMPI(MPI_Allreduce(&ghosts, &mme->stats.ghosts, 1, MPIU_INT64, MPI_SUM, mme->comm));
+  PetscCallMPI(MPI_Allreduce(&messages, &mme->stats.messages, 1, MPIU_INT64, MPI_SUM, mme->comm));
+  PetscCallMPI(MPI_Allreduce(&nghost, &mme->stats.ghosts_max, 1, MPIU_INT, MPI_MAX, mme->comm));
+  PetscCallMPI(MPI_Allreduce(&neighbours, &mme->stats.neighbours_max, 1, MPIU_INT, MPI_MAX, mme->comm));
+  PetscCallMPI(MPI_Allreduce(&owned, &mme->stats.owned_min, 1, MPIU_INT, MPI_MIN, mme->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode AssembleMatrix(MME mme, Model model, Equations eq, Records records, Pedigree pedigree)
 {
   PetscInt    n, rstart, rend, nrecords, even_start, even_end;
   Accumulator lhs, rhs;
@@ -668,7 +496,7 @@ PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, 
   if (has_pedigree) PetscCall(AccumulatePedigree(model, eq, pedigree, &lhs));
   PetscCall(AccumulateIdentity(mme, model, eq, &lhs));
   PetscCall(PetscInfo(NULL, "%zu distinct upper-triangle entries accumulated on this rank\n", lhs.n));
-  if (!mme->layout) PetscCall(BalancedLayout(mme, eq, &lhs, n));
+  if (!mme->layout) PetscCall(AssembledLayout(mme, eq, &lhs, n));
   PetscCall(PetscLayoutGetRange(mme->layout, &rstart, &rend));
   PetscCall(PetscInfo(NULL, "rows %" PetscInt_FMT " to %" PetscInt_FMT " of %" PetscInt_FMT "\n", rstart, rend, n));
 
@@ -729,18 +557,44 @@ PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, 
     MatInfo    info;
     PetscInt64 local = mme->stats.local_entries;
     PetscCall(MatGetInfo(mme->C, MAT_GLOBAL_SUM, &info));
-    mme->stats.equations = n;
-    mme->stats.nonzeros  = (PetscInt64)info.nz_used;
+    mme->stats.equations      = n;
+    mme->stats.nonzeros       = (PetscInt64)info.nz_used;
+    mme->stats.operator_bytes = 12 * mme->stats.nonzeros + 4 * (PetscInt64)n;
     PetscCallMPI(MPI_Allreduce(&local, &mme->stats.local_entries, 1, MPIU_INT64, MPI_MAX, mme->comm));
+  }
+  PetscCall(PetscObjectReference((PetscObject)mme->C));
+  PetscCall(MatDestroy(&mme->P));
+  mme->P = mme->C;
+  PetscCall(AssembledCommunication(mme));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode MMEAssemble(MME mme, Model model, Equations eq, Records records, Pedigree pedigree)
+{
+  PetscBool has_pedigree;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
+  PetscCheck(!has_pedigree || pedigree, mme->comm, PETSC_ERR_ARG_NULL, "the model has a pedigree effect but no pedigree was given");
+  PetscCall(ResolveOperatorType(mme));
+  mme->stats.operator= mme->operator;
+  if (mme->operator== MME_OPERATOR_ASSEMBLED)
+    PetscCall(AssembleMatrix(mme, model, eq, records, has_pedigree ? pedigree : NULL));
+  else {
+    PetscCall(MatDestroy(&mme->C));
+    PetscCall(MatDestroy(&mme->P));
+    PetscCall(VecDestroy(&mme->rhs));
+    PetscCall(MMEDataCreate(mme, model, eq, records, has_pedigree ? pedigree : NULL, &mme->C, &mme->P, &mme->rhs));
   }
   PetscCall(CheckDiagonal(mme, model, eq));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode MMEGetSystem(MME mme, Mat *C, Vec *rhs)
+PetscErrorCode MMEGetSystem(MME mme, Mat *C, Mat *P, Vec *rhs)
 {
   PetscFunctionBeginUser;
   if (C) *C = mme->C;
+  if (P) *P = mme->P;
   if (rhs) *rhs = mme->rhs;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

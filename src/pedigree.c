@@ -795,6 +795,14 @@ PetscErrorCode PedigreeGetLocal(Pedigree p, PetscInt *start, PetscInt *n, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeGetParentCoefficients(Pedigree p, PetscReal c[2])
+{
+  PetscFunctionBeginUser;
+  c[0] = p->coefficient[0];
+  c[1] = p->coefficient[1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeGetInverseEntries(Pedigree p, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values)
 {
   PetscCount k = 0;

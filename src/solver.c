@@ -34,18 +34,18 @@ PetscErrorCode SolverDestroy(Solver *solver)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode SolverSetUp(Solver s, Mat C)
+PetscErrorCode SolverSetUp(Solver s, Mat C, Mat P)
 {
   PetscFunctionBeginUser;
   s->C = C;
-  PetscCall(KSPSetOperators(s->ksp, C, C));
+  PetscCall(KSPSetOperators(s->ksp, C, P));
   {
     /* point-block Jacobi where the matrix says which rows form a block (the traits and correlated
        effects of one level); plain Jacobi when all blocks have one row -- the same thing */
     PetscInt        nblocks, largest = 1;
     const PetscInt *sizes;
     PC              pc;
-    PetscCall(MatGetVariableBlockSizes(C, &nblocks, &sizes));
+    PetscCall(MatGetVariableBlockSizes(P, &nblocks, &sizes));
     for (PetscInt b = 0; b < nblocks; b++) largest = PetscMax(largest, sizes[b]);
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &largest, 1, MPIU_INT, MPI_MAX, s->comm));
     PetscCall(KSPGetPC(s->ksp, &pc));

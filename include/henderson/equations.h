@@ -55,6 +55,9 @@ PETSC_EXTERN PetscErrorCode EquationsLevelBoundary(Equations equations, PetscInt
    Free with PetscFree(). */
 PETSC_EXTERN PetscErrorCode EquationsGetPointBlocks(Equations equations, PetscInt rstart, PetscInt rend, PetscInt *nblocks, PetscInt **sizes);
 
+/* The point block (level) that equation Q lies in: its first equation and its number of equations. */
+PETSC_EXTERN PetscErrorCode EquationsGetPointBlock(Equations equations, PetscInt q, PetscInt *first, PetscInt *size);
+
 /* Equation K (0 <= K < size) of LEVEL of a block, -1 when it does not exist (or LEVEL < 0). */
 static inline PetscInt EquationsBlockEquation(const EquationsBlock *b, PetscInt level, PetscInt k)
 {

@@ -75,6 +75,9 @@ PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt
 /* Not collective. This rank's animals after PedigreeDistribute(): indices start..start+n-1. */
 PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam,
                                              const PetscReal **alpha, const PetscReal **inbreeding);
+/* Not collective. The coefficients of the two parent columns in q_i = e_i - c_0 e_sire - c_1 e_dam:
+   1/2 and 1/2, or 1/2 and 1/4 for sire and maternal grandsire. A-inverse = sum_i alpha_i q_i q_i'. */
+PETSC_EXTERN PetscErrorCode PedigreeGetParentCoefficients(Pedigree pedigree, PetscReal c[2]);
 /* Not collective. The A-inverse contributions of this rank's animals (after PedigreeDistribute()),
    by Henderson's rules: up to 6 per animal, upper triangle (row <= col), not summed (the same
    position may appear several times). Indices: animals 0..animals-1, then groups. Free the arrays

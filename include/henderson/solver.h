@@ -24,8 +24,9 @@ typedef struct {
 
 PETSC_EXTERN PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver);
 PETSC_EXTERN PetscErrorCode SolverDestroy(Solver *solver);
-/* Collective. Sets the operator and reads the options. */
-PETSC_EXTERN PetscErrorCode SolverSetUp(Solver solver, Mat C);
+/* Collective. Sets the operator C, the matrix P the preconditioner is built from (C itself, or an
+   approximation such as its point-block diagonal), and reads the options. */
+PETSC_EXTERN PetscErrorCode SolverSetUp(Solver solver, Mat C, Mat P);
 /* Collective. Solves C x = rhs starting from the X given (zero for a cold start). */
 PETSC_EXTERN PetscErrorCode SolverSolve(Solver solver, Vec rhs, Vec x);
 PETSC_EXTERN PetscErrorCode SolverGetResult(Solver solver, SolverResult *result);
