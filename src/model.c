@@ -3,6 +3,8 @@
 #include <henderson/error.h>
 #include <petscblaslapack.h>
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@ struct _p_Model {
   char              path[HENDERSON_MAX_PATH];
   char             *text;
   char              data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
+  PetscInt          data_line, pedigree_line, output_line; /* where the model file names them (0: output implied) */
   PetscBool         has_pedigree, inbreeding;
   ModelPedigreeKind pedigree_kind;
   PetscInt          ngroup_ids;
@@ -562,7 +565,36 @@ static PetscErrorCode ModelParse(Model m)
     PetscCheck(strlen(stem) + 4 < sizeof(m->output_path), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: path too long", m->path);
     snprintf(m->output_path, sizeof(m->output_path), "%s.h5", stem);
   }
+  m->data_line     = data_line;
+  m->pedigree_line = pedigree_line;
+  m->output_line   = output_line;
   PetscCall(ModelResolve(m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the files the model names can be read, and the output can be written, before any work is
+   done (a run that would fail to write its results after hours of solving fails now instead). */
+static PetscErrorCode ModelCheckFiles(Model m)
+{
+  char        dir[HENDERSON_MAX_PATH], *slash;
+  struct stat st;
+
+  PetscFunctionBeginUser;
+  PetscCheck(!access(m->data_path, R_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s:%" PetscInt_FMT ": data file %s: cannot open: %s", m->path, m->data_line,
+             m->data_path, strerror(errno));
+  PetscCheck(!m->has_pedigree || !access(m->pedigree_path, R_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "%s:%" PetscInt_FMT ": pedigree file %s: cannot open: %s", m->path, m->pedigree_line, m->pedigree_path, strerror(errno));
+  PetscCall(PetscStrncpy(dir, m->output_path, sizeof(dir)));
+  slash = strrchr(dir, '/');
+  if (slash)
+    *slash = 0;
+  else
+    PetscCall(PetscStrncpy(dir, ".", sizeof(dir)));
+  if (!dir[0]) PetscCall(PetscStrncpy(dir, "/", sizeof(dir)));
+  PetscCheck(!stat(dir, &st) && S_ISDIR(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s:%" PetscInt_FMT ": output %s: the directory %s does not exist",
+             m->path, m->output_line, m->output_path, dir);
+  PetscCheck(!access(dir, W_OK | X_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s:%" PetscInt_FMT ": output %s: the directory %s is not writable", m->path,
+             m->output_line, m->output_path, dir);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -582,6 +614,9 @@ PetscErrorCode ModelLoad(Model m, const char path[])
   if (rank) PetscCall(PetscMalloc1(length + 1, &m->text));
   PetscCallMPI(MPI_Bcast(m->text, (PetscMPIInt)(length + 1), MPI_CHAR, 0, m->comm));
   PetscCall(ModelParse(m)); /* same text on every rank: fails everywhere or nowhere */
+  ierr = PETSC_SUCCESS;
+  if (rank == 0) ierr = ModelCheckFiles(m);
+  PetscCall(HendersonAgree(m->comm, ierr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

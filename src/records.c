@@ -266,7 +266,11 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
 /* Centre, scale and Legendre interval of every covariate, over all ranks' records. */
 static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
 {
+  const char *model_path, *data_path;
+
   PetscFunctionBeginUser;
+  PetscCall(ModelGetPath(model, &model_path));
+  PetscCall(ModelGetDataPath(model, &data_path));
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
     PetscReal          sum = 0, total, squares = 0, lo = PETSC_MAX_REAL, hi = PETSC_MIN_REAL, extreme[2];
@@ -285,8 +289,8 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
       r->range[e][0] = effect->range_given ? effect->range[0] : -extreme[0];
       r->range[e][1] = effect->range_given ? effect->range[1] : extreme[1];
       PetscCheck(r->range[e][1] > r->range[e][0], r->comm, PETSC_ERR_USER_INPUT,
-                 "covariate '%s' of effect '%s' has the same value (%g) on every record: no Legendre polynomials of it", effect->covariate, effect->name,
-                 (double)r->range[e][0]);
+                 "%s:%" PetscInt_FMT ": covariate '%s' of effect '%s' has the same value (%g) on every record of %s: no Legendre polynomials of it", model_path,
+                 effect->line, effect->covariate, effect->name, (double)r->range[e][0], data_path);
       continue;
     }
     if (!effect->nested) {
@@ -300,8 +304,9 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
     if (!(r->scale[e] > 1e-12 * PetscMax(1.0, PetscAbsReal(r->centre[e])))) {
       char value[64];
       snprintf(value, sizeof(value), "%g", (double)(effect->nested ? 0.0 : r->centre[e])); /* plain C formatting: PETSc's %g writes 0 as "0." */
-      SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "covariate '%s' has the same value (%s) on every record used: it cannot be told apart from the mean",
-              effect->covariate, value);
+      SETERRQ(r->comm, PETSC_ERR_USER_INPUT,
+              "%s:%" PetscInt_FMT ": covariate '%s' has the same value (%s) on every record of %s used: it cannot be told apart from the mean", model_path,
+              effect->line, effect->covariate, value, data_path);
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
