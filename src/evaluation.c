@@ -135,6 +135,9 @@ PetscErrorCode EvaluationNumber(Evaluation ev)
     PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEDIGREE, &start));
     PetscCall(PedigreeSetUp(ev->pedigree));
     PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
+    PetscCall(PhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
+    PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree));
+    PetscCall(PhaseEnd(ev, HENDERSON_PHASE_NUMBER, start));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

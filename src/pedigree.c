@@ -754,6 +754,43 @@ PetscErrorCode PedigreeGetArrays(Pedigree p, const PetscInt **sire, const PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreePermute(Pedigree p, const PetscInt order[])
+{
+  PetscInt    n = p->n, *position, *sire, *dam;
+  PetscInt64 *line;
+  PetscReal  *inbreeding, *alpha;
+
+  PetscFunctionBeginUser;
+  PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the whole pedigree is on rank 0");
+  PetscCheck(p->setup && !p->local_sire, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "permute after PedigreeSetUp() and before PedigreeDistribute()");
+  PetscCall(PetscMalloc1(n + 1, &position));
+  for (PetscInt i = 0; i < n; i++) position[i] = -1;
+  for (PetscInt k = 0; k < n; k++) {
+    PetscCheck(order[k] >= 0 && order[k] < n && position[order[k]] < 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "not a permutation of the animals");
+    position[order[k]] = k;
+  }
+  PetscCall(PetscMalloc3(n + 1, &sire, n + 1, &dam, n + 1, &line));
+  PetscCall(PetscMalloc2(n + 1, &inbreeding, n + 1, &alpha));
+  for (PetscInt k = 0; k < n; k++) {
+    PetscInt old  = order[k];
+    sire[k]       = p->sire[old] >= 0 ? position[p->sire[old]] : p->sire[old]; /* unknown (-1) and groups (-2-g) keep their codes */
+    dam[k]        = p->dam[old] >= 0 ? position[p->dam[old]] : p->dam[old];
+    line[k]       = p->line[old];
+    inbreeding[k] = p->inbreeding[old];
+    alpha[k]      = p->alpha[old];
+  }
+  PetscCall(PetscArraycpy(p->sire, sire, n));
+  PetscCall(PetscArraycpy(p->dam, dam, n));
+  PetscCall(PetscArraycpy(p->line, line, n));
+  PetscCall(PetscArraycpy(p->inbreeding, inbreeding, n));
+  PetscCall(PetscArraycpy(p->alpha, alpha, n));
+  PetscCall(PetscFree3(sire, dam, line));
+  PetscCall(PetscFree2(inbreeding, alpha));
+  PetscCall(PetscFree(position));
+  PetscCall(LabelTablePermute(p->labels, n, order));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
 {
   PetscMPIInt *counts = NULL, *displs = NULL, mine;

@@ -419,6 +419,18 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode RecordsPermuteAnimals(Records r, const PetscInt position[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(r->numbered, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "call RecordsNumber() first");
+  for (PetscInt e = 0; e < r->neffects; e++) {
+    if (r->space_of[e] < 0 || !r->spaces[r->space_of[e]].pedigree) continue;
+    for (PetscInt k = 0; k < r->n; k++)
+      if (r->level[e][k] >= 0) r->level[e][k] = position[r->level[e][k]];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsGetStats(Records r, RecordsStats *stats)
 {
   PetscFunctionBeginUser;

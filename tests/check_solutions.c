@@ -148,6 +148,7 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The files hold the same levels, in any order (the animals' order may differ), with the same values. */
 static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscInt *failures)
 {
   PetscInt n;
@@ -157,27 +158,42 @@ static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscIn
   PetscCall(OutputListEffects(files[0], &n, &names));
   PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s has no effects", files[0]);
   for (PetscInt k = 0; k < n; k++) {
-    Effect ref = {{0}};
+    Effect     ref = {{0}};
+    LabelTable index;
     PetscCall(LoadEffect(files[0], names[k], &ref));
+    PetscCall(LabelTableCreate(&index));
+    for (PetscInt l = 0; l < ref.nlevels; l++) PetscCall(LabelTableInsert(index, ref.labels[l], strlen(ref.labels[l]), NULL, NULL));
     for (int f = 1; f < nfiles; f++) {
       Effect    other = {{0}};
       PetscReal worst = 0;
       PetscBool labels_ok;
+      PetscInt *at;
       PetscCall(LoadEffect(files[f], names[k], &other));
+      PetscCall(PetscMalloc1(other.nlevels + 1, &at));
       labels_ok = other.nlevels == ref.nlevels && other.ncolumns == ref.ncolumns ? PETSC_TRUE : PETSC_FALSE;
-      for (PetscInt l = 0; labels_ok && l < ref.nlevels; l++) labels_ok = strcmp(ref.labels[l], other.labels[l]) ? PETSC_FALSE : PETSC_TRUE;
+      for (PetscInt l = 0; labels_ok && l < other.nlevels; l++) {
+        PetscCall(LabelTableFind(index, other.labels[l], strlen(other.labels[l]), &at[l]));
+        labels_ok = at[l] >= 0 ? PETSC_TRUE : PETSC_FALSE;
+      }
       if (!labels_ok) {
         printf("FAIL  %s: effect %s has other levels than in %s\n", files[f], names[k], files[0]);
         (*failures)++;
       } else {
-        for (PetscInt i = 0; i < ref.nlevels * ref.ncolumns; i++)
-          worst = PetscMax(worst, PetscAbsReal(ref.values[i] - other.values[i]) / PetscMax(1.0, PetscAbsReal(ref.values[i])));
+        for (PetscInt l = 0; l < other.nlevels; l++)
+          for (PetscInt c = 0; c < ref.ncolumns; c++) {
+            PetscReal a = ref.values[at[l] * ref.ncolumns + c], b = other.values[l * ref.ncolumns + c];
+            worst = PetscMax(worst, PetscAbsReal(a - b) / PetscMax(1.0, PetscAbsReal(a)));
+          }
+        if (ref.inbreeding && other.inbreeding) /* the inbreeding coefficients went with their animals */
+          for (PetscInt l = 0; l < other.nlevels; l++) worst = PetscMax(worst, PetscAbsReal(ref.inbreeding[at[l]] - other.inbreeding[l]));
         printf("%s  %s vs %s: effect %s, %" PetscInt_FMT " levels, largest difference %.3g (tol %.3g)\n", worst <= tol ? "ok  " : "FAIL", files[f], files[0],
                names[k], ref.nlevels, (double)worst, (double)tol);
         if (worst > tol) (*failures)++;
       }
+      PetscCall(PetscFree(at));
       PetscCall(FreeEffect(&other));
     }
+    PetscCall(LabelTableDestroy(&index));
     PetscCall(FreeEffect(&ref));
     PetscCall(PetscFree(names[k]));
   }

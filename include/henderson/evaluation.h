@@ -3,7 +3,7 @@
      EvaluationLoadModel  -> Model
      EvaluationRead       -> Records          (every rank its own part of the data file)
      EvaluationPedigree   -> Pedigree         (rank 0)
-     EvaluationNumber     -> global levels, data-only animals added, inbreeding, A-inverse
+     EvaluationNumber     -> global levels, data-only animals added, inbreeding, A-inverse, animals ordered herd by herd
      EvaluationAssemble   -> Equations, MME   (distributed Mat and rhs)
      EvaluationSolve      -> solution Vec     (KSP)
      EvaluationWrite      -> HDF5 file
@@ -17,6 +17,7 @@
 #include <henderson/model.h>
 #include <henderson/pedigree.h>
 #include <henderson/records.h>
+#include <henderson/order.h>
 #include <henderson/equations.h>
 #include <henderson/mme.h>
 #include <henderson/solver.h>

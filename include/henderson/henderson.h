@@ -10,6 +10,7 @@
 #include <henderson/model.h>
 #include <henderson/pedigree.h>
 #include <henderson/records.h>
+#include <henderson/order.h>
 #include <henderson/equations.h>
 #include <henderson/mme.h>
 #include <henderson/solver.h>

@@ -69,6 +69,10 @@ PETSC_EXTERN PetscErrorCode PedigreeGetStats(Pedigree pedigree, PedigreeStats *s
 /* Not collective, rank 0 only: the whole arrays by animal index (parent -1 = unknown, -2-g = group g). */
 PETSC_EXTERN PetscErrorCode PedigreeGetArrays(Pedigree pedigree, const PetscInt **sire, const PetscInt **dam, const PetscReal **inbreeding,
                                               const PetscReal **alpha);
+/* Not collective, rank 0 only, after PedigreeSetUp() and before PedigreeDistribute(): animal ORDER[k]
+   becomes animal k (parents, inbreeding, alpha and labels follow). Parents may then come after their
+   progeny: nothing after the set-up needs that order. */
+PETSC_EXTERN PetscErrorCode PedigreePermute(Pedigree pedigree, const PetscInt order[]);
 /* Collective. RANGES[r]..RANGES[r+1]-1 are the animals whose equations rank r owns (size+1 entries,
    the same on every rank). Rank 0 sends each rank the parents, alpha and F of its animals. */
 PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt ranges[]);

@@ -35,6 +35,9 @@ PETSC_EXTERN PetscErrorCode RecordsRead(Records records, Model model);
 /* Collective. Numbers the labels of every level space. Labels of the pedigree space are looked up
    among the pedigree's animals; those not found are appended to it as founders. */
 PETSC_EXTERN PetscErrorCode RecordsNumber(Records records, Model model, Pedigree pedigree);
+/* Not collective. After RecordsNumber(): animal a becomes animal POSITION[a] in the levels of every
+   pedigree effect (the records' side of PedigreePermute()). */
+PETSC_EXTERN PetscErrorCode RecordsPermuteAnimals(Records records, const PetscInt position[]);
 PETSC_EXTERN PetscErrorCode RecordsGetStats(Records records, RecordsStats *stats);
 /* Not collective. Number of records held by this rank. */
 PETSC_EXTERN PetscErrorCode RecordsGetLocalSize(Records records, PetscInt *n);

@@ -1,0 +1,189 @@
+#include <henderson/order.h>
+#include <henderson/error.h>
+#include <ctype.h>
+#include <string.h>
+
+/* Natural order: runs of digits compare as numbers ("H9" < "H10"), the rest byte by byte; labels
+   that tie ("H01", "H1") fall back to plain byte order, so the order is total. */
+static int NaturalCompare(const char *a, const char *b)
+{
+  const char *a0 = a, *b0 = b;
+  while (*a && *b) {
+    if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+      const char *da, *db;
+      size_t      la, lb;
+      int         c;
+      while (*a == '0' && isdigit((unsigned char)a[1])) a++;
+      while (*b == '0' && isdigit((unsigned char)b[1])) b++;
+      for (da = a; isdigit((unsigned char)*a); a++) {}
+      for (db = b; isdigit((unsigned char)*b); b++) {}
+      la = (size_t)(a - da);
+      lb = (size_t)(b - db);
+      if (la != lb) return la < lb ? -1 : 1;
+      c = strncmp(da, db, la);
+      if (c) return c;
+    } else {
+      if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+      a++;
+      b++;
+    }
+  }
+  if (*a || *b) return *a ? 1 : -1;
+  return strcmp(a0, b0);
+}
+
+typedef struct {
+  const char *label;
+  PetscInt    level;
+} LabelledLevel;
+
+static int CompareLabelledLevels(const void *x, const void *y)
+{
+  return NaturalCompare(((const LabelledLevel *)x)->label, ((const LabelledLevel *)y)->label);
+}
+
+/* The effect whose levels cluster the animals: NAME, or (auto) the fixed class effect with the most
+   levels; -1 when there is none. */
+static PetscErrorCode ClusterEffect(Model model, Records records, const char name[], PetscInt *cluster)
+{
+  PetscInt  neffects, most = 0;
+  PetscBool automatic;
+
+  PetscFunctionBeginUser;
+  *cluster = -1;
+  PetscCall(PetscStrcmp(name, "auto", &automatic));
+  PetscCall(ModelGetNumEffects(model, &neffects));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    PetscInt           nlevels;
+    PetscBool          same;
+    PetscCall(ModelGetEffect(model, e, &effect));
+    /* class effects with levels of their own: not the mean, not a covariate, not the animals */
+    if (!effect->column[0] || effect->kind == MODEL_EFFECT_COVARIATE || effect->structure == MODEL_STRUCTURE_PEDIGREE) continue;
+    PetscCall(RecordsGetLevels(records, e, &nlevels, NULL));
+    if (automatic) {
+      if (effect->kind == MODEL_EFFECT_FIXED && nlevels > most) {
+        most     = nlevels;
+        *cluster = e;
+      }
+    } else {
+      PetscCall(PetscStrcmp(name, effect->name, &same));
+      if (same) *cluster = e;
+    }
+  }
+  if (!automatic) {
+    const char *path;
+    PetscCall(ModelGetPath(model, &path));
+    PetscCheck(*cluster >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "-order_by %s: %s has no class effect of that name (a fixed or iid random effect; or auto, or none)", name, path);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree)
+{
+  PetscMPIInt     rank;
+  char            name[MODEL_MAX_NAME] = "auto";
+  PetscBool       none, has_pedigree;
+  PetscInt        cluster, nclusters, nanimals, neffects, nlocal, *rank_of, *key, *position;
+  const PetscInt *clevel;
+  PedigreeStats   stats;
+  PetscMPIInt     count;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
+  if (!has_pedigree) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscOptionsBegin(comm, NULL, "Order of the animals' equations", NULL);
+  PetscCall(PetscOptionsString("-order_by",
+                               "Class effect whose levels group the animals (auto: the fixed class effect with the most levels; none: pedigree order)",
+                               "OrderAnimals", name, name, sizeof(name), NULL));
+  PetscOptionsEnd();
+  PetscCall(PetscStrcmp(name, "none", &none));
+  if (none) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ClusterEffect(model, records, name, &cluster));
+  if (cluster < 0) PetscFunctionReturn(PETSC_SUCCESS);
+
+  /* the rank of every cluster level in the natural order of the labels (rank 0 has them) */
+  PetscCall(RecordsGetLevels(records, cluster, &nclusters, NULL));
+  PetscCall(PetscMalloc1(nclusters + 1, &rank_of));
+  if (rank == 0) {
+    LabelTable     labels;
+    LabelledLevel *sorted;
+    PetscCall(RecordsGetLevels(records, cluster, NULL, &labels));
+    PetscCall(PetscMalloc1(nclusters + 1, &sorted));
+    for (PetscInt l = 0; l < nclusters; l++) {
+      PetscCall(LabelTableGetLabel(labels, l, &sorted[l].label));
+      sorted[l].level = l;
+    }
+    qsort(sorted, (size_t)nclusters, sizeof(LabelledLevel), CompareLabelledLevels);
+    for (PetscInt k = 0; k < nclusters; k++) rank_of[sorted[k].level] = k;
+    PetscCall(PetscFree(sorted));
+  }
+  PetscCall(PetscMPIIntCast(nclusters, &count));
+  PetscCallMPI(MPI_Bcast(rank_of, count, MPIU_INT, 0, comm));
+
+  /* every animal's key: the first of its records' clusters (nclusters: none), smallest over ranks */
+  PetscCall(PedigreeGetStats(pedigree, &stats));
+  nanimals = stats.animals;
+  PetscCall(PetscMalloc1(nanimals + 1, &key));
+  for (PetscInt a = 0; a < nanimals; a++) key[a] = nclusters;
+  PetscCall(ModelGetNumEffects(model, &neffects));
+  PetscCall(RecordsGetLocalSize(records, &nlocal));
+  PetscCall(RecordsGetEffect(records, cluster, &clevel, NULL));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    const PetscInt    *animal;
+    PetscCall(ModelGetEffect(model, e, &effect));
+    if (effect->structure != MODEL_STRUCTURE_PEDIGREE) continue;
+    PetscCall(RecordsGetEffect(records, e, &animal, NULL));
+    for (PetscInt k = 0; k < nlocal; k++)
+      if (animal[k] >= 0 && clevel[k] >= 0) key[animal[k]] = PetscMin(key[animal[k]], rank_of[clevel[k]]);
+  }
+  PetscCall(PetscFree(rank_of));
+  PetscCall(PetscMPIIntCast(nanimals, &count));
+  PetscCallMPI(MPI_Reduce(rank == 0 ? MPI_IN_PLACE : key, key, count, MPIU_INT, MPI_MIN, 0, comm));
+
+  /* rank 0: keys for the animals without records, then a stable sort by key */
+  PetscCall(PetscMalloc1(nanimals + 1, &position));
+  if (rank == 0) {
+    const PetscInt *sire, *dam;
+    PetscInt       *first, *order;
+    PetscCall(PedigreeGetArrays(pedigree, &sire, &dam, NULL, NULL));
+    /* parents before progeny: youngest first, a parent without records takes a progeny's key */
+    for (PetscInt i = nanimals - 1; i >= 0; i--) {
+      if (key[i] == nclusters) continue;
+      if (sire[i] >= 0 && key[sire[i]] == nclusters) key[sire[i]] = key[i];
+      if (dam[i] >= 0 && key[dam[i]] == nclusters) key[dam[i]] = key[i];
+    }
+    /* oldest first: what is left takes its dam's key, else its sire's (at the end if neither) */
+    for (PetscInt i = 0; i < nanimals; i++) {
+      if (key[i] != nclusters) continue;
+      if (dam[i] >= 0 && key[dam[i]] != nclusters)
+        key[i] = key[dam[i]];
+      else if (sire[i] >= 0)
+        key[i] = key[sire[i]];
+    }
+    PetscCall(PetscCalloc1(nclusters + 2, &first));
+    PetscCall(PetscMalloc1(nanimals + 1, &order));
+    for (PetscInt i = 0; i < nanimals; i++) first[key[i] + 1]++;
+    for (PetscInt c = 0; c <= nclusters; c++) first[c + 1] += first[c];
+    for (PetscInt i = 0; i < nanimals; i++) {
+      position[i]        = first[key[i]]++;
+      order[position[i]] = i;
+    }
+    PetscCall(PedigreePermute(pedigree, order));
+    PetscCall(PetscFree(first));
+    PetscCall(PetscFree(order));
+  }
+  PetscCall(PetscFree(key));
+  PetscCallMPI(MPI_Bcast(position, count, MPIU_INT, 0, comm));
+  PetscCall(RecordsPermuteAnimals(records, position));
+  PetscCall(PetscFree(position));
+  {
+    const ModelEffect *effect;
+    PetscCall(ModelGetEffect(model, cluster, &effect));
+    PetscCall(PetscInfo(NULL, "animals ordered by the %" PetscInt_FMT " levels of %s\n", nclusters, effect->name));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,30 @@
+# Solves one model several times with different options (each in its own copy of the model's
+# directory) and checks that every run gives the same solutions, level by level and label by label,
+# to TOL (solved to rtol 1e-13): options that change only how the equations are numbered or applied must not change them.
+#   -DMODEL_DIR=... -DMODEL=model.txt -DVARIANTS="opts one|opts two|..." -DTOL=1e-9
+file(REMOVE_RECURSE ${WORK})
+string(REPLACE "|" ";" variants "${VARIANTS}")
+set(outputs "")
+set(k 0)
+foreach(variant ${variants})
+  set(dir ${WORK}/run_${k})
+  file(MAKE_DIRECTORY ${dir})
+  file(GLOB files ${MODEL_DIR}/*)
+  list(FILTER files EXCLUDE REGEX "\\.h5$")
+  file(COPY ${files} DESTINATION ${dir})
+  separate_arguments(options UNIX_COMMAND "${variant}")
+  execute_process(COMMAND ${MPIEXEC} ${NPFLAG} ${RANKS} ${HENDERSON} solve ${MODEL} -ksp_rtol 1e-13 ${options}
+                  WORKING_DIRECTORY ${dir} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 100)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "henderson solve ${MODEL} ${variant} failed (${rc}):\n${out}\n${err}")
+  endif()
+  file(GLOB produced ${dir}/*.h5)
+  list(APPEND outputs ${produced})
+  message("${variant}: ${produced}")
+  math(EXPR k "${k} + 1")
+endforeach()
+execute_process(COMMAND ${CHECK} -same ${TOL} ${outputs} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the variants' solutions differ")
+endif()
