@@ -169,6 +169,12 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
   PetscCall(PetscLogStagePush(HendersonStageSolve));
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_SOLVE, &start));
   PetscCall(MMEGetSystem(ev->mme, &C, &P, &rhs));
+  { /* -henderson_fail_alone R: rank R fails here on its own, as an error inside a solver on one rank
+       would, while the others go on into the solve (the test of HendersonErrorReport()'s way out) */
+    PetscInt alone = -1;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-henderson_fail_alone", &alone, NULL));
+    PetscCheck(alone != ev->rank, PETSC_COMM_SELF, PETSC_ERR_LIB, "rank %d failed alone (-henderson_fail_alone)", ev->rank);
+  }
   if (!ev->solver) {
     PetscCall(SolverCreate(ev->comm, &ev->solver));
     PetscCall(SolverSetUp(ev->solver, C, P));

@@ -19,22 +19,20 @@ static const char help[] = "henderson: genetic evaluation by BLUP (mixed model e
 /* Exit codes: 0 success, 1 error (message on stderr), 2 solved but not converged (solutions written). */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_NOT_CONVERGED = 2 };
 
-static PetscErrorCode CommandSolve(const char model_path[], PetscBool *converged)
+/* The evaluation is left to the caller to destroy: after an error, only once every rank has learned
+   of it (a rank that failed alone must not wait in a collective destruction). */
+static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, PetscBool *converged)
 {
-  Evaluation     ev = NULL;
-  SolverResult   result;
-  PetscBool      quiet = PETSC_FALSE;
-  PetscErrorCode ierr;
+  SolverResult result;
+  PetscBool    quiet = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-henderson_quiet", &quiet, NULL));
-  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
-  ierr = EvaluationRun(ev, model_path);
-  if (!ierr && !quiet) ierr = EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD);
-  if (!ierr) ierr = EvaluationGetSolverResult(ev, &result);
-  if (!ierr) *converged = result.converged;
-  PetscCall(EvaluationDestroy(&ev));
-  PetscCall(ierr);
+  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
+  PetscCall(EvaluationRun(*ev, model_path));
+  if (!quiet) PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
+  PetscCall(EvaluationGetSolverResult(*ev, &result));
+  *converged = result.converged;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -86,13 +84,14 @@ int main(int argc, char **argv)
   PetscErrorCode ierr   = PETSC_SUCCESS;
   PetscBool      failed = PETSC_FALSE, converged = PETSC_TRUE;
   int            exit_code = EXIT_OK;
+  Evaluation     ev        = NULL;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(HendersonErrorInitialize());
   if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson %s\n", HendersonVersion()));
   } else if (argc >= 3 && !strcmp(argv[1], "solve") && argv[2][0] != '-') {
-    ierr = CommandSolve(argv[2], &converged);
+    ierr = CommandSolve(argv[2], &ev, &converged);
   } else if (argc >= 3 && !strcmp(argv[1], "pedigree") && argv[2][0] != '-') {
     ierr = CommandPedigree(argv[2]);
   } else if (argc >= 4 && !strcmp(argv[1], "export")) {
@@ -102,6 +101,7 @@ int main(int argc, char **argv)
     exit_code = (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) ? EXIT_OK : EXIT_ERROR;
   }
   PetscCall(HendersonErrorReport(PETSC_COMM_WORLD, ierr, &failed));
+  PetscCall(EvaluationDestroy(&ev));
   if (failed)
     exit_code = EXIT_ERROR;
   else if (!converged) {

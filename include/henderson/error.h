@@ -20,7 +20,9 @@ PETSC_EXTERN PetscErrorCode HendersonErrorFinalize(void);
 /* Collective. LOCAL is this rank's result of a phase; returns an error on every rank if any rank failed. */
 PETSC_EXTERN PetscErrorCode HendersonAgree(MPI_Comm comm, PetscErrorCode local);
 /* Collective. Prints the kept message of the lowest rank whose CODE is nonzero, once, on stderr.
-   Returns (in *failed) whether any rank failed. */
+   Returns (in *failed) whether any rank failed. A rank that failed alone, while the others wait in a
+   collective call (an error inside the solver on one rank), would wait for ever: after
+   -henderson_error_wait seconds (10) it prints its message and ends the job with MPI_Abort(). */
 PETSC_EXTERN PetscErrorCode HendersonErrorReport(MPI_Comm comm, PetscErrorCode code, PetscBool *failed);
 /* The message kept from this rank's last error ("" when none). Not collective. */
 PETSC_EXTERN const char *HendersonErrorMessage(void);
