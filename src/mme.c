@@ -454,6 +454,11 @@ static PetscErrorCode AssembleMatrix(MME mme, Model model, Equations eq, Records
 
   PetscFunctionBeginUser;
   PetscCall(EquationsGetSize(eq, &n));
+#if defined(PETSC_USE_64BIT_INDICES)
+  /* the sorted keys (AccumulatorToSortedKeys) hold the row and the column in 32 bits each */
+  PetscCheck(n <= (PetscInt)UINT32_MAX, mme->comm, PETSC_ERR_SUP,
+             "%" PetscInt_FMT " equations: the assembled operator takes at most %" PetscInt_FMT "; use -mme_operator data", n, (PetscInt)UINT32_MAX);
+#endif
   PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
   /* Work is shared out evenly before the rows are (BalancedLayout); where an entry is produced does
      not matter: the COO assembly sends it to the owner of its row. */
