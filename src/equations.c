@@ -75,7 +75,8 @@ static PetscErrorCode AddBlock(Equations eq, PetscInt nlevels, PetscInt size, Pe
   }
   block->pub.nequations = count;
   PetscCheck((PetscInt64)eq->n + count < PETSC_MAX_INT, eq->comm, PETSC_ERR_SUP,
-             "more than %" PetscInt_FMT " equations: build against a PETSc with 64-bit indices (libpetsc64-real-dev)", PETSC_MAX_INT);
+             "more than %" PetscInt_FMT " equations: build with -DHENDERSON_PETSC64=ON, against PETSc with 64-bit indices (libpetsc64-real-dev)",
+             PETSC_MAX_INT);
   eq->n += count;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -390,8 +390,10 @@ PetscErrorCode MMEBalancedLayout(MME mme, Equations eq, PetscInt n, PetscInt nbu
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Bytes of the assembled AIJ iteration: 12 a nonzero (value and column) and 156 a row (row pointer,
-   x, y and the vectors of CG with Jacobi); the vector part is counted once, on rank 0. */
+/* Bytes of the assembled AIJ iteration: AIJ_ENTRY_BYTES a nonzero (value and column index: 12, or 16
+   with 64-bit indices) and 156 a row (row pointer, x, y and the vectors of CG with Jacobi); the vector
+   part is counted once, on rank 0. */
+#define AIJ_ENTRY_BYTES ((PetscInt64)(sizeof(PetscScalar) + sizeof(PetscInt)))
 static PetscErrorCode AssembledLayout(MME mme, Equations eq, const Accumulator *acc, PetscInt n)
 {
   PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536);
@@ -402,8 +404,8 @@ static PetscErrorCode AssembledLayout(MME mme, Equations eq, const Accumulator *
   for (size_t s = 0; s < acc->nslots; s++) {
     PetscInt i = acc->row[s], j = acc->col[s];
     if (i < 0) continue;
-    weight[MMEBucket(i, n, nbuckets)] += 12;
-    if (i != j) weight[MMEBucket(j, n, nbuckets)] += 12;
+    weight[MMEBucket(i, n, nbuckets)] += AIJ_ENTRY_BYTES;
+    if (i != j) weight[MMEBucket(j, n, nbuckets)] += AIJ_ENTRY_BYTES;
   }
   if (!mme->rank)
     for (PetscInt b = 0; b < nbuckets; b++) {
@@ -454,6 +456,11 @@ static PetscErrorCode AssembleMatrix(MME mme, Model model, Equations eq, Records
 
   PetscFunctionBeginUser;
   PetscCall(EquationsGetSize(eq, &n));
+#if defined(PETSC_USE_64BIT_INDICES)
+  /* the sorted keys (AccumulatorToSortedKeys) hold the row and the column in 32 bits each */
+  PetscCheck(n <= (PetscInt)UINT32_MAX, mme->comm, PETSC_ERR_SUP,
+             "%" PetscInt_FMT " equations: the assembled operator takes at most %" PetscInt_FMT "; use -mme_operator data", n, (PetscInt)UINT32_MAX);
+#endif
   PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
   /* Work is shared out evenly before the rows are (BalancedLayout); where an entry is produced does
      not matter: the COO assembly sends it to the owner of its row. */
@@ -559,7 +566,7 @@ static PetscErrorCode AssembleMatrix(MME mme, Model model, Equations eq, Records
     PetscCall(MatGetInfo(mme->C, MAT_GLOBAL_SUM, &info));
     mme->stats.equations      = n;
     mme->stats.nonzeros       = (PetscInt64)info.nz_used;
-    mme->stats.operator_bytes = 12 * mme->stats.nonzeros + 4 * (PetscInt64)n;
+    mme->stats.operator_bytes = AIJ_ENTRY_BYTES * mme->stats.nonzeros + (PetscInt64)sizeof(PetscInt) * n;
     PetscCallMPI(MPI_Allreduce(&local, &mme->stats.local_entries, 1, MPIU_INT64, MPI_MAX, mme->comm));
   }
   PetscCall(PetscObjectReference((PetscObject)mme->C));

@@ -521,6 +521,7 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
     char        *sorted;
     MPI_Datatype record_type;
     PetscCount   nsent = 0;
+    PetscCheck(nkept <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 2^31 records on one rank; run with more ranks");
     PetscCall(PetscCalloc4(size, &send_n, size, &recv_n, size, &send_at, size, &recv_at));
     PetscCall(PetscMalloc1(nkept + 1, &owner));
     for (PetscInt k = 0; k < nkept; k++) {

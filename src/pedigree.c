@@ -799,6 +799,9 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCheck(p->setup, p->comm, PETSC_ERR_ARG_WRONGSTATE, "call PedigreeSetUp() first");
   PetscCheck(ranges[p->size] == p->stats.animals, p->comm, PETSC_ERR_ARG_SIZ, "ranges cover %" PetscInt_FMT " animals, the pedigree has %" PetscInt_FMT,
              ranges[p->size], p->stats.animals);
+  /* rank 0 scatters the animals with MPI's int counts and displacements */
+  PetscCheck(p->stats.animals <= PETSC_MPI_INT_MAX, p->comm, PETSC_ERR_SUP,
+             "%" PetscInt_FMT " animals: the pedigree is distributed from rank 0 with MPI int counts (at most %d)", p->stats.animals, PETSC_MPI_INT_MAX);
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
   p->local_start = ranges[p->rank];
   p->local_n     = ranges[p->rank + 1] - ranges[p->rank];

@@ -532,6 +532,10 @@ PetscErrorCode RecordsCountLevels(Records r, Model model, PetscInt e, PetscInt64
       if (!PetscIsNanReal(r->y[k * r->ntraits + t])) counts[level * r->ntraits + t]++;
     }
   }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, (PetscMPIInt)(nlevels * r->ntraits), MPIU_INT64, MPI_SUM, r->comm));
+  { /* MPI counts are int: in slices (one unless levels x traits exceed 2^30, with 64-bit indices) */
+    const PetscInt64 total = (PetscInt64)nlevels * r->ntraits, slice = (PetscInt64)1 << 30;
+    for (PetscInt64 at = 0; at < total; at += slice)
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts + at, (PetscMPIInt)PetscMin(slice, total - at), MPIU_INT64, MPI_SUM, r->comm));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

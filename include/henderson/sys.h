@@ -2,7 +2,8 @@
 
    Integer widths, stated once:
    - PetscInt   equation numbers, level and animal indices, counts of equations and levels
-                (32-bit with Debian's petsc-dev, 64-bit with libpetsc64-real-dev).
+                (32-bit with Debian's petsc-dev, 64-bit with libpetsc64-real-dev and
+                -DHENDERSON_PETSC64=ON).
    - PetscInt64 line numbers and byte offsets in input files, counts of records.
    - PetscCount lengths of local arrays that may exceed 2^31 (COO entries). */
 #ifndef HENDERSON_SYS_H
