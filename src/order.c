@@ -80,12 +80,32 @@ static PetscErrorCode ClusterEffect(Model model, Records records, const char nam
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Whether a level of effect E is set to zero in some trait: a fixed class effect that is not the
+   first fixed class effect of each of its traits (the one that absorbs the mean). */
+static PetscBool ClusterHasConstraint(Model model, PetscInt e)
+{
+  const ModelEffect *effect;
+  PetscInt           neffects;
+
+  if (ModelGetEffect(model, e, &effect) || ModelGetNumEffects(model, &neffects)) return PETSC_TRUE;
+  if (effect->kind != MODEL_EFFECT_FIXED) return PETSC_FALSE;
+  for (PetscInt i = 0; i < effect->ntraits; i++)
+    for (PetscInt f = 0; f < neffects; f++) {
+      const ModelEffect *other;
+      if (ModelGetEffect(model, f, &other)) return PETSC_TRUE;
+      if (other->kind != MODEL_EFFECT_FIXED || ModelEffectTraitPosition(other, effect->traits[i]) < 0) continue;
+      if (f != e) return PETSC_TRUE; /* the mean (implied or another class effect) comes first */
+      break;
+    }
+  return PETSC_FALSE;
+}
+
 PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree)
 {
   PetscMPIInt     rank;
   char            name[MODEL_MAX_NAME] = "auto";
   PetscBool       none, has_pedigree;
-  PetscInt        cluster, nclusters, nanimals, neffects, nlocal, *rank_of, *key, *position;
+  PetscInt        cluster, nclusters, nanimals, neffects, nlocal, *rank_of, *key, *position, animal_effect = -1;
   const PetscInt *clevel;
   PedigreeStats   stats;
   PetscMPIInt     count;
@@ -136,10 +156,15 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
     const PetscInt    *animal;
     PetscCall(ModelGetEffect(model, e, &effect));
     if (effect->structure != MODEL_STRUCTURE_PEDIGREE) continue;
+    if (animal_effect < 0) animal_effect = e;
     PetscCall(RecordsGetEffect(records, e, &animal, NULL));
     for (PetscInt k = 0; k < nlocal; k++)
       if (animal[k] >= 0 && clevel[k] >= 0) key[animal[k]] = PetscMin(key[animal[k]], rank_of[clevel[k]]);
   }
+  /* the cluster's own levels follow the same order (its values are then read in sequence) -- unless a
+     level of it is set to zero (a fixed effect that does not absorb the mean): which one is chosen by
+     its index, and the solutions of fixed effects would change with it */
+  if (!ClusterHasConstraint(model, cluster)) PetscCall(RecordsPermuteLevels(records, cluster, rank_of));
   PetscCall(PetscFree(rank_of));
   PetscCall(PetscMPIIntCast(nanimals, &count));
   PetscCallMPI(MPI_Reduce(rank == 0 ? MPI_IN_PLACE : key, key, count, MPIU_INT, MPI_MIN, 0, comm));
@@ -178,7 +203,7 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
   }
   PetscCall(PetscFree(key));
   PetscCallMPI(MPI_Bcast(position, count, MPIU_INT, 0, comm));
-  PetscCall(RecordsPermuteAnimals(records, position));
+  PetscCall(RecordsPermuteLevels(records, animal_effect, position));
   PetscCall(PetscFree(position));
   {
     const ModelEffect *effect;

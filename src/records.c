@@ -419,14 +419,27 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode RecordsPermuteAnimals(Records r, const PetscInt position[])
+PetscErrorCode RecordsPermuteLevels(Records r, PetscInt e, const PetscInt position[])
 {
+  PetscInt space;
+
   PetscFunctionBeginUser;
   PetscCheck(r->numbered, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "call RecordsNumber() first");
-  for (PetscInt e = 0; e < r->neffects; e++) {
-    if (r->space_of[e] < 0 || !r->spaces[r->space_of[e]].pedigree) continue;
+  PetscCheck(e >= 0 && e < r->neffects && r->space_of[e] >= 0 && r->level[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " has no levels",
+             e);
+  space = r->space_of[e];
+  for (PetscInt f = 0; f < r->neffects; f++) {
+    if (r->space_of[f] != space) continue;
     for (PetscInt k = 0; k < r->n; k++)
-      if (r->level[e][k] >= 0) r->level[e][k] = position[r->level[e][k]];
+      if (r->level[f][k] >= 0) r->level[f][k] = position[r->level[f][k]];
+  }
+  if (r->rank == 0 && !r->spaces[space].pedigree) { /* the labels of the pedigree's space live in the pedigree */
+    PetscInt n, *order;
+    PetscCall(LabelTableGetSize(r->spaces[space].labels, &n));
+    PetscCall(PetscMalloc1(n + 1, &order));
+    for (PetscInt l = 0; l < n; l++) order[position[l]] = l;
+    PetscCall(LabelTablePermute(r->spaces[space].labels, n, order));
+    PetscCall(PetscFree(order));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

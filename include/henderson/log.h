@@ -18,6 +18,9 @@ typedef enum {
 PETSC_EXTERN const char *const HendersonPhaseNames[];
 PETSC_EXTERN PetscLogEvent     HendersonPhaseEvents[];
 PETSC_EXTERN PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
+/* The parts of a product with the iteration-on-data operator: gathering the ghost values, the
+   records, the pedigree (and iid) terms, and adding the ghost rows into their owners. */
+PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultPedigree, HendersonEventMultScatter;
 
 /* Registers the events and stages (idempotent). Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonLogInitialize(void);

@@ -14,10 +14,14 @@
    - every animal takes the smallest rank among its records (through any pedigree effect: a dam
      takes her calves' groups in a maternal model); an animal without records takes that of its
      youngest progeny with one (sires, dams of the data-less), then of its dam, then of its sire;
-   - the animals are sorted by that rank, keeping the pedigree order (parents first) among equals.
+   - the animals are sorted by that rank, keeping the pedigree order (parents first) among equals;
+   - the clustering effect's own levels are renumbered in the same order, so that a product reads
+     their values in sequence -- unless one of its levels is set to zero (a fixed effect that does
+     not absorb the mean: the choice of that level goes by its number, and the fixed-effect
+     solutions would change with it).
 
    Only the numbering changes: the solutions are the same (to rounding), whatever the order, and the
-   output lists the animals in the new order. -order_by none keeps the pedigree order. */
+   output lists the animals and the clustering effect's levels in the new order. -order_by none keeps the pedigree order. */
 #ifndef HENDERSON_ORDER_H
 #define HENDERSON_ORDER_H
 

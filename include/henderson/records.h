@@ -35,9 +35,10 @@ PETSC_EXTERN PetscErrorCode RecordsRead(Records records, Model model);
 /* Collective. Numbers the labels of every level space. Labels of the pedigree space are looked up
    among the pedigree's animals; those not found are appended to it as founders. */
 PETSC_EXTERN PetscErrorCode RecordsNumber(Records records, Model model, Pedigree pedigree);
-/* Not collective. After RecordsNumber(): animal a becomes animal POSITION[a] in the levels of every
-   pedigree effect (the records' side of PedigreePermute()). */
-PETSC_EXTERN PetscErrorCode RecordsPermuteAnimals(Records records, const PetscInt position[]);
+/* Not collective. After RecordsNumber(): level l of the level space of effect E becomes level
+   POSITION[l], for every effect of that space (for the pedigree's animals, the records' side of
+   PedigreePermute(); the labels of other spaces are permuted on rank 0). */
+PETSC_EXTERN PetscErrorCode RecordsPermuteLevels(Records records, PetscInt e, const PetscInt position[]);
 PETSC_EXTERN PetscErrorCode RecordsGetStats(Records records, RecordsStats *stats);
 /* Not collective. Number of records held by this rank. */
 PETSC_EXTERN PetscErrorCode RecordsGetLocalSize(Records records, PetscInt *n);
