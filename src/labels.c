@@ -98,6 +98,21 @@ static PetscErrorCode LabelTableGrow(LabelTable t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode LabelTableReserve(LabelTable t, PetscInt n, size_t characters)
+{
+  PetscFunctionBeginUser;
+  while (t->capacity < n) PetscCall(LabelTableGrow(t));
+  if (characters > t->pool_capacity) {
+    char *pool;
+    PetscCall(PetscMalloc1(characters, &pool));
+    PetscCall(PetscArraycpy(pool, t->pool, t->pool_size));
+    PetscCall(PetscFree(t->pool));
+    t->pool          = pool;
+    t->pool_capacity = characters;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static inline PetscInt LabelTableLookup(LabelTable t, const char label[], size_t length, uint64_t h, PetscInt *free_slot)
 {
   PetscInt s = (PetscInt)(h & (uint64_t)(t->nslots - 1));

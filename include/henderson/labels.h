@@ -18,6 +18,9 @@ typedef struct _p_LabelTable *LabelTable;
 
 PETSC_EXTERN PetscErrorCode LabelTableCreate(LabelTable *table);
 PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
+/* Room for N labels of CHARACTERS bytes in all (their terminating NULs included) without growing:
+   a table of millions grown by doubling moves every label many times. */
+PETSC_EXTERN PetscErrorCode LabelTableReserve(LabelTable table, PetscInt n, size_t characters);
 /* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
 PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
 /* Renumbers in place: old label ORDER[k] becomes label k, for k < n; labels not in ORDER are dropped.
