@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <henderson/error.h>
 #include <string.h>
 #include <time.h>

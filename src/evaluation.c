@@ -12,6 +12,9 @@ struct _p_Evaluation {
   Solver       solver;
   Vec          x;
   SolverResult result;
+  PetscBool    resumed;           /* the solve went on from a checkpoint */
+  PetscInt     initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
+  char         initial_path[HENDERSON_MAX_PATH];
   PetscReal    seconds[HENDERSON_NUM_PHASES]; /* this rank's, summed over the calls of a phase */
   PetscBool    ran[HENDERSON_NUM_PHASES];
   char         output_path[HENDERSON_MAX_PATH];
@@ -159,11 +162,162 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The checkpoint file: -checkpoint_file, or the output's name with .checkpoint.h5 for .h5. */
+static PetscErrorCode CheckpointPath(Evaluation ev, char path[], size_t size)
+{
+  const char *output;
+  size_t      length;
+  PetscBool   set;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-checkpoint_file", path, size, &set));
+  if (set) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetOutputPath(ev->model, &output));
+  length = strlen(output);
+  if (length > 3 && !strcmp(output + length - 3, ".h5")) length -= 3;
+  PetscCheck(length + 16 < size, ev->comm, PETSC_ERR_USER_INPUT, "%s: path too long", output);
+  snprintf(path, size, "%.*s.checkpoint.h5", (int)length, output);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* What ties a checkpoint to this evaluation: the model file's text. */
+static PetscErrorCode Identity(Evaluation ev, char identity[], size_t size)
+{
+  const char *text, *path;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetText(ev->model, &text));
+  PetscCall(ModelGetPath(ev->model, &path));
+  snprintf(identity, size, "%s (text %016llx)", path, (unsigned long long)LabelHash(text, strlen(text)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the equations and values of the solutions of EFFECT in the earlier evaluation PATH, matched
+   by level label (and trait and coefficient by position); appended to Q and V. Covariates back in the
+   units of the equations. */
+static PetscErrorCode InitialEffect(Evaluation ev, const char path[], PetscInt e, PetscInt *n, PetscInt **q, PetscReal **v, PetscReal shift[])
+{
+  const ModelEffect     *effect;
+  const EquationsEffect *layout;
+  const EquationsBlock  *block;
+  PetscInt               nlevels, ncolumns, ntraits, nprevious, found = 0;
+  char                 **labels;
+  PetscReal             *values, centre = 0, scale = 1;
+  LabelTable             table;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetEffect(ev->model, e, &effect));
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+  PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+  PetscCall(RecordsGetLevels(ev->records, e, &nlevels, &table));
+  PetscCall(OutputReadEffect(path, effect->name, &nprevious, &ncolumns, &labels, &values, NULL));
+  if (ncolumns != ntraits * layout->ncoef) { /* another model: nothing to match */
+    PetscCall(PetscFree(labels));
+    PetscCall(PetscFree(values));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (effect->kind == MODEL_EFFECT_COVARIATE && effect->legendre < 0) PetscCall(RecordsGetCovariateScaling(ev->records, e, &centre, &scale));
+  PetscCall(PetscRealloc(sizeof(PetscInt) * (*n + nprevious * ncolumns + 1), q));
+  PetscCall(PetscRealloc(sizeof(PetscReal) * (*n + nprevious * ncolumns + 1), v));
+  for (PetscInt k = 0; k < nprevious; k++) {
+    PetscInt level = 0;
+    if (table)
+      PetscCall(LabelTableFind(table, labels[k], strlen(labels[k]), &level));
+    else if (strcmp(labels[k], effect->name))
+      level = -1; /* a plain covariate: one level, its name */
+    if (level < 0) continue;
+    found++;
+    for (PetscInt t = 0; t < ntraits; t++) {
+      PetscInt i = ModelEffectTraitPosition(effect, t);
+      if (i < 0) continue;
+      for (PetscInt c = 0; c < layout->ncoef; c++) {
+        PetscInt  eq    = EquationsBlockEquation(block, level, layout->slot + i * layout->ncoef + c);
+        PetscReal value = values[k * ncolumns + t * layout->ncoef + c];
+        if (eq < 0) continue;
+        if (effect->kind == MODEL_EFFECT_COVARIATE && effect->legendre < 0) {
+          if (!effect->nested) shift[t] += value * centre; /* the output moved b centre to the mean */
+          value *= scale;
+        }
+        (*q)[*n]     = eq;
+        (*v)[(*n)++] = value;
+      }
+    }
+  }
+  ev->initial_levels[0] += nlevels;
+  ev->initial_levels[1] += found;
+  PetscCall(PetscFree(labels));
+  PetscCall(PetscFree(values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. X from the solutions of an earlier evaluation (warm start): every level whose label is
+   found there starts from its solution, new levels from zero. */
+static PetscErrorCode EvaluationInitialGuess(Evaluation ev, const char path[], Vec x)
+{
+  PetscInt       neffects, ntraits, n = 0, *q = NULL;
+  PetscReal     *v = NULL, shift[MODEL_MAX_TRAITS] = {0};
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(ev->initial_path, path, sizeof(ev->initial_path)));
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  ev->initial_levels[0] = ev->initial_levels[1] = 0;
+  if (ev->rank == 0) {
+    PetscInt nfile;
+    char   **names;
+    ierr = OutputListEffects(path, &nfile, &names);
+    for (PetscInt e = 0; !ierr && e < neffects; e++) {
+      const ModelEffect *effect;
+      PetscBool          there = PETSC_FALSE;
+      ierr                     = ModelGetEffect(ev->model, e, &effect);
+      for (PetscInt k = 0; !ierr && k < nfile; k++) there = there || !strcmp(names[k], effect->name);
+      if (!ierr && there) ierr = InitialEffect(ev, path, e, &n, &q, &v, shift);
+    }
+    if (!ierr) {
+      for (PetscInt k = 0; k < nfile; k++) ierr = PetscFree(names[k]);
+      ierr = PetscFree(names);
+    }
+  }
+  PetscCall(HendersonAgree(ev->comm, ierr));
+  PetscCall(VecZeroEntries(x));
+  PetscCall(VecSetValues(x, n, q, v, INSERT_VALUES));
+  PetscCall(VecAssemblyBegin(x));
+  PetscCall(VecAssemblyEnd(x));
+  /* the mean effect's levels as the equations hold them: the output took b centre off them */
+  PetscCallMPI(MPI_Bcast(shift, (PetscMPIInt)ntraits, MPIU_REAL, 0, ev->comm));
+  for (PetscInt t = 0; t < ntraits; t++) {
+    PetscInt               m, rstart, rend;
+    const ModelEffect     *effect;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    PetscCall(EquationsGetMeanEffect(ev->equations, t, &m));
+    if (m < 0 || !shift[t]) continue;
+    PetscCall(ModelGetEffect(ev->model, m, &effect));
+    PetscCall(EquationsGetEffect(ev->equations, m, &layout));
+    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+    PetscCall(VecGetOwnershipRange(x, &rstart, &rend));
+    for (PetscInt l = 0; l < block->nlevels; l++) {
+      PetscInt eq = EquationsBlockEquation(block, l, layout->slot + ModelEffectTraitPosition(effect, t) * layout->ncoef);
+      if (eq >= rstart && eq < rend) PetscCall(VecSetValue(x, eq, shift[t], ADD_VALUES));
+    }
+    PetscCall(VecAssemblyBegin(x));
+    PetscCall(VecAssemblyEnd(x));
+  }
+  PetscCall(PetscFree(q));
+  PetscCall(PetscFree(v));
+  PetscCallMPI(MPI_Bcast(ev->initial_levels, 2, MPIU_INT, 0, ev->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationSolve(Evaluation ev)
 {
-  Mat    C, P;
-  Vec    rhs;
-  double start;
+  Mat       C, P;
+  Vec       rhs;
+  double    start;
+  PetscBool restart = PETSC_FALSE, initial_set;
+  char      initial[HENDERSON_MAX_PATH];
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogStagePush(HendersonStageSolve));
@@ -176,11 +330,21 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
     PetscCheck(alone != ev->rank, PETSC_COMM_SELF, PETSC_ERR_LIB, "rank %d failed alone (-henderson_fail_alone)", ev->rank);
   }
   if (!ev->solver) {
+    char checkpoint[HENDERSON_MAX_PATH], identity[256];
     PetscCall(SolverCreate(ev->comm, &ev->solver));
     PetscCall(SolverSetUp(ev->solver, C, P));
+    PetscCall(CheckpointPath(ev, checkpoint, sizeof(checkpoint)));
+    PetscCall(Identity(ev, identity, sizeof(identity)));
+    PetscCall(SolverSetCheckpoint(ev->solver, checkpoint, identity));
   }
   if (!ev->x) PetscCall(VecDuplicate(rhs, &ev->x));
   PetscCall(VecZeroEntries(ev->x));
+  /* -restart: on from the checkpoint if there is one; -initial FILE: from an earlier evaluation */
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-restart", &restart, NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-initial", initial, sizeof(initial), &initial_set));
+  ev->resumed = PETSC_FALSE;
+  if (restart) PetscCall(SolverResume(ev->solver, rhs, ev->x, &ev->resumed));
+  if (!ev->resumed && initial_set) PetscCall(EvaluationInitialGuess(ev, initial, ev->x));
   PetscCall(SolverSolve(ev->solver, rhs, ev->x));
   PetscCall(SolverGetResult(ev->solver, &ev->result));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_SOLVE, start));
@@ -514,6 +678,7 @@ PetscErrorCode EvaluationWrite(Evaluation ev, const char output_path[])
   /* a failed write leaves no file behind */
   PetscCall(OutputDestroy(&output));
   PetscCall(ierr);
+  if (ev->solver) PetscCall(SolverRemoveCheckpoint(ev->solver)); /* the solutions are safe: the checkpoint has served */
   ev->seconds[HENDERSON_PHASE_WRITE] = 0;
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_WRITE, start));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -599,6 +764,10 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", ev->result.ksp_type,
                                    ev->result.pc_type, ev->result.iterations, (double)ev->result.relative_residual, (double)ev->result.rtol,
                                    ev->result.converged ? "converged" : "NOT CONVERGED"));
+  if (ev->resumed) PetscCall(PetscViewerASCIIPrintf(viewer, "  restart     went on from the checkpoint of an interrupted run\n"));
+  if (ev->initial_path[0])
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  initial     %s: %" PetscInt_FMT " of %" PetscInt_FMT " levels found there (the others started from 0)\n",
+                                     ev->initial_path, ev->initial_levels[1], ev->initial_levels[0]));
   PetscCall(MaxOverRanks(ev, ev->seconds, seconds, HENDERSON_NUM_PHASES));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  seconds    "));
   for (int p = 0; p < HENDERSON_NUM_PHASES; p++) {

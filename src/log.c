@@ -1,4 +1,6 @@
 #include <henderson/log.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *const HendersonPhaseNames[] = {"read", "pedigree", "number", "assemble", "solve", "write"};
 PetscLogEvent     HendersonPhaseEvents[HENDERSON_NUM_PHASES];
@@ -23,4 +25,38 @@ PetscErrorCode HendersonLogInitialize(void)
   PetscCall(PetscLogStageRegister("Assemble", &HendersonStageAssemble));
   PetscCall(PetscLogStageRegister("Solve", &HendersonStageSolve));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static struct {
+  int    state; /* 0: options not read yet; 1: on; 2: off (quiet, or not rank 0) */
+  double interval, last;
+} progress;
+
+PetscBool HendersonProgressDue(void)
+{
+  if (progress.state == 0) {
+    PetscMPIInt rank     = 0;
+    PetscBool   quiet    = PETSC_FALSE;
+    PetscReal   interval = 5;
+    MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+    (void)PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL);
+    (void)PetscOptionsGetReal(NULL, NULL, "-progress_interval", &interval, NULL);
+    progress.state    = rank == 0 && !quiet ? 1 : 2;
+    progress.interval = (double)interval;
+    progress.last     = HendersonSeconds();
+  }
+  return progress.state == 1 && HendersonSeconds() - progress.last >= progress.interval ? PETSC_TRUE : PETSC_FALSE;
+}
+
+void HendersonProgressPrintf(const char format[], ...)
+{
+  va_list args;
+  if (progress.state != 1) return;
+  fputs("henderson: ", stderr);
+  va_start(args, format);
+  vfprintf(stderr, format, args);
+  va_end(args);
+  fputc('\n', stderr);
+  fflush(stderr);
+  progress.last = HendersonSeconds();
 }

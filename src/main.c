@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
-                           "usage: mpirun -n P henderson solve MODEL_FILE [PETSc options]\n"
+                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [PETSc options]\n"
                            "       henderson export FILE.h5 EFFECT\n"
                            "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
                            "       henderson --version\n";
@@ -28,6 +28,7 @@ static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, Pets
 
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-henderson_quiet", &quiet, NULL));
+  if (!quiet) PetscCall(PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL)); /* no progress lines, no summary */
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
   PetscCall(EvaluationRun(*ev, model_path));
   if (!quiet) PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
@@ -86,6 +87,11 @@ int main(int argc, char **argv)
   int            exit_code = EXIT_OK;
   Evaluation     ev        = NULL;
 
+  /* the two options of a production run, also in the long form of most programs */
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--restart")) argv[i] = (char *)"-restart";
+    if (!strcmp(argv[i], "--initial")) argv[i] = (char *)"-initial";
+  }
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(HendersonErrorInitialize());
   if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {

@@ -543,22 +543,7 @@ static PetscErrorCode AssembleMatrix(MME mme, Model model, Equations eq, Records
   /* right-hand side */
   if (!mme->rhs) PetscCall(MatCreateVecs(mme->C, NULL, &mme->rhs));
   PetscCall(VecZeroEntries(mme->rhs));
-  {
-    PetscInt    *rows;
-    PetscScalar *vals;
-    PetscInt     k = 0;
-    PetscCall(PetscMalloc2(rhs.n + 1, &rows, rhs.n + 1, &vals));
-    for (size_t s = 0; s < rhs.nslots; s++)
-      if (rhs.row[s] >= 0) {
-        rows[k]   = rhs.row[s];
-        vals[k++] = rhs.value[s];
-      }
-    PetscCall(VecSetValues(mme->rhs, k, rows, vals, ADD_VALUES));
-    PetscCall(PetscFree2(rows, vals));
-    PetscCall(AccumulatorDestroy(&rhs));
-    PetscCall(VecAssemblyBegin(mme->rhs));
-    PetscCall(VecAssemblyEnd(mme->rhs));
-  }
+  PetscCall(AccumulatorAddToVector(mme->comm, mme->layout, &rhs, mme->rhs));
 
   {
     MatInfo    info;

@@ -844,21 +844,8 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
 
   /* 10. the right-hand side */
   PetscCall(VecDuplicate(tmpl, rhs));
-  {
-    PetscInt    *rows, k = 0;
-    PetscScalar *vals;
-    PetscCall(PetscMalloc2(racc.n + 1, &rows, racc.n + 1, &vals));
-    for (size_t s = 0; s < racc.nslots; s++)
-      if (racc.row[s] >= 0) {
-        rows[k]   = racc.row[s];
-        vals[k++] = racc.value[s];
-      }
-    PetscCall(VecSetValues(*rhs, k, rows, vals, ADD_VALUES));
-    PetscCall(PetscFree2(rows, vals));
-    PetscCall(AccumulatorDestroy(&racc));
-    PetscCall(VecAssemblyBegin(*rhs));
-    PetscCall(VecAssemblyEnd(*rhs));
-  }
+  PetscCall(VecZeroEntries(*rhs));
+  PetscCall(AccumulatorAddToVector(mme->comm, mme->layout, &racc, *rhs));
 
   /* 11. the operator */
   PetscCall(MatCreateShell(mme->comm, d->nowned, d->nowned, n, n, d, C));

@@ -254,3 +254,34 @@ PetscErrorCode MatCreateFromSortedEntries(MPI_Comm comm, PetscLayout layout, Pet
   PetscCall(PetscFree(ia));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode AccumulatorAddToVector(MPI_Comm comm, PetscLayout layout, Accumulator *acc, Vec v)
+{
+  PetscInt    *rows, rstart;
+  PetscScalar *vals, *array;
+  uint64_t    *keys;
+  PetscInt     k = 0, *ci, *cj;
+  PetscScalar *cv;
+  PetscCount   n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(acc->n + 1, &rows, acc->n + 1, &vals));
+  for (size_t s = 0; s < acc->nslots; s++)
+    if (acc->row[s] >= 0) {
+      rows[k]   = acc->row[s];
+      vals[k++] = acc->value[s];
+    }
+  PetscCall(AccumulatorDestroy(acc));
+  PetscCall(PetscSortIntWithScalarArray(k, rows, vals));
+  PetscCall(PetscMalloc1(k + 1, &keys));
+  for (PetscInt i = 0; i < k; i++) keys[i] = (uint64_t)(uint32_t)rows[i] << 32;
+  PetscCall(ExchangeToOwners(comm, layout, k, keys, vals, &n, &ci, &cj, &cv));
+  PetscCall(PetscFree(keys));
+  PetscCall(PetscFree2(rows, vals));
+  PetscCall(PetscLayoutGetRange(layout, &rstart, NULL));
+  PetscCall(VecGetArray(v, &array));
+  for (PetscCount i = 0; i < n; i++) array[ci[i] - rstart] += cv[i];
+  PetscCall(VecRestoreArray(v, &array));
+  PetscCall(PetscFree3(ci, cj, cv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -63,6 +63,10 @@ PETSC_INTERN PetscErrorCode AccumulatorToSortedKeys(Accumulator *acc, PetscInt n
    by row and column, summed over ranks. Free with PetscFree3(). */
 PETSC_INTERN PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n, const uint64_t key[], const PetscScalar value[],
                                              PetscCount *nentries, PetscInt **ci, PetscInt **cj, PetscScalar **cv);
+/* Collective. Adds the entries (row, 0) of ACC to the vector V (whose rows LAYOUT shares out), summed
+   over ranks in rank order -- VecSetValues() with ADD_VALUES would sum them in the order the messages
+   arrive, and two runs would differ in the last bits. Empties ACC. */
+PETSC_INTERN PetscErrorCode AccumulatorAddToVector(MPI_Comm comm, PetscLayout layout, Accumulator *acc, Vec v);
 /* Collective. A distributed AIJ matrix from the sorted, distinct local entries of ExchangeToOwners(). */
 PETSC_INTERN PetscErrorCode MatCreateFromSortedEntries(MPI_Comm comm, PetscLayout layout, PetscCount n, const PetscInt ci[], const PetscInt cj[],
                                                        const PetscScalar cv[], Mat *A);

@@ -1,6 +1,7 @@
 #include <henderson/pedigree.h>
 #include <henderson/reader.h>
 #include <henderson/error.h>
+#include <henderson/log.h>
 #include <ctype.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -223,6 +224,7 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree 
     }
     if (raw->nlines == raw->capacity) PetscCall(RawReserve(raw, PetscMax(1024, 2 * raw->capacity)));
     k = raw->nlines++;
+    if (!(raw->nlines & 0xFFFF) && HendersonProgressDue()) HendersonProgressPrintf("reading %s: %.1f million lines", path, (double)raw->nlines / 1e6);
     PetscCheck(!HendersonIsMissing(fields[0], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt64_FMT ": the animal ID '%s' is an unknown-parent code (0, NA or .)", path, line, fields[0]);
     if (groups) {
@@ -607,6 +609,7 @@ static PetscErrorCode InbreedingIndirect(PetscInt n, const PetscReal c[2], const
 
   for (PetscInt s = 0; s < n; s++) {
     if (first[s] == first[s + 1]) continue;
+    if (!(s & 0xFFF) && HendersonProgressDue()) HendersonProgressPrintf("inbreeding: %.0f %% of the animals passed as sires", 100.0 * (double)s / (double)n);
     /* The reduced pedigree -- s, his mates and all their ancestors -- in depth-first post-order,
        which puts every animal after its parents: what both sweeps need, without sorting. On the
        stack, j >= 0 is an animal to enter, -j-1 one to emit after its parents. */

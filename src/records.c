@@ -1,6 +1,7 @@
 #include <henderson/records.h>
 #include <henderson/reader.h>
 #include <henderson/error.h>
+#include <henderson/log.h>
 #include <math.h>
 #include <string.h>
 
@@ -180,6 +181,8 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     PetscCall(ReaderGetFields(reader, &nfields, &fields));
     PetscCall(ReaderGetLine(reader, &line));
     r->stats.lines++;
+    if (!(r->stats.lines & 0xFFFF) && HendersonProgressDue())
+      HendersonProgressPrintf("reading %s: %.1f million lines on rank 0 (every rank reads its own part)", path, (double)r->stats.lines / 1e6);
     PetscCheck(nfields == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt64_FMT ": %" PetscInt_FMT " field%s, but the header names %" PetscInt_FMT " columns", path, line, nfields,
                nfields == 1 ? "" : "s", ncolumns);

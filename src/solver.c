@@ -1,11 +1,57 @@
 #include <henderson/solver.h>
+#include <henderson/log.h>
+#include <math.h>
+#include <petscviewerhdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct _p_Solver {
   MPI_Comm     comm;
+  PetscMPIInt  rank, size;
   KSP          ksp;
   Mat          C;
   SolverResult result;
+  /* checkpoints */
+  char      checkpoint[HENDERSON_MAX_PATH], identity[256];
+  PetscInt  every, last_its, written, kill_at;
+  PetscReal minutes;
+  double    last_time;
+  PetscReal rhs_norm, rhs_sum; /* of the right-hand side of the solve */
+  PetscBool checkpointing;
+  /* progress */
+  double    start;
+  PetscReal first; /* relative residual when the solve began */
 };
+
+/* A line now and then: the iteration, the relative residual and the time left, from the rate at which
+   the logarithm of the residual has fallen so far. */
+static PetscErrorCode ProgressMonitor(KSP ksp, PetscInt its, PetscReal rnorm, void *ctx)
+{
+  Solver    s = (Solver)ctx;
+  PetscReal relative, rtol;
+
+  PetscFunctionBeginUser;
+  relative = s->rhs_norm > 0 ? rnorm / s->rhs_norm : rnorm;
+  if (its == 0 || s->start == 0) {
+    s->start = HendersonSeconds();
+    s->first = relative;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (!HendersonProgressDue()) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(KSPGetTolerances(ksp, &rtol, NULL, NULL, NULL));
+  {
+    double elapsed = HendersonSeconds() - s->start, fallen = log(s->first / relative), left = log(relative / rtol);
+    if (fallen > 0 && left > 0)
+      HendersonProgressPrintf("solve: iteration %" PetscInt_FMT ", relative residual %.2e (to reach %.0e), about %.0f s left", its, (double)relative,
+                              (double)rtol, elapsed * left / fallen);
+    else
+      HendersonProgressPrintf("solve: iteration %" PetscInt_FMT ", relative residual %.2e (to reach %.0e)", its, (double)relative, (double)rtol);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver)
 {
@@ -15,8 +61,11 @@ PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver)
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&s));
   s->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &s->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &s->size));
+  PetscCall(KSPHCGRegister());
   PetscCall(KSPCreate(comm, &s->ksp));
-  PetscCall(KSPSetType(s->ksp, KSPCG));
+  PetscCall(KSPSetType(s->ksp, KSPHCG));
   PetscCall(KSPGetPC(s->ksp, &pc));
   PetscCall(PCSetType(pc, PCJACOBI));
   PetscCall(KSPSetNormType(s->ksp, KSP_NORM_UNPRECONDITIONED));
@@ -52,7 +101,208 @@ PetscErrorCode SolverSetUp(Solver s, Mat C, Mat P)
     PetscCall(PCSetType(pc, largest > 1 ? PCVPBJACOBI : PCJACOBI));
   }
   PetscCall(KSPSetFromOptions(s->ksp));
+  PetscCall(KSPMonitorSet(s->ksp, ProgressMonitor, s, NULL));
   PetscCall(KSPSetUp(s->ksp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The numbers that tie a checkpoint to its right-hand side. */
+static PetscErrorCode RhsFingerprint(Vec rhs, PetscReal *norm, PetscReal *sum)
+{
+  PetscScalar total;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecNorm(rhs, NORM_2, norm));
+  PetscCall(VecSum(rhs, &total));
+  *sum = PetscRealPart(total);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode WriteCheckpoint(Solver s, PetscInt its, Vec x, Vec r, Vec p, PetscReal rz)
+{
+  char        temporary[HENDERSON_MAX_PATH + 16];
+  PetscViewer viewer;
+  PetscInt    n;
+  PetscReal   ranks = (PetscReal)s->size;
+  char       *names[3]; /* the vectors' own names, given back afterwards */
+  Vec         vecs[3] = {x, r, p};
+
+  PetscFunctionBeginUser;
+  snprintf(temporary, sizeof(temporary), "%s.tmp", s->checkpoint);
+  PetscCall(VecGetSize(x, &n));
+  for (int k = 0; k < 3; k++) {
+    const char *name;
+    PetscCall(PetscObjectGetName((PetscObject)vecs[k], &name));
+    PetscCall(PetscStrallocpy(name, &names[k]));
+  }
+  PetscCall(PetscViewerHDF5Open(s->comm, temporary, FILE_MODE_WRITE, &viewer));
+  PetscCall(PetscObjectSetName((PetscObject)x, "x"));
+  PetscCall(PetscObjectSetName((PetscObject)r, "r"));
+  PetscCall(PetscObjectSetName((PetscObject)p, "p"));
+  for (int k = 0; k < 3; k++) PetscCall(VecView(vecs[k], viewer));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "iteration", PETSC_INT, &its));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "rz", PETSC_REAL, &rz));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "equations", PETSC_INT, &n));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "ranks", PETSC_REAL, &ranks));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "rhs_norm", PETSC_REAL, &s->rhs_norm));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "rhs_sum", PETSC_REAL, &s->rhs_sum));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "identity", PETSC_STRING, s->identity));
+  PetscCall(PetscViewerDestroy(&viewer));
+  for (int k = 0; k < 3; k++) {
+    PetscCall(PetscObjectSetName((PetscObject)vecs[k], names[k]));
+    PetscCall(PetscFree(names[k]));
+  }
+  s->written++;
+  if (s->rank == 0) {
+    if (s->kill_at == s->written) { /* the test of a kill at the worst moment: new file written, not yet in place */
+      fprintf(stderr, "henderson: killing rank 0 while writing checkpoint %" PetscInt_FMT " (-henderson_kill_at_checkpoint)\n", s->written);
+      fflush(stderr);
+      raise(SIGKILL);
+    }
+    PetscCheck(!rename(temporary, s->checkpoint), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the checkpoint into place", temporary);
+  }
+  PetscCallMPI(MPI_Barrier(s->comm));
+  PetscCall(PetscInfo(NULL, "checkpoint %" PetscInt_FMT " after iteration %" PetscInt_FMT ": %s\n", s->written, its, s->checkpoint));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After every iteration: a checkpoint when N iterations or M minutes have passed since the last one
+   (rank 0's clock decides, so that every rank writes at the same iteration). */
+static PetscErrorCode CheckpointHook(KSP ksp, PetscInt its, Vec x, Vec r, Vec p, PetscReal rz, void *ctx)
+{
+  Solver      s   = (Solver)ctx;
+  PetscMPIInt due = 0;
+
+  PetscFunctionBeginUser;
+  (void)ksp;
+  if (its == 0) {
+    s->last_its  = 0;
+    s->last_time = MPI_Wtime();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (s->every > 0 && its - s->last_its >= s->every) due = 1;
+  if (s->minutes > 0) {
+    PetscMPIInt late = s->rank == 0 && MPI_Wtime() - s->last_time >= 60.0 * s->minutes;
+    PetscCallMPI(MPI_Bcast(&late, 1, MPI_INT, 0, s->comm));
+    due = due || late;
+  }
+  if (!due) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(WriteCheckpoint(s, its, x, r, p, rz));
+  s->last_its  = its;
+  s->last_time = MPI_Wtime();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverSetCheckpoint(Solver s, const char path[], const char identity[])
+{
+  KSPType   type;
+  PetscBool hcg;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(s->checkpoint, path, sizeof(s->checkpoint)));
+  PetscCall(PetscStrncpy(s->identity, identity, sizeof(s->identity)));
+  PetscOptionsBegin(s->comm, NULL, "Checkpoints of the solve", "Solver");
+  PetscCall(
+      PetscOptionsInt("-checkpoint_every", "Write the state of the solve every N iterations (0: never)", "SolverSetCheckpoint", s->every, &s->every, NULL));
+  PetscCall(
+      PetscOptionsReal("-checkpoint_minutes", "Write the state of the solve every M minutes (0: never)", "SolverSetCheckpoint", s->minutes, &s->minutes, NULL));
+  PetscCall(PetscOptionsInt("-henderson_kill_at_checkpoint", "Tests: SIGKILL rank 0 while writing checkpoint K", "SolverSetCheckpoint", s->kill_at, &s->kill_at,
+                            NULL));
+  PetscOptionsEnd();
+  s->checkpointing = s->every > 0 || s->minutes > 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(KSPGetType(s->ksp, &type));
+  PetscCall(PetscStrcmp(type, KSPHCG, &hcg));
+  PetscCheck(!s->checkpointing || hcg, s->comm, PETSC_ERR_USER_INPUT,
+             "checkpoints need -ksp_type %s (the conjugate gradients whose state can be saved), not %s", KSPHCG, type);
+  if (s->checkpointing) PetscCall(KSPHCGSetIterationHook(s->ksp, CheckpointHook, s));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverResume(Solver s, Vec rhs, Vec x, PetscBool *resumed)
+{
+  PetscViewer viewer;
+  struct stat st;
+  PetscMPIInt exists = 0;
+  PetscInt    its, equations, n;
+  PetscReal   rz, ranks, rhs_norm, rhs_sum;
+  char       *identity = NULL;
+  Vec         r, p;
+  KSPType     type;
+  PetscBool   hcg;
+
+  PetscFunctionBeginUser;
+  *resumed = PETSC_FALSE;
+  PetscCheck(s->checkpoint[0], s->comm, PETSC_ERR_ARG_WRONGSTATE, "call SolverSetCheckpoint() first");
+  if (s->rank == 0) exists = !stat(s->checkpoint, &st);
+  PetscCallMPI(MPI_Bcast(&exists, 1, MPI_INT, 0, s->comm));
+  if (!exists) {
+    PetscCall(PetscInfo(NULL, "no checkpoint %s: the solve starts from the beginning\n", s->checkpoint));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(KSPGetType(s->ksp, &type));
+  PetscCall(PetscStrcmp(type, KSPHCG, &hcg));
+  PetscCheck(hcg, s->comm, PETSC_ERR_USER_INPUT, "a solve resumes from a checkpoint with -ksp_type %s only, not %s", KSPHCG, type);
+  PetscCall(RhsFingerprint(rhs, &s->rhs_norm, &s->rhs_sum));
+  PetscCall(VecGetSize(rhs, &n));
+  PetscCall(PetscViewerHDF5Open(s->comm, s->checkpoint, FILE_MODE_READ, &viewer));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "iteration", PETSC_INT, NULL, &its));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "rz", PETSC_REAL, NULL, &rz));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "equations", PETSC_INT, NULL, &equations));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "ranks", PETSC_REAL, NULL, &ranks));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "rhs_norm", PETSC_REAL, NULL, &rhs_norm));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "rhs_sum", PETSC_REAL, NULL, &rhs_sum));
+  PetscCall(PetscViewerHDF5ReadAttribute(viewer, "/", "identity", PETSC_STRING, NULL, &identity));
+  PetscCheck(equations == n && !strcmp(identity, s->identity), s->comm, PETSC_ERR_USER_INPUT,
+             "%s is the checkpoint of another evaluation (%" PetscInt_FMT " equations, model %s; this one: %" PetscInt_FMT ", %s); remove it or drop --restart",
+             s->checkpoint, equations, identity, n, s->identity);
+  PetscCheck(PetscAbsReal(rhs_norm - s->rhs_norm) <= 1e-12 * PetscMax(1.0, s->rhs_norm) &&
+                 PetscAbsReal(rhs_sum - s->rhs_sum) <= 1e-12 * PetscMax(PetscMax(1.0, PetscAbsReal(rhs_sum)), s->rhs_norm),
+             s->comm, PETSC_ERR_USER_INPUT, "%s is the checkpoint of the same model on other data (the right-hand sides differ); remove it or drop --restart",
+             s->checkpoint);
+  PetscCall(PetscFree(identity));
+  if ((PetscInt)ranks != s->size)
+    PetscCall(PetscPrintf(s->comm, "henderson: note: %s was written on %d ranks, this run has %d: the solve goes on from it, but not to the same bits\n",
+                          s->checkpoint, (int)ranks, (int)s->size));
+  {
+    /* into plain vectors of the same rows: VecLoad() would remake a ghosted vector's storage */
+    PetscInt nlocal;
+    Vec      loaded;
+    PetscCall(VecGetLocalSize(rhs, &nlocal));
+    PetscCall(VecCreateMPI(s->comm, nlocal, n, &loaded));
+    PetscCall(VecDuplicate(loaded, &r));
+    PetscCall(VecDuplicate(loaded, &p));
+    PetscCall(PetscObjectSetName((PetscObject)loaded, "x"));
+    PetscCall(PetscObjectSetName((PetscObject)r, "r"));
+    PetscCall(PetscObjectSetName((PetscObject)p, "p"));
+    PetscCall(VecLoad(loaded, viewer));
+    PetscCall(VecLoad(r, viewer));
+    PetscCall(VecLoad(p, viewer));
+    PetscCall(VecCopy(loaded, x));
+    PetscCall(VecDestroy(&loaded));
+  }
+  PetscCall(PetscViewerDestroy(&viewer));
+  PetscCall(KSPHCGSetResume(s->ksp, its, r, p, rz));
+  PetscCall(VecDestroy(&r));
+  PetscCall(VecDestroy(&p));
+  s->written   = 0;
+  s->last_its  = its; /* the next checkpoint where the interrupted run would have written it */
+  s->last_time = MPI_Wtime();
+  *resumed     = PETSC_TRUE;
+  PetscCall(PetscInfo(NULL, "resuming from %s after iteration %" PetscInt_FMT "\n", s->checkpoint, its));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverRemoveCheckpoint(Solver s)
+{
+  char temporary[HENDERSON_MAX_PATH + 16];
+
+  PetscFunctionBeginUser;
+  if (!s->checkpoint[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  snprintf(temporary, sizeof(temporary), "%s.tmp", s->checkpoint);
+  if (s->rank == 0) {
+    (void)unlink(s->checkpoint);
+    (void)unlink(temporary);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -68,6 +318,8 @@ PetscErrorCode SolverSolve(Solver s, Vec rhs, Vec x)
   PetscFunctionBeginUser;
   PetscCall(VecNorm(x, NORM_INFINITY, &xnorm));
   PetscCall(KSPSetInitialGuessNonzero(s->ksp, xnorm > 0 ? PETSC_TRUE : PETSC_FALSE));
+  PetscCall(RhsFingerprint(rhs, &s->rhs_norm, &s->rhs_sum));
+  s->start = 0;
   PetscCall(KSPSolve(s->ksp, rhs, x));
   PetscCall(KSPGetIterationNumber(s->ksp, &s->result.iterations));
   PetscCall(KSPGetConvergedReason(s->ksp, &reason));

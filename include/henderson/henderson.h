@@ -13,6 +13,7 @@
 #include <henderson/order.h>
 #include <henderson/equations.h>
 #include <henderson/mme.h>
+#include <henderson/cg.h>
 #include <henderson/solver.h>
 #include <henderson/output.h>
 #include <henderson/evaluation.h>

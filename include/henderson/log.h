@@ -22,6 +22,13 @@ PETSC_EXTERN PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
    records, the pedigree (and iid) terms, and adding the ghost rows into their owners. */
 PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultPedigree, HendersonEventMultScatter;
 
+/* Progress on long phases: lines "henderson: ..." on standard error from rank 0, at most one every
+   -progress_interval seconds (5); -quiet silences them (and the summary). Not collective: every
+   rank may ask, only rank 0 prints. HendersonProgressDue() is cheap enough for an inner loop's
+   every few thousand turns. */
+PETSC_EXTERN PetscBool HendersonProgressDue(void);
+PETSC_EXTERN void      HendersonProgressPrintf(const char format[], ...) PETSC_ATTRIBUTE_FORMAT(1, 2);
+
 /* Registers the events and stages (idempotent). Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonLogInitialize(void);
 

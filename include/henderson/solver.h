@@ -1,15 +1,29 @@
 /* henderson/solver.h -- the KSP that solves C x = r.
 
-   Defaults, set before KSPSetFromOptions() so that the command line wins: conjugate gradients,
-   Jacobi preconditioner, convergence when the true (unpreconditioned) residual satisfies
-   ||r - Cx|| <= rtol ||r|| with rtol = 1e-8, at most 100000 iterations. After the solve the true
-   relative residual of the returned x is computed again from scratch. The solver knows only
-   Mat and Vec. Options: every -ksp_* and -pc_* option of PETSc. */
+   Defaults, set before KSPSetFromOptions() so that the command line wins: conjugate gradients
+   (KSPHCG of cg.h: PETSc's CG algorithm with a state that can be saved), Jacobi or point-block
+   Jacobi, convergence when the true (unpreconditioned) residual satisfies ||r - Cx|| <= rtol ||r||
+   with rtol = 1e-8, at most 100000 iterations. After the solve the true relative residual of the
+   returned x is computed again from scratch. The solver knows only Mat and Vec. Options: every
+   -ksp_* and -pc_* option of PETSc, and
+
+     -checkpoint_every N      write the state of the solve every N iterations
+     -checkpoint_minutes M    ... and/or every M minutes (rank 0's clock)
+     -henderson_kill_at_checkpoint K   (tests) rank 0 kills itself with SIGKILL while writing the
+                              K-th checkpoint, after the new file is written and before it replaces
+                              the old one
+
+   A checkpoint is an HDF5 file (datasets x, r, p; attributes iteration, rz, equations, ranks,
+   identity, rhs_norm, rhs_sum) written under a temporary name and renamed over the previous one,
+   so that a kill at any moment leaves the last complete checkpoint. SolverResume() starts the next
+   solve from it: at the same rank count the solve then ends with the same x, to the bit, as one that
+   was never interrupted. */
 #ifndef HENDERSON_SOLVER_H
 #define HENDERSON_SOLVER_H
 
 #include <petscksp.h>
 #include <henderson/sys.h>
+#include <henderson/cg.h>
 
 typedef struct _p_Solver *Solver;
 
@@ -30,6 +44,15 @@ PETSC_EXTERN PetscErrorCode SolverSetUp(Solver solver, Mat C, Mat P);
 /* Collective. Solves C x = rhs starting from the X given (zero for a cold start). */
 PETSC_EXTERN PetscErrorCode SolverSolve(Solver solver, Vec rhs, Vec x);
 PETSC_EXTERN PetscErrorCode SolverGetResult(Solver solver, SolverResult *result);
+/* Collective, after SolverSetUp(). Checkpoints go to PATH when -checkpoint_every or
+   -checkpoint_minutes asks for them; IDENTITY (text) names the evaluation they belong to. */
+PETSC_EXTERN PetscErrorCode SolverSetCheckpoint(Solver solver, const char path[], const char identity[]);
+/* Collective. When the checkpoint file of SolverSetCheckpoint() exists, loads its x into X and makes
+   the next SolverSolve() go on from it (*resumed true); an error when it belongs to another evaluation
+   (another identity, number of equations or right-hand side RHS). */
+PETSC_EXTERN PetscErrorCode SolverResume(Solver solver, Vec rhs, Vec x, PetscBool *resumed);
+/* Collective. Removes the checkpoint file (once the solutions are safely written). */
+PETSC_EXTERN PetscErrorCode SolverRemoveCheckpoint(Solver solver);
 PETSC_EXTERN PetscErrorCode SolverGetKSP(Solver solver, KSP *ksp);
 
 #endif
