@@ -93,9 +93,13 @@ static PetscErrorCode ReadText(const char path[], char **text, PetscInt64 *lengt
   rewind(fp);
   PetscCheck(n >= 0 && n < (1L << 24), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: not a model file (%ld bytes)", path, n);
   PetscCall(PetscMalloc1(n + 1, text));
-  PetscCheck(fread(*text, 1, (size_t)n, fp) == (size_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error", path);
+  PetscCheck(fread(*text, 1, (size_t)n, fp) == (size_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error (a directory?)", path);
   (*text)[n] = 0;
   fclose(fp);
+  if (n >= 3 && !memcmp(*text, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte-order mark, as some editors write */
+    memmove(*text, *text + 3, (size_t)n - 2);
+    n -= 3;
+  }
   *length = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -582,8 +586,12 @@ static PetscErrorCode ModelCheckFiles(Model m)
   PetscFunctionBeginUser;
   PetscCheck(!access(m->data_path, R_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s:%" PetscInt_FMT ": data file %s: cannot open: %s", m->path, m->data_line,
              m->data_path, strerror(errno));
+  PetscCheck(!stat(m->data_path, &st) && S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s:%" PetscInt_FMT ": data file %s: not a regular file",
+             m->path, m->data_line, m->data_path);
   PetscCheck(!m->has_pedigree || !access(m->pedigree_path, R_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
              "%s:%" PetscInt_FMT ": pedigree file %s: cannot open: %s", m->path, m->pedigree_line, m->pedigree_path, strerror(errno));
+  PetscCheck(!m->has_pedigree || (!stat(m->pedigree_path, &st) && S_ISREG(st.st_mode)), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "%s:%" PetscInt_FMT ": pedigree file %s: not a regular file", m->path, m->pedigree_line, m->pedigree_path);
   PetscCall(PetscStrncpy(dir, m->output_path, sizeof(dir)));
   slash = strrchr(dir, '/');
   if (slash)

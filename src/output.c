@@ -252,8 +252,9 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
     PetscCall(WriteAttribute(o, group, "legendre", OUTPUT_INT, &order));
     if (effect->legendre >= 0) {
       /* what the coefficients multiply: say it in the file, not only in the manual */
-      PetscCall(WriteAttribute(o, group, "polynomial", OUTPUT_STRING,
-                               "normalized Legendre: phi_k(x) = sqrt((2k+1)/2) P_k(x), k = 0..legendre, x = -1 + 2 (covariate - range[0]) / (range[1] - range[0])"));
+      PetscCall(
+          WriteAttribute(o, group, "polynomial", OUTPUT_STRING,
+                         "normalized Legendre: phi_k(x) = sqrt((2k+1)/2) P_k(x), k = 0..legendre, x = -1 + 2 (covariate - range[0]) / (range[1] - range[0])"));
       PetscCall(WriteAttributeArray(o, group, "range", OUTPUT_REAL, 2, effect->range));
     }
   }

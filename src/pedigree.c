@@ -315,9 +315,14 @@ static PetscErrorCode DescribeCycle(RawPedigree *raw, const PetscInt sire[], con
     }
   }
   for (PetscInt v = found; v >= 0; v = previous[v]) chain[nchain++] = v;
-  /* chain holds found .. start; print start first */
+  /* chain holds found .. start; print start first -- a long cycle by its first and last few */
   for (PetscInt k = nchain - 1; k >= 0 && used + 8 < size; k--) {
-    int n = snprintf(text + used, size - used, "%s -> ", RawLabel(raw, chain[k]));
+    PetscInt position = nchain - 1 - k, n;
+    if (nchain > 12 && position == 6) {
+      n = snprintf(text + used, size - used, "... (%" PetscInt_FMT " more) -> ", nchain - 11);
+      k = 5;
+    } else
+      n = snprintf(text + used, size - used, "%s -> ", RawLabel(raw, chain[k]));
     if (n < 0) break;
     used += (size_t)n;
   }

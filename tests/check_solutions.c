@@ -17,6 +17,7 @@
 #include <henderson/henderson.h>
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 typedef struct {
   char       name[256];
@@ -57,19 +58,21 @@ static PetscBool Report(PetscBool ok, const char line[], double got, double want
 
 static PetscErrorCode CheckExpected(const char path[], const char expected[], PetscInt *failures)
 {
-  FILE  *fp = fopen(expected, "r");
-  char   line[1024];
-  Effect cache = {{0}};
+  FILE  *fp   = fopen(expected, "r");
+  char  *line = NULL, *copy = NULL; /* lines of any length: labels may be long */
+  size_t length = 0;
+  Effect cache  = {{0}};
 
   PetscFunctionBeginUser;
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", expected);
-  while (fgets(line, sizeof(line), fp)) {
-    char    *fields[64], copy[1024], *hash;
+  while (getline(&line, &length, fp) > 0) {
+    char    *fields[64], *hash;
     PetscInt n;
 
     line[strcspn(line, "\r\n")] = 0;
     if ((hash = strchr(line, '#'))) *hash = 0;
-    PetscCall(PetscStrncpy(copy, line, sizeof(copy)));
+    PetscCall(PetscFree(copy));
+    PetscCall(PetscStrallocpy(line, &copy));
     PetscCall(ReaderSplit(copy, 64, fields, &n));
     if (!n) continue;
     if (!strcmp(fields[0], "linear")) {
@@ -144,6 +147,8 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: unknown check '%s'", expected, fields[0]);
   }
   fclose(fp);
+  free(line);
+  PetscCall(PetscFree(copy));
   if (cache.labels) PetscCall(FreeEffect(&cache));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
