@@ -83,19 +83,22 @@ PetscErrorCode ModelDestroy(Model *model)
 /* Rank 0 reads the whole model file (a few lines). */
 static PetscErrorCode ReadText(const char path[], char **text, PetscInt64 *length)
 {
-  FILE *fp = fopen(path, "rb");
-  long  n;
+  FILE  *fp = fopen(path, "rb");
+  long   n;
+  size_t got;
 
   PetscFunctionBeginUser;
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open the model file: %s", path, strerror(errno));
   fseek(fp, 0, SEEK_END);
   n = ftell(fp);
   rewind(fp);
+  if (n < 0 || n >= (1L << 24)) fclose(fp);
   PetscCheck(n >= 0 && n < (1L << 24), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: not a model file (%ld bytes)", path, n);
   PetscCall(PetscMalloc1(n + 1, text));
-  PetscCheck(fread(*text, 1, (size_t)n, fp) == (size_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error (a directory?)", path);
-  (*text)[n] = 0;
+  got = fread(*text, 1, (size_t)n, fp);
   fclose(fp);
+  PetscCheck(got == (size_t)n, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error (a directory?)", path);
+  (*text)[n] = 0;
   if (n >= 3 && !memcmp(*text, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte-order mark, as some editors write */
     memmove(*text, *text + 3, (size_t)n - 2);
     n -= 3;

@@ -191,14 +191,11 @@ static PetscErrorCode RawReserve(RawPedigree *raw, PetscInt capacity)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree *raw)
+static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader reader, RawPedigree *raw)
 {
-  Reader    reader;
   PetscBool done;
 
   PetscFunctionBeginUser;
-  PetscCall(LabelTableCreate(&raw->ids));
-  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, PETSC_FALSE, &reader));
   for (PetscBool sized = PETSC_FALSE;;) {
     char *const *fields;
     PetscInt     nfields, k;
@@ -238,7 +235,20 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree 
     PetscCall(RawParent(raw, groups, fields[2], &raw->dam[k]));
     raw->line[k] = line;
   }
-  PetscCall(ReaderClose(&reader));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree *raw)
+{
+  Reader         reader;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableCreate(&raw->ids));
+  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, PETSC_FALSE, &reader));
+  ierr = RawReadLines(path, groups, reader, raw);
+  PetscCall(ReaderClose(&reader)); /* the file is closed whatever happened */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -436,22 +446,31 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode PedigreeLoadRoot(Pedigree p)
+static PetscErrorCode PedigreeLoadRaw(Pedigree p, RawPedigree *raw)
 {
-  RawPedigree raw = {0};
-  PetscBool   header;
-
-  double start = HendersonSeconds(), read;
+  PetscBool header;
+  double    start = HendersonSeconds(), read;
 
   PetscFunctionBeginUser;
-  PetscCall(RawRead(p->path, p->group_labels, &raw));
-  PetscCall(RawDetectHeader(&raw, &header));
+  PetscCall(RawRead(p->path, p->group_labels, raw));
+  PetscCall(RawDetectHeader(raw, &header));
   read            = HendersonSeconds();
   p->stats.header = header;
-  PetscCheck(raw.nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
-  PetscCall(PedigreeBuild(p, &raw, header));
-  PetscCall(RawDestroy(&raw));
+  PetscCheck(raw->nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
+  PetscCall(PedigreeBuild(p, raw, header));
   PetscCall(PetscInfo(NULL, "pedigree %s: read %.3f s, checked and ordered %.3f s\n", p->path, read - start, HendersonSeconds() - read));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode PedigreeLoadRoot(Pedigree p)
+{
+  RawPedigree    raw = {0};
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  ierr = PedigreeLoadRaw(p, &raw);
+  PetscCall(RawDestroy(&raw)); /* what the file said is freed whatever happened */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

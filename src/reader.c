@@ -195,9 +195,10 @@ static PetscErrorCode ReaderSplitHeader(Reader r)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode ReaderOpen(MPI_Comm comm, const char path[], PetscBool header, Reader *reader)
+/* Collective. Everything ReaderOpen() does once R exists; an error leaves R to be closed. */
+static PetscErrorCode ReaderSetUp(Reader r, PetscBool header)
 {
-  Reader         r;
+  MPI_Comm       comm = r->comm;
   PetscMPIInt    rank, size;
   PetscInt64     info[3] = {0, 0, 0}; /* file size, data start, header length */
   PetscInt64     nominal_begin, nominal_end, lines_before = 0;
@@ -206,11 +207,6 @@ PetscErrorCode ReaderOpen(MPI_Comm comm, const char path[], PetscBool header, Re
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCall(PetscNew(&r));
-  r->comm = comm;
-  PetscCall(PetscStrallocpy(path, &r->path));
-  *reader = r;
-
   ierr = ReaderOpenLocal(r);
   if (!ierr && rank == 0) ierr = ReaderScanStart(r, header, &info[0], &info[1]);
   PetscCall(HendersonAgree(comm, ierr));
@@ -238,6 +234,25 @@ PetscErrorCode ReaderOpen(MPI_Comm comm, const char path[], PetscBool header, Re
   r->position   = r->begin;
   r->maxfields  = PetscMax(16, r->ncolumns + 1);
   PetscCall(PetscMalloc1(r->maxfields, &r->fields));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ReaderOpen(MPI_Comm comm, const char path[], PetscBool header, Reader *reader)
+{
+  Reader         r;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  *reader = NULL;
+  PetscCall(PetscNew(&r));
+  r->comm = comm;
+  PetscCall(PetscStrallocpy(path, &r->path));
+  ierr = ReaderSetUp(r, header);
+  if (ierr) { /* no file left open, nothing left allocated */
+    PetscCall(ReaderClose(&r));
+    PetscCall(ierr);
+  }
+  *reader = r;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
