@@ -162,6 +162,22 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The effect that absorbs the mean of trait T, with its layout and block, and the position of T in
+   it; *m < 0 when there is none. */
+static PetscErrorCode MeanEffect(Evaluation ev, PetscInt t, PetscInt *m, const EquationsEffect **layout, const EquationsBlock **block, PetscInt *position)
+{
+  const ModelEffect *effect;
+
+  PetscFunctionBeginUser;
+  PetscCall(EquationsGetMeanEffect(ev->equations, t, m));
+  if (*m < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetEffect(ev->model, *m, &effect));
+  PetscCall(EquationsGetEffect(ev->equations, *m, layout));
+  PetscCall(EquationsGetBlock(ev->equations, (*layout)->block, block));
+  *position = ModelEffectTraitPosition(effect, t);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The checkpoint file: -checkpoint_file, or the output's name with .checkpoint.h5 for .h5. */
 static PetscErrorCode CheckpointPath(Evaluation ev, char path[], size_t size)
 {
@@ -288,18 +304,15 @@ static PetscErrorCode EvaluationInitialGuess(Evaluation ev, const char path[], V
   /* the mean effect's levels as the equations hold them: the output took b centre off them */
   PetscCallMPI(MPI_Bcast(shift, (PetscMPIInt)ntraits, MPIU_REAL, 0, ev->comm));
   for (PetscInt t = 0; t < ntraits; t++) {
-    PetscInt               m, rstart, rend;
-    const ModelEffect     *effect;
+    PetscInt               m, rstart, rend, i;
     const EquationsEffect *layout;
     const EquationsBlock  *block;
-    PetscCall(EquationsGetMeanEffect(ev->equations, t, &m));
-    if (m < 0 || !shift[t]) continue;
-    PetscCall(ModelGetEffect(ev->model, m, &effect));
-    PetscCall(EquationsGetEffect(ev->equations, m, &layout));
-    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+    if (!shift[t]) continue;
+    PetscCall(MeanEffect(ev, t, &m, &layout, &block, &i));
+    if (m < 0) continue;
     PetscCall(VecGetOwnershipRange(x, &rstart, &rend));
     for (PetscInt l = 0; l < block->nlevels; l++) {
-      PetscInt eq = EquationsBlockEquation(block, l, layout->slot + ModelEffectTraitPosition(effect, t) * layout->ncoef);
+      PetscInt eq = EquationsBlockEquation(block, l, layout->slot + i * layout->ncoef);
       if (eq >= rstart && eq < rend) PetscCall(VecSetValue(x, eq, shift[t], ADD_VALUES));
     }
     PetscCall(VecAssemblyBegin(x));
@@ -488,15 +501,11 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   }
   for (PetscInt t = 0; t < ntraits; t++) {
     PetscInt               m, i;
-    const ModelEffect     *effect;
     const EquationsEffect *layout;
     const EquationsBlock  *block;
-    PetscCall(EquationsGetMeanEffect(ev->equations, t, &m));
-    if (m < 0 || !shift[t]) continue;
-    PetscCall(ModelGetEffect(ev->model, m, &effect));
-    PetscCall(EquationsGetEffect(ev->equations, m, &layout));
-    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
-    i = ModelEffectTraitPosition(effect, t);
+    if (!shift[t]) continue;
+    PetscCall(MeanEffect(ev, t, &m, &layout, &block, &i));
+    if (m < 0) continue;
     for (PetscInt l = lo[m]; l < hi[m]; l++)
       if (EquationsBlockEquation(block, l, i) >= 0) values[m][(l - lo[m]) * ntraits + t] -= shift[t];
   }

@@ -371,6 +371,11 @@ PetscErrorCode MMEBalancedLayout(MME mme, Equations eq, PetscInt n, PetscInt nbu
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(nbuckets + 1, &total));
   PetscCall(PetscMalloc1(size + 1, &split));
+  if (!mme->rank) /* the vectors of CG: 156 bytes a row, counted once */
+    for (PetscInt b = 0; b < nbuckets; b++) {
+      PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
+      weight[b] += 156 * (next - first);
+    }
   PetscCallMPI(MPI_Allreduce(weight, total, (PetscMPIInt)nbuckets, MPIU_INT64, MPI_SUM, mme->comm));
   for (PetscInt b = 0; b < nbuckets; b++) all += total[b];
   split[0]    = 0;
@@ -407,11 +412,6 @@ static PetscErrorCode AssembledLayout(MME mme, Equations eq, const Accumulator *
     weight[MMEBucket(i, n, nbuckets)] += AIJ_ENTRY_BYTES;
     if (i != j) weight[MMEBucket(j, n, nbuckets)] += AIJ_ENTRY_BYTES;
   }
-  if (!mme->rank)
-    for (PetscInt b = 0; b < nbuckets; b++) {
-      PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
-      weight[b] += 156 * (next - first);
-    }
   PetscCall(MMEBalancedLayout(mme, eq, n, nbuckets, weight));
   PetscCall(PetscFree(weight));
   PetscFunctionReturn(PETSC_SUCCESS);

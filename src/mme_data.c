@@ -510,7 +510,7 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
   }
 
   /* 2. the rows of every rank, by the bytes a product moves: a record's at its anchor, an animal's
-        (self, parents, alpha) at its equations, 156 a row for the vectors of CG */
+        (self, parents, alpha) at its equations (MMEBalancedLayout() adds the vectors') */
   if (!mme->layout) {
     PetscInt    nbuckets = (PetscInt)PetscMin((PetscInt64)n, 65536);
     PetscInt64 *weight;
@@ -527,11 +527,6 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
       for (PetscInt l = (PetscInt)((PetscInt64)block->nlevels * mme->rank / size); l < (PetscInt)((PetscInt64)block->nlevels * (mme->rank + 1) / size); l++)
         weight[MMEBucket(block->offset + l * block->size, n, nbuckets)] += 20;
     }
-    if (!mme->rank)
-      for (PetscInt b = 0; b < nbuckets; b++) {
-        PetscInt64 first = ((PetscInt64)b * n + nbuckets - 1) / nbuckets, next = ((PetscInt64)(b + 1) * n + nbuckets - 1) / nbuckets;
-        weight[b] += 156 * (next - first);
-      }
     PetscCall(MMEBalancedLayout(mme, eq, n, nbuckets, weight));
     PetscCall(PetscFree(weight));
   }

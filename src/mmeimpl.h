@@ -124,8 +124,9 @@ PETSC_INTERN PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Gi
 /* ---- The row layout ---- */
 
 /* Collective. Rows for every rank such that each moves the same bytes in an iteration: WEIGHT[b] are
-   this rank's bytes for the rows of bucket b (rows first(b) .. first(b+1)-1, first(b) = ceil(b n /
-   nbuckets)); the split points snap to level boundaries. */
+   this rank's bytes of the operator for the rows of bucket b (rows first(b) .. first(b+1)-1, first(b)
+   = ceil(b n / nbuckets)), to which the CG vectors' 156 bytes a row are added; the split points snap
+   to level boundaries. */
 PETSC_INTERN PetscErrorCode MMEBalancedLayout(MME mme, Equations eq, PetscInt n, PetscInt nbuckets, PetscInt64 weight[]);
 static inline PetscInt      MMEBucket(PetscInt row, PetscInt n, PetscInt nbuckets)
 {
