@@ -63,7 +63,7 @@ def summary_seconds(path):
 def plot_phases(logs, out):
     runs = {}  # tag -> ranks -> [(animals, seconds)]
     for path in glob.glob(os.path.join(logs, "solve_*_*.txt")):
-        m = re.fullmatch(r"solve_(\d+)([A-Za-z0-9]*)_(\d+)\.txt", os.path.basename(path))
+        m = re.fullmatch(r"solve_(\d+)([A-Za-z0-9.]*)_(\d+)\.txt", os.path.basename(path))
         if not m:
             continue
         seconds = summary_seconds(path)
@@ -98,7 +98,7 @@ def plot_phases(logs, out):
 def plot_residuals(logs, out):
     groups = {}  # (animals, tag, ranks) -> [(name, its, residuals)]
     for path in glob.glob(os.path.join(logs, "history_*.txt")):
-        m = re.fullmatch(r"history_(\d+)([A-Za-z0-9]*)_(\d+)_(.+)\.txt", os.path.basename(path))
+        m = re.fullmatch(r"history_(\d+)([A-Za-z0-9.]*)_(\d+)_(.+)\.txt", os.path.basename(path))
         if not m:
             continue
         its, res = [], []

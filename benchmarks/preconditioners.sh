@@ -22,7 +22,7 @@ for model in "$here"/../pedigrees/*/model*.txt "$@"; do
   default=$(cd "$tmp/case" && "$build/henderson" solve "$(basename "$model")" -ksp_rtol 1e-10)
   jacobi=$(cd "$tmp/case" && "$build/henderson" solve "$(basename "$model")" -ksp_rtol 1e-10 -pc_type jacobi)
   equations=$(echo "$default" | sed -n 's/^  equations *\([0-9]*\).*/\1/p')
-  pc=$(echo "$default" | sed -n 's/^  solver *cg + \([a-z]*\):.*/\1/p')
+  pc=$(echo "$default" | sed -n 's/^  solver *[a-z]* + \([a-z]*\):.*/\1/p')
   it=$(echo "$default" | sed -n 's/^  solver.*: \([0-9]*\) iterations.*/\1/p')
   jit=$(echo "$jacobi" | sed -n 's/^  solver.*: \([0-9]*\) iterations.*/\1/p')
   echo "| $name | $equations | $pc | $it | $jit |"
