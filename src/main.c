@@ -111,7 +111,7 @@ int main(int argc, char **argv)
   if (failed)
     exit_code = EXIT_ERROR;
   else if (!converged) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson: warning: the solver did not converge; solutions were written anyway\n"));
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: warning: the solver did not converge; solutions were written anyway\n"));
     exit_code = EXIT_NOT_CONVERGED;
   }
   PetscCall(HendersonErrorFinalize());
