@@ -11,6 +11,8 @@ struct _p_Evaluation {
   MME          mme;
   Solver       solver;
   Vec          x;
+  PEVMethod    pev_method; /* -pev */
+  Vec          pev;        /* diag(C^-1), when asked for */
   SolverResult result;
   PetscBool    resumed;           /* the solve went on from a checkpoint */
   PetscInt     initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
@@ -38,6 +40,7 @@ PetscErrorCode EvaluationDestroy(Evaluation *evaluation)
   PetscFunctionBeginUser;
   if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(VecDestroy(&ev->x));
+  PetscCall(VecDestroy(&ev->pev));
   PetscCall(SolverDestroy(&ev->solver));
   PetscCall(MMEDestroy(&ev->mme));
   PetscCall(EquationsDestroy(&ev->equations));
@@ -155,8 +158,16 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
   PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
   PetscCall(MMECreate(ev->comm, &ev->mme));
+  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-pev", PEVMethods, (PetscEnum *)&ev->pev_method, NULL));
+  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
   PetscCall(MMESetFromOptions(ev->mme));
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
+  if (ev->pev_method == PEV_METHOD_EXACT) {
+    MMEStats stats;
+    PetscCall(MMEGetStats(ev->mme, &stats));
+    PetscCheck(stats.operator== MME_OPERATOR_ASSEMBLED, ev->comm, PETSC_ERR_USER_INPUT, "-pev exact factors the assembled C: leave out -mme_operator %s",
+               MMEOperatorTypes[stats.operator]);
+  }
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -365,6 +376,21 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode EvaluationPEV(Evaluation ev)
+{
+  Mat    C;
+  double start;
+
+  PetscFunctionBeginUser;
+  if (ev->pev_method == PEV_METHOD_NONE) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEV, &start));
+  PetscCall(MMEGetSystem(ev->mme, &C, NULL, NULL));
+  if (!ev->pev) PetscCall(VecDuplicate(ev->x, &ev->pev));
+  PetscCall(PEVComputeExact(C, ev->pev));
+  PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEV, start));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The levels of BLOCK whose equations this rank owns: a level belongs to the rank that owns its first
    equation (or, for a level without any, the place where it would be). Levels are never split. */
 static PetscErrorCode BlockLocalLevels(Evaluation ev, const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscInt n, PetscInt *lo, PetscInt *hi)
@@ -453,6 +479,75 @@ static PetscErrorCode EffectValues(Evaluation ev, PetscInt e, PetscBool groups, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective. Inbreeding coefficients of the animals LO..HI-1 (held by other ranks after PedigreeDistribute()). */
+static PetscErrorCode LevelInbreeding(Evaluation ev, PetscInt lo, PetscInt hi, PetscReal **F)
+{
+  PetscInt         start, n;
+  const PetscReal *inbreeding;
+  Vec              from, to;
+  IS               is;
+  VecScatter       scatter;
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeGetLocal(ev->pedigree, &start, &n, NULL, NULL, NULL, &inbreeding));
+  PetscCall(PetscMalloc1(hi - lo + 1, F));
+  PetscCall(VecCreateMPIWithArray(ev->comm, 1, n, PETSC_DECIDE, (const PetscScalar *)inbreeding, &from));
+  PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, hi - lo, (PetscScalar *)*F, &to));
+  PetscCall(ISCreateStride(PETSC_COMM_SELF, hi - lo, lo, 1, &is));
+  PetscCall(VecScatterCreate(from, is, to, NULL, &scatter));
+  PetscCall(VecScatterBegin(scatter, from, to, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(scatter, from, to, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterDestroy(&scatter));
+  PetscCall(ISDestroy(&is));
+  PetscCall(VecDestroy(&to));
+  PetscCall(VecDestroy(&from));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. This rank's rows of the accuracy of effect E (or of its GROUPS), from diag(C^-1): pev, sep and,
+   for random effects, reliability = 1 - pev / ((1 + F) sigma2), sigma2 the effect's G0 diagonal for the
+   column (trait, coefficient), F = 0 for iid effects (RELIABILITY NULL otherwise). */
+static PetscErrorCode EffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups, PetscInt rstart, PetscInt rend, PetscReal **pev, PetscReal **sep,
+                                     PetscReal **reliability)
+{
+  const ModelEffect     *effect;
+  const EquationsEffect *layout;
+  const PetscScalar     *d;
+  PetscInt               lo, hi, ntraits, ncoef, columns;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetEffect(ev->model, e, &effect));
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+  ncoef   = layout->ncoef;
+  columns = ntraits * ncoef;
+  PetscCall(VecGetArrayRead(ev->pev, &d));
+  PetscCall(EffectValues(ev, e, groups, d, rstart, rend, &lo, &hi, pev));
+  PetscCall(VecRestoreArrayRead(ev->pev, &d));
+  PetscCall(PetscMalloc1((hi - lo) * columns + 1, sep));
+  for (PetscInt k = 0; k < (hi - lo) * columns; k++) (*sep)[k] = PetscSqrtReal(PetscMax((*pev)[k], 0));
+  *reliability = NULL;
+  if (effect->kind == MODEL_EFFECT_RANDOM && !groups) {
+    const ModelGroup *group;
+    PetscReal        *F = NULL;
+    PetscCall(ModelGetGroup(ev->model, effect->group, &group));
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(LevelInbreeding(ev, lo, hi, &F));
+    PetscCall(PetscCalloc1((hi - lo) * columns + 1, reliability));
+    for (PetscInt l = lo; l < hi; l++)
+      for (PetscInt t = 0; t < ntraits; t++) {
+        PetscInt i = ModelEffectTraitPosition(effect, t);
+        if (i < 0) continue;
+        for (PetscInt c = 0; c < ncoef; c++) {
+          PetscInt  k = effect->position + i * ncoef + c, at = (l - lo) * columns + t * ncoef + c;
+          PetscReal variance = group->covariance[k * group->dim + k] * (1 + (F ? F[l - lo] : 0));
+          if ((*pev)[at] > 0 && variance > 0) (*reliability)[at] = 1 - (*pev)[at] / variance;
+        }
+      }
+    PetscCall(PetscFree(F));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal global[], PetscInt n)
 {
   PetscFunctionBeginUser;
@@ -517,6 +612,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     char                   traits[4096], columns[8192], name[MODEL_MAX_NAME + 16];
     PetscInt               constrained[MODEL_MAX_TRAITS];
     LabelTable             covariate_label = NULL;
+    PetscReal             *pev = NULL, *sep = NULL, *reliability = NULL;
 
     PetscCall(ModelGetEffect(ev->model, e, &effect));
     PetscCall(EquationsGetEffect(ev->equations, e, &layout));
@@ -557,7 +653,14 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     out.values      = values[e];
     if (effect->structure == MODEL_STRUCTURE_PEDIGREE)
       PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+    if (ev->pev) PetscCall(EffectAccuracy(ev, e, PETSC_FALSE, rstart, rend, &pev, &sep, &reliability));
+    out.pev         = pev;
+    out.sep         = sep;
+    out.reliability = reliability;
     PetscCall(OutputWriteEffect(output, &out));
+    PetscCall(PetscFree(pev));
+    PetscCall(PetscFree(sep));
+    PetscCall(PetscFree(reliability));
     PetscCall(LabelTableDestroy(&covariate_label));
     if (layout->group_block >= 0) {
       /* the unknown-parent groups of a pedigree effect */
@@ -576,7 +679,14 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
       out.level_start = glo;
       out.level_count = ghi - glo;
       out.values      = gvalues;
+      if (ev->pev) PetscCall(EffectAccuracy(ev, e, PETSC_TRUE, rstart, rend, &pev, &sep, &reliability));
+      out.pev         = pev;
+      out.sep         = sep;
+      out.reliability = NULL;
       PetscCall(OutputWriteEffect(output, &out));
+      PetscCall(PetscFree(pev));
+      PetscCall(PetscFree(sep));
+      PetscCall(PetscFree(reliability));
       PetscCall(PetscFree(gvalues));
     }
   }
@@ -702,6 +812,7 @@ PetscErrorCode EvaluationRun(Evaluation ev, const char model_path[])
   PetscCall(EvaluationNumber(ev));
   PetscCall(EvaluationAssemble(ev));
   PetscCall(EvaluationSolve(ev));
+  PetscCall(EvaluationPEV(ev));
   PetscCall(EvaluationWrite(ev, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -773,6 +884,12 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", ev->result.ksp_type,
                                    ev->result.pc_type, ev->result.iterations, (double)ev->result.relative_residual, (double)ev->result.rtol,
                                    ev->result.converged ? "converged" : "NOT CONVERGED"));
+  if (ev->pev) {
+    PetscReal seconds;
+    PetscCall(EvaluationGetPhaseSeconds(ev, HENDERSON_PHASE_PEV, &seconds));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         %s: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n",
+                                     PEVMethods[ev->pev_method], (double)seconds));
+  }
   if (ev->resumed) PetscCall(PetscViewerASCIIPrintf(viewer, "  restart     went on from the checkpoint of an interrupted run\n"));
   if (ev->initial_path[0])
     PetscCall(PetscViewerASCIIPrintf(viewer, "  initial     %s: %" PetscInt_FMT " of %" PetscInt_FMT " levels found there (the others started from 0)\n",

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-const char *const HendersonPhaseNames[] = {"read", "pedigree", "number", "assemble", "solve", "write"};
+const char *const HendersonPhaseNames[] = {"read", "pedigree", "number", "assemble", "solve", "pev", "write"};
 PetscLogEvent     HendersonPhaseEvents[HENDERSON_NUM_PHASES];
 PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
 PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultPedigree, HendersonEventMultScatter;
@@ -10,7 +10,7 @@ PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, Henderson
 PetscErrorCode HendersonLogInitialize(void)
 {
   static PetscBool   registered    = PETSC_FALSE;
-  static const char *event_names[] = {"HdRead", "HdPedigree", "HdNumber", "HdAssemble", "HdSolve", "HdWrite"};
+  static const char *event_names[] = {"HdRead", "HdPedigree", "HdNumber", "HdAssemble", "HdSolve", "HdPEV", "HdWrite"};
   PetscClassId       classid;
 
   PetscFunctionBeginUser;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
-                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [PETSc options]\n"
+                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact] [PETSc options]\n"
                            "       henderson export FILE.h5 EFFECT\n"
                            "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
                            "       henderson --version\n";
@@ -91,6 +91,7 @@ int main(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--restart")) argv[i] = (char *)"-restart";
     if (!strcmp(argv[i], "--initial")) argv[i] = (char *)"-initial";
+    if (!strcmp(argv[i], "--pev")) argv[i] = (char *)"-pev";
   }
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(HendersonErrorInitialize());

@@ -235,6 +235,10 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
   H5Check(group, "create an effect group");
   PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels));
   PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
+  if (effect->pev) PetscCall(WriteRows(o, group, "pev", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->pev));
+  if (effect->sep) PetscCall(WriteRows(o, group, "sep", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->sep));
+  if (effect->reliability)
+    PetscCall(WriteRows(o, group, "reliability", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->reliability));
   if (effect->inbreeding)
     PetscCall(WriteRows(o, group, "inbreeding", effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->inbreeding));
   PetscCall(WriteAttribute(o, group, "kind", OUTPUT_STRING, effect->kind));
@@ -416,6 +420,23 @@ PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *
     *inbreeding = NULL;
     if (H5Lexists(group, "inbreeding", H5P_DEFAULT) > 0) PetscCall(ReadReals(path, group, "inbreeding", &rows, NULL, inbreeding));
   }
+  H5Gclose(group);
+  H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputReadEffectDataset(const char path[], const char name[], const char dataset[], PetscInt *nlevels, PetscInt *ncolumns, PetscReal **values)
+{
+  hid_t file, group;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenEffect(path, name, &file, &group));
+  if (H5Lexists(group, dataset, H5P_DEFAULT) <= 0) {
+    H5Gclose(group);
+    H5Fclose(file);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: effect '%s' has no dataset '%s'", path, name, dataset);
+  }
+  PetscCall(ReadReals(path, group, dataset, nlevels, ncolumns, values));
   H5Gclose(group);
   H5Fclose(file);
   PetscFunctionReturn(PETSC_SUCCESS);

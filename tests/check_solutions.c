@@ -6,6 +6,7 @@
                     the trait, or trait x coefficients for regressions)
          diff       EFFECT LEVEL_A LEVEL_B VALUE TOL [COLUMN]   value(A) - value(B), an estimable function
          inbreeding EFFECT LEVEL VALUE TOL
+         pev | sep | reliability  EFFECT LEVEL VALUE TOL [COLUMN]   the dataset of that name (with -pev)
          linear     VALUE TOL C1 EFFECT1 LEVEL1 [C2 EFFECT2 LEVEL2 ...]   sum of Ck * value, an estimable
                     function across effects (EFFECT:COLUMN picks a column, counted from 1)
          attribute  GROUP NAME VALUE TOL             a numeric attribute, e.g. /solver converged 1 0
@@ -132,6 +133,20 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       } else
         got = cache.values[l * cache.ncolumns + t];
       if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
+    } else if (!strcmp(fields[0], "pev") || !strcmp(fields[0], "sep") || !strcmp(fields[0], "reliability")) {
+      PetscInt   l = FindLevel(&cache, fields[2]), t = n >= 6 ? atoi(fields[5]) - 1 : 0, rows, columns;
+      PetscReal *values;
+      PetscCheck(n == 5 || n == 6, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      if (l < 0) {
+        printf("FAIL  %s: no level '%s' in effect %s\n", line, fields[2], fields[1]);
+        (*failures)++;
+        continue;
+      }
+      PetscCall(OutputReadEffectDataset(path, fields[1], fields[0], &rows, &columns, &values));
+      PetscCheck(rows == cache.nlevels && t >= 0 && t < columns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: column out of range: %s", expected, line);
+      if (!Report(fabs(values[l * columns + t] - atof(fields[3])) <= atof(fields[4]), line, values[l * columns + t], atof(fields[3]), atof(fields[4])))
+        (*failures)++;
+      PetscCall(PetscFree(values));
     } else if (!strcmp(fields[0], "diff")) {
       PetscInt  a = FindLevel(&cache, fields[2]), b = FindLevel(&cache, fields[3]), t = n >= 7 ? atoi(fields[6]) - 1 : 0;
       PetscReal got;

@@ -135,7 +135,8 @@ static PetscErrorCode Simulate(Simulation *s)
 #define OL (OU + NPED + NDATAONLY)
 #define NDENSE (OL + NLITTER)
 
-static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[])
+/* The dense C and its solution X; *CDENSE (when not NULL) keeps C (free with PetscFree()). */
+static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[], PetscReal **Cdense)
 {
   PetscReal *C, *b, *A, w[9], lo = 1e300, hi = -1e300;
   PetscInt   col[9], nanimals = NPED + NDATAONLY;
@@ -179,6 +180,10 @@ static PetscErrorCode DenseSolve(const Simulation *s, PetscReal x[])
     for (PetscInt j = 0; j < nanimals; j++) C[(OU + i) * NDENSE + OU + j] += A[i * nanimals + j] / sigma2a;
   for (PetscInt l = 0; l < NLITTER; l++) C[(OL + l) * NDENSE + OL + l] += 1.0 / sigma2l;
   PetscCall(TestSolvePSD(NDENSE, C, b, x));
+  if (Cdense) {
+    PetscCall(PetscMalloc1(NDENSE * NDENSE, Cdense));
+    PetscCall(PetscArraycpy(*Cdense, C, NDENSE * NDENSE));
+  }
   PetscCall(PetscFree2(C, b));
   PetscCall(PetscFree(A));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -317,6 +322,74 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* With -pev: the prediction error variances of the animals and litters (the diagonal of the inverse
+   of the dense C, made full rank by dropping one season equation: the random effects' block of a
+   generalized inverse does not depend on which), and the animals' reliabilities 1 - PEV / ((1 + F) sigma2a). */
+static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, PetscReal C[], const char path[])
+{
+  const PetscInt n = NDENSE - 1, drop = OS;
+  PetscReal     *Cr, worst = 0, worst_rel = 0;
+  PetscInt       nlevels, ncolumns;
+  char         **labels;
+  PetscReal     *values, *inbreeding, *pev, *rel;
+  PetscBool      ok = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(n * n, &Cr));
+  for (PetscInt i = 0, ii = 0; i < NDENSE; i++) {
+    if (i == drop) continue;
+    for (PetscInt j = 0, jj = 0; j < NDENSE; j++) {
+      if (j == drop) continue;
+      Cr[ii * n + jj++] = C[i * NDENSE + j];
+    }
+    ii++;
+  }
+  PetscCall(TestInverseSPD(n, Cr)); /* equations after DROP move up by one */
+  PetscCall(OutputReadEffect(path, "animal", &nlevels, &ncolumns, &labels, &values, &inbreeding));
+  PetscCall(OutputReadEffectDataset(path, "animal", "pev", &nlevels, &ncolumns, &pev));
+  PetscCall(OutputReadEffectDataset(path, "animal", "reliability", &nlevels, &ncolumns, &rel));
+  for (PetscInt i = 0; i < NPED + NDATAONLY; i++) {
+    PetscInt  q = OU + i - 1, l = -1;
+    PetscReal dense;
+    for (PetscInt k = 0; k < nlevels; k++)
+      if (!strcmp(labels[k], s->id[i])) l = k;
+    if (l < 0) {
+      ok = PETSC_FALSE;
+      continue;
+    }
+    dense     = Cr[q * n + q];
+    ok        = ok && Close(pev[l], dense) && Close(rel[l], 1 - dense / ((1 + inbreeding[l]) * sigma2a));
+    worst     = PetscMax(worst, PetscAbsReal(pev[l] - dense));
+    worst_rel = PetscMax(worst_rel, PetscAbsReal(rel[l] - (1 - dense / ((1 + inbreeding[l]) * sigma2a))));
+  }
+  TestCheck(c, ok, "animal PEV = diag of the dense inverse (largest difference %.3g), reliabilities (%.3g)", (double)worst, (double)worst_rel);
+  PetscCall(PetscFree(labels));
+  PetscCall(PetscFree(values));
+  PetscCall(PetscFree(inbreeding));
+  PetscCall(PetscFree(pev));
+  PetscCall(PetscFree(rel));
+  PetscCall(OutputReadEffect(path, "litter", &nlevels, &ncolumns, &labels, &values, NULL));
+  PetscCall(OutputReadEffectDataset(path, "litter", "pev", &nlevels, &ncolumns, &pev));
+  worst = 0;
+  ok    = PETSC_TRUE;
+  for (PetscInt l = 0; l < NLITTER; l++) {
+    char      label[32];
+    PetscInt  k = -1, q = OL + l - 1;
+    PetscReal dense = Cr[q * n + q];
+    snprintf(label, sizeof(label), "L%02d", (int)l + 1);
+    for (PetscInt m = 0; m < nlevels; m++)
+      if (!strcmp(labels[m], label)) k = m;
+    ok    = ok && k >= 0 && Close(pev[k], dense);
+    worst = k >= 0 ? PetscMax(worst, PetscAbsReal(pev[k] - dense)) : worst;
+  }
+  TestCheck(c, ok, "litter PEV = diag of the dense inverse (largest difference %.3g)", (double)worst);
+  PetscCall(PetscFree(labels));
+  PetscCall(PetscFree(values));
+  PetscCall(PetscFree(pev));
+  PetscCall(PetscFree(Cr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   TestCounter   c = {0, 0};
@@ -352,11 +425,15 @@ int main(int argc, char **argv)
   PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
   PetscCall(EvaluationDestroy(&ev));
   if (rank == 0) {
-    PetscReal *x;
+    PetscReal *x, *C = NULL;
+    PetscBool  pev;
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &pev));
     PetscCall(PetscMalloc1(NDENSE, &x));
-    PetscCall(DenseSolve(s, x));
+    PetscCall(DenseSolve(s, x, pev ? &C : NULL));
     PetscCall(Compare(&c, s, x, output));
+    if (pev) PetscCall(ComparePEV(&c, s, C, output));
     PetscCall(PetscFree(x));
+    PetscCall(PetscFree(C));
   }
   PetscCall(PetscFree(s));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_mme");

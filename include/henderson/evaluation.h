@@ -6,6 +6,7 @@
      EvaluationNumber     -> global levels, data-only animals added, inbreeding, A-inverse, animals ordered herd by herd
      EvaluationAssemble   -> Equations, MME   (distributed Mat and rhs)
      EvaluationSolve      -> solution Vec     (KSP)
+     EvaluationPEV        -> diag(C^-1)       (with -pev exact; pev.h)
      EvaluationWrite      -> HDF5 file
 
    Each stage is timed and logged as a PetscLogEvent. The objects stay alive until
@@ -34,6 +35,7 @@ PETSC_EXTERN PetscErrorCode EvaluationPedigree(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationNumber(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationAssemble(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationSolve(Evaluation evaluation);
+PETSC_EXTERN PetscErrorCode EvaluationPEV(Evaluation evaluation);
 /* Collective. Writes to OUTPUT_PATH, or to the model's output path when NULL. */
 PETSC_EXTERN PetscErrorCode EvaluationWrite(Evaluation evaluation, const char output_path[]);
 /* Collective. All of the above in order. */

@@ -15,6 +15,8 @@
 #include <henderson/mme.h>
 #include <henderson/cg.h>
 #include <henderson/solver.h>
+#include <henderson/factor.h>
+#include <henderson/pev.h>
 #include <henderson/output.h>
 #include <henderson/evaluation.h>
 

@@ -1,5 +1,5 @@
 /* henderson/log.h -- one PetscLogEvent per phase, registered in one place, so that -log_view
-   reads like the data flow: read -> pedigree -> number -> assemble -> solve -> write. */
+   reads like the data flow: read -> pedigree -> number -> assemble -> solve -> pev -> write. */
 #ifndef HENDERSON_LOG_H
 #define HENDERSON_LOG_H
 
@@ -11,6 +11,7 @@ typedef enum {
   HENDERSON_PHASE_NUMBER,   /* labels to global level numbers */
   HENDERSON_PHASE_ASSEMBLE, /* mixed model equations */
   HENDERSON_PHASE_SOLVE,    /* preconditioned conjugate gradient */
+  HENDERSON_PHASE_PEV,      /* prediction error variances (when asked for) */
   HENDERSON_PHASE_WRITE,    /* HDF5 */
   HENDERSON_NUM_PHASES
 } HendersonPhase;

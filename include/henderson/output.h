@@ -4,6 +4,9 @@
      /solutions/NAME/level   strings, the labels exactly as read, one per level
      /solutions/NAME/value   float64 [levels, traits x coefficients]
      /solutions/NAME/inbreeding  float64 [levels] (pedigree effects)
+     /solutions/NAME/pev, sep    float64 [levels, traits x coefficients] (with -pev): prediction error
+                             variance (var(b_hat) for fixed effects) and its square root
+     /solutions/NAME/reliability float64, the same shape (random effects, with -pev)
                              attributes: kind, structure, traits, columns, covariance (and
                              variance), constrained_level, covariate, legendre, range
      /solutions/NAME_groups  unknown-parent groups of a pedigree effect, the same layout
@@ -31,6 +34,7 @@ typedef struct {
   PetscInt         level_start; /* this rank's rows: level_start .. level_start+level_count-1 */
   PetscInt         level_count;
   const PetscReal *values;     /* level_count * ncolumns, row-major */
+  const PetscReal *pev, *sep, *reliability; /* like values, or NULL: prediction error variance, its root, 1 - pev / ((1 + F) sigma2) */
   const PetscReal *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
   PetscInt         inbreeding_start, inbreeding_count;
   /* attributes */
@@ -66,6 +70,9 @@ PETSC_EXTERN PetscErrorCode OutputDestroy(Output *output);
    free both with PetscFree(). INBREEDING is NULL when the effect has none. */
 PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values,
                                              PetscReal **inbreeding);
+/* Not collective: another [levels, columns] dataset of an effect ("pev", "sep", "reliability", ...); free with PetscFree(). */
+PETSC_EXTERN PetscErrorCode OutputReadEffectDataset(const char path[], const char name[], const char dataset[], PetscInt *nlevels, PetscInt *ncolumns,
+                                                    PetscReal **values);
 /* Not collective: a numeric attribute of GROUP in a solutions file. */
 PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
 /* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */

@@ -1,0 +1,163 @@
+#include <henderson/factor.h>
+#include <henderson/log.h>
+
+struct _p_Factor {
+  MPI_Comm    comm;
+  PetscMPIInt rank, size;
+  Mat         F;        /* MUMPS' factor */
+  PetscBool   symbolic; /* the ordering and symbolic factorisation are done */
+};
+
+PetscErrorCode FactorCreate(MPI_Comm comm, Factor *factor)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(factor));
+  (*factor)->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &(*factor)->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &(*factor)->size));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode FactorDestroy(Factor *factor)
+{
+  PetscFunctionBeginUser;
+  if (!*factor) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(MatDestroy(&(*factor)->F));
+  PetscCall(PetscFree(*factor));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode FactorSetUp(Factor f, Mat C)
+{
+#if defined(PETSC_HAVE_MUMPS)
+  MatFactorInfo  info;
+  MatFactorError error;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatFactorInfoInitialize(&info));
+  if (!f->symbolic) {
+    PetscCall(MatGetFactor(C, MATSOLVERMUMPS, MAT_FACTOR_CHOLESKY, &f->F));
+    PetscCall(MatMumpsSetIcntl(f->F, 33, 1)); /* compute the determinant */
+    PetscCall(MatCholeskyFactorSymbolic(f->F, C, NULL, &info));
+    f->symbolic = PETSC_TRUE;
+  }
+  PetscCall(MatMumpsSetIcntl(f->F, 30, 0)); /* back to plain solves after selected inverse entries */
+  PetscCall(MatCholeskyFactorNumeric(f->F, C, &info));
+  PetscCall(MatFactorGetError(f->F, &error));
+  PetscCheck(error == MAT_FACTOR_NOERROR, f->comm, PETSC_ERR_MAT_CH_ZRPVT,
+             "MUMPS could not factor the mixed model equations (MatFactorError %d): not positive definite, or out of memory", (int)error);
+  PetscFunctionReturn(PETSC_SUCCESS);
+#else
+  PetscFunctionBeginUser;
+  SETERRQ(f->comm, PETSC_ERR_SUP, "this PETSc has no MUMPS: exact PEV and REML need it");
+#endif
+}
+
+PetscErrorCode FactorGetLogDeterminant(Factor f, PetscReal *logdet)
+{
+#if defined(PETSC_HAVE_MUMPS)
+  PetscReal mantissa;
+  PetscInt  exponent;
+
+  PetscFunctionBeginUser;
+  PetscCheck(f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "call FactorSetUp() first");
+  /* |C| = RINFOG(12) * 2^INFOG(34): no overflow however large the system */
+  PetscCall(MatMumpsGetRinfog(f->F, 12, &mantissa));
+  PetscCall(MatMumpsGetInfog(f->F, 34, &exponent));
+  PetscCheck(mantissa > 0, f->comm, PETSC_ERR_MAT_CH_ZRPVT, "the mixed model equations are not positive definite (determinant %g x 2^%" PetscInt_FMT ")",
+             (double)mantissa, exponent);
+  *logdet = PetscLogReal(mantissa) + (PetscReal)exponent * PetscLogReal(2.0);
+  PetscFunctionReturn(PETSC_SUCCESS);
+#else
+  PetscFunctionBeginUser;
+  SETERRQ(f->comm, PETSC_ERR_SUP, "this PETSc has no MUMPS");
+#endif
+}
+
+PetscErrorCode FactorSolve(Factor f, Vec b, Vec x)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "call FactorSetUp() first");
+  PetscCall(MatSolve(f->F, b, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the value at (ROW, COL) of the sequential CSR matrix (IA, JA, A), which must hold it. */
+static PetscReal CSRValue(const PetscInt ia[], const PetscInt ja[], const PetscScalar a[], PetscInt row, PetscInt col)
+{
+  PetscInt lo = ia[row], hi = ia[row + 1];
+  while (lo < hi) {
+    PetscInt mid = lo + (hi - lo) / 2;
+    if (ja[mid] < col) lo = mid + 1;
+    else hi = mid;
+  }
+  return PetscRealPart(a[lo]);
+}
+
+PetscErrorCode FactorGetInverseEntries(Factor f, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal values[])
+{
+#if defined(PETSC_HAVE_MUMPS)
+  PetscMPIInt *counts = NULL, *displs = NULL, mine;
+  PetscInt64   total = 0, n64 = (PetscInt64)n;
+  PetscInt    *all_rows = NULL, *all_cols = NULL, N;
+  PetscReal   *all_values = NULL;
+  Mat          spRHST, spRHS, seq;
+
+  PetscFunctionBeginUser;
+  PetscCheck(f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "call FactorSetUp() first");
+  PetscCheck(n <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%" PetscInt64_FMT " entries of the inverse asked for on one rank", n64);
+  mine = (PetscMPIInt)n;
+  PetscCallMPI(MPI_Allreduce(&n64, &total, 1, MPIU_INT64, MPI_SUM, f->comm));
+  PetscCheck(total <= PETSC_MPI_INT_MAX, f->comm, PETSC_ERR_SUP, "%" PetscInt64_FMT " entries of the inverse: MUMPS takes them on one rank, at most %d",
+             total, PETSC_MPI_INT_MAX);
+  if (f->rank == 0) PetscCall(PetscMalloc2(f->size, &counts, f->size + 1, &displs));
+  PetscCallMPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, f->comm));
+  if (f->rank == 0) {
+    displs[0] = 0;
+    for (PetscMPIInt r = 0; r < f->size; r++) displs[r + 1] = displs[r] + counts[r];
+  }
+  PetscCall(PetscMalloc3(f->rank == 0 ? total + 1 : 1, &all_rows, f->rank == 0 ? total + 1 : 1, &all_cols, f->rank == 0 ? total + 1 : 1, &all_values));
+  PetscCallMPI(MPI_Gatherv(rows, mine, MPIU_INT, all_rows, counts, displs, MPIU_INT, 0, f->comm));
+  PetscCallMPI(MPI_Gatherv(cols, mine, MPIU_INT, all_cols, counts, displs, MPIU_INT, 0, f->comm));
+
+  /* The requested pattern as a matrix held whole by rank 0 (MUMPS' centralised sparse right-hand
+     sides): repeats are merged by the COO assembly. */
+  PetscCall(MatGetSize(f->F, &N, NULL));
+  PetscCall(MatCreate(f->comm, &spRHST));
+  PetscCall(MatSetSizes(spRHST, f->rank == 0 ? N : 0, f->rank == 0 ? N : 0, N, N));
+  PetscCall(MatSetType(spRHST, MATAIJ));
+  PetscCall(MatSetPreallocationCOO(spRHST, f->rank == 0 ? (PetscCount)total : 0, all_rows, all_cols));
+  {
+    PetscScalar *zeros;
+    PetscCall(PetscCalloc1(f->rank == 0 ? total + 1 : 1, &zeros));
+    PetscCall(MatSetValuesCOO(spRHST, zeros, INSERT_VALUES));
+    PetscCall(PetscFree(zeros));
+  }
+  PetscCall(MatCreateTranspose(spRHST, &spRHS));
+  PetscCall(MatMumpsGetInverse(f->F, spRHS)); /* C symmetric: entry (i, j) of spRHST is C^-1(i, j) */
+  PetscCall(MatMumpsSetIcntl(f->F, 30, 0));
+  if (f->size > 1) PetscCall(MatMPIAIJGetSeqAIJ(spRHST, &seq, NULL, NULL));
+  else seq = spRHST;
+  if (f->rank == 0) {
+    const PetscInt    *ia, *ja;
+    const PetscScalar *a;
+    PetscInt           nrows;
+    PetscBool          done;
+    PetscCall(MatGetRowIJ(seq, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
+    PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_PLIB, "no CSR structure");
+    PetscCall(MatSeqAIJGetArrayRead(seq, &a));
+    for (PetscInt64 k = 0; k < total; k++) all_values[k] = CSRValue(ia, ja, a, all_rows[k], all_cols[k]);
+    PetscCall(MatSeqAIJRestoreArrayRead(seq, &a));
+    PetscCall(MatRestoreRowIJ(seq, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
+  }
+  PetscCallMPI(MPI_Scatterv(all_values, counts, displs, MPIU_REAL, values, mine, MPIU_REAL, 0, f->comm));
+  PetscCall(MatDestroy(&spRHS));
+  PetscCall(MatDestroy(&spRHST));
+  PetscCall(PetscFree3(all_rows, all_cols, all_values));
+  if (f->rank == 0) PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+#else
+  PetscFunctionBeginUser;
+  SETERRQ(f->comm, PETSC_ERR_SUP, "this PETSc has no MUMPS");
+#endif
+}
