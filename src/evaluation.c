@@ -20,6 +20,8 @@ struct _p_Evaluation {
   PetscReal    seconds[HENDERSON_NUM_PHASES]; /* this rank's, summed over the calls of a phase */
   PetscBool    ran[HENDERSON_NUM_PHASES];
   char         output_path[HENDERSON_MAX_PATH];
+  PetscErrorCode (*write_hook)(Output, void *); /* more contents of the output (REML's /variance) */
+  void *write_context;
 };
 
 PetscErrorCode EvaluationCreate(MPI_Comm comm, Evaluation *evaluation)
@@ -170,6 +172,33 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   }
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationReassemble(Evaluation ev)
+{
+  double start;
+
+  PetscFunctionBeginUser;
+  PetscCheck(ev->equations, ev->comm, PETSC_ERR_ARG_WRONGSTATE, "call EvaluationAssemble() first");
+  PetscCall(PetscLogStagePush(HendersonStageAssemble));
+  PetscCall(PhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
+  /* a new MME: with new variances an entry of G0-inverse may become zero or stop being zero */
+  PetscCall(SolverDestroy(&ev->solver));
+  PetscCall(MMEDestroy(&ev->mme));
+  PetscCall(MMECreate(ev->comm, &ev->mme));
+  PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED));
+  PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
+  PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
+  PetscCall(PetscLogStagePop());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationSetWriteHook(Evaluation ev, PetscErrorCode (*hook)(Output, void *), void *context)
+{
+  PetscFunctionBeginUser;
+  ev->write_hook    = hook;
+  ev->write_context = context;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -792,6 +821,7 @@ PetscErrorCode EvaluationWrite(Evaluation ev, const char output_path[])
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_WRITE, &start));
   ierr = OutputCreate(ev->comm, path, &output);
   if (!ierr) ierr = WriteContents(ev, output, start);
+  if (!ierr && ev->write_hook) ierr = ev->write_hook(output, ev->write_context);
   ierr = HendersonAgree(ev->comm, ierr);
   if (!ierr) ierr = OutputCommit(output);
   /* a failed write leaves no file behind */

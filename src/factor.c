@@ -5,7 +5,8 @@ struct _p_Factor {
   MPI_Comm    comm;
   PetscMPIInt rank, size;
   Mat         F;        /* MUMPS' factor */
-  PetscBool   symbolic; /* the ordering and symbolic factorisation are done */
+  PetscBool   symbolic;      /* the ordering and symbolic factorisation are done */
+  PetscBool   inverse_taken; /* selected inverse entries since the last numeric factorisation */
 };
 
 PetscErrorCode FactorCreate(MPI_Comm comm, Factor *factor)
@@ -43,6 +44,7 @@ PetscErrorCode FactorSetUp(Factor f, Mat C)
   }
   PetscCall(MatMumpsSetIcntl(f->F, 30, 0)); /* back to plain solves after selected inverse entries */
   PetscCall(MatCholeskyFactorNumeric(f->F, C, &info));
+  f->inverse_taken = PETSC_FALSE;
   PetscCall(MatFactorGetError(f->F, &error));
   PetscCheck(error == MAT_FACTOR_NOERROR, f->comm, PETSC_ERR_MAT_CH_ZRPVT,
              "MUMPS could not factor the mixed model equations (MatFactorError %d): not positive definite, or out of memory", (int)error);
@@ -78,6 +80,7 @@ PetscErrorCode FactorSolve(Factor f, Vec b, Vec x)
 {
   PetscFunctionBeginUser;
   PetscCheck(f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "call FactorSetUp() first");
+  PetscCheck(!f->inverse_taken || f->size == 1, f->comm, PETSC_ERR_ORDER, "solves after FactorGetInverseEntries() fail in MUMPS on several ranks: solve first");
   PetscCall(MatSolve(f->F, b, x));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -120,22 +123,38 @@ PetscErrorCode FactorGetInverseEntries(Factor f, PetscCount n, const PetscInt ro
   PetscCallMPI(MPI_Gatherv(rows, mine, MPIU_INT, all_rows, counts, displs, MPIU_INT, 0, f->comm));
   PetscCallMPI(MPI_Gatherv(cols, mine, MPIU_INT, all_cols, counts, displs, MPIU_INT, 0, f->comm));
 
-  /* The requested pattern as a matrix held whole by rank 0 (MUMPS' centralised sparse right-hand
-     sides): repeats are merged by the COO assembly. */
+  /* The requested pattern, each entry once (PETSc 3.18's COO assembly keeps repeats, which MUMPS then
+     misreads), as a matrix held whole by rank 0: MUMPS wants centralised sparse right-hand sides. */
   PetscCall(MatGetSize(f->F, &N, NULL));
-  PetscCall(MatCreate(f->comm, &spRHST));
-  PetscCall(MatSetSizes(spRHST, f->rank == 0 ? N : 0, f->rank == 0 ? N : 0, N, N));
-  PetscCall(MatSetType(spRHST, MATAIJ));
-  PetscCall(MatSetPreallocationCOO(spRHST, f->rank == 0 ? (PetscCount)total : 0, all_rows, all_cols));
   {
+    PetscInt64  *keys;
+    PetscInt     nunique = 0, *urows, *ucols;
     PetscScalar *zeros;
-    PetscCall(PetscCalloc1(f->rank == 0 ? total + 1 : 1, &zeros));
+    PetscCall(PetscMalloc1(f->rank == 0 ? total + 1 : 1, &keys));
+    if (f->rank == 0) {
+      for (PetscInt64 k = 0; k < total; k++) keys[k] = (PetscInt64)all_rows[k] * N + all_cols[k];
+      PetscCall(PetscSortInt64((PetscInt)total, keys));
+      for (PetscInt64 k = 0; k < total; k++)
+        if (!nunique || keys[k] != keys[nunique - 1]) keys[nunique++] = keys[k];
+    }
+    PetscCall(PetscMalloc3(nunique + 1, &urows, nunique + 1, &ucols, nunique + 1, &zeros));
+    for (PetscInt k = 0; k < nunique; k++) {
+      urows[k] = (PetscInt)(keys[k] / N);
+      ucols[k] = (PetscInt)(keys[k] % N);
+      zeros[k] = 0;
+    }
+    PetscCall(MatCreate(f->comm, &spRHST));
+    PetscCall(MatSetSizes(spRHST, f->rank == 0 ? N : 0, f->rank == 0 ? N : 0, N, N));
+    PetscCall(MatSetType(spRHST, MATAIJ));
+    PetscCall(MatSetPreallocationCOO(spRHST, nunique, urows, ucols));
     PetscCall(MatSetValuesCOO(spRHST, zeros, INSERT_VALUES));
-    PetscCall(PetscFree(zeros));
+    PetscCall(PetscFree3(urows, ucols, zeros));
+    PetscCall(PetscFree(keys));
   }
   PetscCall(MatCreateTranspose(spRHST, &spRHS));
   PetscCall(MatMumpsGetInverse(f->F, spRHS)); /* C symmetric: entry (i, j) of spRHST is C^-1(i, j) */
   PetscCall(MatMumpsSetIcntl(f->F, 30, 0));
+  f->inverse_taken = PETSC_TRUE;
   if (f->size > 1) PetscCall(MatMPIAIJGetSeqAIJ(spRHST, &seq, NULL, NULL));
   else seq = spRHST;
   if (f->rank == 0) {

@@ -1,6 +1,7 @@
 /* henderson: best linear unbiased prediction for animal breeding, on MPI with PETSc.
 
      mpirun -n P henderson solve MODEL_FILE [PETSc options]
+     mpirun -n P henderson reml MODEL_FILE [options]
      henderson export FILE.h5 EFFECT
      mpirun -n P henderson pedigree PEDIGREE_FILE
 
@@ -12,6 +13,7 @@
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
                            "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact] [PETSc options]\n"
+                           "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em] [-reml_max_it N] [-reml_tol T] [--pev exact]\n"
                            "       henderson export FILE.h5 EFFECT\n"
                            "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
                            "       henderson --version\n";
@@ -34,6 +36,50 @@ static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, Pets
   if (!quiet) PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
   PetscCall(EvaluationGetSolverResult(*ev, &result));
   *converged = result.converged;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* REML: the (co)variances of the model file are the starting values; the solutions at the estimates
+   are written with /variance, and a copy of the model file with the estimates next to it. */
+static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML *reml, PetscBool *converged)
+{
+  PetscBool quiet = PETSC_FALSE, set;
+  Model     model;
+  char      copy[HENDERSON_MAX_PATH + 16], note[256];
+  size_t    length;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mme_operator", &set));
+  if (!set) PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* the factorisation needs the entries */
+  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
+  PetscCall(EvaluationLoadModel(*ev, model_path));
+  PetscCall(EvaluationRead(*ev));
+  PetscCall(EvaluationPedigree(*ev));
+  PetscCall(EvaluationNumber(*ev));
+  PetscCall(EvaluationAssemble(*ev));
+  PetscCall(REMLCreate(PETSC_COMM_WORLD, reml));
+  PetscCall(REMLSetFromOptions(*reml));
+  PetscCall(REMLRun(*reml, *ev));
+  PetscCall(REMLGetConverged(*reml, converged));
+  /* the solutions at the estimates, by the usual solver */
+  PetscCall(EvaluationReassemble(*ev));
+  PetscCall(EvaluationSolve(*ev));
+  PetscCall(EvaluationPEV(*ev));
+  PetscCall(EvaluationSetWriteHook(*ev, REMLWriteOutput, *reml));
+  PetscCall(EvaluationWrite(*ev, NULL));
+  PetscCall(EvaluationGetModel(*ev, &model));
+  length = strlen(model_path);
+  if (length > 4 && !strcmp(model_path + length - 4, ".txt")) length -= 4;
+  snprintf(copy, sizeof(copy), "%.*s.reml.txt", (int)length, model_path);
+  snprintf(note, sizeof(note), "henderson %s reml: the (co)variances estimated from %s (%s)", HendersonVersion(), model_path,
+           *converged ? "converged" : "NOT converged");
+  PetscCall(ModelWriteWithVariances(model, copy, note));
+  if (!quiet) {
+    PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
+    PetscCall(REMLView(*reml, PETSC_VIEWER_STDOUT_WORLD));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  model       %s: the model file with the estimates\n", copy));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -86,6 +132,7 @@ int main(int argc, char **argv)
   PetscBool      failed = PETSC_FALSE, converged = PETSC_TRUE;
   int            exit_code = EXIT_OK;
   Evaluation     ev        = NULL;
+  REML           reml      = NULL;
 
   /* the two options of a production run, also in the long form of most programs */
   for (int i = 1; i < argc; i++) {
@@ -99,6 +146,8 @@ int main(int argc, char **argv)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson %s\n", HendersonVersion()));
   } else if (argc >= 3 && !strcmp(argv[1], "solve") && argv[2][0] != '-') {
     ierr = CommandSolve(argv[2], &ev, &converged);
+  } else if (argc >= 3 && !strcmp(argv[1], "reml") && argv[2][0] != '-') {
+    ierr = CommandREML(argv[2], &ev, &reml, &converged);
   } else if (argc >= 3 && !strcmp(argv[1], "pedigree") && argv[2][0] != '-') {
     ierr = CommandPedigree(argv[2]);
   } else if (argc >= 4 && !strcmp(argv[1], "export")) {
@@ -112,9 +161,11 @@ int main(int argc, char **argv)
   if (failed)
     exit_code = EXIT_ERROR;
   else if (!converged) {
-    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: warning: the solver did not converge; solutions were written anyway\n"));
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: warning: %s did not converge; %s written anyway\n", reml ? "REML" : "the solver",
+                           reml ? "the estimates of the last round were" : "solutions were"));
     exit_code = EXIT_NOT_CONVERGED;
   }
+  PetscCall(REMLDestroy(&reml));
   PetscCall(HendersonErrorFinalize());
   PetscCall(PetscFinalize());
   return exit_code;

@@ -332,6 +332,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
   m->groups[m->ngroups].first     = first;
   m->groups[m->ngroups].neffects  = ncolumns;
   m->groups[m->ngroups].line      = line;
+  m->groups[m->ngroups].nvalues   = nvalues;
+  m->groups[m->ngroups].value_field = end - nvalues;
   m->ngroups++;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -763,6 +765,71 @@ PetscErrorCode ModelGetResidual(Model m, const PetscReal **R0)
 {
   PetscFunctionBeginUser;
   *R0 = m->residual;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelSetResidual(Model m, const PetscReal R0[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscArraycpy(m->residual, R0, m->ntraits * m->ntraits));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelSetGroupCovariance(Model m, PetscInt g, const PetscReal G0[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(g >= 0 && g < m->ngroups, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "no random group %" PetscInt_FMT, g);
+  PetscCall(PetscArraycpy(m->groups[g].covariance, G0, m->groups[g].dim * m->groups[g].dim));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* FIELDS[0..first-1], the lower triangle of the DIM x DIM matrix V, then FIELDS[first+nvalues..n-1]. */
+static void WriteStatement(FILE *fp, PetscInt n, char *fields[], PetscInt first, PetscInt nvalues, PetscInt dim, const PetscReal V[])
+{
+  for (PetscInt k = 0; k < first; k++) fprintf(fp, "%s%s", k ? " " : "", fields[k]);
+  for (PetscInt i = 0; i < dim; i++)
+    for (PetscInt j = 0; j <= i; j++) fprintf(fp, " %.10g", (double)V[i * dim + j]);
+  for (PetscInt k = first + nvalues; k < n; k++) fprintf(fp, " %s", fields[k]);
+}
+
+PetscErrorCode ModelWriteWithVariances(Model m, const char path[], const char note[])
+{
+  PetscMPIInt rank;
+  char       *copy, *line, *next, **fields;
+  FILE       *fp;
+  PetscInt    lineno = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(m->comm, &rank));
+  if (rank) PetscFunctionReturn(PETSC_SUCCESS);
+  fp = fopen(path, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot write: %s", path, strerror(errno));
+  if (note) fprintf(fp, "# %s\n", note);
+  PetscCall(PetscStrallocpy(m->text, &copy));
+  PetscCall(PetscMalloc1(MODEL_MAX_FIELDS, &fields));
+  for (line = copy; line; line = next) {
+    PetscInt group = -1, n;
+    char     original[4096];
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    lineno++;
+    for (PetscInt g = 0; g < m->ngroups; g++)
+      if (m->groups[g].line == lineno) group = g;
+    if (group < 0 && lineno != m->residual_line) {
+      fprintf(fp, "%s%s", line, next ? "\n" : "");
+      continue;
+    }
+    PetscCall(PetscStrncpy(original, line, sizeof(original)));
+    original[strcspn(original, "\r")] = 0;
+    if (strchr(line, '#')) *strchr(line, '#') = 0;
+    PetscCall(ReaderSplit(line, MODEL_MAX_FIELDS, fields, &n));
+    if (group >= 0) WriteStatement(fp, n, fields, m->groups[group].value_field, m->groups[group].nvalues, m->groups[group].dim, m->groups[group].covariance);
+    else WriteStatement(fp, n, fields, 1, m->nresidual_values, m->ntraits, m->residual);
+    fprintf(fp, "\n# was: %s\n", original);
+  }
+  PetscCall(PetscFree(fields));
+  PetscCall(PetscFree(copy));
+  PetscCheck(!fclose(fp), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write: %s", path, strerror(errno));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

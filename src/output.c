@@ -224,6 +224,17 @@ static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode OutputWriteMatrix(Output o, const char group[], const char name[], PetscInt rows, PetscInt columns, const PetscReal values[])
+{
+  hid_t g;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenGroup(o, group, &g));
+  PetscCall(WriteRows(o, g, name, rows, columns, 0, o->rank == 0 ? rows : 0, values));
+  H5Gclose(g);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
 {
   char  name[HENDERSON_MAX_PATH];
@@ -438,6 +449,23 @@ PetscErrorCode OutputReadEffectDataset(const char path[], const char name[], con
   }
   PetscCall(ReadReals(path, group, dataset, nlevels, ncolumns, values));
   H5Gclose(group);
+  H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputReadDataset(const char path[], const char dataset[], PetscInt *rows, PetscInt *columns, PetscReal **values)
+{
+  hid_t file;
+
+  PetscFunctionBeginUser;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  if (H5Lexists(file, dataset, H5P_DEFAULT) <= 0) {
+    H5Fclose(file);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no dataset %s", path, dataset);
+  }
+  PetscCall(ReadReals(path, file, dataset, rows, columns, values));
   H5Fclose(file);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

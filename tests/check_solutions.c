@@ -10,6 +10,8 @@
          linear     VALUE TOL C1 EFFECT1 LEVEL1 [C2 EFFECT2 LEVEL2 ...]   sum of Ck * value, an estimable
                     function across effects (EFFECT:COLUMN picks a column, counted from 1)
          attribute  GROUP NAME VALUE TOL             a numeric attribute, e.g. /solver converged 1 0
+         dataset    PATH ROW COLUMN VALUE TOL        an entry of any float64 dataset (rows and columns from 1),
+                    e.g. dataset /variance/history 2 3 0.4838 1e-4
          levels     EFFECT N                         number of levels
      check_solutions -same TOL A.h5 B.h5 [C.h5 ...]
        every effect of A has the same labels in every other file, and values within
@@ -101,6 +103,21 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
         (*failures)++;
       } else if (!Report(fabs(got - atof(fields[1])) <= atof(fields[2]), line, got, atof(fields[1]), atof(fields[2])))
         (*failures)++;
+      continue;
+    }
+    if (!strcmp(fields[0], "dataset")) {
+      PetscInt   rows, columns, i, j;
+      PetscReal *values;
+      PetscCheck(n == 6, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      PetscCall(OutputReadDataset(path, fields[1], &rows, &columns, &values));
+      i = atoi(fields[2]) - 1;
+      j = atoi(fields[3]) - 1;
+      if (i < 0 || i >= rows || j < 0 || j >= columns) {
+        printf("FAIL  %s: %s has %" PetscInt_FMT " x %" PetscInt_FMT " entries\n", line, fields[1], rows, columns);
+        (*failures)++;
+      } else if (!Report(fabs(values[i * columns + j] - atof(fields[4])) <= atof(fields[5]), line, values[i * columns + j], atof(fields[4]), atof(fields[5])))
+        (*failures)++;
+      PetscCall(PetscFree(values));
       continue;
     }
     if (!strcmp(fields[0], "attribute")) {

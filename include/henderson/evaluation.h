@@ -36,6 +36,11 @@ PETSC_EXTERN PetscErrorCode EvaluationNumber(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationAssemble(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationSolve(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationPEV(Evaluation evaluation);
+/* Collective, after EvaluationAssemble(). Builds the MME again, assembled, with the model's current
+   (co)variances (REML changes them between rounds); the solver is rebuilt at the next solve. */
+PETSC_EXTERN PetscErrorCode EvaluationReassemble(Evaluation evaluation);
+/* Not collective. HOOK(output, CONTEXT) adds to the output file before it is committed (REML's /variance). */
+PETSC_EXTERN PetscErrorCode EvaluationSetWriteHook(Evaluation evaluation, PetscErrorCode (*hook)(Output, void *), void *context);
 /* Collective. Writes to OUTPUT_PATH, or to the model's output path when NULL. */
 PETSC_EXTERN PetscErrorCode EvaluationWrite(Evaluation evaluation, const char output_path[]);
 /* Collective. All of the above in order. */

@@ -30,7 +30,8 @@ PETSC_EXTERN PetscErrorCode FactorGetLogDeterminant(Factor factor, PetscReal *lo
 PETSC_EXTERN PetscErrorCode FactorSolve(Factor factor, Vec b, Vec x);
 /* Collective. The entries (ROWS[k], COLS[k]) of C^-1, k < N, that this rank asks for (any entries,
    repeats allowed; N may differ between ranks), into VALUES. The requests go to rank 0, where MUMPS
-   wants its sparse right-hand sides. */
+   wants its sparse right-hand sides. On several ranks, PETSc 3.18's MUMPS interface cannot solve after
+   this until the next FactorSetUp(): do the solves first (FactorSolve() says so if not). */
 PETSC_EXTERN PetscErrorCode FactorGetInverseEntries(Factor factor, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal values[]);
 
 #endif

@@ -19,6 +19,7 @@
 #include <henderson/pev.h>
 #include <henderson/output.h>
 #include <henderson/evaluation.h>
+#include <henderson/reml.h>
 
 /* The version string ("0.1.0"). */
 PETSC_EXTERN const char *HendersonVersion(void);

@@ -67,6 +67,7 @@ typedef struct {
   PetscInt       dim;             /* order of G0: sum over members of traits x coefficients */
   PetscReal     *covariance;      /* dim x dim, row-major */
   PetscInt       line;
+  PetscInt       value_field, nvalues; /* where its (co)variances are on the line (fields counted from 0) */
 } ModelGroup;
 
 typedef struct _p_Model *Model;
@@ -99,6 +100,14 @@ PETSC_EXTERN PetscErrorCode ModelGetTrait(Model model, PetscInt t, const char **
 PETSC_EXTERN PetscErrorCode ModelGetWeight(Model model, const char **column, PetscInt *data_column);
 /* R0, the t x t residual (co)variance matrix, row-major. */
 PETSC_EXTERN PetscErrorCode ModelGetResidual(Model model, const PetscReal **R0);
+/* Not collective (the same on every rank). New (co)variances, e.g. REML's: R0 (t x t) and G0 of group G
+   (dim x dim), row-major, symmetric positive definite. */
+PETSC_EXTERN PetscErrorCode ModelSetResidual(Model model, const PetscReal R0[]);
+PETSC_EXTERN PetscErrorCode ModelSetGroupCovariance(Model model, PetscInt g, const PetscReal G0[]);
+/* Rank 0 writes PATH: the model file's text with the current (co)variances on the `random` and
+   `residual` lines (lower triangles), each such line followed by a comment with the values it had;
+   NOTE (may be NULL) becomes a first comment line. Paths in it stay relative: write it next to the original. */
+PETSC_EXTERN PetscErrorCode ModelWriteWithVariances(Model model, const char path[], const char note[]);
 PETSC_EXTERN PetscErrorCode ModelGetNumEffects(Model model, PetscInt *neffects);
 PETSC_EXTERN PetscErrorCode ModelGetEffect(Model model, PetscInt e, const ModelEffect **effect);
 PETSC_EXTERN PetscErrorCode ModelGetNumGroups(Model model, PetscInt *ngroups);

@@ -60,6 +60,8 @@ PETSC_EXTERN PetscErrorCode OutputSetAttribute(Output output, const char group[]
 /* Collective (same values on every rank). An attribute of N reals or N integers. */
 PETSC_EXTERN PetscErrorCode OutputSetAttributeArray(Output output, const char group[], const char name[], OutputAttributeType type, PetscInt n,
                                                     const void *values);
+/* Collective (same values on every rank). A small float64 dataset GROUP/NAME [ROWS, COLUMNS] (COLUMNS 0: one-dimensional). */
+PETSC_EXTERN PetscErrorCode OutputWriteMatrix(Output output, const char group[], const char name[], PetscInt rows, PetscInt columns, const PetscReal values[]);
 /* Collective. Closes the file and renames it to PATH. */
 PETSC_EXTERN PetscErrorCode OutputCommit(Output output);
 /* Collective. Closes; removes the temporary file unless committed. Safe on NULL. */
@@ -73,6 +75,8 @@ PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[
 /* Not collective: another [levels, columns] dataset of an effect ("pev", "sep", "reliability", ...); free with PetscFree(). */
 PETSC_EXTERN PetscErrorCode OutputReadEffectDataset(const char path[], const char name[], const char dataset[], PetscInt *nlevels, PetscInt *ncolumns,
                                                     PetscReal **values);
+/* Not collective: any float64 dataset by its path in the file ("/variance/estimate"), row-major; free with PetscFree(). */
+PETSC_EXTERN PetscErrorCode OutputReadDataset(const char path[], const char dataset[], PetscInt *rows, PetscInt *columns, PetscReal **values);
 /* Not collective: a numeric attribute of GROUP in a solutions file. */
 PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
 /* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */

@@ -1,0 +1,834 @@
+/* REML by average information (or EM) on the factorised MME: see reml.h. It walks the records with
+   the MME's own record terms (mmeimpl.h), so that its W and R^-1 are exactly those of the equations. */
+#include <henderson/reml.h>
+#include <henderson/factor.h>
+#include "mmeimpl.h"
+
+const char *const REMLMethods[] = {"ai", "em", "REMLMethod", "REML_METHOD_", NULL};
+
+#define MAXT MODEL_MAX_TRAITS
+
+typedef struct {
+  PetscInt group; /* random group, or -1 for the residual */
+  PetscInt a, b;  /* the element (a, b), a >= b, of its matrix */
+} Parameter;
+
+struct _p_REML {
+  MPI_Comm    comm;
+  PetscMPIInt rank, size;
+  REMLMethod  method;
+  PetscInt    max_it;
+  PetscReal   tol;
+  Model       model;
+  PetscInt    npar;
+  Parameter  *par;
+  char        names[4096];
+  PetscReal  *theta, *grad, *ai, *ai_inverse, *se;
+  PetscReal   logL;
+  PetscInt    rounds, steps_em, halvings;
+  PetscReal  *history; /* per round: logL, theta */
+  PetscBool   converged, has_ai;
+  PetscInt    ntraits;
+  PetscReal   h2[MAXT], h2_se[MAXT];
+  PetscBool   has_h2;
+  PetscReal   seconds;
+};
+
+/* What one round computes at the current (co)variances. */
+typedef struct {
+  PetscReal logL;
+  PetscReal *grad, *ai; /* npar, npar x npar (ai only for the AI method) */
+  PetscReal *em;        /* the EM estimates of every parameter */
+} Round;
+
+PetscErrorCode REMLCreate(MPI_Comm comm, REML *reml)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(reml));
+  (*reml)->comm   = comm;
+  (*reml)->method = REML_METHOD_AI;
+  (*reml)->max_it = 50;
+  (*reml)->tol    = 1e-8;
+  PetscCallMPI(MPI_Comm_rank(comm, &(*reml)->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &(*reml)->size));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLDestroy(REML *reml)
+{
+  PetscFunctionBeginUser;
+  if (!*reml) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree((*reml)->par));
+  PetscCall(PetscFree5((*reml)->theta, (*reml)->grad, (*reml)->ai, (*reml)->ai_inverse, (*reml)->se));
+  PetscCall(PetscFree((*reml)->history));
+  PetscCall(PetscFree(*reml));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLSetFromOptions(REML reml)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-reml_method", REMLMethods, (PetscEnum *)&reml->method, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_max_it", &reml->max_it, NULL));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-reml_tol", &reml->tol, NULL));
+  PetscCheck(reml->max_it >= 0 && reml->tol > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-reml_max_it must be >= 0 and -reml_tol > 0");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLGetConverged(REML reml, PetscBool *converged)
+{
+  PetscFunctionBeginUser;
+  *converged = reml->converged;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- small dense helpers ---- */
+
+/* log|S| of the symmetric positive definite S (order n, row-major; copied); *ok false if it is not. */
+static PetscReal LogDetSPD(PetscInt n, const PetscReal S[], PetscBool *ok)
+{
+  PetscReal L[MAXT * MAXT * 4], logdet = 0;
+  PetscInt  N = n;
+
+  *ok = PETSC_TRUE;
+  if (n > 2 * MAXT) {
+    *ok = PETSC_FALSE;
+    return 0;
+  }
+  for (PetscInt k = 0; k < n * n; k++) L[k] = S[k];
+  for (PetscInt j = 0; j < N; j++) {
+    PetscReal d = L[j * N + j];
+    for (PetscInt k = 0; k < j; k++) d -= L[j * N + k] * L[j * N + k];
+    if (!(d > 0)) {
+      *ok = PETSC_FALSE;
+      return 0;
+    }
+    L[j * N + j] = PetscSqrtReal(d);
+    logdet += 2 * PetscLogReal(L[j * N + j]);
+    for (PetscInt i = j + 1; i < N; i++) {
+      PetscReal v = L[i * N + j];
+      for (PetscInt k = 0; k < j; k++) v -= L[i * N + k] * L[j * N + k];
+      L[i * N + j] = v / L[j * N + j];
+    }
+  }
+  return logdet;
+}
+
+/* E:X = tr(E X) for the symmetric unit matrix E of element (a, b). */
+static inline PetscReal Contract(const PetscReal X[], PetscInt n, PetscInt a, PetscInt b)
+{
+  return a == b ? X[a * n + a] : X[a * n + b] + X[b * n + a];
+}
+
+/* The matrix of parameter's group G (or the residual, G < 0) as a copy from THETA over the current model values. */
+static PetscErrorCode BuildMatrices(REML reml, const PetscReal theta[], PetscReal *R0, PetscReal **G0)
+{
+  PetscInt         ngroups;
+  const PetscReal *R;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(ModelGetResidual(reml->model, &R));
+  PetscCall(PetscArraycpy(R0, R, reml->ntraits * reml->ntraits));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup *group;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(PetscArraycpy(G0[g], group->covariance, group->dim * group->dim));
+  }
+  for (PetscInt k = 0; k < reml->npar; k++) {
+    const Parameter *p = &reml->par[k];
+    PetscInt         n = reml->ntraits;
+    PetscReal       *M = R0;
+    if (p->group >= 0) {
+      const ModelGroup *group;
+      PetscCall(ModelGetGroup(reml->model, p->group, &group));
+      n = group->dim;
+      M = G0[p->group];
+    }
+    M[p->a * n + p->b] = M[p->b * n + p->a] = theta[k];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Whether THETA makes every matrix positive definite; if SET, the model takes them. */
+static PetscErrorCode ApplyTheta(REML reml, const PetscReal theta[], PetscBool set, PetscBool *ok)
+{
+  PetscInt   ngroups;
+  PetscReal  R0[MAXT * MAXT], **G0;
+  PetscBool  good;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(PetscMalloc1(ngroups + 1, &G0));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup *group;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(PetscMalloc1(group->dim * group->dim, &G0[g]));
+  }
+  PetscCall(BuildMatrices(reml, theta, R0, G0));
+  (void)LogDetSPD(reml->ntraits, R0, &good);
+  *ok = good;
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup *group;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    (void)LogDetSPD(group->dim, G0[g], &good);
+    *ok = (PetscBool)(*ok && good);
+  }
+  if (set && *ok) {
+    PetscCall(ModelSetResidual(reml->model, R0));
+    for (PetscInt g = 0; g < ngroups; g++) PetscCall(ModelSetGroupCovariance(reml->model, g, G0[g]));
+  }
+  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(G0[g]));
+  PetscCall(PetscFree(G0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The parameters: every group's G0 and R0, lower triangles; residual covariances of traits never
+   recorded together are left out. */
+static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
+{
+  PetscInt         ngroups, nrecords, together[MAXT * MAXT] = {0}, all[MAXT * MAXT];
+  Records          records;
+  const PetscReal *y, *R0;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(ModelGetNumTraits(reml->model, &reml->ntraits));
+  PetscCall(EvaluationGetRecords(ev, &records));
+  PetscCall(RecordsGetLocalSize(records, &nrecords));
+  PetscCall(RecordsGetTraits(records, &y));
+  for (PetscInt r = 0; r < nrecords; r++)
+    for (PetscInt a = 0; a < reml->ntraits; a++)
+      for (PetscInt b = 0; b <= a; b++)
+        if (!PetscIsNanReal(y[r * reml->ntraits + a]) && !PetscIsNanReal(y[r * reml->ntraits + b])) together[a * reml->ntraits + b] = 1;
+  PetscCallMPI(MPI_Allreduce(together, all, (PetscMPIInt)(reml->ntraits * reml->ntraits), MPIU_INT, MPI_MAX, reml->comm));
+  PetscCall(PetscMalloc1(1 + reml->ntraits * reml->ntraits + ngroups * 64 * 64, &reml->par));
+  reml->npar     = 0;
+  reml->names[0] = 0;
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup  *group;
+    const ModelEffect *effect;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(ModelGetEffect(reml->model, group->first, &effect));
+    PetscCheck(group->dim <= 64, reml->comm, PETSC_ERR_SUP, "REML: a random group of order %" PetscInt_FMT " (at most 64)", group->dim);
+    for (PetscInt a = 0; a < group->dim; a++)
+      for (PetscInt b = 0; b <= a; b++) {
+        char name[MODEL_MAX_NAME + 32];
+        reml->par[reml->npar++] = (Parameter){g, a, b};
+        snprintf(name, sizeof(name), "%s%s[%d,%d]", reml->npar > 1 ? "," : "", effect->name, (int)a + 1, (int)b + 1);
+        PetscCall(PetscStrlcat(reml->names, name, sizeof(reml->names)));
+      }
+  }
+  PetscCall(ModelGetResidual(reml->model, &R0));
+  for (PetscInt a = 0; a < reml->ntraits; a++)
+    for (PetscInt b = 0; b <= a; b++) {
+      char name[64];
+      if (!all[a * reml->ntraits + b]) {
+        PetscCheck(a != b, reml->comm, PETSC_ERR_USER_INPUT, "REML: trait %" PetscInt_FMT " has no records", a + 1);
+        continue;
+      }
+      reml->par[reml->npar++] = (Parameter){-1, a, b};
+      snprintf(name, sizeof(name), "%sresidual[%d,%d]", reml->npar > 1 ? "," : "", (int)a + 1, (int)b + 1);
+      PetscCall(PetscStrlcat(reml->names, name, sizeof(reml->names)));
+    }
+  PetscCall(PetscCalloc5(reml->npar, &reml->theta, reml->npar, &reml->grad, reml->npar * reml->npar, &reml->ai, reml->npar * reml->npar, &reml->ai_inverse,
+                         reml->npar, &reml->se));
+  for (PetscInt k = 0; k < reml->npar; k++) {
+    const Parameter *p = &reml->par[k];
+    if (p->group < 0) reml->theta[k] = R0[p->a * reml->ntraits + p->b];
+    else {
+      const ModelGroup *group;
+      PetscCall(ModelGetGroup(reml->model, p->group, &group));
+      reml->theta[k] = group->covariance[p->a * group->dim + p->b];
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- one round ---- */
+
+typedef struct {
+  PetscInt   n, capacity;
+  PetscInt  *row, *col;
+  PetscReal *value;
+} Requests;
+
+static PetscErrorCode RequestAdd(Requests *q, PetscInt row, PetscInt col)
+{
+  PetscFunctionBeginUser;
+  if (q->n == q->capacity) {
+    q->capacity = PetscMax(1024, 2 * q->capacity);
+    PetscCall(PetscRealloc(sizeof(PetscInt) * q->capacity, &q->row));
+    PetscCall(PetscRealloc(sizeof(PetscInt) * q->capacity, &q->col));
+  }
+  q->row[q->n]   = row;
+  q->col[q->n++] = col;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A random group's structure on this rank: the K^-1 entries (i <= j, upper triangle, not summed) of its levels. */
+static PetscErrorCode GroupStructure(MPI_Comm comm, Evaluation ev, const ModelGroup *group, const EquationsBlock *block, PetscCount *n, PetscInt **ki,
+                                     PetscInt **kj, PetscReal **kv, PetscReal *logdetK)
+{
+  PetscMPIInt rank, size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  *logdetK = 0;
+  if (group->structure == MODEL_STRUCTURE_PEDIGREE) {
+    Pedigree         pedigree;
+    PedigreeStats    stats;
+    PetscInt         nlocal;
+    const PetscReal *alpha;
+    PetscReal        local = 0;
+    PetscCall(EvaluationGetPedigree(ev, &pedigree));
+    PetscCall(PedigreeGetStats(pedigree, &stats));
+    PetscCheck(!stats.groups, comm, PETSC_ERR_SUP, "REML with unknown-parent groups is not supported (leave out the groups line)");
+    PetscCall(PedigreeGetInverseEntries(pedigree, n, ki, kj, kv));
+    PetscCall(PedigreeGetLocal(pedigree, NULL, &nlocal, NULL, NULL, &alpha, NULL));
+    for (PetscInt i = 0; i < nlocal; i++) local -= PetscLogReal(alpha[i]); /* |A| = prod of 1 / alpha */
+    PetscCallMPI(MPI_Allreduce(&local, logdetK, 1, MPIU_REAL, MPI_SUM, comm));
+  } else {
+    PetscInt lo = (PetscInt)((PetscInt64)block->nlevels * rank / size), hi = (PetscInt)((PetscInt64)block->nlevels * (rank + 1) / size);
+    *n          = hi - lo;
+    PetscCall(PetscMalloc3(hi - lo + 1, ki, hi - lo + 1, kj, hi - lo + 1, kv));
+    for (PetscInt l = lo; l < hi; l++) {
+      (*ki)[l - lo] = (*kj)[l - lo] = l;
+      (*kv)[l - lo]                 = 1;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
+{
+  Model                 model = reml->model;
+  Equations             eq;
+  Records               records;
+  MME                   mme;
+  Mat                   C;
+  Vec                   rhs, x, xall;
+  VecScatter            toall;
+  Factor                factor;
+  RecordTerms           rt;
+  Requests              req = {0};
+  const PetscScalar    *X;
+  PetscInt              t = reml->ntraits, nrecords, ngroups, npar = reml->npar, neq;
+  PetscReal             logdetC, xr, sums[8] = {0}, all[8];
+  PetscReal            *e, SumRinv[MAXT * MAXT] = {0}, SumH[MAXT * MAXT] = {0}, SumM[MAXT * MAXT] = {0};
+  PetscCount           *group_first;
+  PetscInt             *record_first;
+  PetscReal           **Ginv, **S;
+  PetscCount           *Kn;
+  PetscInt            **Ki, **Kj;
+  PetscReal           **Kv, *logdetK;
+  PetscBool             ok;
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationReassemble(ev));
+  PetscCall(EvaluationGetMME(ev, &mme));
+  PetscCall(EvaluationGetEquations(ev, &eq));
+  PetscCall(EvaluationGetRecords(ev, &records));
+  PetscCall(MMEGetSystem(mme, &C, NULL, &rhs));
+  PetscCall(EquationsGetSize(eq, &neq));
+  PetscCall(ModelGetNumGroups(model, &ngroups));
+  PetscCall(FactorCreate(reml->comm, &factor));
+  PetscCall(FactorSetUp(factor, C));
+  PetscCall(FactorGetLogDeterminant(factor, &logdetC));
+  PetscCall(VecDuplicate(rhs, &x));
+  PetscCall(FactorSolve(factor, rhs, x));
+  PetscCall(VecDot(x, rhs, &xr));
+  PetscCall(VecScatterCreateToAll(x, &toall, &xall));
+  PetscCall(VecScatterBegin(toall, x, xall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(toall, x, xall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(xall, &X));
+
+  /* records: residuals, log|R|, y'R^-1y, and the entries of C^-1 that W_r C^-1 W_r' needs */
+  PetscCall(RecordsGetLocalSize(records, &nrecords));
+  PetscCall(RecordTermsCreate(model, eq, records, &rt));
+  PetscCall(PetscCalloc2(nrecords * t + 1, &e, nrecords + 1, &record_first));
+  for (PetscInt r = 0; r < nrecords; r++) {
+    RecordContribution c;
+    const PetscReal   *yr = rt.y + r * t;
+    PetscReal          RP[MAXT * MAXT] = {0}, ld;
+    PetscInt           np = 0, idx[MAXT];
+    PetscCall(RecordTermsGet(&rt, r, &c));
+    record_first[r] = req.n;
+    for (PetscInt a = 0; a < t; a++)
+      if (c.pattern >> a & 1) idx[np++] = a;
+    for (PetscInt a = 0; a < t; a++) e[r * t + a] = (c.pattern >> a & 1) ? yr[a] : 0;
+    for (PetscInt s = 0; s < rt.nslots; s++)
+      if (c.eq[s] >= 0) e[r * t + rt.trait[s]] -= c.coef[s] * PetscRealPart(X[c.eq[s]]);
+    for (PetscInt a = 0; a < np; a++)
+      for (PetscInt b = 0; b < np; b++) RP[a * np + b] = rt.R0[idx[a] * t + idx[b]];
+    ld = LogDetSPD(np, RP, &ok);
+    PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_PLIB, "R0 not positive definite");
+    sums[0] += ld - np * PetscLogReal(c.weight); /* log|R_r|, R_r = R0_P / w */
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++) {
+        sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b] * ((c.pattern >> a & 1) && (c.pattern >> b & 1) ? 1 : 0);
+        SumRinv[a * t + b] += c.rinv[a * t + b];
+      }
+    sums[2] += np;       /* observations */
+    sums[3] += 1;        /* records */
+    for (PetscInt a = 0; a < t; a++) sums[4] += (c.pattern >> a & 1) ? yr[a] * e[r * t + a] : 0; /* y'e (EM, one trait) */
+    for (PetscInt s = 0; s < rt.nslots; s++)
+      for (PetscInt s2 = s; s2 < rt.nslots; s2++)
+        if (c.eq[s] >= 0 && c.eq[s2] >= 0) PetscCall(RequestAdd(&req, c.eq[s], c.eq[s2]));
+  }
+
+  /* random groups: K^-1 entries and the C^-1 entries of tr(K^-1 C^{ab}) */
+  PetscCall(PetscMalloc4(ngroups + 1, &Kn, ngroups + 1, &Ki, ngroups + 1, &Kj, ngroups + 1, &Kv));
+  PetscCall(PetscMalloc4(ngroups + 1, &logdetK, ngroups + 1, &group_first, ngroups + 1, &Ginv, ngroups + 1, &S));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup      *group;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    PetscInt               dim;
+    PetscCall(ModelGetGroup(model, g, &group));
+    PetscCall(EquationsGetEffect(eq, group->first, &layout));
+    PetscCall(EquationsGetBlock(eq, layout->block, &block));
+    dim = group->dim;
+    PetscCall(GroupStructure(reml->comm, ev, group, block, &Kn[g], &Ki[g], &Kj[g], &Kv[g], &logdetK[g]));
+    group_first[g] = req.n;
+    for (PetscCount k = 0; k < Kn[g]; k++)
+      for (PetscInt p = 0; p < dim; p++)
+        for (PetscInt q = 0; q < dim; q++) {
+          PetscInt ep = EquationsBlockEquation(block, Ki[g][k], p), eq_ = EquationsBlockEquation(block, Kj[g][k], q);
+          PetscCall(RequestAdd(&req, ep < 0 ? 0 : ep, eq_ < 0 ? 0 : eq_)); /* absent equations: a placeholder, not used */
+        }
+    PetscCall(PetscCalloc1(dim * dim, &S[g]));
+    PetscCall(GroupInverse(group, &Ginv[g]));
+  }
+  /* the average information (its solves come before the selected inverse entries: see factor.h): working variates w_k (per record and trait), b_k = W'R^-1 w_k, AI = (w'R^-1w - b'C^-1b) / 2 */
+  if (out->ai) {
+    PetscReal *w, *wRw;
+    Vec       *b, *sol;
+    PetscCall(PetscCalloc2(npar * nrecords * t + 1, &w, npar * npar, &wRw));
+    PetscCall(VecDuplicateVecs(rhs, npar, &b));
+    PetscCall(VecDuplicateVecs(rhs, npar, &sol));
+    for (PetscInt r = 0; r < nrecords; r++) {
+      RecordContribution c;
+      PetscCall(RecordTermsGet(&rt, r, &c));
+      for (PetscInt k = 0; k < npar; k++) {
+        const Parameter *p  = &reml->par[k];
+        PetscReal       *wr = w + (k * nrecords + r) * t;
+        if (p->group < 0) { /* E_P R0_P^-1 e_r */
+          PetscReal z[MAXT] = {0};
+          if (!((c.pattern >> p->a & 1) && (c.pattern >> p->b & 1))) continue;
+          for (PetscInt a = 0; a < t; a++)
+            for (PetscInt j = 0; j < t; j++) z[a] += c.rinv[a * t + j] * e[r * t + j];
+          wr[p->a] += z[p->b];
+          if (p->a != p->b) wr[p->b] += z[p->a];
+        } else { /* W_r (E G0^-1 (x) I) u over the group's slots */
+          PetscInt s = 0;
+          for (PetscInt f = 0; f < rt.neffects; f++) {
+            const ModelEffect     *effect = rt.model_effect[f];
+            const EquationsEffect *layout = rt.layout[f];
+            for (PetscInt i = 0; i < layout->ntraits; i++)
+              for (PetscInt m = 0; m < layout->ncoef; m++, s++) {
+                const ModelGroup *group;
+                PetscInt          level, pos, dim;
+                PetscReal         Gu_a = 0, Gu_b = 0, v = 0;
+                if (effect->kind != MODEL_EFFECT_RANDOM || effect->group != p->group || c.eq[s] < 0) continue;
+                PetscCall(ModelGetGroup(model, p->group, &group));
+                dim   = group->dim;
+                level = rt.level[f][r];
+                pos   = layout->slot + i * layout->ncoef + m;
+                for (PetscInt j = 0; j < dim; j++) {
+                  PetscInt  q  = EquationsBlockEquation(rt.block[f], level, j);
+                  PetscReal uj = q >= 0 ? PetscRealPart(X[q]) : 0;
+                  Gu_a += Ginv[p->group][p->a * dim + j] * uj;
+                  Gu_b += Ginv[p->group][p->b * dim + j] * uj;
+                }
+                if (pos == p->a) v += Gu_b;
+                if (pos == p->b && p->a != p->b) v += Gu_a;
+                wr[rt.trait[s]] += c.coef[s] * v;
+              }
+          }
+        }
+      }
+      /* b_k += W_r' R_r^-1 w_k,r; w_k'R^-1 w_l */
+      for (PetscInt k = 0; k < npar; k++) {
+        PetscReal *wk = w + (k * nrecords + r) * t, Rw[MAXT] = {0};
+        for (PetscInt a = 0; a < t; a++)
+          for (PetscInt j = 0; j < t; j++) Rw[a] += c.weight * c.rinv[a * t + j] * wk[j];
+        for (PetscInt s = 0; s < rt.nslots; s++)
+          if (c.eq[s] >= 0 && Rw[rt.trait[s]] != 0) PetscCall(VecSetValue(b[k], c.eq[s], c.coef[s] * Rw[rt.trait[s]], ADD_VALUES));
+        for (PetscInt l = 0; l <= k; l++) {
+          PetscReal *wl = w + (l * nrecords + r) * t, v = 0;
+          for (PetscInt a = 0; a < t; a++) v += wl[a] * Rw[a];
+          wRw[k * npar + l] += v;
+        }
+      }
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, wRw, (PetscMPIInt)(npar * npar), MPIU_REAL, MPI_SUM, reml->comm));
+    for (PetscInt k = 0; k < npar; k++) {
+      PetscCall(VecAssemblyBegin(b[k]));
+      PetscCall(VecAssemblyEnd(b[k]));
+      PetscCall(FactorSolve(factor, b[k], sol[k]));
+    }
+    for (PetscInt k = 0; k < npar; k++)
+      for (PetscInt l = 0; l <= k; l++) {
+        PetscScalar bs;
+        PetscCall(VecDot(b[k], sol[l], &bs));
+        out->ai[k * npar + l] = out->ai[l * npar + k] = 0.5 * (wRw[k * npar + l] - PetscRealPart(bs));
+      }
+    PetscCall(VecDestroyVecs(npar, &b));
+    PetscCall(VecDestroyVecs(npar, &sol));
+    PetscCall(PetscFree2(w, wRw));
+  }
+
+  PetscCall(PetscMalloc1(req.n + 1, &req.value));
+  PetscCall(FactorGetInverseEntries(factor, req.n, req.row, req.col, req.value));
+
+  /* residual: M_r = e e' + W_r C^-1 W_r' over the traits present; H = w R0_P^-1 M_r R0_P^-1 */
+  for (PetscInt r = 0; r < nrecords; r++) {
+    RecordContribution c;
+    PetscReal          M[MAXT * MAXT] = {0}, RM[MAXT * MAXT] = {0};
+    PetscCount         k = record_first[r];
+    PetscCall(RecordTermsGet(&rt, r, &c));
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++) M[a * t + b] = e[r * t + a] * e[r * t + b];
+    for (PetscInt s = 0; s < rt.nslots; s++)
+      for (PetscInt s2 = s; s2 < rt.nslots; s2++)
+        if (c.eq[s] >= 0 && c.eq[s2] >= 0) {
+          PetscReal v = c.coef[s] * c.coef[s2] * req.value[k++];
+          M[rt.trait[s] * t + rt.trait[s2]] += v;
+          if (s2 != s) M[rt.trait[s2] * t + rt.trait[s]] += v;
+        }
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++) {
+        SumM[a * t + b] += c.weight * M[a * t + b];
+        for (PetscInt j = 0; j < t; j++) RM[a * t + b] += c.rinv[a * t + j] * M[j * t + b];
+      }
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++)
+        for (PetscInt j = 0; j < t; j++) SumH[a * t + b] += c.weight * RM[a * t + j] * c.rinv[j * t + b];
+  }
+  /* groups: S = U'K^-1U + T */
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup      *group;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    PetscInt               dim;
+    PetscCount             k = group_first[g];
+    PetscCall(ModelGetGroup(model, g, &group));
+    PetscCall(EquationsGetEffect(eq, group->first, &layout));
+    PetscCall(EquationsGetBlock(eq, layout->block, &block));
+    dim = group->dim;
+    for (PetscCount m = 0; m < Kn[g]; m++) {
+      PetscInt i = Ki[g][m], j = Kj[g][m];
+      for (PetscInt p = 0; p < dim; p++)
+        for (PetscInt q = 0; q < dim; q++, k++) {
+          PetscInt  ep = EquationsBlockEquation(block, i, p), eq_ = EquationsBlockEquation(block, j, q);
+          PetscReal v;
+          if (ep < 0 || eq_ < 0) continue;
+          v = req.value[k] + PetscRealPart(X[ep]) * PetscRealPart(X[eq_]);
+          S[g][p * dim + q] += Kv[g][m] * v;
+          if (i != j) S[g][q * dim + p] += Kv[g][m] * v;
+        }
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, S[g], (PetscMPIInt)(dim * dim), MPIU_REAL, MPI_SUM, reml->comm));
+  }
+  PetscCallMPI(MPI_Allreduce(sums, all, 8, MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumRinv, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumH, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumM, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+
+  /* log L, the gradient and the EM estimates */
+  {
+    PetscReal minus2 = logdetC + all[0] + all[1] - xr;
+    PetscInt  nfixed = 0, neffects;
+    PetscCall(ModelGetNumEffects(model, &neffects));
+    for (PetscInt f = 0; f < neffects; f++) {
+      const ModelEffect     *effect;
+      const EquationsEffect *layout;
+      const EquationsBlock  *block;
+      PetscCall(ModelGetEffect(model, f, &effect));
+      if (effect->kind == MODEL_EFFECT_RANDOM) continue;
+      PetscCall(EquationsGetEffect(eq, f, &layout));
+      PetscCall(EquationsGetBlock(eq, layout->block, &block));
+      nfixed += block->nequations;
+    }
+    for (PetscInt g = 0; g < ngroups; g++) {
+      const ModelGroup      *group;
+      const EquationsEffect *layout;
+      const EquationsBlock  *block;
+      PetscCall(ModelGetGroup(model, g, &group));
+      PetscCall(EquationsGetEffect(eq, group->first, &layout));
+      PetscCall(EquationsGetBlock(eq, layout->block, &block));
+      minus2 += block->nlevels * LogDetSPD(group->dim, group->covariance, &ok) + group->dim * logdetK[g];
+    }
+    out->logL = -0.5 * minus2;
+    for (PetscInt k = 0; k < npar; k++) {
+      const Parameter *p = &reml->par[k];
+      if (p->group >= 0) {
+        const ModelGroup      *group;
+        const EquationsEffect *layout;
+        const EquationsBlock  *block;
+        PetscReal              Y[64 * 64], GS[64 * 64];
+        PetscInt               dim;
+        PetscCall(ModelGetGroup(model, p->group, &group));
+        PetscCall(EquationsGetEffect(eq, group->first, &layout));
+        PetscCall(EquationsGetBlock(eq, layout->block, &block));
+        dim = group->dim;
+        for (PetscInt a = 0; a < dim; a++) /* Y = G0^-1 S G0^-1 */
+          for (PetscInt b = 0; b < dim; b++) {
+            GS[a * dim + b] = 0;
+            for (PetscInt j = 0; j < dim; j++) GS[a * dim + b] += Ginv[p->group][a * dim + j] * S[p->group][j * dim + b];
+          }
+        for (PetscInt a = 0; a < dim; a++)
+          for (PetscInt b = 0; b < dim; b++) {
+            Y[a * dim + b] = 0;
+            for (PetscInt j = 0; j < dim; j++) Y[a * dim + b] += GS[a * dim + j] * Ginv[p->group][j * dim + b];
+          }
+        out->grad[k] = -0.5 * (block->nlevels * Contract(Ginv[p->group], dim, p->a, p->b) - Contract(Y, dim, p->a, p->b));
+        out->em[k]   = S[p->group][p->a * dim + p->b] / block->nlevels;
+      } else {
+        out->grad[k] = -0.5 * (Contract(SumRinv, t, p->a, p->b) - Contract(SumH, t, p->a, p->b));
+        /* one trait: Henderson's y'e / (n - rank X); several: the mean of w (e e' + W C^-1 W') */
+        out->em[k] = t == 1 ? all[4] / (all[2] - nfixed) : SumM[p->a * t + p->b] / all[3];
+      }
+    }
+  }
+
+  for (PetscInt g = 0; g < ngroups; g++) {
+    PetscCall(PetscFree3(Ki[g], Kj[g], Kv[g]));
+    PetscCall(PetscFree(S[g]));
+    PetscCall(PetscFree(Ginv[g]));
+  }
+  PetscCall(PetscFree4(Kn, Ki, Kj, Kv));
+  PetscCall(PetscFree4(logdetK, group_first, Ginv, S));
+  PetscCall(PetscFree(req.row));
+  PetscCall(PetscFree(req.col));
+  PetscCall(PetscFree(req.value));
+  PetscCall(PetscFree2(e, record_first));
+  PetscCall(RecordTermsDestroy(&rt));
+  PetscCall(VecRestoreArrayRead(xall, &X));
+  PetscCall(VecScatterDestroy(&toall));
+  PetscCall(VecDestroy(&xall));
+  PetscCall(VecDestroy(&x));
+  PetscCall(FactorDestroy(&factor));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* X = A^-1 B for the symmetric positive definite A (n x n), through its inverse (INV gets A^-1). */
+static PetscErrorCode SolveSmall(PetscInt n, const PetscReal A[], const PetscReal B[], PetscReal X[], PetscReal inv[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscArraycpy(inv, A, n * n));
+  PetscCall(InvertSPD(n, inv));
+  for (PetscInt i = 0; i < n; i++) {
+    X[i] = 0;
+    for (PetscInt j = 0; j < n; j++) X[i] += inv[i * n + j] * B[j];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Heritabilities: per trait, the first pedigree effect's variance over the sum of the variances of
+   every random effect in the trait and the residual (plain effects only: no regressions). */
+static PetscErrorCode Heritabilities(REML reml)
+{
+  PetscInt ngroups, neffects;
+
+  PetscFunctionBeginUser;
+  reml->has_h2 = PETSC_FALSE;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(ModelGetNumEffects(reml->model, &neffects));
+  for (PetscInt f = 0; f < neffects; f++) {
+    const ModelEffect *effect;
+    PetscCall(ModelGetEffect(reml->model, f, &effect));
+    if (effect->kind == MODEL_EFFECT_RANDOM && effect->legendre >= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  for (PetscInt t = 0; t < reml->ntraits; t++) {
+    PetscReal  total = 0, additive = -1, grad[4096] = {0};
+    PetscInt   kadd  = -1;
+    PetscBool  found = PETSC_FALSE;
+    const PetscReal *R0;
+    for (PetscInt f = 0; f < neffects; f++) {
+      const ModelEffect *effect;
+      const ModelGroup  *group;
+      PetscInt           i, pos;
+      PetscCall(ModelGetEffect(reml->model, f, &effect));
+      if (effect->kind != MODEL_EFFECT_RANDOM || (i = ModelEffectTraitPosition(effect, t)) < 0) continue;
+      PetscCall(ModelGetGroup(reml->model, effect->group, &group));
+      pos = effect->position + i;
+      total += group->covariance[pos * group->dim + pos];
+      for (PetscInt k = 0; k < reml->npar; k++)
+        if (reml->par[k].group == effect->group && reml->par[k].a == pos && reml->par[k].b == pos) {
+          grad[k] = -1; /* d(total) / d theta_k, scaled below */
+          if (!found && effect->structure == MODEL_STRUCTURE_PEDIGREE) kadd = k;
+        }
+      if (!found && effect->structure == MODEL_STRUCTURE_PEDIGREE) {
+        additive = group->covariance[pos * group->dim + pos];
+        found    = PETSC_TRUE;
+      }
+    }
+    if (!found) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCall(ModelGetResidual(reml->model, &R0));
+    total += R0[t * reml->ntraits + t];
+    for (PetscInt k = 0; k < reml->npar; k++)
+      if (reml->par[k].group < 0 && reml->par[k].a == t && reml->par[k].b == t) grad[k] = -1;
+    reml->h2[t] = additive / total;
+    /* delta method: d h2 / d theta = (1{additive} total - additive 1{in total}) / total^2 */
+    for (PetscInt k = 0; k < reml->npar; k++) grad[k] = (grad[k] ? -additive : 0) / (total * total) + (k == kadd ? 1 / total : 0);
+    reml->h2_se[t] = 0;
+    if (reml->has_ai)
+      for (PetscInt k = 0; k < reml->npar; k++)
+        for (PetscInt l = 0; l < reml->npar; l++) reml->h2_se[t] += grad[k] * reml->ai_inverse[k * reml->npar + l] * grad[l];
+    reml->h2_se[t] = PetscSqrtReal(PetscMax(reml->h2_se[t], 0));
+  }
+  reml->has_h2 = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLRun(REML reml, Evaluation ev)
+{
+  Round     round;
+  PetscReal previous = PETSC_MIN_REAL, *step, *trial;
+  PetscInt  npar;
+  double    start = HendersonSeconds();
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetModel(ev, &reml->model));
+  PetscCall(SetUpParameters(reml, ev));
+  npar = reml->npar;
+  PetscReal *ai_storage;
+  PetscCall(PetscMalloc3(npar, &round.grad, npar * npar, &ai_storage, npar, &round.em));
+  round.ai = ai_storage;
+  PetscCall(PetscMalloc2(npar, &step, npar, &trial));
+  PetscCall(PetscMalloc1((reml->max_it + 1) * (npar + 1), &reml->history));
+  if (reml->method == REML_METHOD_EM) round.ai = NULL;
+  reml->converged = PETSC_FALSE;
+  for (reml->rounds = 0;; reml->rounds++) {
+    PetscBool ok;
+    PetscReal change = 0;
+    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+    PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
+    PetscCall(EvaluateRound(reml, ev, &round));
+    reml->logL = round.logL;
+    reml->history[reml->rounds * (npar + 1)] = round.logL;
+    PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
+    PetscCall(PetscArraycpy(reml->grad, round.grad, npar));
+    if (round.ai) {
+      PetscCall(PetscArraycpy(reml->ai, round.ai, npar * npar));
+      PetscCall(SolveSmall(npar, round.ai, round.grad, step, reml->ai_inverse));
+      reml->has_ai = PETSC_TRUE;
+    } else
+      for (PetscInt k = 0; k < npar; k++) step[k] = round.em[k] - reml->theta[k];
+    {
+      char line[4096];
+      snprintf(line, sizeof(line), "reml: round %d, log L %.6f,", (int)reml->rounds, (double)round.logL);
+      for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
+      HendersonProgressPrintf("%s", line);
+      PetscCall(PetscInfo(NULL, "%s\n", line));
+    }
+    for (PetscInt k = 0; k < npar; k++)
+      PetscCall(PetscInfo(NULL, "parameter %" PetscInt_FMT ": theta %g gradient %g EM %g step %g AI diagonal %g\n", k, (double)reml->theta[k], (double)round.grad[k],
+                          (double)round.em[k], (double)step[k], round.ai ? (double)round.ai[k * npar + k] : 0.0));
+    for (PetscInt k = 0; k < npar; k++) change = PetscMax(change, PetscAbsReal(step[k]) / PetscMax(PetscAbsReal(reml->theta[k]), 1e-12));
+    if (reml->rounds > 0 && PetscAbsReal(round.logL - previous) < reml->tol && change < PetscSqrtReal(reml->tol)) {
+      reml->converged = PETSC_TRUE;
+      break;
+    }
+    if (reml->rounds >= reml->max_it) break;
+    previous = round.logL;
+    /* the AI step, halved while it leaves the parameter space, else an EM step */
+    {
+      PetscReal scale = 1;
+      PetscBool inside = PETSC_FALSE;
+      for (PetscInt h = 0; h <= 8 && !inside; h++, scale /= 2) {
+        for (PetscInt k = 0; k < npar; k++) trial[k] = reml->theta[k] + scale * step[k];
+        PetscCall(ApplyTheta(reml, trial, PETSC_FALSE, &inside));
+        if (!inside) reml->halvings++;
+      }
+      if (!inside) {
+        for (PetscInt k = 0; k < npar; k++) trial[k] = round.em[k];
+        reml->steps_em++;
+      }
+      PetscCall(PetscArraycpy(reml->theta, trial, npar));
+    }
+  }
+  if (reml->has_ai)
+    for (PetscInt k = 0; k < npar; k++) reml->se[k] = PetscSqrtReal(PetscMax(reml->ai_inverse[k * npar + k], 0));
+  PetscCall(Heritabilities(reml));
+  PetscCall(PetscFree3(round.grad, ai_storage, round.em));
+  PetscCall(PetscFree2(step, trial));
+  reml->seconds = (PetscReal)(HendersonSeconds() - start);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLView(REML reml, PetscViewer viewer)
+{
+  char names[4096], *name, *rest;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method], reml->rounds,
+                                   reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
+                                   "-1/2 [log|C| + log|G| + log|R| + y'Py], without (n - rank X) log(2 pi)", (double)reml->seconds));
+  if (reml->halvings || reml->steps_em)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
+                                     reml->halvings, reml->steps_em));
+  PetscCall(PetscStrncpy(names, reml->names, sizeof(names)));
+  name = names;
+  for (PetscInt k = 0; k < reml->npar; k++) {
+    rest = strchr(name, ',');
+    while (rest && rest[1] && rest[-1] != ']') rest = strchr(rest + 1, ',');
+    if (rest) *rest = 0;
+    if (reml->has_ai)
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g\n", name, (double)reml->theta[k], (double)reml->se[k]));
+    else PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g\n", name, (double)reml->theta[k]));
+    name = rest ? rest + 1 : name;
+  }
+  if (reml->has_h2)
+    for (PetscInt t = 0; t < reml->ntraits; t++) {
+      const char *trait;
+      PetscCall(ModelGetTrait(reml->model, t, &trait, NULL));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g  s.e. %.4g\n", trait, (double)reml->h2[t], (double)reml->h2_se[t]));
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLWriteOutput(Output output, void *context)
+{
+  REML      reml = (REML)context;
+  PetscInt  ngroups, npar = reml->npar, rounds = reml->rounds + 1;
+  PetscInt64 value;
+  const PetscReal *R0;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup  *group;
+    const ModelEffect *effect;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(ModelGetEffect(reml->model, group->first, &effect));
+    PetscCall(OutputWriteMatrix(output, "/variance", effect->name, group->dim, group->dim, group->covariance));
+  }
+  PetscCall(ModelGetResidual(reml->model, &R0));
+  PetscCall(OutputWriteMatrix(output, "/variance", "residual", reml->ntraits, reml->ntraits, R0));
+  PetscCall(OutputSetAttribute(output, "/variance", "method", OUTPUT_STRING, REMLMethods[reml->method]));
+  PetscCall(OutputSetAttribute(output, "/variance", "log_likelihood", OUTPUT_REAL, &reml->logL));
+  PetscCall(OutputSetAttribute(output, "/variance", "log_likelihood_convention", OUTPUT_STRING,
+                               "-1/2 [log|C| + sum_g (levels log|G0_g| + order log|K_g|) + log|R| + y'Py], C the MME with R-inverse inside, K = A or I; "
+                               "the constant -1/2 (n - rank X) log(2 pi) is left out"));
+  value = reml->rounds;
+  PetscCall(OutputSetAttribute(output, "/variance", "rounds", OUTPUT_INT, &value));
+  value = reml->converged;
+  PetscCall(OutputSetAttribute(output, "/variance", "converged", OUTPUT_INT, &value));
+  PetscCall(OutputSetAttribute(output, "/variance", "parameters", OUTPUT_STRING, reml->names));
+  PetscCall(OutputWriteMatrix(output, "/variance", "estimate", npar, 0, reml->theta));
+  PetscCall(OutputWriteMatrix(output, "/variance", "gradient", npar, 0, reml->grad));
+  if (reml->has_ai) {
+    PetscCall(OutputWriteMatrix(output, "/variance", "ai_inverse", npar, npar, reml->ai_inverse));
+    PetscCall(OutputWriteMatrix(output, "/variance", "standard_error", npar, 0, reml->se));
+  }
+  if (reml->has_h2) {
+    PetscCall(OutputWriteMatrix(output, "/variance", "heritability", reml->ntraits, 0, reml->h2));
+    if (reml->has_ai) PetscCall(OutputWriteMatrix(output, "/variance", "heritability_standard_error", reml->ntraits, 0, reml->h2_se));
+  }
+  PetscCall(OutputWriteMatrix(output, "/variance", "history", rounds, npar + 1, reml->history));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
