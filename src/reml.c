@@ -367,7 +367,7 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
     sums[0] += ld - np * PetscLogReal(c.weight); /* log|R_r|, R_r = R0_P / w */
     for (PetscInt a = 0; a < t; a++)
       for (PetscInt b = 0; b < t; b++) {
-        sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b] * ((c.pattern >> a & 1) && (c.pattern >> b & 1) ? 1 : 0);
+        if ((c.pattern >> a & 1) && (c.pattern >> b & 1)) sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b]; /* missing values are NaN */
         SumRinv[a * t + b] += c.rinv[a * t + b];
       }
     sums[2] += np;       /* observations */
@@ -722,6 +722,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
       char line[4096];
       snprintf(line, sizeof(line), "reml: round %d, log L %.6f,", (int)reml->rounds, (double)round.logL);
       for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
+      (void)HendersonProgressDue(); /* reads -quiet once; a line every round */
       HendersonProgressPrintf("%s", line);
       PetscCall(PetscInfo(NULL, "%s\n", line));
     }
