@@ -13,6 +13,8 @@ struct _p_Evaluation {
   Vec          x;
   PEVMethod    pev_method; /* -pev */
   Vec          pev;        /* diag(C^-1), when asked for */
+  PetscInt     pev_samples;
+  PetscInt64   pev_iterations;
   SolverResult result;
   PetscBool    resumed;           /* the solve went on from a checkpoint */
   PetscInt     initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
@@ -415,7 +417,20 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEV, &start));
   PetscCall(MMEGetSystem(ev->mme, &C, NULL, NULL));
   if (!ev->pev) PetscCall(VecDuplicate(ev->x, &ev->pev));
-  PetscCall(PEVComputeExact(C, ev->pev));
+  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(PEVComputeExact(C, ev->pev));
+  else {
+    PetscInt seed   = 1;
+    ev->pev_samples = 100;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-pev_samples", &ev->pev_samples, NULL));
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-pev_seed", &seed, NULL));
+    if (!ev->solver) { /* REML rebuilt the system: a solver for it */
+      Mat P;
+      PetscCall(MMEGetSystem(ev->mme, NULL, &P, NULL));
+      PetscCall(SolverCreate(ev->comm, &ev->solver));
+      PetscCall(SolverSetUp(ev->solver, C, P));
+    }
+    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)seed, ev->pev, &ev->pev_iterations));
+  }
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEV, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -917,8 +932,13 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   if (ev->pev) {
     PetscReal seconds;
     PetscCall(EvaluationGetPhaseSeconds(ev, HENDERSON_PHASE_PEV, &seconds));
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         %s: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n",
-                                     PEVMethods[ev->pev_method], (double)seconds));
+    if (ev->pev_method == PEV_METHOD_EXACT)
+      PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n", (double)seconds));
+    else
+      PetscCall(PetscViewerASCIIPrintf(viewer,
+                                       "  pev         sample: %" PetscInt_FMT " simulated data sets, %" PetscInt64_FMT
+                                       " iterations in all, %.3f s; each PEV within about %.1f %% (one standard error)\n",
+                                       ev->pev_samples, ev->pev_iterations, (double)seconds, 100 * (double)PetscSqrtReal(2.0 / ev->pev_samples)));
   }
   if (ev->resumed) PetscCall(PetscViewerASCIIPrintf(viewer, "  restart     went on from the checkpoint of an interrupted run\n"));
   if (ev->initial_path[0])

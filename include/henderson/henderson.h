@@ -16,6 +16,7 @@
 #include <henderson/cg.h>
 #include <henderson/solver.h>
 #include <henderson/factor.h>
+#include <henderson/design.h>
 #include <henderson/pev.h>
 #include <henderson/output.h>
 #include <henderson/evaluation.h>

@@ -6,17 +6,41 @@
    and, for random effects, `reliability` = 1 - pev / ((1 + F) sigma2) (F = 0 without a pedigree).
 
      exact   the diagonal of C^-1 from a sparse factorisation of the assembled C (factor.h): only
-             the requested entries of the inverse are computed. */
+             the requested entries of the inverse are computed.
+     sample  for national sizes (Garcia-Cortes, Moreno, Varona & Altarriba 1995): N data sets are
+             simulated from the model with the fixed effects at 0 -- true values u* ~ N(0, G) (through
+             the pedigree, parents before progeny: u_i = c_s u_s + c_d u_d + sqrt(1/alpha_i) L z_i with
+             G0 = LL') and residuals e* ~ N(0, R) -- and solved by the same PCG as the evaluation;
+             PEV = mean over the samples of (u* - u*_hat)^2, var(b_hat) = mean of b*_hat^2. Each estimate
+             has a relative standard error of sqrt(2 / N) (a mean of N scaled chi-square(1) values).
+             The random numbers are keyed on (seed, sample, level or record), so the estimates do not
+             depend on the number of ranks. Needs only products with C: works with the data operator. */
 #ifndef HENDERSON_PEV_H
 #define HENDERSON_PEV_H
 
 #include <petscmat.h>
 #include <henderson/sys.h>
+#include <henderson/model.h>
+#include <henderson/equations.h>
+#include <henderson/records.h>
+#include <henderson/pedigree.h>
+#include <henderson/solver.h>
+#include <henderson/design.h>
 
-typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT } PEVMethod;
+typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE } PEVMethod;
 PETSC_EXTERN const char *const PEVMethods[];
 
 /* Collective. D = diag(C^-1), C assembled (AIJ), D with C's row layout. */
 PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, Vec d);
+/* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
+   levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
+   with C; *ITERATIONS: the solver's iterations over all samples. */
+/* Collective. Data set SAMPLE (of SEED) simulated from the model with the fixed effects at 0: TRUTH gets the
+   random effects' true values at their equations (0 elsewhere), RHS = W'R^-1 y*, y* = W truth + e*.
+   Monte Carlo EM-REML uses it too. */
+PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pedigree, PetscInt64 seed, PetscInt64 sample, Vec truth,
+                                        Vec rhs);
+PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples,
+                                              PetscInt64 seed, Vec d, PetscInt64 *iterations);
 
 #endif
