@@ -15,6 +15,7 @@ struct _p_Evaluation {
   Vec          pev;        /* diag(C^-1), when asked for */
   PetscInt     pev_samples;
   PetscInt64   pev_iterations;
+  PetscReal  **pev_block; /* per random group: the PEV blocks (order x order) of this rank's levels */
   SolverResult result;
   PetscBool    resumed;           /* the solve went on from a checkpoint */
   PetscInt     initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
@@ -45,6 +46,12 @@ PetscErrorCode EvaluationDestroy(Evaluation *evaluation)
   if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(VecDestroy(&ev->x));
   PetscCall(VecDestroy(&ev->pev));
+  if (ev->pev_block) {
+    PetscInt ngroups;
+    PetscCall(ModelGetNumGroups(ev->model, &ngroups));
+    for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(ev->pev_block[g]));
+    PetscCall(PetscFree(ev->pev_block));
+  }
   PetscCall(SolverDestroy(&ev->solver));
   PetscCall(MMEDestroy(&ev->mme));
   PetscCall(EquationsDestroy(&ev->equations));
@@ -185,11 +192,15 @@ PetscErrorCode EvaluationReassemble(Evaluation ev)
   PetscCheck(ev->equations, ev->comm, PETSC_ERR_ARG_WRONGSTATE, "call EvaluationAssemble() first");
   PetscCall(PetscLogStagePush(HendersonStageAssemble));
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
-  /* a new MME: with new variances an entry of G0-inverse may become zero or stop being zero */
-  PetscCall(SolverDestroy(&ev->solver));
-  PetscCall(MMEDestroy(&ev->mme));
-  PetscCall(MMECreate(ev->comm, &ev->mme));
-  PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED));
+  /* a new MME of the same form: with new variances an entry of G0-inverse may become zero or stop being zero */
+  {
+    MMEStats stats;
+    PetscCall(MMEGetStats(ev->mme, &stats));
+    PetscCall(SolverDestroy(&ev->solver));
+    PetscCall(MMEDestroy(&ev->mme));
+    PetscCall(MMECreate(ev->comm, &ev->mme));
+    PetscCall(MMESetOperatorType(ev->mme, stats.operator));
+  }
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
@@ -407,17 +418,102 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode BlockLocalLevels(Evaluation ev, const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscInt n, PetscInt *lo, PetscInt *hi);
+
+/* The entries of C^-1 in the (order x order) blocks of this rank's levels of every random group of order > 1
+   (free with PetscFree2()); an absent equation asks for a present one of its level (BlockStore() writes 0). */
+static PetscErrorCode BlockRequests(Evaluation ev, PetscCount *n, PetscInt **rows, PetscInt **cols)
+{
+  PetscInt ngroups, rstart, rend, neq;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(ev->model, &ngroups));
+  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
+  PetscCall(EquationsGetSize(ev->equations, &neq));
+  *n = 0;
+  for (PetscInt pass = 0; pass < 2; pass++) {
+    PetscCount k = 0;
+    for (PetscInt g = 0; g < ngroups; g++) {
+      const ModelGroup      *group;
+      const EquationsEffect *layout;
+      const EquationsBlock  *block;
+      PetscInt               lo, hi, dim;
+      PetscCall(ModelGetGroup(ev->model, g, &group));
+      dim = group->dim;
+      if (dim < 2) continue;
+      PetscCall(EquationsGetEffect(ev->equations, group->first, &layout));
+      PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+      PetscCall(BlockLocalLevels(ev, block, rstart, rend, neq, &lo, &hi));
+      for (PetscInt l = lo; l < hi; l++) {
+        PetscInt anchor = -1;
+        for (PetscInt p = 0; p < dim && anchor < 0; p++) anchor = EquationsBlockEquation(block, l, p);
+        for (PetscInt p = 0; p < dim; p++)
+          for (PetscInt q = 0; q < dim; q++, k++)
+            if (pass) {
+              PetscInt a = EquationsBlockEquation(block, l, p), b = EquationsBlockEquation(block, l, q);
+              (*rows)[k] = a >= 0 && b >= 0 ? a : anchor;
+              (*cols)[k] = a >= 0 && b >= 0 ? b : anchor;
+            }
+      }
+    }
+    if (!pass) {
+      *n = k;
+      PetscCall(PetscMalloc2(k + 1, rows, k + 1, cols));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The blocks' values, from EXTRA in the order of BlockRequests(), 0 for absent equations. */
+static PetscErrorCode BlockStore(Evaluation ev, const PetscReal extra[])
+{
+  PetscInt   ngroups, rstart, rend, neq;
+  PetscCount k = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumGroups(ev->model, &ngroups));
+  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
+  PetscCall(EquationsGetSize(ev->equations, &neq));
+  if (!ev->pev_block) PetscCall(PetscCalloc1(ngroups + 1, &ev->pev_block));
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup      *group;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    PetscInt               lo, hi, dim;
+    PetscCall(ModelGetGroup(ev->model, g, &group));
+    dim = group->dim;
+    PetscCall(PetscFree(ev->pev_block[g]));
+    if (dim < 2) continue;
+    PetscCall(EquationsGetEffect(ev->equations, group->first, &layout));
+    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+    PetscCall(BlockLocalLevels(ev, block, rstart, rend, neq, &lo, &hi));
+    PetscCall(PetscMalloc1((hi - lo) * dim * dim + 1, &ev->pev_block[g]));
+    for (PetscInt l = lo; l < hi; l++)
+      for (PetscInt p = 0; p < dim; p++)
+        for (PetscInt q = 0; q < dim; q++, k++) {
+          PetscBool present = EquationsBlockEquation(block, l, p) >= 0 && EquationsBlockEquation(block, l, q) >= 0 ? PETSC_TRUE : PETSC_FALSE;
+          ev->pev_block[g][((l - lo) * dim + p) * dim + q] = present ? extra[k] : 0;
+        }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationPEV(Evaluation ev)
 {
-  Mat    C;
-  double start;
+  Mat        C;
+  double     start;
+  PetscCount nblock = 0;
+  PetscInt  *rows, *cols;
+  PetscReal *extra;
 
   PetscFunctionBeginUser;
   if (ev->pev_method == PEV_METHOD_NONE) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEV, &start));
   PetscCall(MMEGetSystem(ev->mme, &C, NULL, NULL));
   if (!ev->pev) PetscCall(VecDuplicate(ev->x, &ev->pev));
-  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(PEVComputeExact(C, ev->pev));
+  PetscCall(BlockRequests(ev, &nblock, &rows, &cols));
+  PetscCall(PetscMalloc1(nblock + 1, &extra));
+  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev));
   else {
     PetscInt seed   = 1;
     ev->pev_samples = 100;
@@ -429,8 +525,12 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
       PetscCall(SolverCreate(ev->comm, &ev->solver));
       PetscCall(SolverSetUp(ev->solver, C, P));
     }
-    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)seed, ev->pev, &ev->pev_iterations));
+    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)seed, nblock, rows, cols, extra,
+                                ev->pev, &ev->pev_iterations));
   }
+  PetscCall(BlockStore(ev, extra));
+  PetscCall(PetscFree2(rows, cols));
+  PetscCall(PetscFree(extra));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEV, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -698,6 +798,14 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     if (effect->structure == MODEL_STRUCTURE_PEDIGREE)
       PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
     if (ev->pev) PetscCall(EffectAccuracy(ev, e, PETSC_FALSE, rstart, rend, &pev, &sep, &reliability));
+    if (ev->pev_block && effect->kind == MODEL_EFFECT_RANDOM) {
+      const ModelGroup *group;
+      PetscCall(ModelGetGroup(ev->model, effect->group, &group));
+      if (group->first == e && group->dim > 1) {
+        out.pev_block = ev->pev_block[effect->group];
+        out.block_dim = group->dim;
+      }
+    }
     out.pev         = pev;
     out.sep         = sep;
     out.reliability = reliability;
@@ -727,6 +835,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
       out.pev         = pev;
       out.sep         = sep;
       out.reliability = NULL;
+      out.pev_block   = NULL;
       PetscCall(OutputWriteEffect(output, &out));
       PetscCall(PetscFree(pev));
       PetscCall(PetscFree(sep));

@@ -2,7 +2,7 @@
 
      mpirun -n P henderson solve MODEL_FILE [PETSc options]
      mpirun -n P henderson reml MODEL_FILE [options]
-     henderson export FILE.h5 EFFECT
+     henderson export FILE.h5 EFFECT [DATASET]
      mpirun -n P henderson pedigree PEDIGREE_FILE
 
    The stages of a solve, in order, are those of evaluation.h: model -> data -> pedigree ->
@@ -13,8 +13,8 @@
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
                            "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact] [PETSc options]\n"
-                           "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em] [-reml_max_it N] [-reml_tol T] [--pev exact]\n"
-                           "       henderson export FILE.h5 EFFECT\n"
+                           "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem] [-reml_max_it N] [-reml_tol T] [--pev exact]\n"
+                           "       henderson export FILE.h5 EFFECT [value|pev|sep|reliability|inbreeding]\n"
                            "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
                            "       henderson --version\n";
 
@@ -51,7 +51,11 @@ static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML 
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-mme_operator", &set));
-  if (!set) PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* the factorisation needs the entries */
+  {
+    char method[16] = "ai";
+    PetscCall(PetscOptionsGetString(NULL, NULL, "-reml_method", method, sizeof(method), NULL));
+    if (!set && strcmp(method, "mcem")) PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* the factorisation needs the entries */
+  }
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
   PetscCall(EvaluationLoadModel(*ev, model_path));
   PetscCall(EvaluationRead(*ev));
@@ -83,7 +87,7 @@ static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode CommandExport(const char path[], const char name[])
+static PetscErrorCode CommandExport(const char path[], const char name[], const char dataset[])
 {
   PetscMPIInt rank;
   PetscInt    nlevels, ntraits;
@@ -97,6 +101,13 @@ static PetscErrorCode CommandExport(const char path[], const char name[])
   PetscCall(PetscPopSignalHandler());
   signal(SIGPIPE, SIG_DFL);
   PetscCall(OutputReadEffect(path, name, &nlevels, &ntraits, &labels, &values, NULL));
+  if (dataset && strcmp(dataset, "value")) { /* another per-level dataset: pev, sep, reliability, inbreeding */
+    PetscInt rows;
+    PetscCall(PetscFree(values));
+    PetscCall(OutputReadEffectDataset(path, name, dataset, &rows, &ntraits, &values));
+    PetscCheck(rows == nlevels, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: /solutions/%s/%s has %" PetscInt_FMT " rows for %" PetscInt_FMT " levels", path, name,
+               dataset, rows, nlevels);
+  }
   for (PetscInt l = 0; l < nlevels; l++) {
     fputs(labels[l], stdout);
     for (PetscInt t = 0; t < ntraits; t++) printf(" %.10g", (double)values[l * ntraits + t]);
@@ -151,7 +162,7 @@ int main(int argc, char **argv)
   } else if (argc >= 3 && !strcmp(argv[1], "pedigree") && argv[2][0] != '-') {
     ierr = CommandPedigree(argv[2]);
   } else if (argc >= 4 && !strcmp(argv[1], "export")) {
-    ierr = CommandExport(argv[2], argv[3]);
+    ierr = CommandExport(argv[2], argv[3], argc >= 5 && argv[4][0] != '-' ? argv[4] : NULL);
   } else {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
     exit_code = (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) ? EXIT_OK : EXIT_ERROR;

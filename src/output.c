@@ -248,6 +248,8 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
   PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
   if (effect->pev) PetscCall(WriteRows(o, group, "pev", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->pev));
   if (effect->sep) PetscCall(WriteRows(o, group, "sep", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->sep));
+  if (effect->pev_block)
+    PetscCall(WriteRows(o, group, "pev_block", effect->nlevels, effect->block_dim * effect->block_dim, effect->level_start, effect->level_count, effect->pev_block));
   if (effect->reliability)
     PetscCall(WriteRows(o, group, "reliability", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->reliability));
   if (effect->inbreeding)

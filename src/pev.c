@@ -4,24 +4,35 @@
 
 const char *const PEVMethods[] = {"none", "exact", "sample", "PEVMethod", "PEV_METHOD_", NULL};
 
-PetscErrorCode PEVComputeExact(Mat C, Vec d)
+PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d)
 {
-  Factor       factor;
-  MPI_Comm     comm;
-  PetscInt     rstart, rend, *rows;
-  PetscScalar *values;
+  Factor     factor;
+  MPI_Comm   comm;
+  PetscInt   rstart, rend, *r, *c;
+  PetscReal *values;
+  PetscCount m;
 
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)C, &comm));
   PetscCall(FactorCreate(comm, &factor));
   PetscCall(FactorSetUp(factor, C));
   PetscCall(MatGetOwnershipRange(C, &rstart, &rend));
-  PetscCall(PetscMalloc1(rend - rstart + 1, &rows));
-  for (PetscInt q = rstart; q < rend; q++) rows[q - rstart] = q;
-  PetscCall(VecGetArray(d, &values));
-  PetscCall(FactorGetInverseEntries(factor, rend - rstart, rows, rows, (PetscReal *)values));
-  PetscCall(VecRestoreArray(d, &values));
-  PetscCall(PetscFree(rows));
+  m = (PetscCount)(rend - rstart) + n;
+  PetscCall(PetscMalloc3(m + 1, &r, m + 1, &c, m + 1, &values));
+  for (PetscInt q = rstart; q < rend; q++) r[q - rstart] = c[q - rstart] = q;
+  for (PetscCount k = 0; k < n; k++) {
+    r[rend - rstart + k] = rows[k];
+    c[rend - rstart + k] = cols[k];
+  }
+  PetscCall(FactorGetInverseEntries(factor, m, r, c, values));
+  {
+    PetscScalar *diagonal;
+    PetscCall(VecGetArray(d, &diagonal));
+    for (PetscInt q = 0; q < rend - rstart; q++) diagonal[q] = values[q];
+    PetscCall(VecRestoreArray(d, &diagonal));
+  }
+  for (PetscCount k = 0; k < n; k++) extra[k] = values[rend - rstart + k];
+  PetscCall(PetscFree3(r, c, values));
   PetscCall(FactorDestroy(&factor));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -179,9 +190,10 @@ PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed, Vec d,
-                                 PetscInt64 *iterations)
+PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed,
+                                 PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations)
 {
+  PetscInt rstart;
   MPI_Comm comm;
   Design   design;
   Vec      truth, rhs, xhat;
@@ -194,6 +206,8 @@ PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Ped
   PetscCall(VecDuplicate(d, &rhs));
   PetscCall(VecDuplicate(d, &xhat));
   PetscCall(VecZeroEntries(d));
+  PetscCall(VecGetOwnershipRange(d, &rstart, NULL));
+  for (PetscCount k = 0; k < n; k++) extra[k] = 0;
   *iterations = 0;
   for (PetscInt k = 0; k < nsamples; k++) {
     SolverResult result;
@@ -203,11 +217,18 @@ PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Ped
     PetscCall(SolverGetResult(solver, &result));
     *iterations += result.iterations;
     PetscCall(VecAXPY(xhat, -1, truth)); /* u*_hat - u*, and b*_hat - 0 */
+    if (n) {
+      const PetscScalar *error;
+      PetscCall(VecGetArrayRead(xhat, &error));
+      for (PetscCount k = 0; k < n; k++) extra[k] += PetscRealPart(error[rows[k] - rstart] * error[cols[k] - rstart]);
+      PetscCall(VecRestoreArrayRead(xhat, &error));
+    }
     PetscCall(VecPointwiseMult(xhat, xhat, xhat));
     PetscCall(VecAXPY(d, 1, xhat));
     if (HendersonProgressDue()) HendersonProgressPrintf("pev: sample %d of %d", (int)k + 1, (int)nsamples);
   }
   PetscCall(VecScale(d, 1.0 / nsamples));
+  for (PetscCount k = 0; k < n; k++) extra[k] /= nsamples;
   PetscCall(VecDestroy(&truth));
   PetscCall(VecDestroy(&rhs));
   PetscCall(VecDestroy(&xhat));

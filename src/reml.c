@@ -2,9 +2,11 @@
    the MME's own record terms (mmeimpl.h), so that its W and R^-1 are exactly those of the equations. */
 #include <henderson/reml.h>
 #include <henderson/factor.h>
+#include <henderson/pev.h>
 #include "mmeimpl.h"
+#include <math.h>
 
-const char *const REMLMethods[] = {"ai", "em", "REMLMethod", "REML_METHOD_", NULL};
+const char *const REMLMethods[] = {"ai", "em", "mcem", "REMLMethod", "REML_METHOD_", NULL};
 
 #define MAXT MODEL_MAX_TRAITS
 
@@ -31,6 +33,8 @@ struct _p_REML {
   PetscInt    ntraits;
   PetscReal   h2[MAXT], h2_se[MAXT];
   PetscBool   has_h2;
+  PetscInt    samples; /* mcem: simulated data sets a round */
+  PetscBool   mc_se; /* se holds Monte Carlo standard errors of the means (mcem), not sampling ones */
   PetscReal   seconds;
 };
 
@@ -328,6 +332,13 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
   PetscFunctionBeginUser;
   PetscCall(EvaluationReassemble(ev));
   PetscCall(EvaluationGetMME(ev, &mme));
+  {
+    MMEStats stats;
+    PetscCall(MMEGetStats(mme, &stats));
+    PetscCheck(stats.operator== MME_OPERATOR_ASSEMBLED, reml->comm, PETSC_ERR_USER_INPUT,
+               "REML by %s factors the assembled equations: leave out -mme_operator %s (or take -reml_method mcem)", REMLMethods[reml->method],
+               MMEOperatorTypes[stats.operator]);
+  }
   PetscCall(EvaluationGetEquations(ev, &eq));
   PetscCall(EvaluationGetRecords(ev, &records));
   PetscCall(MMEGetSystem(mme, &C, NULL, &rhs));
@@ -678,9 +689,230 @@ static PetscErrorCode Heritabilities(REML reml)
     if (reml->has_ai)
       for (PetscInt k = 0; k < reml->npar; k++)
         for (PetscInt l = 0; l < reml->npar; l++) reml->h2_se[t] += grad[k] * reml->ai_inverse[k * reml->npar + l] * grad[l];
+    else reml->h2_se[t] = (PetscReal)NAN;
     reml->h2_se[t] = PetscSqrtReal(PetscMax(reml->h2_se[t], 0));
   }
   reml->has_h2 = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. S (dim x dim) = sum over K^-1 entries of v(i, a) v(j, b), both triangles: the quadratic
+   forms U'K^-1U of group G for the values V at its equations, over all ranks. */
+static PetscErrorCode GroupQuadratic(REML reml, Evaluation ev, PetscInt g, Vec v, PetscReal S[])
+{
+  const ModelGroup      *group;
+  const EquationsEffect *layout;
+  const EquationsBlock  *block;
+  Equations              eq;
+  PetscCount             n;
+  PetscInt              *ki, *kj, dim, nneeded = 0, *needed;
+  PetscReal             *kv, logdetK;
+  Vec                    local;
+  VecScatter             gather;
+  IS                     is;
+  const PetscScalar     *x;
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetEquations(ev, &eq));
+  PetscCall(ModelGetGroup(reml->model, g, &group));
+  PetscCall(EquationsGetEffect(eq, group->first, &layout));
+  PetscCall(EquationsGetBlock(eq, layout->block, &block));
+  dim = group->dim;
+  PetscCall(GroupStructure(reml->comm, ev, group, block, &n, &ki, &kj, &kv, &logdetK));
+  PetscCall(PetscMalloc1(2 * n * dim + 1, &needed));
+  for (PetscCount k = 0; k < n; k++)
+    for (PetscInt p = 0; p < dim; p++) {
+      PetscInt a = EquationsBlockEquation(block, ki[k], p), b = EquationsBlockEquation(block, kj[k], p);
+      if (a >= 0) needed[nneeded++] = a;
+      if (b >= 0) needed[nneeded++] = b;
+    }
+  PetscCall(PetscSortRemoveDupsInt(&nneeded, needed));
+  PetscCall(VecCreateSeq(PETSC_COMM_SELF, nneeded, &local));
+  PetscCall(ISCreateGeneral(PETSC_COMM_SELF, nneeded, needed, PETSC_USE_POINTER, &is));
+  PetscCall(VecScatterCreate(v, is, local, NULL, &gather));
+  PetscCall(VecScatterBegin(gather, v, local, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(gather, v, local, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(local, &x));
+  PetscCall(PetscArrayzero(S, dim * dim));
+  for (PetscCount k = 0; k < n; k++)
+    for (PetscInt p = 0; p < dim; p++)
+      for (PetscInt q = 0; q < dim; q++) {
+        PetscInt  ip = EquationsBlockEquation(block, ki[k], p), jq = EquationsBlockEquation(block, kj[k], q), at, bt;
+        PetscReal vi, vj;
+        if (ip < 0 || jq < 0) continue;
+        PetscCall(PetscFindInt(ip, nneeded, needed, &at));
+        PetscCall(PetscFindInt(jq, nneeded, needed, &bt));
+        vi = PetscRealPart(x[at]);
+        vj = PetscRealPart(x[bt]);
+        S[p * dim + q] += kv[k] * vi * vj;
+        if (ki[k] != kj[k]) S[q * dim + p] += kv[k] * vi * vj;
+      }
+  PetscCall(VecRestoreArrayRead(local, &x));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, S, (PetscMPIInt)(dim * dim), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCall(VecScatterDestroy(&gather));
+  PetscCall(ISDestroy(&is));
+  PetscCall(VecDestroy(&local));
+  PetscCall(PetscFree(needed));
+  PetscCall(PetscFree3(ki, kj, kv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Monte Carlo EM-REML (Matilainen, Mantysaari, Lidauer, Stranden & Thompson 2013): the traces of EM-REML
+   from one simulated data set per round, solved by PCG like the evaluation -- no factorisation:
+     G0 = (U'K^-1U + (U* - U*_hat)'K^-1(U* - U*_hat)) / q,
+     R0 = mean over records of w (e_hat e_hat' + d d'), d = W (x*_hat - x*).
+   The estimates wander by the Monte Carlo noise: the result is the mean of the second half of the rounds. */
+static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
+{
+  PetscInt   npar = reml->npar, ngroups, t = reml->ntraits, seed = 1, burn, samples = 1;
+  PetscReal *sum, **T;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_seed", &seed, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_samples", &samples, NULL));
+  PetscCheck(samples >= 1, reml->comm, PETSC_ERR_USER_INPUT, "-reml_samples must be at least 1");
+  reml->samples = samples;
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(PetscMalloc1(ngroups + 1, &T));
+  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscMalloc1(64 * 64, &T[g]));
+  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT, "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
+  PetscCall(PetscCalloc1(npar, &sum));
+  burn = reml->max_it / 2;
+  for (reml->rounds = 0; reml->rounds < reml->max_it; reml->rounds++) {
+    Design     design;
+    Equations  eq;
+    Records    records;
+    Pedigree   pedigree;
+    MME        mme;
+    Vec        x, rhs, truth, xs;
+    Solver     solver;
+    PetscInt   nrecords;
+    PetscReal *fit, *dev, RS[MAXT * MAXT] = {0}, counts[2] = {0};
+    PetscBool  ok;
+    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+    PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
+    PetscCall(EvaluationReassemble(ev));
+    PetscCall(EvaluationSolve(ev)); /* x_hat */
+    PetscCall(EvaluationGetSolution(ev, &x));
+    PetscCall(EvaluationGetEquations(ev, &eq));
+    PetscCall(EvaluationGetRecords(ev, &records));
+    PetscCall(EvaluationGetPedigree(ev, &pedigree));
+    PetscCall(EvaluationGetMME(ev, &mme));
+    PetscCall(MMEGetSystem(mme, NULL, NULL, &rhs));
+    PetscCall(DesignCreate(reml->model, eq, records, x, &design));
+    PetscCall(VecDuplicate(x, &truth));
+    PetscCall(VecDuplicate(x, &xs));
+    /* the residual: w (e_hat e_hat' + d d') over the records, d from each sample */
+    PetscCall(DesignGetSizes(design, &nrecords, NULL, NULL));
+    PetscCall(PetscMalloc2(nrecords * t + 1, &fit, nrecords * t + 1, &dev));
+    PetscCall(DesignApply(design, x, fit));
+    for (PetscInt r = 0; r < nrecords; r++) {
+      uint32_t         pattern;
+      PetscReal        w, e[MAXT];
+      const PetscReal *y;
+      PetscCall(DesignGetRecord(design, r, &pattern, &w, NULL, NULL, &y));
+      PetscCheck(pattern == ((uint32_t)1 << t) - 1, PETSC_COMM_SELF, PETSC_ERR_SUP, "-reml_method mcem: every record must have every trait (use ai or em)");
+      for (PetscInt a = 0; a < t; a++) e[a] = y[a] - fit[r * t + a];
+      for (PetscInt a = 0; a < t; a++)
+        for (PetscInt b = 0; b < t; b++) RS[a * t + b] += w * e[a] * e[b];
+      counts[0] += 1;
+    }
+    for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscArrayzero(T[g], 64 * 64));
+    for (PetscInt m = 0; m < samples; m++) {
+      Vec simulated_rhs;
+      Mat C, P;
+      PetscCall(VecDuplicate(x, &simulated_rhs));
+      PetscCall(PEVSimulate(design, reml->model, eq, pedigree, seed, reml->rounds * samples + m, truth, simulated_rhs));
+      PetscCall(MMEGetSystem(mme, &C, &P, NULL));
+      PetscCall(SolverCreate(reml->comm, &solver));
+      PetscCall(SolverSetUp(solver, C, P));
+      PetscCall(VecZeroEntries(xs));
+      PetscCall(SolverSolve(solver, simulated_rhs, xs));
+      PetscCall(SolverDestroy(&solver));
+      PetscCall(VecDestroy(&simulated_rhs));
+      PetscCall(VecAXPY(xs, -1, truth)); /* x*_hat - x* */
+      PetscCall(DesignApply(design, xs, dev));
+      for (PetscInt r = 0; r < nrecords; r++) {
+        PetscReal w;
+        PetscCall(DesignGetRecord(design, r, NULL, &w, NULL, NULL, NULL));
+        for (PetscInt a = 0; a < t; a++)
+          for (PetscInt b = 0; b < t; b++) RS[a * t + b] += w * dev[r * t + a] * dev[r * t + b] / samples;
+      }
+      for (PetscInt g = 0; g < ngroups; g++) {
+        PetscReal Tm[64 * 64];
+        PetscCall(GroupQuadratic(reml, ev, g, xs, Tm));
+        for (PetscInt k = 0; k < 64 * 64; k++) T[g][k] += Tm[k] / samples;
+      }
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, RS, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 1, MPIU_REAL, MPI_SUM, reml->comm));
+    PetscCall(PetscFree2(fit, dev));
+    /* history: this round's parameters (log L is not computed: NaN) */
+    reml->history[reml->rounds * (npar + 1)] = (PetscReal)NAN;
+    PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
+    /* the new parameters */
+    for (PetscInt k = 0; k < npar; k++) {
+      const Parameter *p = &reml->par[k];
+      if (p->group < 0) reml->theta[k] = RS[p->a * t + p->b] / counts[0];
+    }
+    for (PetscInt g = 0; g < ngroups; g++) {
+      const ModelGroup      *group;
+      const EquationsEffect *layout;
+      const EquationsBlock  *block;
+      PetscReal              Q[64 * 64];
+      PetscCall(ModelGetGroup(reml->model, g, &group));
+      PetscCall(EquationsGetEffect(eq, group->first, &layout));
+      PetscCall(EquationsGetBlock(eq, layout->block, &block));
+      PetscCall(GroupQuadratic(reml, ev, g, x, Q));
+      for (PetscInt k = 0; k < npar; k++) {
+        const Parameter *p = &reml->par[k];
+        if (p->group == g) reml->theta[k] = (Q[p->a * group->dim + p->b] + T[g][p->a * group->dim + p->b]) / block->nlevels;
+      }
+    }
+    if (reml->rounds >= burn)
+      for (PetscInt k = 0; k < npar; k++) sum[k] += reml->theta[k];
+    {
+      char line[4096];
+      snprintf(line, sizeof(line), "reml: round %d (Monte Carlo EM),", (int)reml->rounds + 1);
+      for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
+      (void)HendersonProgressDue();
+      HendersonProgressPrintf("%s", line);
+    }
+    PetscCall(VecDestroy(&truth));
+    PetscCall(VecDestroy(&xs));
+    PetscCall(DesignDestroy(&design));
+  }
+  /* the estimate: the mean of the second half; its Monte Carlo standard error by batch means (10
+     batches: the rounds of EM are strongly correlated) */
+  for (PetscInt k = 0; k < npar; k++) {
+    PetscInt  kept = reml->max_it - burn, nbatch = PetscMin(10, kept), size = kept / nbatch;
+    PetscReal mean = sum[k] / kept, ss = 0;
+    for (PetscInt b = 0; b < nbatch; b++) {
+      PetscReal bm = 0;
+      for (PetscInt j = 0; j < size; j++) {
+        PetscInt r = burn + b * size + j;
+        bm += r + 1 < reml->max_it ? reml->history[(r + 1) * (npar + 1) + 1 + k] : reml->theta[k];
+      }
+      bm /= size;
+      ss += (bm - mean) * (bm - mean);
+    }
+    reml->se[k]    = nbatch > 1 ? PetscSqrtReal(ss / (nbatch - 1) / nbatch) : 0;
+    reml->theta[k] = mean;
+  }
+  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(T[g]));
+  PetscCall(PetscFree(T));
+  reml->history[reml->max_it * (npar + 1)] = (PetscReal)NAN;
+  PetscCall(PetscArraycpy(reml->history + reml->max_it * (npar + 1) + 1, reml->theta, npar));
+  reml->logL      = (PetscReal)NAN;
+  reml->converged = PETSC_TRUE;
+  reml->has_ai    = PETSC_FALSE;
+  reml->mc_se     = PETSC_TRUE;
+  {
+    PetscBool ok;
+    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+    PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
+  }
+  PetscCall(PetscFree(sum));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -701,6 +933,14 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscCall(PetscMalloc2(npar, &step, npar, &trial));
   PetscCall(PetscMalloc1((reml->max_it + 1) * (npar + 1), &reml->history));
   if (reml->method == REML_METHOD_EM) round.ai = NULL;
+  if (reml->method == REML_METHOD_MCEM) {
+    PetscCall(REMLRunMonteCarlo(reml, ev));
+    PetscCall(Heritabilities(reml));
+    PetscCall(PetscFree3(round.grad, ai_storage, round.em));
+    PetscCall(PetscFree2(step, trial));
+    reml->seconds = (PetscReal)(HendersonSeconds() - start);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   reml->converged = PETSC_FALSE;
   for (reml->rounds = 0;; reml->rounds++) {
     PetscBool ok;
@@ -766,9 +1006,15 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
   char names[4096], *name, *rest;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method], reml->rounds,
-                                   reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
-                                   "-1/2 [log|C| + log|G| + log|R| + y'Py], without (n - rank X) log(2 pi)", (double)reml->seconds));
+  if (reml->method == REML_METHOD_MCEM)
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "  reml        mcem: %" PetscInt_FMT " rounds of Monte Carlo EM (%" PetscInt_FMT " samples a round), the mean of the last %" PetscInt_FMT
+                                     " (s.e.: Monte Carlo, batch means), %.3f s\n",
+                                     reml->rounds, reml->samples, reml->rounds - reml->rounds / 2, (double)reml->seconds));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method], reml->rounds,
+                                     reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
+                                     "-1/2 [log|C| + log|G| + log|R| + y'Py], without (n - rank X) log(2 pi)", (double)reml->seconds));
   if (reml->halvings || reml->steps_em)
     PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
                                      reml->halvings, reml->steps_em));
@@ -778,7 +1024,7 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     rest = strchr(name, ',');
     while (rest && rest[1] && rest[-1] != ']') rest = strchr(rest + 1, ',');
     if (rest) *rest = 0;
-    if (reml->has_ai)
+    if (reml->has_ai || reml->mc_se)
       PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g\n", name, (double)reml->theta[k], (double)reml->se[k]));
     else PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g\n", name, (double)reml->theta[k]));
     name = rest ? rest + 1 : name;
@@ -787,7 +1033,9 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     for (PetscInt t = 0; t < reml->ntraits; t++) {
       const char *trait;
       PetscCall(ModelGetTrait(reml->model, t, &trait, NULL));
-      PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g  s.e. %.4g\n", trait, (double)reml->h2[t], (double)reml->h2_se[t]));
+      if (reml->has_ai)
+        PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g  s.e. %.4g\n", trait, (double)reml->h2[t], (double)reml->h2_se[t]));
+      else PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g\n", trait, (double)reml->h2[t]));
     }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -822,6 +1070,7 @@ PetscErrorCode REMLWriteOutput(Output output, void *context)
   PetscCall(OutputSetAttribute(output, "/variance", "parameters", OUTPUT_STRING, reml->names));
   PetscCall(OutputWriteMatrix(output, "/variance", "estimate", npar, 0, reml->theta));
   PetscCall(OutputWriteMatrix(output, "/variance", "gradient", npar, 0, reml->grad));
+  if (reml->mc_se) PetscCall(OutputWriteMatrix(output, "/variance", "monte_carlo_standard_error", npar, 0, reml->se));
   if (reml->has_ai) {
     PetscCall(OutputWriteMatrix(output, "/variance", "ai_inverse", npar, npar, reml->ai_inverse));
     PetscCall(OutputWriteMatrix(output, "/variance", "standard_error", npar, 0, reml->se));

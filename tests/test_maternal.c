@@ -335,6 +335,62 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* With -pev exact: the PEV blocks of the direct-maternal group (4 x 4 an animal) and of the maternal
+   permanent environment (2 x 2 a dam) against the inverse of the dense C made full rank by dropping one
+   sex equation (the random effects' blocks of a generalized inverse do not depend on which). */
+static PetscErrorCode ComparePEVBlocks(TestCounter *c, const PetscReal C[], const char path[])
+{
+  const PetscInt n = NDENSE - 1, drop = OS;
+  PetscReal     *Cr, *block, worst = 0;
+  PetscInt       rows, columns;
+  Solution       direct, mpe;
+  PetscBool      ok = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(n * n, &Cr));
+  for (PetscInt i = 0, ii = 0; i < NDENSE; i++) {
+    if (i == drop) continue;
+    for (PetscInt j = 0, jj = 0; j < NDENSE; j++)
+      if (j != drop) Cr[ii * n + jj++] = C[i * NDENSE + j];
+    ii++;
+  }
+  PetscCall(TestInverseSPD(n, Cr));
+  PetscCall(Load(path, "direct", &direct));
+  PetscCall(OutputReadEffectDataset(path, "direct", "pev_block", &rows, &columns, &block));
+  ok = rows == NA && columns == 16 ? PETSC_TRUE : PETSC_FALSE;
+  for (PetscInt l = 0; ok && l < direct.n; l++) {
+    PetscInt i = atoi(direct.labels[l] + 1);
+    for (int p = 0; p < 4; p++)
+      for (int q = 0; q < 4; q++) {
+        PetscReal dense = Cr[(OG + 4 * i + p - 1) * n + OG + 4 * i + q - 1];
+        ok              = ok && Close(block[l * 16 + p * 4 + q], dense);
+        worst           = PetscMax(worst, PetscAbsReal(block[l * 16 + p * 4 + q] - dense));
+      }
+  }
+  TestCheck(c, ok, "the 4 x 4 PEV blocks (direct and maternal, both traits) of all %d animals agree with the dense inverse (largest difference %.3g)", NA,
+            (double)worst);
+  PetscCall(PetscFree(block));
+  PetscCall(Load(path, "mpe", &mpe));
+  PetscCall(OutputReadEffectDataset(path, "mpe", "pev_block", &rows, &columns, &block));
+  ok    = rows == mpe.n && columns == 4 ? PETSC_TRUE : PETSC_FALSE;
+  worst = 0;
+  for (PetscInt l = 0; ok && l < mpe.n; l++) {
+    PetscInt i = atoi(mpe.labels[l] + 1);
+    for (int p = 0; p < 2; p++)
+      for (int q = 0; q < 2; q++) {
+        PetscReal dense = Cr[(OP + 2 * i + p - 1) * n + OP + 2 * i + q - 1];
+        ok              = ok && Close(block[l * 4 + p * 2 + q], dense);
+        worst           = PetscMax(worst, PetscAbsReal(block[l * 4 + p * 2 + q] - dense));
+      }
+  }
+  TestCheck(c, ok, "the 2 x 2 PEV blocks of the maternal permanent environment agree with the dense inverse (largest difference %.3g)", (double)worst);
+  PetscCall(PetscFree(block));
+  PetscCall(Free(&direct));
+  PetscCall(Free(&mpe));
+  PetscCall(PetscFree(Cr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   TestCounter  c = {0, 0};
@@ -369,6 +425,11 @@ int main(int argc, char **argv)
     PetscCall(Residual(&c, C, b, output));
     PetscCall(TestSolvePSD(NDENSE, C, b, x));
     PetscCall(Compare(&c, s, x, output));
+    {
+      PetscBool pev;
+      PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &pev));
+      if (pev) PetscCall(ComparePEVBlocks(&c, C, output));
+    }
     PetscCall(PetscFree2(C, b));
     PetscCall(PetscFree(x));
   }

@@ -36,8 +36,8 @@ PETSC_EXTERN PetscErrorCode EvaluationNumber(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationAssemble(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationSolve(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationPEV(Evaluation evaluation);
-/* Collective, after EvaluationAssemble(). Builds the MME again, assembled, with the model's current
-   (co)variances (REML changes them between rounds); the solver is rebuilt at the next solve. */
+/* Collective, after EvaluationAssemble(). Builds the MME again, in the same form, with the model's
+   current (co)variances (REML changes them between rounds); the solver is rebuilt at the next solve. */
 PETSC_EXTERN PetscErrorCode EvaluationReassemble(Evaluation evaluation);
 /* Not collective. HOOK(output, CONTEXT) adds to the output file before it is committed (REML's /variance). */
 PETSC_EXTERN PetscErrorCode EvaluationSetWriteHook(Evaluation evaluation, PetscErrorCode (*hook)(Output, void *), void *context);

@@ -7,6 +7,9 @@
      /solutions/NAME/pev, sep    float64 [levels, traits x coefficients] (with -pev): prediction error
                              variance (var(b_hat) for fixed effects) and its square root
      /solutions/NAME/reliability float64, the same shape (random effects, with -pev)
+     /solutions/NAME/pev_block   float64 [levels, order x order]: the first effect of a random statement of
+                             order > 1 (several traits, correlated effects): the PEV (co)variance block of
+                             each level, in G0's order
                              attributes: kind, structure, traits, columns, covariance (and
                              variance), constrained_level, covariate, legendre, range
      /solutions/NAME_groups  unknown-parent groups of a pedigree effect, the same layout
@@ -35,6 +38,8 @@ typedef struct {
   PetscInt         level_count;
   const PetscReal *values;     /* level_count * ncolumns, row-major */
   const PetscReal *pev, *sep, *reliability; /* like values, or NULL: prediction error variance, its root, 1 - pev / ((1 + F) sigma2) */
+  const PetscReal *pev_block; /* NULL, or per level the block_dim x block_dim PEV (co)variances of its random group */
+  PetscInt         block_dim;
   const PetscReal *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
   PetscInt         inbreeding_start, inbreeding_count;
   /* attributes */

@@ -30,17 +30,20 @@
 typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE } PEVMethod;
 PETSC_EXTERN const char *const PEVMethods[];
 
-/* Collective. D = diag(C^-1), C assembled (AIJ), D with C's row layout. */
-PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, Vec d);
-/* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
-   levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
-   with C; *ITERATIONS: the solver's iterations over all samples. */
+/* Collective. D = diag(C^-1), C assembled (AIJ), D with C's row layout; and EXTRA[k] = C^-1(ROWS[k], COLS[k])
+   for the N further entries this rank asks for (the trait-by-trait blocks of its levels; N may be 0). */
+PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d);
 /* Collective. Data set SAMPLE (of SEED) simulated from the model with the fixed effects at 0: TRUTH gets the
    random effects' true values at their equations (0 elsewhere), RHS = W'R^-1 y*, y* = W truth + e*.
    Monte Carlo EM-REML uses it too. */
 PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pedigree, PetscInt64 seed, PetscInt64 sample, Vec truth,
                                         Vec rhs);
+/* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
+   levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
+   with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); *ITERATIONS: the
+   solver's iterations over all samples. */
 PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples,
-                                              PetscInt64 seed, Vec d, PetscInt64 *iterations);
+                                              PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
+                                              PetscInt64 *iterations);
 
 #endif

@@ -15,8 +15,12 @@
          (a matrix that is not positive definite), and replaced by an EM step after 8 halvings;
      em  EM-REML: G0 = (U'K^-1U + T) / q, R0 = y'e / (n - rank X) (one trait) or the mean of the
          records' e e' + W C^-1 W' (several traits).
-   Convergence: the change of log L below -reml_tol (1e-8) and every parameter's relative change
-   below sqrt(-reml_tol).
+     mcem Monte Carlo EM-REML for national sizes (Matilainen et al. 2013): no factorisation -- the
+         traces of EM come from one simulated data set per round (pev.h) solved by PCG, on any
+         operator; -reml_max_it rounds, the estimate is the mean of the second half, with its Monte
+         Carlo standard error (no log L, no AI). Every record must have every trait.
+   Convergence (ai, em): the change of log L below -reml_tol (1e-8) and every parameter's relative
+   change below sqrt(-reml_tol).
 
    The results: REMLView() prints them; the output file gets the group /variance (REMLWriteOutput). */
 #ifndef HENDERSON_REML_H
@@ -24,7 +28,7 @@
 
 #include <henderson/evaluation.h>
 
-typedef enum { REML_METHOD_AI, REML_METHOD_EM } REMLMethod;
+typedef enum { REML_METHOD_AI, REML_METHOD_EM, REML_METHOD_MCEM } REMLMethod;
 PETSC_EXTERN const char *const REMLMethods[];
 
 typedef struct _p_REML *REML;

@@ -1,0 +1,113 @@
+#!/bin/sh
+# Prediction error variances and REML against the size of the evaluation, on simulated populations
+# (henderson-simulate --shuffle: herd-year-season, sex, age covariate, animal; h2 = 0.3):
+#   1. exact PEV (--pev exact: MUMPS factorisation and selected inverse entries): seconds and peak
+#      memory against the number of animals, up to the size where it fails or passes TIMEOUT;
+#   2. sampled PEV (--pev sample) against exact at 10^4 and 10^5 animals: how the relative error of
+#      the animals' PEV falls with the number of samples N, beside the theory sqrt(2/N);
+#   3. the cost of sampled PEV at 10^6 and 10^7 animals: seconds and iterations a sample;
+#   4. REML by average information (factorising every round): seconds a round against size.
+#
+#   sh benchmarks/pev.sh BUILD_DIR
+#
+# Environment: RANKS [2], EXACT_SIZES ["10000 30000 100000 300000 1000000"], SAMPLES ["10 30 100 300"],
+# COST_SIZES ["1000000 10000000"], COST_SAMPLES [4], REML_SIZES ["10000 30000 100000"], TIMEOUT [1800].
+# Prints markdown tables; the logs go to benchmarks/logs/pev/.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+bench_setup "${1:-}"
+ranks=${RANKS:-2}
+exact_sizes=${EXACT_SIZES:-"10000 30000 100000 300000 1000000"}
+samples=${SAMPLES:-"10 30 100 300"}
+cost_sizes=${COST_SIZES:-"1000000 10000000"}
+cost_samples=${COST_SAMPLES:-4}
+reml_sizes=${REML_SIZES:-"10000 30000 100000"}
+limit=${TIMEOUT:-1800}
+out=$logs/pev
+mkdir -p "$out"
+launch=$(bench_launch "${LAUNCH:-$bench_default_launch}" "$ranks")
+
+# run TAG N ARGS...: henderson on the population of N animals, its log in $out/TAG_N.txt; false on failure
+run() {
+  _tag=$1
+  _n=$2
+  shift 2
+  _dir=$(bench_simulate "$_n" "")
+  _model=$(bench_model "$_dir" "$_tag")
+  # shellcheck disable=SC2086 # the launcher is words
+  bench_timeout "$limit" $launch "$henderson" "$@" "$_model" > "$out/${_tag}_$_n.txt" 2>&1
+}
+
+# the animals' PEV of a run as "label value" lines, sorted by label
+pev_of() {
+  "$henderson" export "$(bench_simulate "$2" "")/$1.h5" animal pev | sort
+}
+
+echo "## Prediction error variances and REML ($ranks ranks)"
+echo
+echo "### Exact PEV (\`--pev exact\`): MUMPS factorisation of the assembled C and the diagonal of its inverse"
+echo
+echo "| animals | equations | nonzeros | solve s | pev s | total s | peak MiB/rank |"
+echo "|---|---|---|---|---|---|---|"
+for n in $exact_sizes; do
+  if run exact "$n" solve --pev exact; then
+    log=$out/exact_$n.txt
+    echo "| $n | $(bench_summary "$log" equations) | $(bench_summary "$log" nonzeros) | $(bench_summary "$log" solve) | $(bench_summary "$log" pev) | $(bench_summary "$log" total) | $(bench_summary "$log" peak) |"
+  else
+    echo "| $n | failed or over ${limit} s (see logs/pev/exact_$n.txt) | | | | | |"
+    break
+  fi
+done
+echo
+echo "### Sampled PEV (\`--pev sample -pev_samples N\`) against exact"
+echo
+echo "Relative error of the animals' PEV, root mean square over all animals, against sqrt(2/N) (the theory:"
+echo "a mean of N scaled chi-square(1) values)."
+echo
+echo "| animals | N | pev s | iterations | rms relative error | sqrt(2/N) |"
+echo "|---|---|---|---|---|---|"
+for n in 10000 100000; do
+  [ -f "$(bench_simulate "$n" "")/exact.h5" ] || continue
+  pev_of exact "$n" > "$out/exact_pev_$n.txt"
+  for s in $samples; do
+    run "sample$s" "$n" solve --pev sample -pev_samples "$s" || continue
+    log=$out/sample${s}_$n.txt
+    iterations=$(awk '/^  pev/ { for (i = 1; i <= NF; i++) if ($i == "iterations") print $(i - 1) }' "$log")
+    pev_of "sample$s" "$n" > "$out/sample_pev_${s}_$n.txt"
+    rms=$(join "$out/exact_pev_$n.txt" "$out/sample_pev_${s}_$n.txt" | awk '$2 > 0 { d = ($3 - $2) / $2; s += d * d; k++ } END { printf "%.4f", sqrt(s / k) }')
+    theory=$(awk -v s="$s" 'BEGIN { printf "%.4f", sqrt(2 / s) }')
+    echo "| $n | $s | $(bench_summary "$log" pev) | $iterations | $rms | $theory |"
+  done
+done
+echo
+echo "### The cost of sampled PEV at national sizes ($cost_samples samples)"
+echo
+echo "| animals | equations | solve s (the evaluation) | pev s | s a sample | iterations a sample | peak MiB/rank |"
+echo "|---|---|---|---|---|---|---|"
+for n in $cost_sizes; do
+  run cost "$n" solve --pev sample -pev_samples "$cost_samples" || {
+    echo "| $n | failed or over ${limit} s | | | | | |"
+    continue
+  }
+  log=$out/cost_$n.txt
+  pev=$(bench_summary "$log" pev)
+  iterations=$(awk '/^  pev/ { for (i = 1; i <= NF; i++) if ($i == "iterations") print $(i - 1) }' "$log")
+  echo "| $n | $(bench_summary "$log" equations) | $(bench_summary "$log" solve) | $pev | $(awk -v p="$pev" -v s="$cost_samples" 'BEGIN { printf "%.2f", p / s }') | $((iterations / cost_samples)) | $(bench_summary "$log" peak) |"
+done
+echo
+echo "### REML by average information (\`henderson reml\`, factorising every round)"
+echo
+echo "| animals | equations | rounds | reml s | s a round | peak MiB/rank |"
+echo "|---|---|---|---|---|---|"
+for n in $reml_sizes; do
+  if run reml "$n" reml; then
+    log=$out/reml_$n.txt
+    rounds=$(awk '/^  reml/ { for (i = 1; i <= NF; i++) if ($i == "rounds,") print $(i - 1) }' "$log")
+    seconds=$(awk '/^  reml/ { print $(NF - 1) }' "$log")
+    echo "| $n | $(bench_summary "$log" equations) | $rounds | $seconds | $(awk -v s="$seconds" -v r="$rounds" 'BEGIN { printf "%.2f", s / (r + 1) }') | $(bench_summary "$log" peak) |"
+  else
+    echo "| $n | failed or over ${limit} s (see logs/pev/reml_$n.txt) | | | | |"
+    break
+  fi
+done
