@@ -4,7 +4,8 @@
 #   2. preconditioners.sh  point-block against plain Jacobi on the worked examples
 #   3. compare_pc.sh  Jacobi, point-block Jacobi, ICC, BoomerAMG, GAMG, subdomain deflation
 #   4. communication.sh    ghosts, neighbours and messages of one product against the rank count
-#   5. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
+#   5. pev.sh         exact and sampled PEV, AI-REML against size (PEV_SKIP=1 leaves it out: 35 min)
+#   6. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
 #                     scaling.sh's CSV when a cluster run left one in the logs)
 # Scaling over nodes is a cluster job: jobs/scaling_slurm.sh, jobs/scaling_pbs.sh (benchmarks/scaling.sh).
 #
@@ -102,6 +103,14 @@ sh "$here/compare_pc.sh" "$build" "$pc_sizes" "$pc_ranks" "" "$results"
   echo
 } >> "$results"
 sh "$here/communication.sh" "$build" "$comm_animals" "$comm_ranks" "" "$results"
+if [ "${PEV_SKIP:-0}" != 1 ]; then
+  if [ "${QUICK:-0}" = 1 ]; then
+    EXACT_SIZES=${EXACT_SIZES:-3000} COST_SIZES=${COST_SIZES:-100000} REML_SIZES=${REML_SIZES:-3000} sh "$here/pev.sh" "$build" >> "$results"
+  else
+    sh "$here/pev.sh" "$build" >> "$results"
+  fi
+  echo >> "$results"
+fi
 
 python=
 for candidate in /usr/bin/python3 python3; do
