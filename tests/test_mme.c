@@ -325,6 +325,50 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
 /* With -pev: the prediction error variances of the animals and litters (the diagonal of the inverse
    of the dense C, made full rank by dropping one season equation: the random effects' block of a
    generalized inverse does not depend on which), and the animals' reliabilities 1 - PEV / ((1 + F) sigma2a). */
+/* The identities of the lecture notes (TestMixedModelIdentities()) with the MME solution X of DenseSolve(),
+   which the library's output matches (Compare()): records as rows, the dense unknowns as columns. */
+static PetscErrorCode CompareIdentities(TestCounter *c, const Simulation *s, const PetscReal x[])
+{
+  const PetscInt p = OU, q = NPED + NDATAONLY + NLITTER, nanimals = NPED + NDATAONLY;
+  PetscInt       n = 0, *rec;
+  PetscReal     *X, *Z, *G, *R, *y, *A, lo = 1e300, hi = -1e300;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(NRECORDS, &rec));
+  for (PetscInt k = 0; k < NRECORDS; k++)
+    if (!s->missing[k]) {
+      rec[n++] = k;
+      lo       = PetscMin(lo, s->dim[k]);
+      hi       = PetscMax(hi, s->dim[k]);
+    }
+  PetscCall(PetscCalloc5(n * p, &X, n * q, &Z, q * q, &G, n * n, &R, n, &y));
+  PetscCall(PetscMalloc1(nanimals * nanimals, &A));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscInt  k = rec[i];
+    PetscReal t = 2 * (s->dim[k] - lo) / (hi - lo) - 1;
+    X[i * p + OH + s->herd[k]]           = 1;
+    X[i * p + OS + s->season[k]]         = 1;
+    X[i * p + OA]                        = s->age[k];
+    X[i * p + OD + s->herd[k]]           = s->days[k];
+    X[i * p + OC + 3 * s->season[k]]     = PetscSqrtReal(0.5);
+    X[i * p + OC + 3 * s->season[k] + 1] = PetscSqrtReal(1.5) * t;
+    X[i * p + OC + 3 * s->season[k] + 2] = PetscSqrtReal(2.5) * 0.5 * (3 * t * t - 1);
+    Z[i * q + s->animal[k]]              = 1;
+    Z[i * q + nanimals + s->litter[k]]   = 1;
+    R[i * n + i]                         = sigma2e / s->weight[k];
+    y[i]                                 = s->y[k];
+  }
+  PetscCall(TestTabularA(nanimals, s->sire, s->dam, A));
+  for (PetscInt i = 0; i < nanimals; i++)
+    for (PetscInt j = 0; j < nanimals; j++) G[i * q + j] = sigma2a * A[i * nanimals + j];
+  for (PetscInt l = nanimals; l < q; l++) G[l * q + l] = sigma2l;
+  PetscCall(TestMixedModelIdentities(c, n, p, q, X, Z, G, R, y, x, x + OU));
+  PetscCall(PetscFree5(X, Z, G, R, y));
+  PetscCall(PetscFree(A));
+  PetscCall(PetscFree(rec));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* With -pev sample: the estimate of each PEV has the relative standard error sqrt(2 / N); the mean of the
    squared standardised errors must be near 1 and none far out. */
 static void SampledError(PetscReal estimate, PetscReal exact, PetscInt nsamples, PetscReal *sum_z2, PetscReal *max_z)
@@ -462,6 +506,7 @@ int main(int argc, char **argv)
     PetscCall(DenseSolve(s, x, pev ? &C : NULL));
     PetscCall(Compare(&c, s, x, output));
     if (pev) PetscCall(ComparePEV(&c, s, C, output));
+    else PetscCall(CompareIdentities(&c, s, x));
     PetscCall(PetscFree(x));
     PetscCall(PetscFree(C));
   }

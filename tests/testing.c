@@ -188,3 +188,139 @@ PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[])
   PetscCallMPI(MPI_Barrier(comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+static PetscBool TestClose(PetscReal a, PetscReal b)
+{
+  return PetscAbsReal(a - b) <= 1e-8 * PetscMax(1.0, PetscAbsReal(b)) ? PETSC_TRUE : PETSC_FALSE;
+}
+
+PetscErrorCode TestMixedModelIdentities(TestCounter *c, PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
+                                        const PetscReal R[], const PetscReal y[], const PetscReal bm[], const PetscReal um[])
+{
+  PetscReal *GZt, *Vi, *XtViX, *XtViy, *b, *r, *w, *T, *Rinv, *Zs, *Cs, *rhs, *xs, worst;
+  PetscBool  ok;
+  PetscInt   m = p + q;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc5(q * n, &GZt, n * n, &Vi, p * p, &XtViX, p, &XtViy, p, &b));
+  PetscCall(PetscCalloc5(n, &r, n, &w, q * q, &T, n * n, &Rinv, n * q, &Zs));
+  PetscCall(PetscCalloc3(m * m, &Cs, m, &rhs, m, &xs));
+  /* V = Z G Z' + R */
+  for (PetscInt a = 0; a < q; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
+      GZt[a * n + i] = v;
+    }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal v = R[i * n + j];
+      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
+      Vi[i * n + j] = v;
+    }
+  PetscCall(TestInverseSPD(n, Vi));
+  /* BLUE by GLS, compared as fitted values */
+  for (PetscInt a = 0; a < p; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal xv = 0;
+      for (PetscInt j = 0; j < n; j++) xv += X[j * p + a] * Vi[j * n + i];
+      XtViy[a] += xv * y[i];
+      for (PetscInt k = 0; k < p; k++) XtViX[a * p + k] += xv * X[i * p + k];
+    }
+  PetscCall(TestSolvePSD(p, XtViX, XtViy, b));
+  ok    = PETSC_TRUE;
+  worst = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    PetscReal gls = 0, mme = 0;
+    for (PetscInt a = 0; a < p; a++) {
+      gls += X[i * p + a] * b[a];
+      mme += X[i * p + a] * bm[a];
+    }
+    ok    = ok && TestClose(mme, gls);
+    worst = PetscMax(worst, PetscAbsReal(gls - mme));
+    r[i]  = y[i] - gls;
+  }
+  TestCheck(c, ok, "BLUE = GLS: X b of the MME equals X (X'V^-1X)^- X'V^-1 y on all %" PetscInt_FMT " observations (largest difference %.3g)", n,
+            (double)worst);
+  /* BLUP = G Z'V^-1 (y - X b) */
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) w[i] += Vi[i * n + j] * r[j];
+  ok    = PETSC_TRUE;
+  worst = 0;
+  for (PetscInt a = 0; a < q; a++) {
+    PetscReal v = 0;
+    for (PetscInt i = 0; i < n; i++) v += GZt[a * n + i] * w[i];
+    ok    = ok && TestClose(um[a], v);
+    worst = PetscMax(worst, PetscAbsReal(v - um[a]));
+  }
+  TestCheck(c, ok, "BLUP = G Z'V^-1 (y - X b_hat) for all %" PetscInt_FMT " random levels (largest difference %.3g)", q, (double)worst);
+  /* Cholesky reparametrisation: T lower, TT' = G; the MME of (X, ZT) with var(u*) = I */
+  PetscCall(PetscArraycpy(T, G, q * q));
+  for (PetscInt j = 0; j < q; j++) {
+    PetscReal d = T[j * q + j];
+    for (PetscInt k = 0; k < j; k++) d -= T[j * q + k] * T[j * q + k];
+    PetscCheck(d > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "G is not positive definite");
+    T[j * q + j] = PetscSqrtReal(d);
+    for (PetscInt i = j + 1; i < q; i++) {
+      PetscReal v = T[i * q + j];
+      for (PetscInt k = 0; k < j; k++) v -= T[i * q + k] * T[j * q + k];
+      T[i * q + j] = v / T[j * q + j];
+    }
+    for (PetscInt i = 0; i < j; i++) T[i * q + j] = 0;
+  }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt a = 0; a < q; a++) {
+      PetscReal v = 0;
+      for (PetscInt j = a; j < q; j++) v += Z[i * q + j] * T[j * q + a];
+      Zs[i * q + a] = v;
+    }
+  PetscCall(PetscArraycpy(Rinv, R, n * n));
+  PetscCall(TestInverseSPD(n, Rinv));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscReal ri[4096];
+    PetscCheck(m <= 4096, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many unknowns");
+    for (PetscInt a = 0; a < m; a++) { /* row i of R^-1 [X Z*] */
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < n; j++) v += Rinv[i * n + j] * (a < p ? X[j * p + a] : Zs[j * q + a - p]);
+      ri[a] = v;
+    }
+    for (PetscInt a = 0; a < m; a++) {
+      PetscReal wa = a < p ? X[i * p + a] : Zs[i * q + a - p];
+      if (wa == 0) continue;
+      for (PetscInt k = 0; k < m; k++) Cs[a * m + k] += wa * ri[k];
+    }
+    for (PetscInt j = 0; j < n; j++) { /* the right-hand side [X Z*]' R^-1 y */
+      PetscReal rij = Rinv[i * n + j] * y[j];
+      if (rij == 0) continue;
+      for (PetscInt a = 0; a < m; a++) rhs[a] += (a < p ? X[i * p + a] : Zs[i * q + a - p]) * rij;
+    }
+  }
+  for (PetscInt a = 0; a < q; a++) Cs[(p + a) * m + p + a] += 1;
+  PetscCall(TestSolvePSD(m, Cs, rhs, xs));
+  ok    = PETSC_TRUE;
+  worst = 0;
+  for (PetscInt a = 0; a < q; a++) {
+    PetscReal v = 0;
+    for (PetscInt j = 0; j <= a; j++) v += T[a * q + j] * xs[p + j];
+    ok    = ok && TestClose(um[a], v);
+    worst = PetscMax(worst, PetscAbsReal(v - um[a]));
+  }
+  for (PetscInt i = 0; i < n; i++) {
+    PetscReal fit_star = 0, fit = 0;
+    for (PetscInt a = 0; a < p; a++) {
+      fit_star += X[i * p + a] * xs[a];
+      fit += X[i * p + a] * bm[a];
+    }
+    for (PetscInt a = 0; a < q; a++) {
+      fit_star += Zs[i * q + a] * xs[p + a];
+      fit += Z[i * q + a] * um[a];
+    }
+    ok    = ok && TestClose(fit, fit_star);
+    worst = PetscMax(worst, PetscAbsReal(fit_star - fit));
+  }
+  TestCheck(c, ok, "Cholesky reparametrisation (G = TT', Z* = ZT, var(u*) = I): u = T u* and the same fitted values (largest difference %.3g)", (double)worst);
+  PetscCall(PetscFree3(Cs, rhs, xs));
+  PetscCall(PetscFree5(r, w, T, Rinv, Zs));
+  PetscCall(PetscFree5(GZt, Vi, XtViX, XtViy, b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

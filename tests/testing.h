@@ -34,6 +34,14 @@ PetscErrorCode TestInverseSPD(PetscInt n, PetscReal A[]);
 PetscErrorCode TestSolvePSD(PetscInt n, const PetscReal A[], const PetscReal b[], PetscReal x[]);
 /* Collective: the whole of a distributed matrix as a dense row-major array on rank 0 (NULL elsewhere). */
 PetscErrorCode TestMatGatherDense(Mat A, PetscReal **dense);
+/* The identities of the lecture notes for y = Xb + Zu + e, var(u) = G, var(e) = R (dense, row-major:
+   X n x p, Z n x q, G q x q, R n x n), against the MME solution (B p, U q), with V = ZGZ' + R:
+     BLUE = GLS: X b = X (X'V^-1X)^- X'V^-1 y (fitted values: b need not be estimable);
+     BLUP: u = G Z'V^-1 (y - X b);
+     the Cholesky reparametrisation G = TT', Z* = ZT, var(u*) = I: the same fitted values and u = T u*.
+   Three checks on C, relative tolerance 1e-8. */
+PetscErrorCode TestMixedModelIdentities(TestCounter *c, PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
+                                        const PetscReal R[], const PetscReal y[], const PetscReal b[], const PetscReal u[]);
 /* mkdir -p on rank 0. */
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
 
