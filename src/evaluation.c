@@ -420,30 +420,40 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
 
 static PetscErrorCode BlockLocalLevels(Evaluation ev, const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscInt n, PetscInt *lo, PetscInt *hi);
 
+/* Random group G's level block and this rank's levels LO..HI-1 of it; *DIM its order. */
+static PetscErrorCode GroupLocalLevels(Evaluation ev, PetscInt g, PetscInt *dim, const EquationsBlock **block, PetscInt *lo, PetscInt *hi)
+{
+  const ModelGroup      *group;
+  const EquationsEffect *layout;
+  PetscInt               rstart, rend, neq;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetGroup(ev->model, g, &group));
+  PetscCall(EquationsGetEffect(ev->equations, group->first, &layout));
+  PetscCall(EquationsGetBlock(ev->equations, layout->block, block));
+  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
+  PetscCall(EquationsGetSize(ev->equations, &neq));
+  PetscCall(BlockLocalLevels(ev, *block, rstart, rend, neq, lo, hi));
+  *dim = group->dim;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The entries of C^-1 in the (order x order) blocks of this rank's levels of every random group of order > 1
    (free with PetscFree2()); an absent equation asks for a present one of its level (BlockStore() writes 0). */
 static PetscErrorCode BlockRequests(Evaluation ev, PetscCount *n, PetscInt **rows, PetscInt **cols)
 {
-  PetscInt ngroups, rstart, rend, neq;
+  PetscInt ngroups;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumGroups(ev->model, &ngroups));
-  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
-  PetscCall(EquationsGetSize(ev->equations, &neq));
   *n = 0;
   for (PetscInt pass = 0; pass < 2; pass++) {
     PetscCount k = 0;
     for (PetscInt g = 0; g < ngroups; g++) {
-      const ModelGroup      *group;
-      const EquationsEffect *layout;
-      const EquationsBlock  *block;
-      PetscInt               lo, hi, dim;
-      PetscCall(ModelGetGroup(ev->model, g, &group));
-      dim = group->dim;
+      const EquationsBlock *block;
+      PetscInt              lo, hi, dim;
+      PetscCall(GroupLocalLevels(ev, g, &dim, &block, &lo, &hi));
       if (dim < 2) continue;
-      PetscCall(EquationsGetEffect(ev->equations, group->first, &layout));
-      PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
-      PetscCall(BlockLocalLevels(ev, block, rstart, rend, neq, &lo, &hi));
       for (PetscInt l = lo; l < hi; l++) {
         PetscInt anchor = -1;
         for (PetscInt p = 0; p < dim && anchor < 0; p++) anchor = EquationsBlockEquation(block, l, p);
@@ -467,26 +477,18 @@ static PetscErrorCode BlockRequests(Evaluation ev, PetscCount *n, PetscInt **row
 /* The blocks' values, from EXTRA in the order of BlockRequests(), 0 for absent equations. */
 static PetscErrorCode BlockStore(Evaluation ev, const PetscReal extra[])
 {
-  PetscInt   ngroups, rstart, rend, neq;
+  PetscInt   ngroups;
   PetscCount k = 0;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumGroups(ev->model, &ngroups));
-  PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
-  PetscCall(EquationsGetSize(ev->equations, &neq));
   if (!ev->pev_block) PetscCall(PetscCalloc1(ngroups + 1, &ev->pev_block));
   for (PetscInt g = 0; g < ngroups; g++) {
-    const ModelGroup      *group;
-    const EquationsEffect *layout;
-    const EquationsBlock  *block;
-    PetscInt               lo, hi, dim;
-    PetscCall(ModelGetGroup(ev->model, g, &group));
-    dim = group->dim;
+    const EquationsBlock *block;
+    PetscInt              lo, hi, dim;
     PetscCall(PetscFree(ev->pev_block[g]));
+    PetscCall(GroupLocalLevels(ev, g, &dim, &block, &lo, &hi));
     if (dim < 2) continue;
-    PetscCall(EquationsGetEffect(ev->equations, group->first, &layout));
-    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
-    PetscCall(BlockLocalLevels(ev, block, rstart, rend, neq, &lo, &hi));
     PetscCall(PetscMalloc1((hi - lo) * dim * dim + 1, &ev->pev_block[g]));
     for (PetscInt l = lo; l < hi; l++)
       for (PetscInt p = 0; p < dim; p++)

@@ -407,7 +407,7 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
       for (PetscInt p = 0; p < dim; p++)
         for (PetscInt q = 0; q < dim; q++) {
           PetscInt ep = EquationsBlockEquation(block, Ki[g][k], p), eq_ = EquationsBlockEquation(block, Kj[g][k], q);
-          PetscCall(RequestAdd(&req, ep < 0 ? 0 : ep, eq_ < 0 ? 0 : eq_)); /* absent equations: a placeholder, not used */
+          if (ep >= 0 && eq_ >= 0) PetscCall(RequestAdd(&req, ep, eq_)); /* read back in the same order below */
         }
     PetscCall(PetscCalloc1(dim * dim, &S[g]));
     PetscCall(GroupInverse(group, &Ginv[g]));
@@ -532,11 +532,11 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
     for (PetscCount m = 0; m < Kn[g]; m++) {
       PetscInt i = Ki[g][m], j = Kj[g][m];
       for (PetscInt p = 0; p < dim; p++)
-        for (PetscInt q = 0; q < dim; q++, k++) {
+        for (PetscInt q = 0; q < dim; q++) {
           PetscInt  ep = EquationsBlockEquation(block, i, p), eq_ = EquationsBlockEquation(block, j, q);
           PetscReal v;
           if (ep < 0 || eq_ < 0) continue;
-          v = req.value[k] + PetscRealPart(X[ep]) * PetscRealPart(X[eq_]);
+          v = req.value[k++] + PetscRealPart(X[ep]) * PetscRealPart(X[eq_]);
           S[g][p * dim + q] += Kv[g][m] * v;
           if (i != j) S[g][q * dim + p] += Kv[g][m] * v;
         }
