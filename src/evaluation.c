@@ -94,6 +94,13 @@ PetscErrorCode EvaluationLoadModel(Evaluation ev, const char model_path[])
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_READ, &start));
   PetscCall(ModelCreate(ev->comm, &ev->model));
   PetscCall(ModelLoad(ev->model, model_path));
+  {
+    PetscReal size = 0;
+    PetscBool set;
+    PetscCall(PetscOptionsGetReal(NULL, NULL, "-social_group_size", &size, &set));
+    PetscCheck(!set || size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
+    if (set) PetscCall(ModelSetSocialSize(ev->model, size));
+  }
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_READ, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -694,6 +701,97 @@ static PetscErrorCode EffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The n of the total breeding value: the model's or the command line's, else the mean group size. */
+static PetscErrorCode SocialGroupSize(Evaluation ev, PetscInt social, PetscReal *n)
+{
+  const ModelEffect *effect;
+  RecordsStats       stats;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetEffect(ev->model, social, &effect));
+  PetscCall(RecordsGetStats(ev->records, &stats));
+  *n = effect->social_size > 0 ? effect->social_size : stats.social_groups ? (PetscReal)stats.social_members / (PetscReal)stats.social_groups : 2;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. /solutions/tbv: the total breeding value direct + k social, k = (n-1)^(1-dilution) (what an
+   animal adds to its own record and, through its social effect, to its n-1 mates'), for every animal and
+   trait; with PEV its pev = PEV_d + k^2 PEV_s + 2k cov(d, s) (from the PEV blocks), sep and reliability
+   1 - pev / ((1+F) var), var = G0_dd + k^2 G0_ss + 2k G0_ds. */
+static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, PetscReal *const values[], const PetscInt lo[], const PetscInt hi[])
+{
+  PetscInt           social, direct, ntraits, nl, columns;
+  const ModelEffect *es, *ed;
+  const ModelGroup  *group;
+  PetscReal          n, k, *total, *pev = NULL, *sep = NULL, *reliability = NULL, *F = NULL;
+  OutputEffect       out = {0};
+  char               traits[4096], names[8192];
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetSocialEffect(ev->model, &social, &direct));
+  if (social < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(ModelGetEffect(ev->model, social, &es));
+  PetscCall(ModelGetEffect(ev->model, direct, &ed));
+  PetscCall(ModelGetGroup(ev->model, es->group, &group));
+  PetscCall(SocialGroupSize(ev, social, &n));
+  k       = PetscPowReal(n - 1, 1 - es->dilution);
+  nl      = hi[social] - lo[social];
+  columns = ntraits;
+  PetscCheck(lo[social] == lo[direct] && hi[social] == hi[direct], PETSC_COMM_SELF, PETSC_ERR_PLIB, "direct and social levels differ");
+  PetscCall(PetscCalloc1(nl * columns + 1, &total));
+  for (PetscInt l = 0; l < nl; l++)
+    for (PetscInt t = 0; t < ntraits; t++) total[l * columns + t] = values[direct][l * columns + t] + k * values[social][l * columns + t];
+  if (ev->pev_block && ev->pev_block[es->group]) {
+    const PetscReal *block = ev->pev_block[es->group], *G = group->covariance;
+    const PetscInt   dim   = group->dim;
+    if (es->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(LevelInbreeding(ev, lo[social], hi[social], &F));
+    PetscCall(PetscCalloc3(nl * columns + 1, &pev, nl * columns + 1, &sep, nl * columns + 1, &reliability));
+    for (PetscInt l = 0; l < nl; l++)
+      for (PetscInt t = 0; t < ntraits; t++) {
+        PetscInt         i = ModelEffectTraitPosition(es, t), p, q, at = l * columns + t;
+        const PetscReal *b = block + l * dim * dim;
+        PetscReal        variance;
+        if (i < 0 || ModelEffectTraitPosition(ed, t) < 0) continue;
+        p        = ed->position + ModelEffectTraitPosition(ed, t);
+        q        = es->position + i;
+        pev[at]  = b[p * dim + p] + k * k * b[q * dim + q] + 2 * k * b[p * dim + q];
+        sep[at]  = PetscSqrtReal(PetscMax(pev[at], 0));
+        variance = (G[p * dim + p] + k * k * G[q * dim + q] + 2 * k * G[p * dim + q]) * (1 + (F ? F[l] : 0));
+        if (pev[at] > 0 && variance > 0) reliability[at] = 1 - pev[at] / variance;
+      }
+  }
+  PetscCall(TraitList(ev->model, es->ntraits, es->traits, traits, sizeof(traits)));
+  PetscCall(ColumnList(ev->model, 1, names, sizeof(names)));
+  out.name        = "tbv";
+  out.kind        = "total";
+  out.structure   = ModelStructureNames[es->structure];
+  out.ncolumns    = columns;
+  out.traits      = traits;
+  out.columns     = names;
+  out.covariate   = "";
+  out.legendre    = -1;
+  out.level_start = lo[social];
+  out.level_count = nl;
+  out.values      = total;
+  out.pev         = pev;
+  out.sep         = sep;
+  out.reliability = reliability;
+  PetscCall(RecordsGetLevels(ev->records, social, &out.nlevels, &out.labels));
+  if (es->structure == MODEL_STRUCTURE_PEDIGREE)
+    PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+  PetscCall(OutputWriteEffect(output, &out));
+  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "group_size", OUTPUT_REAL, &n));
+  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "dilution", OUTPUT_REAL, &es->dilution));
+  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "social_coefficient", OUTPUT_REAL, &k));
+  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "direct", OUTPUT_STRING, ed->name));
+  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "social", OUTPUT_STRING, es->name));
+  PetscCall(PetscFree(total));
+  PetscCall(PetscFree3(pev, sep, reliability));
+  PetscCall(PetscFree(F));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal global[], PetscInt n)
 {
   PetscFunctionBeginUser;
@@ -845,6 +943,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
       PetscCall(PetscFree(gvalues));
     }
   }
+  PetscCall(WriteTotalBreedingValue(ev, output, values, lo, hi));
   PetscCall(VecRestoreArrayRead(ev->x, &x));
   for (PetscInt e = 0; e < neffects; e++) PetscCall(PetscFree(values[e]));
   PetscCall(PetscFree3(values, lo, hi));
@@ -875,6 +974,21 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   PetscCall(OutputSetAttribute(output, "/data", "records_used", OUTPUT_INT, &rstats.used));
   PetscCall(OutputSetAttribute(output, "/data", "records_skipped_missing_trait", OUTPUT_INT, &rstats.missing_trait));
   PetscCall(OutputSetAttribute(output, "/data", "records_skipped_missing_covariate", OUTPUT_INT, &rstats.missing_covariate));
+  {
+    PetscInt social;
+    PetscCall(ModelGetSocialEffect(ev->model, &social, NULL));
+    if (social >= 0) {
+      PetscCall(OutputSetAttribute(output, "/data", "social_groups", OUTPUT_INT, &rstats.social_groups));
+      PetscCall(OutputSetAttribute(output, "/data", "social_members", OUTPUT_INT, &rstats.social_members));
+      PetscCall(OutputSetAttribute(output, "/data", "social_members_without_record", OUTPUT_INT, &rstats.social_without_record));
+      PetscCall(OutputSetAttribute(output, "/data", "social_members_without_id", OUTPUT_INT, &rstats.social_unknown_animal));
+      PetscCall(OutputSetAttribute(output, "/data", "social_members_not_in_pedigree", OUTPUT_INT, &rstats.social_not_in_pedigree));
+      PetscCall(OutputSetAttribute(output, "/data", "social_records_without_group", OUTPUT_INT, &rstats.social_no_group));
+      PetscCall(OutputSetAttribute(output, "/data", "social_groups_of_one", OUTPUT_INT, &rstats.social_alone));
+      PetscCall(OutputSetAttribute(output, "/data", "social_group_size_min", OUTPUT_INT, &rstats.social_min));
+      PetscCall(OutputSetAttribute(output, "/data", "social_group_size_max", OUTPUT_INT, &rstats.social_max));
+    }
+  }
   if (ev->pedigree) {
     PedigreeStats s;
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
@@ -1002,6 +1116,26 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
         PetscCall(ModelGetTrait(ev->model, t, &name, NULL));
         PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt64_FMT " values%s", name, rstats.values[t], t + 1 < ntraits ? "," : "\n"));
       }
+    }
+  }
+  {
+    PetscInt social;
+    PetscCall(ModelGetSocialEffect(ev->model, &social, NULL));
+    if (social >= 0) {
+      const ModelEffect *effect;
+      PetscReal          n;
+      PetscCall(ModelGetEffect(ev->model, social, &effect));
+      PetscCall(SocialGroupSize(ev, social, &n));
+      PetscCall(PetscViewerASCIIPrintf(viewer,
+                                       "  social      groups '%s': %" PetscInt64_FMT " of %" PetscInt64_FMT " to %" PetscInt64_FMT " members (%" PetscInt64_FMT
+                                       " of one); %" PetscInt64_FMT " members: %" PetscInt64_FMT " without a record, %" PetscInt64_FMT " without an ID, %" PetscInt64_FMT
+                                       " not in the pedigree (founders); %" PetscInt64_FMT " records without a group\n",
+                                       effect->social_column, rstats.social_groups, rstats.social_min, rstats.social_max, rstats.social_alone, rstats.social_members,
+                                       rstats.social_without_record, rstats.social_unknown_animal, rstats.social_not_in_pedigree, rstats.social_no_group));
+      char numbers[128]; /* plain C formatting: PETSc's %g writes 1 as "1." */
+      snprintf(numbers, sizeof(numbers), "mates' effects times (1/(n-1))^%g; tbv = direct + %g x", (double)effect->dilution,
+               (double)PetscPowReal(n - 1, 1 - effect->dilution));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %s %s (n = %.4g%s)\n", numbers, effect->name, (double)n, effect->social_size > 0 ? "" : ", the mean group size"));
     }
   }
   if (ev->pedigree) {

@@ -100,6 +100,8 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(rt, sizeof(*rt)));
   rt->model = model;
+  PetscCall(ModelGetSocialEffect(model, &rt->social, NULL));
+  if (rt->social >= 0) PetscCall(RecordsGetSocial(records, &rt->mate_offset, &rt->mates, &rt->group_size, &rt->max_mates));
   rt->eq    = eq;
   PetscCall(ModelGetNumEffects(model, &rt->neffects));
   PetscCall(ModelGetNumTraits(model, &rt->ntraits));
@@ -122,17 +124,30 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
       PetscCall(RecordsGetCovariateScaling(records, e, &rt->centre[e], &rt->scale[e]));
       PetscCall(RecordsGetLegendreRange(records, e, rt->range[e]));
     }
-    rt->nslots += rt->layout[e]->ntraits * rt->layout[e]->ncoef;
+    rt->nslots += rt->layout[e]->ntraits * rt->layout[e]->ncoef * (e == rt->social ? rt->max_mates : 1);
   }
   PetscCall(PetscMalloc3(rt->nslots + 1, &rt->trait, rt->nslots + 1, &rt->cov, rt->nslots + 1, &rt->effect));
   PetscCall(PetscMalloc3(rt->nslots + 1, &rt->eq_, rt->nslots + 1, &rt->first_, rt->nslots + 1, &rt->coef_));
-  for (PetscInt e = 0; e < rt->neffects; e++)
+  for (PetscInt e = 0; e < rt->neffects; e++) {
+    if (e == rt->social) {
+      PetscInt shared = -1;
+      rt->dilution    = rt->model_effect[e]->dilution;
+      if (rt->dilution > 0 && rt->max_mates > 0) shared = rt->ncov++;
+      for (PetscInt m = 0; m < rt->max_mates; m++)
+        for (PetscInt i = 0; i < rt->layout[e]->ntraits; i++, s++) {
+          rt->trait[s]  = rt->model_effect[e]->traits[i];
+          rt->effect[s] = e;
+          rt->cov[s]    = shared;
+        }
+      continue;
+    }
     for (PetscInt i = 0; i < rt->layout[e]->ntraits; i++)
       for (PetscInt c = 0; c < rt->layout[e]->ncoef; c++, s++) {
         rt->trait[s]  = rt->model_effect[e]->traits[i];
         rt->effect[s] = e;
         rt->cov[s]    = rt->value[e] ? rt->ncov++ : -1;
       }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -206,6 +221,22 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
     const EquationsBlock  *block  = rt->block[e];
     PetscInt               l = rt->level[e] ? rt->level[e][r] : 0, ncoef = layout->ncoef, first = -1;
     PetscReal              phi[32];
+    if (e == rt->social) { /* the mates' effects, each times (1/(n-1))^dilution */
+      const PetscInt *mates = rt->mates + rt->mate_offset[r], nmates = rt->mate_offset[r + 1] - rt->mate_offset[r];
+      PetscReal       coef  = nmates ? PetscPowReal(1.0 / nmates, rt->dilution) : 1.0;
+      for (PetscInt m = 0; m < rt->max_mates; m++) {
+        PetscInt mate = m < nmates ? mates[m] : -1;
+        first         = mate >= 0 ? block->offset + (block->start ? block->start[mate] : mate * block->size) : -1;
+        for (PetscInt i = 0; i < layout->ntraits; i++, s++) {
+          PetscInt q = -1;
+          if (mate >= 0 && (c->pattern >> rt->trait[s] & 1)) q = EquationsBlockEquation(block, mate, layout->slot + i);
+          c->eq[s]    = q;
+          c->first[s] = first;
+          c->coef[s]  = coef;
+        }
+      }
+      continue;
+    }
     if (l >= 0) {
       Coefficients(rt->model_effect[e], rt->value[e], r, rt->centre[e], rt->scale[e], rt->range[e], phi);
       first = block->offset + (block->start ? block->start[l] : l * block->size);

@@ -74,12 +74,18 @@ PETSC_INTERN PetscErrorCode MatCreateFromSortedEntries(MPI_Comm comm, PetscLayou
 /* ---- The terms of a record: what it contributes to the equations (mme.c) ---- */
 
 /* A record can touch up to nslots equations: one per (effect, trait of the effect, coefficient), in
-   that order. Slot s belongs to trait trait[s]; its coefficient is 1 for a class effect, else the
+   that order; a social effect has one per (group mate, trait), the mates of smaller groups padded
+   with absent ones. Slot s belongs to trait trait[s]; its coefficient is 1 for a class effect, else the
    (scaled) covariate or a Legendre polynomial of it (cov[s] >= 0 numbers those slots). */
 typedef struct {
   PetscInt  nslots, ntraits, ncov;
   PetscInt *trait, *cov, *effect;
   PetscBool weighted;
+  /* the social effect (-1: none): its slots are (mate, trait), padded to the largest group's mates,
+     all with one coefficient (1/(n-1))^dilution (cov -1 without dilution) */
+  PetscInt        social, max_mates;
+  const PetscInt *mate_offset, *mates, *group_size;
+  PetscReal       dilution;
   /* private */
   Model                   model;
   Equations               eq;

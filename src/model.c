@@ -278,7 +278,9 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
   ModelEffect base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
   PetscInt    end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
   PetscReal  *values;
-  const char *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] COVARIANCE... [as NAME...] [for TRAIT...]";
+  const char *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] [social GROUP [dilution D] [size N]] "
+                      "COVARIANCE... [as NAME...] [for TRAIT...]";
+  ModelEffect social = {.kind = MODEL_EFFECT_RANDOM, .social = PETSC_FALSE};
 
   PetscFunctionBeginUser;
   PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
@@ -307,11 +309,32 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
     k += 2;
     PetscCall(ParseLegendre(m, line, end, fields, &k, &base));
   }
+  if (k < end && !strcmp(fields[k], "social")) {
+    PetscCheck(base.legendre < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": social effects cannot be random regressions (legendre)", m->path,
+               line);
+    PetscCheck(k + 1 < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'social' takes the group column (pen, cage, tank)", m->path, line);
+    social.social = PETSC_TRUE;
+    PetscCall(CopyName(m->path, line, fields[k + 1], social.social_column));
+    for (k += 2; k < end;) {
+      if (!strcmp(fields[k], "dilution") && k + 1 < end) {
+        PetscCall(ParseNumber(m->path, line, fields[k + 1], "dilution", &social.dilution));
+        PetscCheck(social.dilution >= 0 && social.dilution <= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": the dilution must be between 0 (none) and 1 (full), not %s", m->path, line, fields[k + 1]);
+      } else if (!strcmp(fields[k], "size") && k + 1 < end) {
+        PetscCall(ParseNumber(m->path, line, fields[k + 1], "group size", &social.social_size));
+        PetscCheck(social.social_size >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": the group size of the total breeding value must be at least 2, not %s", m->path, line, fields[k + 1]);
+      } else
+        break;
+      k += 2;
+    }
+  }
   PetscCheck(k < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no (co)variance given; %s", m->path, line, usage);
   PetscCall(PetscMalloc1(end - k, &values));
   for (; k < end; k++) PetscCall(ParseNumber(m->path, line, fields[k], "(co)variance", &values[nvalues++]));
-  PetscCheck(!nas || nas == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-             "%s:%" PetscInt_FMT ": 'as' needs one name for each of the %" PetscInt_FMT " column%s", m->path, line, ncolumns, ncolumns == 1 ? "" : "s");
+  PetscCheck(!nas || nas == ncolumns + (social.social ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": 'as' needs one name for each of the %" PetscInt_FMT " column%s%s", m->path, line, ncolumns, ncolumns == 1 ? "" : "s",
+             social.social ? " and one for the social effect" : "");
   PetscCall(PetscRealloc(sizeof(ModelGroup) * (m->ngroups + 1), &m->groups));
   PetscCall(PetscMemzero(&m->groups[m->ngroups], sizeof(ModelGroup)));
   first = m->neffects;
@@ -328,9 +351,22 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
       pending->values  = values;
     }
   }
+  if (social.social) { /* the last member: keyed on the first column's animals, received by the group mates */
+    ModelEffect    effect = base;
+    PendingEffect *pending;
+    effect.group       = m->ngroups;
+    effect.social      = PETSC_TRUE;
+    effect.dilution    = social.dilution;
+    effect.social_size = social.social_size;
+    PetscCall(PetscStrncpy(effect.social_column, social.social_column, sizeof(effect.social_column)));
+    PetscCall(CopyName(m->path, line, fields[1], effect.column));
+    PetscCall(CopyName(m->path, line, nas ? as[ncolumns] : "social", effect.name));
+    PetscCall(AddEffect(m, &effect, &pending));
+    PetscCall(KeepFor(pending, nfor, for_names));
+  }
   m->groups[m->ngroups].structure = base.structure;
   m->groups[m->ngroups].first     = first;
-  m->groups[m->ngroups].neffects  = ncolumns;
+  m->groups[m->ngroups].neffects  = ncolumns + (social.social ? 1 : 0);
   m->groups[m->ngroups].line      = line;
   m->groups[m->ngroups].nvalues   = nvalues;
   m->groups[m->ngroups].value_field = end - nvalues;
@@ -410,6 +446,23 @@ static PetscErrorCode ModelResolve(Model m)
     PetscCheck(effect->structure != MODEL_STRUCTURE_PEDIGREE || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line,
                effect->name);
+  }
+  { /* social effects: one per model (the output's total breeding value is "tbv") */
+    PetscInt first = -1;
+    for (PetscInt e = 0; e < m->neffects; e++) {
+      const ModelEffect *effect = &m->effects[e];
+      if (!effect->social) continue;
+      PetscCheck(first < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": a second social effect (the first is on line %" PetscInt_FMT "); one is supported",
+                 m->path, effect->line, m->effects[first].line);
+      first = e;
+      for (PetscInt t = 0; t < m->ntraits; t++)
+        PetscCheck(strcmp(effect->social_column, m->traits[t]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": column '%s' is a trait; it cannot also be the social group", m->path, effect->line, m->traits[t]);
+    }
+    for (PetscInt e = 0; e < m->neffects && first >= 0; e++)
+      PetscCheck(strcmp(m->effects[e].name, "tbv"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": the name 'tbv' is taken by the total breeding value of the social effect; give this effect another with 'as NAME'",
+                 m->path, m->effects[e].line);
   }
   /* random groups: positions of the members, and G0 */
   for (PetscInt g = 0; g < m->ngroups; g++) {
@@ -663,6 +716,7 @@ PetscErrorCode ModelSetDataColumns(Model m, const char data_path[], PetscInt nco
     ModelEffect *effect = &m->effects[e];
     if (effect->column[0]) PetscCall(FindColumn(m, data_path, effect->line, effect->column, ncolumns, names, &effect->data_column));
     if (effect->covariate[0]) PetscCall(FindColumn(m, data_path, effect->line, effect->covariate, ncolumns, names, &effect->covariate_column));
+    if (effect->social) PetscCall(FindColumn(m, data_path, effect->line, effect->social_column, ncolumns, names, &effect->social_data_column));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -677,6 +731,27 @@ PetscErrorCode ModelView(Model m, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  %-9s %-20s %-8s traits %" PetscInt_FMT "\n", ModelEffectKindNames[effect->kind], effect->name,
                                      ModelStructureNames[effect->structure], effect->ntraits));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetSocialEffect(Model m, PetscInt *social, PetscInt *direct)
+{
+  PetscFunctionBeginUser;
+  *social = -1;
+  if (direct) *direct = -1;
+  for (PetscInt e = 0; e < m->neffects; e++)
+    if (m->effects[e].social) {
+      *social = e;
+      if (direct) *direct = m->groups[m->effects[e].group].first;
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelSetSocialSize(Model m, PetscReal n)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt e = 0; e < m->neffects; e++)
+    if (m->effects[e].social) m->effects[e].social_size = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -33,6 +33,13 @@ struct _p_Records {
   Pedigree     pedigree;
   RecordsStats stats;
   PetscBool    numbered;
+  /* the social effect's groups: the members read by this rank, then every record's mates */
+  PetscInt    social_effect, social_space; /* -1 without */
+  PetscInt64  nmembers, member_capacity;
+  PetscInt   *member_group, *member_animal, *member_record; /* record: local index, -1 for a line left out */
+  PetscInt64 *member_line;
+  PetscInt   *mate_offset, *mates, *group_size, max_mates;
+  PetscInt    npreset; /* the pedigree's animals before founders were added */
 };
 
 void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[])
@@ -57,7 +64,9 @@ PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscNew(records));
-  (*records)->comm = comm;
+  (*records)->comm          = comm;
+  (*records)->social_effect = -1;
+  (*records)->social_space  = -1;
   PetscCallMPI(MPI_Comm_rank(comm, &(*records)->rank));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -83,6 +92,8 @@ PetscErrorCode RecordsDestroy(Records *records)
   PetscCall(PetscFree3(r->level, r->value, r->space_of));
   PetscCall(PetscFree(r->animal_column));
   PetscCall(PetscFree3(r->centre, r->scale, r->range));
+  PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
+  PetscCall(PetscFree3(r->mate_offset, r->mates, r->group_size));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -127,7 +138,7 @@ static PetscErrorCode RecordsSetUpSpaces(Records r, Model model)
   PetscCall(ModelGetNumGroups(model, &ngroups));
   PetscCall(PetscMalloc1(ngroups + 1, &group_space));
   for (PetscInt g = 0; g < ngroups; g++) group_space[g] = -1;
-  PetscCall(PetscCalloc1(r->neffects + 1, &r->spaces));
+  PetscCall(PetscCalloc1(r->neffects + 2, &r->spaces));
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
     PetscInt           s;
@@ -155,24 +166,69 @@ static PetscErrorCode RecordsSetUpSpaces(Records r, Model model)
     if (!r->spaces[s].local) PetscCall(LabelTableCreate(&r->spaces[s].local));
   }
   PetscCall(PetscFree(group_space));
+  PetscCall(ModelGetSocialEffect(model, &r->social_effect, NULL));
+  if (r->social_effect >= 0) { /* the groups (pens) have a space of their own */
+    r->social_space = r->nspaces++;
+    PetscCall(LabelTableCreate(&r->spaces[r->social_space].local));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A line of the data file as a member of its social group (none when its group is missing); *member is
+   its index, -1 without a group. */
+static PetscErrorCode RecordsAddMember(Records r, const ModelEffect *social, char *const fields[], PetscInt64 line, PetscInt64 *member)
+{
+  const char *group = fields[social->social_data_column], *animal = fields[social->data_column];
+  PetscInt64  m;
+
+  PetscFunctionBeginUser;
+  *member = -1;
+  if (HendersonIsMissing(group, PETSC_FALSE)) PetscFunctionReturn(PETSC_SUCCESS);
+  if (r->nmembers == r->member_capacity) {
+    PetscInt64 capacity = PetscMax(1024, 2 * r->member_capacity);
+    PetscInt  *g, *a, *k;
+    PetscInt64 *l;
+    PetscCall(PetscMalloc4(capacity, &g, capacity, &a, capacity, &k, capacity, &l));
+    if (r->nmembers) {
+      PetscCall(PetscArraycpy(g, r->member_group, r->nmembers));
+      PetscCall(PetscArraycpy(a, r->member_animal, r->nmembers));
+      PetscCall(PetscArraycpy(k, r->member_record, r->nmembers));
+      PetscCall(PetscArraycpy(l, r->member_line, r->nmembers));
+    }
+    PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
+    r->member_group      = g;
+    r->member_animal     = a;
+    r->member_record     = k;
+    r->member_line       = l;
+    r->member_capacity   = capacity;
+  }
+  m = r->nmembers++;
+  PetscCall(SpaceLocalLabel(&r->spaces[r->social_space], group, line, &r->member_group[m]));
+  r->member_animal[m] = -1;
+  if (!HendersonIsMissing(animal, PETSC_TRUE)) PetscCall(SpaceLocalLabel(&r->spaces[r->space_of[r->social_effect]], animal, line, &r->member_animal[m]));
+  r->member_record[m] = -1;
+  r->member_line[m]   = line;
+  *member             = m;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* This rank's lines; errors are local (the caller agrees on them). */
 static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
 {
-  const char *path = ReaderPath(reader), *weight_name;
-  PetscInt    ncolumns, trait_column[MODEL_MAX_TRAITS], weight_column;
-  PetscBool   done;
+  const char        *path = ReaderPath(reader), *weight_name;
+  PetscInt           ncolumns, trait_column[MODEL_MAX_TRAITS], weight_column;
+  PetscBool          done;
+  const ModelEffect *social = NULL;
 
   PetscFunctionBeginUser;
+  if (r->social_effect >= 0) PetscCall(ModelGetEffect(model, r->social_effect, &social));
   for (PetscInt t = 0; t < r->ntraits; t++) PetscCall(ModelGetTrait(model, t, NULL, &trait_column[t]));
   PetscCall(ModelGetWeight(model, &weight_name, &weight_column));
   PetscCall(ReaderGetHeader(reader, &ncolumns, NULL));
   for (;;) {
     char *const *fields;
     PetscInt     nfields, k, present = 0;
-    PetscInt64   line;
+    PetscInt64   line, member = -1;
     PetscReal    y[MODEL_MAX_TRAITS], w = 1;
     PetscBool    ok, skip               = PETSC_FALSE;
 
@@ -186,6 +242,7 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     PetscCheck(nfields == ncolumns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt64_FMT ": %" PetscInt_FMT " field%s, but the header names %" PetscInt_FMT " columns", path, line, nfields,
                nfields == 1 ? "" : "s", ncolumns);
+    if (social) PetscCall(RecordsAddMember(r, social, fields, line, &member)); /* a member whether its record is used or not */
     for (PetscInt t = 0; t < r->ntraits; t++) {
       const char *text = fields[trait_column[t]];
       if (HendersonIsMissing(text, PETSC_FALSE)) {
@@ -225,6 +282,8 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     }
     if (r->n == r->capacity) PetscCall(RecordsReserve(r, PetscMax(1024, 2 * r->capacity)));
     k = r->n++;
+    if (member >= 0) r->member_record[member] = k;
+    else if (social) r->stats.social_no_group++;
     for (PetscInt t = 0; t < r->ntraits; t++) {
       r->y[k * r->ntraits + t] = y[t];
       if (!PetscIsNanReal(y[t])) r->stats.values[t]++;
@@ -377,6 +436,166 @@ PetscErrorCode RecordsRead(Records r, Model model)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A member of a social group at the rank that gathers its group. */
+typedef struct {
+  PetscInt64 group, line, animal, record, source;
+} Member;
+
+static int MemberCompare(const void *a, const void *b)
+{
+  const Member *x = (const Member *)a, *y = (const Member *)b;
+  if (x->group != y->group) return x->group < y->group ? -1 : 1;
+  return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Collective. Every member goes to the rank that gathers its group (group index modulo ranks); that
+   rank sends every record of the group its group's size and its mates' animals, in line order. */
+static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
+{
+  PetscMPIInt size, *send_n, *recv_n, *send_at, *recv_at;
+  PetscInt64 *send, *recv, nrecv = 0, *reply, *answer, nanswer = 0;
+  Member     *member;
+  PetscInt64  stats[7] = {0}, extreme[2] = {-PETSC_MAX_INT, -PETSC_MAX_INT}, largest_line = 0; /* groups, members, without record, unknown, not in pedigree, alone, no group */
+  const char *path, *model_path;
+  const ModelEffect *social;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(r->comm, &size));
+  PetscCall(ModelGetDataPath(model, &path));
+  PetscCall(ModelGetPath(model, &model_path));
+  PetscCall(ModelGetEffect(model, r->social_effect, &social));
+  PetscCall(PetscCalloc4(size, &send_n, size, &recv_n, size + 1, &send_at, size + 1, &recv_at));
+  /* 1. members to the ranks of their groups */
+  for (PetscInt64 m = 0; m < r->nmembers; m++) send_n[r->member_group[m] % size] += 4;
+  for (PetscMPIInt p = 0; p < size; p++) send_at[p + 1] = send_at[p] + send_n[p];
+  PetscCall(PetscMalloc1(4 * r->nmembers + 1, &send));
+  {
+    PetscMPIInt *next;
+    PetscCall(PetscMalloc1(size, &next));
+    PetscCall(PetscArraycpy(next, send_at, size));
+    for (PetscInt64 m = 0; m < r->nmembers; m++) {
+      PetscInt64 *at = send + next[r->member_group[m] % size];
+      next[r->member_group[m] % size] += 4;
+      at[0] = r->member_group[m];
+      at[1] = r->member_line[m];
+      at[2] = r->member_animal[m];
+      at[3] = r->member_record[m];
+    }
+    PetscCall(PetscFree(next));
+  }
+  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, r->comm));
+  for (PetscMPIInt p = 0; p < size; p++) {
+    PetscCheck(nrecv + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group members for one rank; run with more ranks");
+    recv_at[p] = (PetscMPIInt)nrecv;
+    nrecv += recv_n[p];
+  }
+  PetscCall(PetscMalloc1(nrecv + 1, &recv));
+  PetscCallMPI(MPI_Alltoallv(send, send_n, send_at, MPIU_INT64, recv, recv_n, recv_at, MPIU_INT64, r->comm));
+  PetscCall(PetscFree(send));
+  PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
+  r->nmembers = r->member_capacity = 0;
+
+  /* 2. the groups, each member's mates back to its record's rank */
+  nrecv /= 4;
+  PetscCall(PetscMalloc1(nrecv + 1, &member));
+  for (PetscMPIInt p = 0, k = 0; p < size; p++)
+    for (PetscMPIInt j = 0; j < recv_n[p] / 4; j++, k++) {
+      const PetscInt64 *at = recv + 4 * (PetscInt64)k;
+      member[k]            = (Member){at[0], at[1], at[2], at[3], p};
+    }
+  PetscCall(PetscFree(recv));
+  qsort(member, (size_t)nrecv, sizeof(Member), MemberCompare);
+  PetscCall(PetscArrayzero(send_n, size));
+  for (PetscInt64 a = 0, b; a < nrecv; a = b) {
+    for (b = a; b < nrecv && member[b].group == member[a].group; b++) {}
+    stats[0]++;
+    if (b - a == 1) stats[5]++;
+    if (b - a > extreme[1]) {
+      extreme[1]   = b - a;
+      largest_line = member[a].line;
+    }
+    extreme[0] = PetscMax(extreme[0], -(b - a));
+    if (b - a > RECORDS_MAX_SOCIAL_GROUP) continue; /* an error below */
+    for (PetscInt64 m = a; m < b; m++) {
+      stats[1]++;
+      if (member[m].record < 0) stats[2]++;
+      if (member[m].animal < 0) stats[3]++;
+      else if (member[m].animal >= r->npreset) stats[4]++;
+      if (member[m].record >= 0) send_n[member[m].source] += 2 + (PetscMPIInt)(b - a - 1);
+    }
+  }
+  if (r->social_effect >= 0 && r->space_of[r->social_effect] >= 0 && !r->spaces[r->space_of[r->social_effect]].pedigree) stats[4] = 0;
+  stats[6] = r->stats.social_no_group;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, stats, 7, MPIU_INT64, MPI_SUM, r->comm));
+  {
+    PetscInt64 global[2], line_in = extreme[1] >= 0 ? largest_line : 0, line;
+    PetscCallMPI(MPI_Allreduce(extreme, global, 2, MPIU_INT64, MPI_MAX, r->comm));
+    if (extreme[1] != global[1]) line_in = PETSC_MAX_INT;
+    PetscCallMPI(MPI_Allreduce(&line_in, &line, 1, MPIU_INT64, MPI_MIN, r->comm));
+    r->stats.social_min = stats[0] ? -global[0] : 0;
+    r->stats.social_max = stats[0] ? global[1] : 0;
+    if (r->stats.social_max > RECORDS_MAX_SOCIAL_GROUP) {
+      PetscCall(PetscFree(member));
+      PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
+      SETERRQ(r->comm, PETSC_ERR_USER_INPUT,
+              "%s:%" PetscInt64_FMT ": the social group ('%s') of this line has %" PetscInt64_FMT " members; social effects are built for groups of up to %d (pens, cages, tanks) -- see %s:%" PetscInt_FMT,
+              path, line, social->social_column, r->stats.social_max, RECORDS_MAX_SOCIAL_GROUP, model_path, social->line);
+    }
+  }
+  r->stats.social_groups          = stats[0];
+  r->stats.social_members         = stats[1];
+  r->stats.social_without_record  = stats[2];
+  r->stats.social_unknown_animal  = stats[3];
+  r->stats.social_not_in_pedigree = stats[4];
+  r->stats.social_alone           = stats[5];
+  r->stats.social_no_group        = stats[6];
+  for (PetscMPIInt p = 0; p < size; p++) send_at[p + 1] = send_at[p] + send_n[p];
+  PetscCall(PetscMalloc1((PetscInt64)send_at[size] + 1, &reply));
+  {
+    PetscMPIInt *next;
+    PetscCall(PetscMalloc1(size, &next));
+    PetscCall(PetscArraycpy(next, send_at, size));
+    for (PetscInt64 a = 0, b; a < nrecv; a = b) {
+      for (b = a; b < nrecv && member[b].group == member[a].group; b++) {}
+      for (PetscInt64 m = a; m < b; m++) {
+        PetscInt64 *at;
+        if (member[m].record < 0) continue;
+        at    = reply + next[member[m].source];
+        at[0] = member[m].record;
+        at[1] = b - a;
+        for (PetscInt64 j = a, i = 2; j < b; j++)
+          if (j != m) at[i++] = member[j].animal;
+        next[member[m].source] += 2 + (PetscMPIInt)(b - a - 1);
+      }
+    }
+    PetscCall(PetscFree(next));
+  }
+  PetscCall(PetscFree(member));
+  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, r->comm));
+  for (PetscMPIInt p = 0; p < size; p++) {
+    PetscCheck(nanswer + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group mates for one rank; run with more ranks");
+    recv_at[p] = (PetscMPIInt)nanswer;
+    nanswer += recv_n[p];
+  }
+  PetscCall(PetscMalloc1(nanswer + 1, &answer));
+  PetscCallMPI(MPI_Alltoallv(reply, send_n, send_at, MPIU_INT64, answer, recv_n, recv_at, MPIU_INT64, r->comm));
+  PetscCall(PetscFree(reply));
+  PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
+
+  /* 3. every record's mates */
+  PetscCall(PetscCalloc3(r->n + 1, &r->mate_offset, nanswer + 1, &r->mates, r->n + 1, &r->group_size));
+  for (PetscInt64 at = 0; at < nanswer; at += 2 + answer[at + 1] - 1) {
+    r->group_size[answer[at]]      = (PetscInt)answer[at + 1];
+    r->mate_offset[answer[at] + 1] = (PetscInt)(answer[at + 1] - 1);
+  }
+  for (PetscInt k = 0; k < r->n; k++) r->mate_offset[k + 1] += r->mate_offset[k];
+  for (PetscInt64 at = 0; at < nanswer; at += 2 + answer[at + 1] - 1)
+    for (PetscInt64 j = 0; j < answer[at + 1] - 1; j++) r->mates[r->mate_offset[answer[at]] + j] = (PetscInt)answer[at + 2 + j];
+  PetscCall(PetscFree(answer));
+  r->max_mates = PetscMax(0, (PetscInt)r->stats.social_max - 1);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
 {
   PetscFunctionBeginUser;
@@ -396,7 +615,11 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
     }
     if (space->pedigree) {
       PetscCheck(pedigree, r->comm, PETSC_ERR_ARG_WRONGSTATE, "pedigree effects need the pedigree");
-      if (r->rank == 0) PetscCall(PedigreeGetLabels(pedigree, &preset));
+      if (r->rank == 0) {
+        PetscCall(PedigreeGetLabels(pedigree, &preset));
+        PetscCall(LabelTableGetSize(preset, &r->npreset));
+      }
+      PetscCallMPI(MPI_Bcast(&r->npreset, 1, MPIU_INT, 0, r->comm));
     }
     PetscCall(LabelTableGetSize(space->local, &nlocal));
     PetscCall(PetscMalloc1(nlocal + 1, &global));
@@ -406,6 +629,11 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
       for (PetscInt k = 0; k < r->n; k++)
         if (r->level[e][k] >= 0) r->level[e][k] = global[r->level[e][k]];
     }
+    if (s == r->social_space)
+      for (PetscInt64 m = 0; m < r->nmembers; m++) r->member_group[m] = global[r->member_group[m]];
+    if (r->social_effect >= 0 && s == r->space_of[r->social_effect])
+      for (PetscInt64 m = 0; m < r->nmembers; m++)
+        if (r->member_animal[m] >= 0) r->member_animal[m] = global[r->member_animal[m]];
     PetscCall(PetscFree(global));
     if (space->pedigree) {
       if (r->rank == 0) PetscCall(PedigreeAddFounders(pedigree, added));
@@ -419,6 +647,7 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
     space->first_capacity = 0;
   }
   r->numbered = PETSC_TRUE;
+  if (r->social_effect >= 0) PetscCall(RecordsSetUpSocial(r, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -431,6 +660,9 @@ PetscErrorCode RecordsPermuteLevels(Records r, PetscInt e, const PetscInt positi
   PetscCheck(e >= 0 && e < r->neffects && r->space_of[e] >= 0 && r->level[e], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "effect %" PetscInt_FMT " has no levels",
              e);
   space = r->space_of[e];
+  if (r->social_effect >= 0 && r->space_of[r->social_effect] == space)
+    for (PetscInt k = 0; r->mate_offset && k < r->mate_offset[r->n]; k++)
+      if (r->mates[k] >= 0) r->mates[k] = position[r->mates[k]];
   for (PetscInt f = 0; f < r->neffects; f++) {
     if (r->space_of[f] != space) continue;
     for (PetscInt k = 0; k < r->n; k++)
@@ -444,6 +676,17 @@ PetscErrorCode RecordsPermuteLevels(Records r, PetscInt e, const PetscInt positi
     PetscCall(LabelTablePermute(r->spaces[space].labels, n, order));
     PetscCall(PetscFree(order));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsGetSocial(Records r, const PetscInt **offset, const PetscInt **mates, const PetscInt **size, PetscInt *max_mates)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(r->numbered && r->social_effect >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "no social effect, or RecordsNumber() not called");
+  if (offset) *offset = r->mate_offset;
+  if (mates) *mates = r->mates;
+  if (size) *size = r->group_size;
+  if (max_mates) *max_mates = r->max_mates;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -54,6 +54,13 @@ typedef struct {
   PetscReal range[2];
   PetscBool nested;   /* a covariate nested within the classes of `column` */
   PetscInt  group;    /* random effects: their group */
+  /* a social (indirect) effect: keyed on the animals of `column`, but a record receives the effects of
+     the other members of its group in `social_column` (pen, cage, tank), each times (1/(n-1))^dilution */
+  PetscBool social;
+  char      social_column[MODEL_MAX_NAME];
+  PetscReal dilution;
+  PetscReal social_size; /* n of the total breeding value direct + (n-1)^(1-dilution) social; 0: not given */
+  PetscInt  social_data_column;
   PetscInt  position; /* random effects: first index of this member in the group's G0 */
   /* set by ModelSetDataColumns() */
   PetscInt data_column;      /* index of `column` in the data header, -1 if none */
@@ -112,6 +119,10 @@ PETSC_EXTERN PetscErrorCode ModelGetNumEffects(Model model, PetscInt *neffects);
 PETSC_EXTERN PetscErrorCode ModelGetEffect(Model model, PetscInt e, const ModelEffect **effect);
 PETSC_EXTERN PetscErrorCode ModelGetNumGroups(Model model, PetscInt *ngroups);
 PETSC_EXTERN PetscErrorCode ModelGetGroup(Model model, PetscInt g, const ModelGroup **group);
+/* The social effect (at most one), -1 without one; *direct is the effect of its statement's first column. */
+PETSC_EXTERN PetscErrorCode ModelGetSocialEffect(Model model, PetscInt *social, PetscInt *direct);
+/* Not collective. The n of the total breeding value (0: the mean group size of the data). */
+PETSC_EXTERN PetscErrorCode ModelSetSocialSize(Model model, PetscReal n);
 /* Whether some effect has STRUCTURE pedigree. */
 PETSC_EXTERN PetscErrorCode ModelHasPedigreeEffect(Model model, PetscBool *has);
 

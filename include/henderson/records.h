@@ -10,7 +10,11 @@
    level indices are then global and the same for any number of ranks.
 
    Levels live in level spaces: every pedigree effect has the pedigree's animals; the columns of
-   one iid group share their labels; every other class effect has its own. */
+   one iid group share their labels; every other class effect has its own.
+
+   A social effect's groups (pens) are built across ranks: every data line with a group is a member,
+   whether it enters the equations or not (an animal without a record still acts on its mates), and
+   each record learns its group's size and its mates' animals (RecordsGetSocial()). */
 #ifndef HENDERSON_RECORDS_H
 #define HENDERSON_RECORDS_H
 
@@ -25,6 +29,14 @@ typedef struct {
   PetscInt64 missing_trait;            /* left out: every trait missing */
   PetscInt64 missing_covariate;        /* left out: a covariate or the weight missing */
   PetscInt64 values[MODEL_MAX_TRAITS]; /* trait values used, per trait */
+  /* the social effect's groups: every data line with a group is a member, records or not */
+  PetscInt64 social_groups, social_members;
+  PetscInt64 social_without_record;  /* members whose line was left out (traits or a covariate missing) */
+  PetscInt64 social_unknown_animal;  /* members with no animal ID (0, NA, .): in the group size, no effect */
+  PetscInt64 social_not_in_pedigree; /* members whose animal is not in the pedigree (added as founders) */
+  PetscInt64 social_no_group;        /* records with no group (NA, ., empty): no mates */
+  PetscInt64 social_alone;           /* groups of one member: no mates */
+  PetscInt64 social_min, social_max; /* group sizes */
 } RecordsStats;
 
 PETSC_EXTERN PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records);
@@ -61,6 +73,15 @@ PETSC_EXTERN PetscErrorCode RecordsGetLevels(Records records, PetscInt e, PetscI
 /* Collective. COUNTS[level * ntraits + t]: records of every rank with effect E at that level and a
    value for trait t (only for traits the effect is in). The array has nlevels * ntraits entries. */
 PETSC_EXTERN PetscErrorCode RecordsCountLevels(Records records, Model model, PetscInt e, PetscInt64 counts[]);
+
+/* Not collective, after RecordsNumber(), for a model with a social effect: the size of every local
+   record's group (members, the record itself included; 0 without a group), and its group mates'
+   animal levels (-1: no ID), MATES[OFFSET[k]] .. MATES[OFFSET[k+1]-1], in the order of their lines;
+   *MAX_MATES is the largest number of mates of any record (every rank). */
+PETSC_EXTERN PetscErrorCode RecordsGetSocial(Records records, const PetscInt **offset, const PetscInt **mates, const PetscInt **size, PetscInt *max_mates);
+
+/* Groups of the social effect may have at most this many members (pens, cages, tanks). */
+#define RECORDS_MAX_SOCIAL_GROUP 256
 
 /* Normalized Legendre polynomials sqrt((2k+1)/2) P_k(x), k = 0..order, at x in [-1, 1]. */
 PETSC_EXTERN void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[]);
