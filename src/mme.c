@@ -127,7 +127,8 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
     rt->nslots += rt->layout[e]->ntraits * rt->layout[e]->ncoef * (e == rt->social ? rt->max_mates : 1);
   }
   PetscCall(PetscMalloc3(rt->nslots + 1, &rt->trait, rt->nslots + 1, &rt->cov, rt->nslots + 1, &rt->effect));
-  PetscCall(PetscMalloc3(rt->nslots + 1, &rt->eq_, rt->nslots + 1, &rt->first_, rt->nslots + 1, &rt->coef_));
+  PetscCall(PetscMalloc4(rt->nslots + 1, &rt->eq_, rt->nslots + 1, &rt->first_, rt->nslots + 1, &rt->coef_, rt->nslots + 1, &rt->level_));
+  PetscCall(PetscMalloc1(rt->nslots + 1, &rt->position));
   for (PetscInt e = 0; e < rt->neffects; e++) {
     if (e == rt->social) {
       PetscInt shared = -1;
@@ -135,17 +136,19 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
       if (rt->dilution > 0 && rt->max_mates > 0) shared = rt->ncov++;
       for (PetscInt m = 0; m < rt->max_mates; m++)
         for (PetscInt i = 0; i < rt->layout[e]->ntraits; i++, s++) {
-          rt->trait[s]  = rt->model_effect[e]->traits[i];
-          rt->effect[s] = e;
-          rt->cov[s]    = shared;
+          rt->trait[s]    = rt->model_effect[e]->traits[i];
+          rt->effect[s]   = e;
+          rt->cov[s]      = shared;
+          rt->position[s] = rt->layout[e]->slot + i;
         }
       continue;
     }
     for (PetscInt i = 0; i < rt->layout[e]->ntraits; i++)
       for (PetscInt c = 0; c < rt->layout[e]->ncoef; c++, s++) {
-        rt->trait[s]  = rt->model_effect[e]->traits[i];
-        rt->effect[s] = e;
-        rt->cov[s]    = rt->value[e] ? rt->ncov++ : -1;
+        rt->trait[s]    = rt->model_effect[e]->traits[i];
+        rt->effect[s]   = e;
+        rt->cov[s]      = rt->value[e] ? rt->ncov++ : -1;
+        rt->position[s] = rt->layout[e]->slot + i * rt->layout[e]->ncoef + c;
       }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -159,7 +162,8 @@ PetscErrorCode RecordTermsDestroy(RecordTerms *rt)
   PetscCall(PetscFree4(rt->level, rt->value, rt->model_effect, rt->layout));
   PetscCall(PetscFree4(rt->block, rt->centre, rt->scale, rt->range));
   PetscCall(PetscFree3(rt->trait, rt->cov, rt->effect));
-  PetscCall(PetscFree3(rt->eq_, rt->first_, rt->coef_));
+  PetscCall(PetscFree4(rt->eq_, rt->first_, rt->coef_, rt->level_));
+  PetscCall(PetscFree(rt->position));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -205,6 +209,7 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
   c->eq      = rt->eq_;
   c->first   = rt->first_;
   c->coef    = rt->coef_;
+  c->level   = rt->level_;
   c->pattern = 0;
   c->weight  = rt->w ? rt->w[r] : 1.0;
   for (PetscInt t = 0; t < ntraits; t++)
@@ -233,6 +238,7 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
           c->eq[s]    = q;
           c->first[s] = first;
           c->coef[s]  = coef;
+          c->level[s] = mate;
         }
       }
       continue;
@@ -248,6 +254,7 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
         c->eq[s]    = q;
         c->first[s] = first;
         c->coef[s]  = q >= 0 ? phi[k] : 0;
+        c->level[s] = l;
       }
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -80,6 +80,7 @@ PETSC_INTERN PetscErrorCode MatCreateFromSortedEntries(MPI_Comm comm, PetscLayou
 typedef struct {
   PetscInt  nslots, ntraits, ncov;
   PetscInt *trait, *cov, *effect;
+  PetscInt *position; /* of the slot's equation within its level (EquationsBlockEquation()'s K) */
   PetscBool weighted;
   /* the social effect (-1: none): its slots are (mate, trait), padded to the largest group's mates,
      all with one coefficient (1/(n-1))^dilution (cov -1 without dilution) */
@@ -99,7 +100,7 @@ typedef struct {
   PetscReal              *centre, *scale, (*range)[2];
   PetscReal               R0[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
   PetscReal             **rinv; /* R0-inverse by pattern of traits present (2^ntraits, made when needed) */
-  PetscInt               *eq_, *first_;
+  PetscInt               *eq_, *first_, *level_;
   PetscReal              *coef_;
 } RecordTerms;
 
@@ -109,6 +110,7 @@ typedef struct {
    pattern (ntraits x ntraits, weight not applied) and R-inverse y (weight applied). */
 typedef struct {
   PetscInt        *eq, *first; /* nslots each, owned by the RecordTerms */
+  PetscInt        *level;      /* the level of the slot's effect (a mate's for a social effect), -1 none */
   PetscReal       *coef;
   uint32_t         pattern;
   PetscReal        weight;

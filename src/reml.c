@@ -432,31 +432,24 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
             for (PetscInt j = 0; j < t; j++) z[a] += c.rinv[a * t + j] * e[r * t + j];
           wr[p->a] += z[p->b];
           if (p->a != p->b) wr[p->b] += z[p->a];
-        } else { /* W_r (E G0^-1 (x) I) u over the group's slots */
-          PetscInt s = 0;
-          for (PetscInt f = 0; f < rt.neffects; f++) {
-            const ModelEffect     *effect = rt.model_effect[f];
-            const EquationsEffect *layout = rt.layout[f];
-            for (PetscInt i = 0; i < layout->ntraits; i++)
-              for (PetscInt m = 0; m < layout->ncoef; m++, s++) {
-                const ModelGroup *group;
-                PetscInt          level, pos, dim;
-                PetscReal         Gu_a = 0, Gu_b = 0, v = 0;
-                if (effect->kind != MODEL_EFFECT_RANDOM || effect->group != p->group || c.eq[s] < 0) continue;
-                PetscCall(ModelGetGroup(model, p->group, &group));
-                dim   = group->dim;
-                level = rt.level[f][r];
-                pos   = layout->slot + i * layout->ncoef + m;
-                for (PetscInt j = 0; j < dim; j++) {
-                  PetscInt  q  = EquationsBlockEquation(rt.block[f], level, j);
-                  PetscReal uj = q >= 0 ? PetscRealPart(X[q]) : 0;
-                  Gu_a += Ginv[p->group][p->a * dim + j] * uj;
-                  Gu_b += Ginv[p->group][p->b * dim + j] * uj;
-                }
-                if (pos == p->a) v += Gu_b;
-                if (pos == p->b && p->a != p->b) v += Gu_a;
-                wr[rt.trait[s]] += c.coef[s] * v;
-              }
+        } else { /* W_r (E G0^-1 (x) I) u over the group's slots (a social effect's: its mates') */
+          const ModelGroup *group;
+          PetscInt          dim;
+          PetscCall(ModelGetGroup(model, p->group, &group));
+          dim = group->dim;
+          for (PetscInt s = 0; s < rt.nslots; s++) {
+            const PetscInt f = rt.effect[s], pos = rt.position[s];
+            PetscReal      Gu_a = 0, Gu_b = 0, v = 0;
+            if (rt.model_effect[f]->kind != MODEL_EFFECT_RANDOM || rt.model_effect[f]->group != p->group || c.eq[s] < 0) continue;
+            for (PetscInt j = 0; j < dim; j++) {
+              PetscInt  q  = EquationsBlockEquation(rt.block[f], c.level[s], j);
+              PetscReal uj = q >= 0 ? PetscRealPart(X[q]) : 0;
+              Gu_a += Ginv[p->group][p->a * dim + j] * uj;
+              Gu_b += Ginv[p->group][p->b * dim + j] * uj;
+            }
+            if (pos == p->a) v += Gu_b;
+            if (pos == p->b && p->a != p->b) v += Gu_a;
+            wr[rt.trait[s]] += c.coef[s] * v;
           }
         }
       }

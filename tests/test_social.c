@@ -13,7 +13,13 @@
    the written solutions solve the dense equations, the sex difference, the pens, direct and social values
    of every animal, the total breeding value direct + (n-1)^(1-d) social (n = 8, the model's `size`), the
    summary counts, and the identities of the notes (BLUE = GLS, BLUP = G Z'V^-1 (y - X b), Cholesky); with
-   -pev exact the PEVs of direct, social and total values against the dense inverse. */
+   -pev exact the PEVs of direct, social and total values against the dense inverse. With -reml (one
+   trait): AI-REML rounds (-reml_max_it) for the pen, direct-social and residual (co)variances; at the
+   last estimates its log L must equal the dense -1/2 [log|V| + log|X'V^-1X| + y'Py], its gradient the
+   central differences of that, its AI^-1 the inverse of the dense 1/2 (dV_k P y)' P (dV_l P y), and the
+   solutions must solve the dense equations built with the estimates. (Run to convergence, REML on this
+   small data set goes to the boundary -- a direct-social correlation of -1 -- which AI-REML does not
+   reach: README, limitations.) */
 #include "testing.h"
 #include <math.h>
 #include <string.h>
@@ -32,8 +38,8 @@ static PetscInt  ntraits = 1;
 static PetscReal dilution = 0;
 static double    G0[4][4]; /* (direct t1, [direct t2,] social t1, [social t2]) */
 static const double G1[2][2] = {{1.0, -0.3}, {-0.3, 0.4}}, G2[4][4] = {{1.0, 0.4, -0.3, -0.1}, {0.4, 0.8, -0.1, -0.2}, {-0.3, -0.1, 0.4, 0.1}, {-0.1, -0.2, 0.1, 0.3}};
-static const double R0[2][2] = {{3.0, 0.8}, {0.8, 2.0}};
-static const double PEN = 0.5;
+static double R0[2][2] = {{3.0, 0.8}, {0.8, 2.0}};
+static double PEN = 0.5; /* both replaced by the estimates with -reml */
 
 typedef struct {
   PetscInt  sire[NA], dam[NA];
@@ -427,6 +433,82 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -reml: at the library's last estimates, its log L, gradient and AI^-1 against the dense REML
+   log-likelihood, its central differences and the dense average information. */
+static PetscErrorCode CompareREML(TestCounter *c, const Simulation *s, PetscInt n, const PetscReal X[], const PetscReal Z[], const PetscReal y[],
+                                  const PetscInt record[], const PetscInt trait[], const char path[])
+{
+  PetscReal logL, dense, *G, *R;
+  double   *theta[5] = {&PEN, &G0[0][0], &G0[1][0], &G0[1][1], &R0[0][0]};
+  PetscInt  p = OPen(), q = NDense(s) - OPen();
+
+  PetscFunctionBeginUser;
+  PetscCall(OutputReadAttribute(path, "/variance", "log_likelihood", &logL));
+  PetscCall(Covariances(s, n, record, trait, &G, &R));
+  PetscCall(TestREMLLogLikelihood(n, p, q, X, Z, G, R, y, &dense));
+  PetscCall(PetscFree2(G, R));
+  TestCheck(c, PetscAbsReal(logL - dense) <= 1e-6 * PetscAbsReal(dense), "REML log L %.10g = the dense -1/2 [log|V| + log|X'V^-1X| + y'Py] %.10g", (double)logL,
+            (double)dense);
+  { /* the gradient written against central differences of the dense log L */
+    PetscReal *grad, worst = 0, scale = 0;
+    PetscInt   rows, columns;
+    PetscCall(OutputReadDataset(path, "/variance/gradient", &rows, &columns, &grad));
+    for (PetscInt k = 0; k < 5 && rows == 5; k++) {
+      double    keep = *theta[k], h = 1e-5 * PetscMax(PetscAbsReal(keep), 0.1);
+      PetscReal up, down, fd;
+      *theta[k] = keep + h;
+      if (k == 2) G0[0][1] = G0[1][0];
+      PetscCall(Covariances(s, n, record, trait, &G, &R));
+      PetscCall(TestREMLLogLikelihood(n, p, q, X, Z, G, R, y, &up));
+      PetscCall(PetscFree2(G, R));
+      *theta[k] = keep - h;
+      if (k == 2) G0[0][1] = G0[1][0];
+      PetscCall(Covariances(s, n, record, trait, &G, &R));
+      PetscCall(TestREMLLogLikelihood(n, p, q, X, Z, G, R, y, &down));
+      PetscCall(PetscFree2(G, R));
+      *theta[k] = keep;
+      if (k == 2) G0[0][1] = G0[1][0];
+      fd    = (up - down) / (2 * h);
+      worst = PetscMax(worst, PetscAbsReal(fd - grad[k]));
+      scale = PetscMax(scale, PetscAbsReal(fd));
+      PetscCall(PetscInfo(NULL, "parameter %d: gradient %g, dense finite difference %g\n", (int)k, (double)grad[k], (double)fd));
+    }
+    TestCheck(c, rows == 5 && worst <= 1e-4 * PetscMax(scale, 1.0), "the gradient of log L (5 parameters) against central differences of the dense log L (largest difference %.3g, largest %.3g)",
+              (double)worst, (double)scale);
+    PetscCall(PetscFree(grad));
+  }
+  { /* the average information against the dense 1/2 (dV_k P y)' P (dV_l P y); G and R are linear in the
+       parameters, so dG_k, dR_k are G, R at theta + e_k less G, R at theta */
+    PetscReal *dG[5], *dR[5], AI[25], *ai_inverse, worst = 0, scale = 0;
+    PetscInt   rows, columns;
+    PetscCall(Covariances(s, n, record, trait, &G, &R));
+    for (PetscInt k = 0; k < 5; k++) {
+      double keep = *theta[k];
+      *theta[k]   = keep + 1;
+      if (k == 2) G0[0][1] = G0[1][0];
+      PetscCall(Covariances(s, n, record, trait, &dG[k], &dR[k]));
+      *theta[k] = keep;
+      if (k == 2) G0[0][1] = G0[1][0];
+      for (PetscInt i = 0; i < q * q; i++) dG[k][i] -= G[i];
+      for (PetscInt i = 0; i < n * n; i++) dR[k][i] -= R[i];
+    }
+    PetscCall(TestREMLAverageInformation(n, p, q, X, Z, G, R, y, 5, (const PetscReal *const *)dG, (const PetscReal *const *)dR, AI));
+    PetscCall(TestInverseSPD(5, AI));
+    PetscCall(OutputReadDataset(path, "/variance/ai_inverse", &rows, &columns, &ai_inverse));
+    for (PetscInt k = 0; k < 25 && rows == 5 && columns == 5; k++) {
+      worst = PetscMax(worst, PetscAbsReal(ai_inverse[k] - AI[k]));
+      scale = PetscMax(scale, PetscAbsReal(AI[k]));
+      if (k % 6 == 0) PetscCall(PetscInfo(NULL, "AI^-1 diagonal %d: %g, dense %g\n", (int)(k / 6), (double)ai_inverse[k], (double)AI[k]));
+    }
+    TestCheck(c, rows == 5 && columns == 5 && worst <= 1e-6 * scale, "AI^-1 (5 x 5) against the dense average information (largest difference %.3g, largest entry %.3g)",
+              (double)worst, (double)scale);
+    PetscCall(PetscFree(ai_inverse));
+    for (PetscInt k = 0; k < 5; k++) PetscCall(PetscFree2(dG[k], dR[k]));
+    PetscCall(PetscFree2(G, R));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode CompareCounts(TestCounter *c, const Simulation *s, Records records)
 {
   RecordsStats stats;
@@ -460,7 +542,7 @@ int main(int argc, char **argv)
   Evaluation   ev;
   Records      records;
   SolverResult result;
-  PetscBool    pev;
+  PetscBool    pev, reml;
   char         model[HENDERSON_MAX_PATH + 32], output[HENDERSON_MAX_PATH + 32];
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -470,6 +552,8 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-traits", &ntraits, NULL));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-dilution", &dilution, NULL));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &pev));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-reml", &reml));
+  PetscCheck(!reml || ntraits == 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-reml with one trait");
   PetscCheck(ntraits == 1 || ntraits == 2, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-traits 1 or 2");
   for (PetscInt i = 0; i < Dim(); i++)
     for (PetscInt j = 0; j < Dim(); j++) G0[i][j] = ntraits == 1 ? G1[i][j] : G2[i][j];
@@ -480,7 +564,47 @@ int main(int argc, char **argv)
   snprintf(model, sizeof(model), "%s/model.txt", work_dir);
   snprintf(output, sizeof(output), "%s/solutions.h5", work_dir);
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
-  PetscCall(EvaluationRun(ev, model));
+  if (reml) { /* as `henderson reml`: estimates, then the solutions with them */
+    REML      r;
+    PetscBool converged;
+    Model     m;
+    PetscInt  ne;
+    PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* AI-REML factors the equations */
+    PetscCall(EvaluationLoadModel(ev, model));
+    PetscCall(EvaluationRead(ev));
+    PetscCall(EvaluationPedigree(ev));
+    PetscCall(EvaluationNumber(ev));
+    PetscCall(EvaluationAssemble(ev));
+    PetscCall(REMLCreate(PETSC_COMM_WORLD, &r));
+    PetscCall(REMLSetFromOptions(r));
+    PetscCall(REMLRun(r, ev));
+    PetscCall(REMLGetConverged(r, &converged));
+    PetscCall(EvaluationReassemble(ev));
+    PetscCall(EvaluationSolve(ev));
+    PetscCall(EvaluationSetWriteHook(ev, REMLWriteOutput, r));
+    PetscCall(EvaluationWrite(ev, NULL));
+    PetscCall(REMLView(r, PETSC_VIEWER_STDOUT_WORLD));
+    PetscCall(REMLDestroy(&r));
+    /* the estimates replace the simulation's (co)variances in the dense system */
+    PetscCall(EvaluationGetModel(ev, &m));
+    PetscCall(ModelGetNumEffects(m, &ne));
+    for (PetscInt e = 0; e < ne; e++) {
+      const ModelEffect *effect;
+      const ModelGroup  *group;
+      PetscCall(ModelGetEffect(m, e, &effect));
+      if (effect->kind != MODEL_EFFECT_RANDOM) continue;
+      PetscCall(ModelGetGroup(m, effect->group, &group));
+      if (!strcmp(effect->name, "pen")) PEN = group->covariance[0];
+      if (!strcmp(effect->name, "direct"))
+        for (PetscInt i = 0; i < 2; i++)
+          for (PetscInt j = 0; j < 2; j++) G0[i][j] = group->covariance[i * 2 + j];
+    }
+    {
+      const PetscReal *R;
+      PetscCall(ModelGetResidual(m, &R));
+      R0[0][0] = R[0];
+    }
+  } else PetscCall(EvaluationRun(ev, model));
   PetscCall(EvaluationGetSolverResult(ev, &result));
   TestCheck(&c, result.converged, "converged in %" PetscInt_FMT " iterations", result.iterations);
   PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
@@ -496,6 +620,7 @@ int main(int argc, char **argv)
     PetscCall(PetscMalloc1(NDense(s), &x));
     PetscCall(TestSolvePSD(NDense(s), C, b, x));
     PetscCall(Compare(&c, s, C, b, x, output));
+    if (reml) PetscCall(CompareREML(&c, s, n, X, Z, y, record, trait, output));
     if (pev) PetscCall(ComparePEV(&c, s, C, output));
     else PetscCall(TestMixedModelIdentities(&c, n, OPen(), NDense(s) - OPen(), X, Z, G, R, y, x, x + OPen()));
     PetscCall(PetscFree(x));

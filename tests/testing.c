@@ -324,3 +324,134 @@ PetscErrorCode TestMixedModelIdentities(TestCounter *c, PetscInt n, PetscInt p, 
   PetscCall(PetscFree5(GZt, Vi, XtViX, XtViy, b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* log|M| of a symmetric positive definite M (destroyed: its Cholesky factor) */
+static PetscErrorCode LogDetSPD(PetscInt n, PetscReal M[], PetscReal *logdet)
+{
+  PetscBLASInt bn, info;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscBLASIntCast(n, &bn));
+  LAPACKpotrf_("U", &bn, M, &bn, &info);
+  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_LIB, "potrf: %d", (int)info);
+  *logdet = 0;
+  for (PetscInt i = 0; i < n; i++) *logdet += 2 * PetscLogReal(M[i * n + i]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
+                                     const PetscReal y[], PetscReal *logL)
+{
+  PetscReal *GZt, *V, *Vi, *XtViX, *XtViy, *b, *work, logV, logXVX, yPy = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc5(q * n, &GZt, n * n, &V, n * n, &Vi, p * p, &XtViX, p, &XtViy));
+  PetscCall(PetscCalloc2(p, &b, p * p, &work));
+  for (PetscInt a = 0; a < q; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
+      GZt[a * n + i] = v;
+    }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal v = R[i * n + j];
+      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
+      V[i * n + j] = Vi[i * n + j] = v;
+    }
+  PetscCall(TestInverseSPD(n, Vi));
+  PetscCall(LogDetSPD(n, V, &logV));
+  for (PetscInt a = 0; a < p; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal xv = 0;
+      for (PetscInt j = 0; j < n; j++) xv += X[j * p + a] * Vi[j * n + i];
+      XtViy[a] += xv * y[i];
+      for (PetscInt k = 0; k < p; k++) XtViX[a * p + k] += xv * X[i * p + k];
+    }
+  PetscCall(PetscArraycpy(work, XtViX, p * p));
+  PetscCall(LogDetSPD(p, work, &logXVX));
+  PetscCall(TestSolvePSD(p, XtViX, XtViy, b));
+  /* y'Py = y'V^-1 y - b'X'V^-1 y */
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) yPy += y[i] * Vi[i * n + j] * y[j];
+  for (PetscInt a = 0; a < p; a++) yPy -= b[a] * XtViy[a];
+  *logL = -0.5 * (logV + logXVX + yPy);
+  PetscCall(PetscFree5(GZt, V, Vi, XtViX, XtViy));
+  PetscCall(PetscFree2(b, work));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
+                                          const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[], PetscReal AI[])
+{
+  PetscReal *GZt, *Vi, *XtViX, *ViX, *P, *Py, *w, *Pw, *M;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc5(q * n, &GZt, n * n, &Vi, p * p, &XtViX, n * p, &ViX, n * n, &P));
+  PetscCall(PetscCalloc4(n, &Py, npar * n, &w, npar * n, &Pw, q * n, &M));
+  for (PetscInt a = 0; a < q; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
+      GZt[a * n + i] = v;
+    }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal v = R[i * n + j];
+      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
+      Vi[i * n + j] = v;
+    }
+  PetscCall(TestInverseSPD(n, Vi));
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt a = 0; a < p; a++) {
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < n; j++) v += Vi[i * n + j] * X[j * p + a];
+      ViX[i * p + a] = v;
+    }
+  for (PetscInt a = 0; a < p; a++)
+    for (PetscInt b = 0; b < p; b++)
+      for (PetscInt i = 0; i < n; i++) XtViX[a * p + b] += X[i * p + a] * ViX[i * p + b];
+  PetscCall(TestInverseSPD(p, XtViX));
+  /* P = V^-1 - V^-1X (X'V^-1X)^-1 X'V^-1 */
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal v = Vi[i * n + j];
+      for (PetscInt a = 0; a < p; a++)
+        for (PetscInt b = 0; b < p; b++) v -= ViX[i * p + a] * XtViX[a * p + b] * ViX[j * p + b];
+      P[i * n + j] = v;
+    }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) Py[i] += P[i * n + j] * y[j];
+  /* working variates w_k = dV_k P y, dV_k = Z dG_k Z' + dR_k */
+  for (PetscInt k = 0; k < npar; k++) {
+    PetscReal *zpy;
+    PetscCall(PetscCalloc1(q, &zpy));
+    for (PetscInt a = 0; a < q; a++)
+      for (PetscInt i = 0; i < n; i++) zpy[a] += Z[i * q + a] * Py[i];
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal v = 0;
+      if (dG[k])
+        for (PetscInt a = 0; a < q; a++) {
+          PetscReal g = 0;
+          if (Z[i * q + a] == 0) continue;
+          for (PetscInt b = 0; b < q; b++) g += dG[k][a * q + b] * zpy[b];
+          v += Z[i * q + a] * g;
+        }
+      if (dR[k])
+        for (PetscInt j = 0; j < n; j++) v += dR[k][i * n + j] * Py[j];
+      w[k * n + i] = v;
+    }
+    PetscCall(PetscFree(zpy));
+    for (PetscInt i = 0; i < n; i++)
+      for (PetscInt j = 0; j < n; j++) Pw[k * n + i] += P[i * n + j] * w[k * n + j];
+  }
+  for (PetscInt k = 0; k < npar; k++)
+    for (PetscInt l = 0; l < npar; l++) {
+      PetscReal v = 0;
+      for (PetscInt i = 0; i < n; i++) v += w[k * n + i] * Pw[l * n + i];
+      AI[k * npar + l] = 0.5 * v;
+    }
+  PetscCall(PetscFree5(GZt, Vi, XtViX, ViX, P));
+  PetscCall(PetscFree4(Py, w, Pw, M));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

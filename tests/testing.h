@@ -42,6 +42,15 @@ PetscErrorCode TestMatGatherDense(Mat A, PetscReal **dense);
    Three checks on C, relative tolerance 1e-8. */
 PetscErrorCode TestMixedModelIdentities(TestCounter *c, PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
                                         const PetscReal R[], const PetscReal y[], const PetscReal b[], const PetscReal u[]);
+/* The REML log-likelihood of y = Xb + Zu + e (X of full column rank), densely:
+   -1/2 [log|V| + log|X'V^-1X| + y'Py], V = ZGZ' + R, P = V^-1 - V^-1X(X'V^-1X)^-1X'V^-1 (the constant
+   (n - p) log 2 pi left out, as henderson's log L). */
+PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
+                                     const PetscReal y[], PetscReal *logL);
+/* The average information matrix AI[k][l] = 1/2 (dV_k P y)' P (dV_l P y) of the same model, dV_k = Z dG_k Z' + dR_k
+   (dG[k] q x q or NULL, dR[k] n x n or NULL), npar x npar. */
+PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
+                                          const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[], PetscReal AI[]);
 /* mkdir -p on rank 0. */
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
 
