@@ -2,19 +2,23 @@
    (pedigree, records, model file) and the true breeding values to judge it by.  One trait by
    default; --traits 2 adds a second, genetically and residually correlated trait with 20% of its
    records missing; --maternal adds the dam's maternal genetic and maternal permanent environment
-   effects on the (first) trait, the maternal value correlated with the direct one.
+   effects on the (first) trait, the maternal value correlated with the direct one; --social adds
+   social (indirect) genetic effects as in group-housed pigs and poultry (Bijma, Muir & Van
+   Arendonk 2007): the animals with records live in pens of 4-15 within their herd-year-season,
+   and each record gets, besides its own direct value, the social values of all its pen mates
+   (no dilution) and a pen effect.
 
    Generation 0 holds the founders; generations 1..G are born in herds to sires drawn from the
    males of the previous 1-3 generations of the whole population (a heavy-tailed popularity, so a
    few AI sires get thousands of progeny) and dams drawn from the females of the previous 1-3
    generations, mostly of the calf's own herd.  Everything is O(N) time and memory (about 35
-   bytes an animal, up to 24 more with the options), and the files are written through large
-   buffers with hand-made number formatting, so ten million animals take seconds rather than
-   minutes.
+   bytes an animal, up to 24 more with the options; --social holds back one generation's records,
+   48 bytes each, until their pens are known), and the files are written through large buffers
+   with hand-made number formatting, so ten million animals take seconds rather than minutes.
 
    usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]
                              [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]
-                             [--traits 1|2] [--maternal] [--shuffle] [--out DIR] */
+                             [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR] */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -27,7 +31,7 @@
 #include <time.h>
 
 enum {
-  MAX_VALUES             = 3, /* true values per animal: direct for each of 1-2 traits, maternal */
+  MAX_VALUES             = 3, /* true values per animal: direct for each of 1-2 traits, maternal or social */
   SEASONS                = 4,
   MAX_PARENT_GENERATIONS = 3,      /* parents come from the previous 1..3 generations */
   LINE_MAX_BYTES         = 256,    /* no output line is longer than this */
@@ -51,6 +55,15 @@ static const double AGE_SLOPE_SECOND     = 0.004;
 static const double MATERNAL_VARIANCE          = 0.1;
 static const double DIRECT_MATERNAL_COVARIANCE = -0.05;
 static const double MATERNAL_PE_VARIANCE       = 0.05;
+/* --social: the pen mates' effects on each other's (only) trait */
+static const double SOCIAL_VARIANCE          = 0.05;
+static const double DIRECT_SOCIAL_COVARIANCE = -0.01;
+static const double PEN_VARIANCE             = 0.05;
+enum {
+  PEN_MIN = 4, /* pen sizes are drawn uniformly from PEN_MIN..PEN_MAX; a herd-year-season's remainder */
+  PEN_MAX = 12 /* of 1..PEN_MIN-1 joins its last pen, so no pen has more than PEN_MAX + PEN_MIN - 1 */
+};
+static const uint64_t SOCIAL_STREAM = 0x50c1a1u; /* seeds the social draws' own generator (see Simulate) */
 
 static void Die(const char *format, ...)
 {
@@ -233,7 +246,7 @@ typedef struct {
   int64_t     animals, generations, herds;
   double      founder_fraction, record_fraction, missing_parent, h2;
   uint64_t    seed;
-  int         traits, maternal, shuffle;
+  int         traits, maternal, social, shuffle;
   const char *out;
 } Options;
 
@@ -241,12 +254,17 @@ static void Usage(FILE *f)
 {
   fputs("usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]\n"
         "                          [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]\n"
-        "                          [--traits 1|2] [--maternal] [--shuffle] [--out DIR]\n"
+        "                          [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR]\n"
         "  writes DIR/pedigree.txt, data.txt, true_bv.txt and model.txt\n"
-        "  defaults: N 100000, G 10, H N/200 (at least 10), f 0.1, r 0.8, p 0.05, h2 0.3, S 1, DIR .\n"
+        "  defaults: N 100000, G 10, H N/200 (N/2000 with --social; at least 10), f 0.1, r 0.8, p 0.05, h2 0.3,\n"
+        "            S 1, DIR .\n"
         "  --traits 2: a second trait weight2 (h2 0.2; genetic correlation 0.5, residual 0.2 with weight)\n"
         "  --maternal: the dam's maternal genetic effect (variance 0.1, covariance -0.05 with the direct one)\n"
-        "              and maternal permanent environment (0.05) on weight; its residual is 1 - h2 - 0.15\n",
+        "              and maternal permanent environment (0.05) on weight; its residual is 1 - h2 - 0.15\n"
+        "  --social:   (one trait, no --maternal) the records' animals live in pens of 4-15 within their\n"
+        "              herd-year-season (column pen); each record gets its pen mates' social genetic values\n"
+        "              (variance 0.05, covariance -0.01 with the direct one; true_bv.txt column tbv_s) and a\n"
+        "              pen effect (0.05); the residual is 1 - h2 - 7 x 0.05 - 0.05 (7 mates on average)\n",
         f);
 }
 
@@ -297,6 +315,10 @@ static Options ParseOptions(int argc, char **argv)
       o.maternal = 1;
       continue;
     }
+    if (!strcmp(name, "--social")) {
+      o.social = 1;
+      continue;
+    }
     if (!value) {
       Usage(stderr);
       Die("%s needs a value", name);
@@ -328,7 +350,14 @@ static Options ParseOptions(int argc, char **argv)
       Die("unknown option %s", name);
     }
   }
-  if (!o.herds) o.herds = o.animals / 200 > 10 ? o.animals / 200 : 10;
+  /* the model's social line has one 2 x 2 G0, direct and social on a single trait */
+  if (o.social && (o.traits == 2 || o.maternal)) Die("--social works with one trait and without --maternal");
+  /* 200 animals a herd give herd-year-seasons of about 4 records, too few to cut into pens of
+     4-12; pig units are larger anyway: with --social about 36 records a herd-year-season */
+  if (!o.herds) {
+    int64_t animals_per_herd = o.social ? 2000 : 200;
+    o.herds                  = o.animals / animals_per_herd > 10 ? o.animals / animals_per_herd : 10;
+  }
   return o;
 }
 
@@ -339,12 +368,20 @@ static const char *const COUNTRY[]        = {"DE", "NL", "FR", "US", "CA", "DK",
 static const double      COUNTRY_WEIGHT[] = {0.25, 0.15, 0.15, 0.20, 0.08, 0.05, 0.07, 0.05};
 enum { NCOUNTRIES = sizeof(COUNTRY) / sizeof(COUNTRY[0]) };
 
+/* One record's draws, kept until its line is written: at once, or with --social at the end of its
+   generation, when its pen mates are known.  Season and generation are recovered from hys. */
+typedef struct {
+  int32_t animal, age;
+  int64_t hys;  /* index into hys_effect */
+  double  y[2]; /* the traits without the pen's effects (--social); NaN where NA */
+} Record;
+
 typedef struct {
   Options  opt;
   int64_t  n, nherds, ngen;                                      /* animals, herds, generations including the founders' */
   int64_t *gen_start;                                            /* [ngen + 1] first animal of each generation (animals are in birth order) */
   int32_t *sire, *dam;                                           /* [n] parents as the pedigree file has them: index, or -1 for unknown */
-  int      ntraits, nvalues;                                     /* nvalues true values per animal: direct for each trait, then maternal (--maternal) */
+  int      ntraits, nvalues;                                     /* nvalues true values per animal: direct for each trait, then maternal (--maternal) or social (--social) */
   double  *tbv;                                                  /* [n * nvalues] true breeding values */
   double  *mpe;                                                  /* [n] maternal permanent environment of the females (--maternal) */
   int32_t *herd;                                                 /* [n] herd of birth */
@@ -363,6 +400,14 @@ typedef struct {
   double   mendel[3][MAX_VALUES][MAX_VALUES];                    /* Cholesky factors of the Mendelian sampling covariance with 0, 1, 2 parents known */
   double   residual[MAX_VALUES][MAX_VALUES];                     /* Cholesky factor of R */
   int64_t  nrecords, nmissing, nmissing2, nhys;
+  Rng      social_rng;                                           /* the social values, pen sizes and pen effects: a generator of their own (see Simulate) */
+  Record  *pending;                                              /* --social: [largest generation] the generation's records in file order ... */
+  int64_t  npending;                                             /* ... their number */
+  int64_t *hys_start;                                            /* [nherds * SEASONS + 1] first entry of each of the generation's hys in by_hys */
+  int32_t *by_hys;                                               /* [largest generation] the pending records by hys, in file order within each */
+  int32_t *pen_of;                                               /* [largest generation] each pending record's pen, counted from the generation's first */
+  double  *pen_value;                                            /* [largest generation] each pen's effect plus the social values of all its members */
+  int64_t  npens, nsmall_pens;                                   /* pens so far, and those of a whole herd-year-season of fewer than PEN_MIN records */
 } Population;
 
 /* Each animal's ID: its birth herd's country and 9 digits.  The digits are a bijection of the
@@ -419,6 +464,18 @@ static void SetCovariances(Population *p, const Options *opt)
     p->R[0][0] = 1 - opt->h2 - MATERNAL_VARIANCE - MATERNAL_PE_VARIANCE;
     if (!(p->R[0][0] > 0)) Die("--maternal needs --h2 below %g", 1 - MATERNAL_VARIANCE - MATERNAL_PE_VARIANCE);
   }
+  if (opt->social) {
+    const int    s     = p->nvalues - 1; /* the social value's position */
+    const double mates = (PEN_MIN + PEN_MAX) / 2.0 - 1;
+    p->G[s][s]         = SOCIAL_VARIANCE;
+    p->G[s][0] = p->G[0][s] = DIRECT_SOCIAL_COVARIANCE;
+    /* a phenotypic variance of about 1: a record holds the social values of ~7 unrelated mates and
+       the pen effect (the covariance of its own direct value with its mates' social ones is ~0) */
+    p->R[0][0] = 1 - opt->h2 - mates * SOCIAL_VARIANCE - PEN_VARIANCE;
+    if (!(p->R[0][0] > 0))
+      Die("--social needs --h2 below %g (the pen mates' social values and the pen effect take %g of the variance)", 1 - mates * SOCIAL_VARIANCE - PEN_VARIANCE,
+          mates * SOCIAL_VARIANCE + PEN_VARIANCE);
+  }
   if (opt->traits == 2) p->R[1][0] = p->R[0][1] = RESIDUAL_CORRELATION * sqrt(p->R[0][0] * p->R[1][1]);
   Cholesky(p->ntraits, p->R, p->residual, "the residual covariance matrix");
   for (int known = 0; known <= 2; known++) {
@@ -429,7 +486,9 @@ static void SetCovariances(Population *p, const Options *opt)
         for (int k = 0; k < known; k++) V[i][j] -= p->G[i][j] / 4;
       }
     Cholesky(p->nvalues, V, p->mendel[known],
-             opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)" : "the genetic covariance matrix");
+             opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)"
+             : opt->social ? "the direct-social genetic covariance matrix (--h2 too small for --social)"
+                           : "the genetic covariance matrix");
   }
 }
 
@@ -443,7 +502,7 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   p->nherds  = opt->herds;
   p->ngen    = opt->generations + 1;
   p->ntraits = opt->traits;
-  p->nvalues = opt->traits + opt->maternal;
+  p->nvalues = opt->traits + opt->maternal + opt->social;
   SetCovariances(p, opt);
 
   /* founders are generation 0; the others are shared out evenly over generations 1..G */
@@ -453,6 +512,17 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
   rest         = p->n - nfounders;
   p->gen_start = Allocate((size_t)p->ngen + 1, sizeof(int64_t));
   for (int64_t g = 1; g <= p->ngen; g++) p->gen_start[g] = nfounders + rest * (g - 1) / opt->generations;
+  if (opt->social) {
+    int64_t largest = 0;
+    for (int64_t g = 1; g < p->ngen; g++)
+      if (p->gen_start[g + 1] - p->gen_start[g] > largest) largest = p->gen_start[g + 1] - p->gen_start[g];
+    RngSeed(&p->social_rng, opt->seed ^ SOCIAL_STREAM);
+    p->pending   = Allocate((size_t)largest, sizeof(Record));
+    p->hys_start = Allocate((size_t)(p->nherds * SEASONS + 1), sizeof(int64_t));
+    p->by_hys    = Allocate((size_t)largest, sizeof(int32_t));
+    p->pen_of    = Allocate((size_t)largest, sizeof(int32_t));
+    p->pen_value = Allocate((size_t)largest, sizeof(double));
+  }
 
   p->sire = Allocate((size_t)p->n, sizeof(int32_t));
   p->dam  = Allocate((size_t)p->n, sizeof(int32_t));
@@ -501,6 +571,11 @@ static void PopulationDestroy(Population *p)
   free(p->hys_effect2);
   free(p->herd_country);
   free(p->herd_cum);
+  free(p->pending);
+  free(p->hys_start);
+  free(p->by_hys);
+  free(p->pen_of);
+  free(p->pen_value);
 }
 
 /* A sire for generation g: a male of generations g-3..g-1 by popularity, or -1 if there is none. */
@@ -565,39 +640,25 @@ static void IndexGeneration(Population *p, Rng *rng, int64_t g, int64_t *fill)
     if (!p->male[i]) p->females[fill[p->herd[i]]++] = (int32_t)i;
 }
 
-/* Animal i's record; true_dam is its real dam (-1 if none), whose maternal effects it gets even where the file hides her. */
-static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int32_t true_dam, int64_t g)
+/* Animal i's record, drawn into *r; true_dam is its real dam (-1 if none), whose maternal effects it gets even where the file hides her. */
+static void DrawRecord(Population *p, Rng *rng, Record *r, int32_t i, int32_t true_dam, int64_t g)
 {
   const double *u      = p->tbv + (size_t)i * (size_t)p->nvalues;
-  int           season = 1 + RngBelow(rng, SEASONS), hys_digits = p->nherds > 99999 ? 7 : 5;
-  int64_t       hys = ((g - 1) * p->nherds + p->herd[i]) * SEASONS + season - 1;
+  int           season = 1 + RngBelow(rng, SEASONS);
   long          age;
   double        missing, e[2] = {0, 0}, maternal = 0;
 
-  if (isnan(p->hys_effect[hys])) {
-    p->hys_effect[hys] = sqrt(HYS_VARIANCE) * RngNormal(rng);
-    if (p->hys_effect2) p->hys_effect2[hys] = sqrt(HYS_VARIANCE_SECOND) * RngNormal(rng);
+  r->animal = i;
+  r->hys    = ((g - 1) * p->nherds + p->herd[i]) * SEASONS + season - 1;
+  if (isnan(p->hys_effect[r->hys])) {
+    p->hys_effect[r->hys] = sqrt(HYS_VARIANCE) * RngNormal(rng);
+    if (p->hys_effect2) p->hys_effect2[r->hys] = sqrt(HYS_VARIANCE_SECOND) * RngNormal(rng);
     p->nhys++;
   }
   do age = lround(180 + 30 * RngNormal(rng));
   while (age <= 0);
-
-  OutLine(data);
-  PutId(data, p, i);
-  PutString(data, " H");
-  PutUnsigned(data, (uint64_t)p->herd[i], hys_digits);
-  PutChar(data, 'Y');
-  PutUnsigned(data, (uint64_t)g, 2);
-  PutChar(data, 'S');
-  PutUnsigned(data, (uint64_t)season, 1);
-  PutString(data, p->male[i] ? " M " : " F ");
-  if (p->opt.maternal) {
-    PutParent(data, p, p->dam[i]);
-    PutChar(data, ' ');
-    if (true_dam >= 0) maternal = p->tbv[(size_t)true_dam * (size_t)p->nvalues + (size_t)p->nvalues - 1] + p->mpe[true_dam];
-  }
-  PutUnsigned(data, (uint64_t)age, 1);
-  PutChar(data, ' ');
+  r->age = (int32_t)age;
+  if (p->opt.maternal && true_dam >= 0) maternal = p->tbv[(size_t)true_dam * (size_t)p->nvalues + (size_t)p->nvalues - 1] + p->mpe[true_dam];
 
   /* one uniform decides which trait is NA, so that no record has both; a single trait draws
      its residual only when observed, as it always did */
@@ -609,22 +670,100 @@ static void WriteRecord(Population *p, Rng *rng, Out *data, int32_t i, int32_t t
   } else if (missing >= MISSING_WEIGHT)
     e[0] = p->residual[0][0] * RngNormal(rng);
   if (missing < MISSING_WEIGHT) {
-    PutString(data, "NA");
+    r->y[0] = NAN;
     p->nmissing++;
-  } else {
-    PutFixed(data, 100 + p->hys_effect[hys] + (p->male[i] ? MALE_EFFECT : 0) + AGE_SLOPE * (double)age + u[0] + maternal + e[0], 4);
-  }
+  } else
+    r->y[0] = 100 + p->hys_effect[r->hys] + (p->male[i] ? MALE_EFFECT : 0) + AGE_SLOPE * (double)age + u[0] + maternal + e[0];
+  r->y[1] = NAN;
   if (p->ntraits == 2) {
-    PutChar(data, ' ');
-    if (missing >= MISSING_WEIGHT && missing < MISSING_WEIGHT + MISSING_SECOND) {
-      PutString(data, "NA");
+    if (missing >= MISSING_WEIGHT && missing < MISSING_WEIGHT + MISSING_SECOND)
       p->nmissing2++;
-    } else {
-      PutFixed(data, 50 + p->hys_effect2[hys] + (p->male[i] ? MALE_EFFECT_SECOND : 0) + AGE_SLOPE_SECOND * (double)age + u[1] + e[1], 4);
-    }
+    else
+      r->y[1] = 50 + p->hys_effect2[r->hys] + (p->male[i] ? MALE_EFFECT_SECOND : 0) + AGE_SLOPE_SECOND * (double)age + u[1] + e[1];
+  }
+  p->nrecords++;
+}
+
+/* The data line of record r; with --social (pen >= 0) its pen and the pen's effects on it, pen_effects, added to the trait. */
+static void PutRecord(const Population *p, Out *data, const Record *r, int64_t pen, double pen_effects)
+{
+  const int32_t i = r->animal;
+
+  OutLine(data);
+  PutId(data, p, i);
+  PutString(data, " H");
+  PutUnsigned(data, (uint64_t)p->herd[i], p->nherds > 99999 ? 7 : 5);
+  PutChar(data, 'Y');
+  PutUnsigned(data, (uint64_t)(r->hys / (p->nherds * SEASONS) + 1), 2);
+  PutChar(data, 'S');
+  PutUnsigned(data, (uint64_t)(r->hys % SEASONS + 1), 1);
+  PutString(data, p->male[i] ? " M " : " F ");
+  if (p->opt.maternal) {
+    PutParent(data, p, p->dam[i]);
+    PutChar(data, ' ');
+  }
+  PutUnsigned(data, (uint64_t)r->age, 1);
+  PutChar(data, ' ');
+  if (pen >= 0) {
+    PutChar(data, 'p');
+    PutUnsigned(data, (uint64_t)pen, 1);
+    PutChar(data, ' ');
+  }
+  for (int t = 0; t < p->ntraits; t++) {
+    if (t) PutChar(data, ' ');
+    if (isnan(r->y[t]))
+      PutString(data, "NA");
+    else
+      PutFixed(data, r->y[t] + (t ? 0 : pen_effects), 4);
   }
   PutChar(data, '\n');
-  p->nrecords++;
+}
+
+/* --social: cuts the generation's pending records into pens within each herd-year-season, in file
+   order (the last pen takes the remainder; one of fewer than PEN_MIN joins the pen before it, where
+   there is one), and writes them in file order, each with its pen's effect and the social values of
+   its pen mates.  A record with NA is a member like the others: its animal still acts on its mates. */
+static void WritePens(Population *p, Out *data, int64_t g)
+{
+  const int64_t nh = p->nherds * SEASONS, first_hys = (g - 1) * nh, nv = p->nvalues;
+  Rng          *rng   = &p->social_rng;
+  int64_t       npens = 0;
+
+  /* a stable counting sort of the records by hys */
+  for (int64_t h = 0; h <= nh; h++) p->hys_start[h] = 0;
+  for (int64_t k = 0; k < p->npending; k++) p->hys_start[p->pending[k].hys - first_hys + 1]++;
+  for (int64_t h = 0; h < nh; h++) p->hys_start[h + 1] += p->hys_start[h];
+  for (int64_t k = 0; k < p->npending; k++) p->by_hys[p->hys_start[p->pending[k].hys - first_hys]++] = (int32_t)k;
+  for (int64_t h = nh; h > 0; h--) p->hys_start[h] = p->hys_start[h - 1]; /* the fill left each start at the next one's */
+  p->hys_start[0] = 0;
+
+  for (int64_t h = 0; h < nh; h++) {
+    int64_t a = p->hys_start[h], b = p->hys_start[h + 1];
+    for (int64_t k = a; k < b;) {
+      int64_t size = PEN_MIN + RngBelow(rng, PEN_MAX - PEN_MIN + 1), pen;
+      if (size > b - k) size = b - k;
+      if (size < PEN_MIN && k > a)
+        pen = npens - 1;
+      else {
+        pen               = npens++;
+        p->pen_value[pen] = sqrt(PEN_VARIANCE) * RngNormal(rng);
+        if (size < PEN_MIN) p->nsmall_pens++; /* a herd-year-season of fewer than PEN_MIN records */
+      }
+      for (int64_t m = k; m < k + size; m++) {
+        int32_t r    = p->by_hys[m];
+        p->pen_of[r] = (int32_t)pen;
+        p->pen_value[pen] += p->tbv[(size_t)(p->pending[r].animal * nv + nv - 1)];
+      }
+      k += size;
+    }
+  }
+  /* no dilution: the mates' social values in full, the record's own taken back out */
+  for (int64_t k = 0; k < p->npending; k++) {
+    const Record *r = &p->pending[k];
+    PutRecord(p, data, r, p->npens + p->pen_of[k], p->pen_value[p->pen_of[k]] - p->tbv[(size_t)(r->animal * nv + nv - 1)]);
+  }
+  p->npens += npens;
+  p->npending = 0;
 }
 
 static void WritePedigreeLine(Out *o, const Population *p, int32_t i)
@@ -645,12 +784,13 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
   int64_t     *fill = Allocate((size_t)p->nherds, sizeof(int64_t));
 
   OutLine(data);
-  PutString(data, p->opt.maternal ? "animal hys sex dam age weight" : "animal hys sex age weight");
+  PutString(data, p->opt.maternal ? "animal hys sex dam age weight" : p->opt.social ? "animal hys sex age pen weight" : "animal hys sex age weight");
   PutString(data, p->ntraits == 2 ? " weight2\n" : "\n");
   OutLine(truth);
   PutString(truth, "animal tbv");
   if (p->ntraits == 2) PutString(truth, " tbv2");
   if (p->opt.maternal) PutString(truth, " tbv_m");
+  if (p->opt.social) PutString(truth, " tbv_s");
   PutChar(truth, '\n');
   for (int64_t g = 0; g < p->ngen; g++) {
     for (int64_t i = p->gen_start[g]; i < p->gen_start[g + 1]; i++) {
@@ -668,8 +808,11 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
          drawn with the Cholesky factor of its covariance.  Inbreeding is ignored in the sampling
          covariance: G/2 with both parents, 3/4 G with one, G with none (founders, or an empty
          parent generation in a tiny run).  Parents missing from the file below are only hidden:
-         the true value always uses the real parents. */
-      for (size_t j = 0; j < nv; j++) z[j] = RngNormal(rng);
+         the true value always uses the real parents.  The social value (last) draws from a
+         generator of its own, as do the pens, so that a seed gives the same pedigree, direct values
+         and records with --social as without: the two evaluations differ only by the social
+         effects (where --herds is the same). */
+      for (size_t j = 0; j < nv; j++) z[j] = RngNormal(p->opt.social && j == nv - 1 ? &p->social_rng : rng);
       for (size_t j = 0; j < nv; j++) {
         double mean = 0, sampling = 0;
         if (s >= 0) mean += p->tbv[(size_t)s * nv + j] / 2;
@@ -681,7 +824,15 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
       p->sire[i] = s >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : s;
       p->dam[i]  = d >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : d;
 
-      if (g > 0 && RngUniform(rng) < p->opt.record_fraction) WriteRecord(p, rng, data, (int32_t)i, d, g);
+      if (g > 0 && RngUniform(rng) < p->opt.record_fraction) {
+        if (p->opt.social) /* written with its pen, once the generation is complete */
+          DrawRecord(p, rng, &p->pending[p->npending++], (int32_t)i, d, g);
+        else {
+          Record r;
+          DrawRecord(p, rng, &r, (int32_t)i, d, g);
+          PutRecord(p, data, &r, -1, 0);
+        }
+      }
       OutLine(truth);
       PutId(truth, p, (int32_t)i);
       for (size_t j = 0; j < nv; j++) {
@@ -691,6 +842,7 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
       PutChar(truth, '\n');
       if (!p->opt.shuffle) WritePedigreeLine(pedigree, p, (int32_t)i);
     }
+    if (p->opt.social && g > 0) WritePens(p, data, g);
     IndexGeneration(p, rng, g, fill);
   }
   free(fill);
@@ -725,9 +877,10 @@ static void WriteModel(const Population *p)
   if (!(f = fopen(path, "w"))) Die("cannot create %s: %s", path, strerror(errno));
   fprintf(f,
           "# simulated by henderson-simulate (--animals %lld --generations %lld --herds %lld --founder-fraction %g --record-fraction %g --missing-parent %g "
-          "--h2 %g --seed %llu%s%s%s)\n",
+          "--h2 %g --seed %llu%s%s%s%s)\n",
           (long long)o->animals, (long long)o->generations, (long long)o->herds, o->founder_fraction, o->record_fraction, o->missing_parent, o->h2,
-          (unsigned long long)o->seed, o->traits == 2 ? " --traits 2" : "", o->maternal ? " --maternal" : "", o->shuffle ? " --shuffle" : "");
+          (unsigned long long)o->seed, o->traits == 2 ? " --traits 2" : "", o->maternal ? " --maternal" : "", o->social ? " --social" : "",
+          o->shuffle ? " --shuffle" : "");
   fprintf(f,
           "data      data.txt\n"
           "pedigree  pedigree.txt\n"
@@ -741,6 +894,10 @@ static void WriteModel(const Population *p)
     fprintf(f, "random    animal dam pedigree");
     PrintLower(f, p->G, 0, 2);
     fprintf(f, " as animal maternal\nrandom    dam iid %g as mpe\n", MATERNAL_PE_VARIANCE);
+  } else if (o->social) {
+    fprintf(f, "random    animal pedigree social pen");
+    PrintLower(f, p->G, 0, 2);
+    fprintf(f, " as animal social\nrandom    pen iid %g\n", PEN_VARIANCE);
   } else {
     fprintf(f, "random    animal pedigree");
     PrintLower(f, p->G, 0, p->ntraits);
@@ -767,7 +924,7 @@ int main(int argc, char **argv)
   Out             pedigree, data, truth;
   struct timespec t0, t1;
   int32_t         largest      = 0;
-  char            missing2[64] = "";
+  char            missing2[64] = "", pens[128] = "";
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
   RngSeed(&rng, opt.seed);
@@ -786,10 +943,13 @@ int main(int argc, char **argv)
   clock_gettime(CLOCK_MONOTONIC, &t1);
 
   if (opt.traits == 2) snprintf(missing2, sizeof(missing2), ", %lld weight2 NA", (long long)pop.nmissing2);
-  printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA%s), %lld herds, %lld hys levels, largest sire family %d, "
+  if (opt.social)
+    snprintf(pens, sizeof(pens), ", %lld pens of %.2f on average (%lld of fewer than %d)", (long long)pop.npens,
+             pop.npens ? (double)pop.nrecords / (double)pop.npens : 0.0, (long long)pop.nsmall_pens, (int)PEN_MIN);
+  printf("henderson-simulate: %lld animals (%lld founders, %lld generations), %lld records (%lld NA%s), %lld herds, %lld hys levels%s, largest sire family %d, "
          "%.2f s -> %s\n",
          (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, missing2,
-         (long long)pop.nherds, (long long)pop.nhys, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
+         (long long)pop.nherds, (long long)pop.nhys, pens, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
   PopulationDestroy(&pop);
   return EXIT_SUCCESS;
 }
