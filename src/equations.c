@@ -169,10 +169,14 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records, Pedigr
       PetscCall(AddBlock(eq, stats.groups, group->dim, present, &upg_block[g]));
     }
   }
-  for (PetscInt g = 0; g < ngroups; g++) {
+  /* iid groups before pedigree groups: a record's last equation -- where the data operator anchors it and
+     so the rank that applies it -- is then an animal's, which spreads records over ranks with the animals
+     (an iid pen or litter effect last would send every record to the rank owning that block) */
+  for (PetscInt k = 0; k < 2 * ngroups; k++) {
     const ModelGroup *group;
-    PetscInt          nlevels, b = -1;
+    PetscInt          nlevels, b = -1, g = k % ngroups;
     PetscCall(ModelGetGroup(model, g, &group));
+    if ((group->structure == MODEL_STRUCTURE_PEDIGREE) != (k >= ngroups)) continue;
     PetscCall(RecordsGetLevels(records, group->first, &nlevels, NULL));
     PetscCall(AddBlock(eq, nlevels, group->dim, NULL, &b));
     for (PetscInt k = 0; k < group->neffects; k++) {

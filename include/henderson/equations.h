@@ -6,7 +6,8 @@
      - one block per fixed effect or covariate: a level holds its traits x coefficients;
      - one block per random group with unknown-parent groups: the groups, as levels;
      - one block per random group: a level (an animal) holds (member effect, trait, coefficient).
-   Fixed blocks come first (a few equations with long rows), then the groups, then random effects.
+   Fixed blocks come first (a few equations with long rows), then the groups, then the iid random
+   effects, and the pedigree random effects last (a record's last equation is then its animal's).
 
    Rank deficiency: in every trait the first fixed class effect (or the implied mean) absorbs the
    mean; every further fixed class effect has, in that trait, its first level with records set to
