@@ -5,7 +5,8 @@
 #   3. compare_pc.sh  Jacobi, point-block Jacobi, ICC, BoomerAMG, GAMG, subdomain deflation
 #   4. communication.sh    ghosts, neighbours and messages of one product against the rank count
 #   5. pev.sh         exact and sampled PEV, AI-REML against size (PEV_SKIP=1 leaves it out: 35 min)
-#   6. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
+#   6. social.sh      social genetic effects against the plain animal model on one population (SOCIAL_SKIP=1)
+#   7. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
 #                     scaling.sh's CSV when a cluster run left one in the logs)
 # Scaling over nodes is a cluster job: jobs/scaling_slurm.sh, jobs/scaling_pbs.sh (benchmarks/scaling.sh).
 #
@@ -110,6 +111,19 @@ if [ "${PEV_SKIP:-0}" != 1 ]; then
     sh "$here/pev.sh" "$build" >> "$results"
   fi
   echo >> "$results"
+fi
+
+if [ "${SOCIAL_SKIP:-0}" != 1 ]; then
+  {
+    echo "## Social genetic effects (social.sh)"
+    echo
+    if [ "${QUICK:-0}" = 1 ]; then
+      SOCIAL_SIZES=${SOCIAL_SIZES:-100000} sh "$here/social.sh" "$build"
+    else
+      sh "$here/social.sh" "$build"
+    fi
+    echo
+  } >> "$results"
 fi
 
 python=
