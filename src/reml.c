@@ -644,7 +644,8 @@ static PetscErrorCode Heritabilities(REML reml)
   for (PetscInt f = 0; f < neffects; f++) {
     const ModelEffect *effect;
     PetscCall(ModelGetEffect(reml->model, f, &effect));
-    if (effect->kind == MODEL_EFFECT_RANDOM && effect->legendre >= 0) PetscFunctionReturn(PETSC_SUCCESS);
+    /* random regressions and social effects have no single phenotypic variance to divide by */
+    if (effect->kind == MODEL_EFFECT_RANDOM && (effect->legendre >= 0 || effect->social)) PetscFunctionReturn(PETSC_SUCCESS);
   }
   for (PetscInt t = 0; t < reml->ntraits; t++) {
     PetscReal  total = 0, additive = -1, grad[4096] = {0};
