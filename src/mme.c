@@ -92,6 +92,13 @@ PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Ginv)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The K-th effect in slot order: the model's order with the social effect moved to the end. */
+static inline PetscInt SlotEffectOrder(const RecordTerms *rt, PetscInt k)
+{
+  if (rt->social < 0 || k < rt->social) return k;
+  return k + 1 < rt->neffects ? k + 1 : rt->social;
+}
+
 PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, RecordTerms *rt)
 {
   const PetscReal *R0;
@@ -129,7 +136,8 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
   PetscCall(PetscMalloc3(rt->nslots + 1, &rt->trait, rt->nslots + 1, &rt->cov, rt->nslots + 1, &rt->effect));
   PetscCall(PetscMalloc4(rt->nslots + 1, &rt->eq_, rt->nslots + 1, &rt->first_, rt->nslots + 1, &rt->coef_, rt->nslots + 1, &rt->level_));
   PetscCall(PetscMalloc1(rt->nslots + 1, &rt->position));
-  for (PetscInt e = 0; e < rt->neffects; e++) {
+  for (PetscInt k = 0; k < rt->neffects; k++) { /* the social effect's slots last (RecordTermsGet()) */
+    const PetscInt e = SlotEffectOrder(rt, k);
     if (e == rt->social) {
       PetscInt shared = -1;
       rt->dilution    = rt->model_effect[e]->dilution;
@@ -221,16 +229,19 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
       if (c->pattern >> j & 1) c->ry[t] += c->rinv[t * ntraits + j] * yr[j];
     c->ry[t] *= c->weight;
   }
-  for (PetscInt e = 0; e < rt->neffects; e++) {
+  for (PetscInt k = 0; k < rt->neffects; k++) {
+    const PetscInt         e      = SlotEffectOrder(rt, k);
     const EquationsEffect *layout = rt->layout[e];
     const EquationsBlock  *block  = rt->block[e];
     PetscInt               l = rt->level[e] ? rt->level[e][r] : 0, ncoef = layout->ncoef, first = -1;
     PetscReal              phi[32];
-    if (e == rt->social) { /* the mates' effects, each times (1/(n-1))^dilution */
+    if (e == rt->social) { /* the mates' effects, each times (1/(n-1))^dilution; the known mates first, so
+                              that a record's slots in use come before its padding */
       const PetscInt *mates = rt->mates + rt->mate_offset[r], nmates = rt->mate_offset[r + 1] - rt->mate_offset[r];
       PetscReal       coef  = nmates ? PetscPowReal(1.0 / nmates, rt->dilution) : 1.0;
-      for (PetscInt m = 0; m < rt->max_mates; m++) {
-        PetscInt mate = m < nmates ? mates[m] : -1;
+      for (PetscInt m = 0, j = 0; m < rt->max_mates; m++) {
+        PetscInt mate = -1;
+        while (j < nmates && mate < 0) mate = mates[j++];
         first         = mate >= 0 ? block->offset + (block->start ? block->start[mate] : mate * block->size) : -1;
         for (PetscInt i = 0; i < layout->ntraits; i++, s++) {
           PetscInt q = -1;

@@ -35,7 +35,9 @@ typedef struct {
 struct _p_MMEData {
   PetscInt       nowned, nghost;
   PetscInt       nrecords, nslots, ncov, ntraits;
-  int32_t       *eq;      /* nrecords x nslots, local, -1 none */
+  int32_t       *eq;      /* nrecords x nslots, local, -1 none; with nused, each record's first nused[r] slots, back to back */
+  uint16_t      *nused;   /* NULL, or the slots a record uses: a social effect's slots come last, padded to the largest group */
+  PetscInt64     nstored; /* entries of eq */
   PetscReal     *coef;    /* nrecords x ncov */
   PetscReal     *weight;  /* NULL: all 1 */
   uint32_t      *pattern; /* index into rinv; NULL with one trait */
@@ -54,6 +56,7 @@ static PetscErrorCode MMEDataDestroy(MMEData d)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree2(d->eq, d->coef));
+  PetscCall(PetscFree(d->nused));
   PetscCall(PetscFree(d->weight));
   PetscCall(PetscFree(d->pattern));
   PetscCall(PetscFree2(d->slot_trait, d->slot_cov));
@@ -108,12 +111,35 @@ RECORDS_ONE_TRAIT(6)
 RECORDS_ONE_TRAIT(7)
 RECORDS_ONE_TRAIT(8)
 
+/* One trait with a social effect: records of varying length (their slots in use, stored back to back). */
+static void RecordsProductOneTraitVariable(const struct _p_MMEData *d, const PetscScalar *restrict x, PetscScalar *restrict y)
+{
+  const PetscInt  nc = d->ncov, *cov = d->slot_cov;
+  const PetscReal rinv = d->rinv[0];
+  const int32_t  *e    = d->eq;
+  for (PetscInt r = 0; r < d->nrecords; e += d->nused[r++]) {
+    const PetscReal *c = d->coef + (size_t)r * nc;
+    const PetscInt   n = d->nused[r];
+    PetscReal        v = 0;
+    for (PetscInt s = 0; s < n; s++)
+      if (e[s] >= 0) v += (cov[s] < 0 ? 1.0 : c[cov[s]]) * x[e[s]];
+    v *= d->weight ? rinv * d->weight[r] : rinv;
+    for (PetscInt s = 0; s < n; s++)
+      if (e[s] >= 0) y[e[s]] += (cov[s] < 0 ? 1.0 : c[cov[s]]) * v;
+  }
+}
+
 /* y += W' R^-1 W x over the records, W a record's incidence (traits x equations). */
 static void RecordsProduct(const struct _p_MMEData *d, const PetscScalar *restrict x, PetscScalar *restrict y)
 {
   const PetscInt  ns = d->nslots, nc = d->ncov, nt = d->ntraits;
   const PetscInt *cov = d->slot_cov, *trait = d->slot_trait;
+  const int32_t  *e   = d->eq;
 
+  if (nt == 1 && d->nused) {
+    RecordsProductOneTraitVariable(d, x, y);
+    return;
+  }
   if (nt == 1) {
     switch (ns) {
     case 1:
@@ -145,19 +171,20 @@ static void RecordsProduct(const struct _p_MMEData *d, const PetscScalar *restri
     }
   }
   for (PetscInt r = 0; r < d->nrecords; r++) {
-    const int32_t   *e                   = d->eq + (size_t)r * ns;
     const PetscReal *c                   = d->coef + (size_t)r * nc;
     const PetscReal *rinv                = d->pattern ? d->rinv + (size_t)d->pattern[r] * nt * nt : d->rinv;
+    const PetscInt   n                   = d->nused ? d->nused[r] : ns;
     PetscReal        v[MODEL_MAX_TRAITS] = {0}, f[MODEL_MAX_TRAITS];
-    for (PetscInt s = 0; s < ns; s++)
+    for (PetscInt s = 0; s < n; s++)
       if (e[s] >= 0) v[trait[s]] += (cov[s] < 0 ? 1.0 : c[cov[s]]) * x[e[s]];
     for (PetscInt t = 0; t < nt; t++) {
       f[t] = 0;
       for (PetscInt u = 0; u < nt; u++) f[t] += rinv[t * nt + u] * v[u];
       if (d->weight) f[t] *= d->weight[r];
     }
-    for (PetscInt s = 0; s < ns; s++)
+    for (PetscInt s = 0; s < n; s++)
       if (e[s] >= 0) y[e[s]] += (cov[s] < 0 ? 1.0 : c[cov[s]]) * f[trait[s]];
+    e += n;
   }
 }
 
@@ -197,6 +224,38 @@ static void PedigreeProduct(const PedigreeTerm *p, const PetscScalar *restrict x
       y[i] += w;
       if (s >= 0) y[s] -= c0 * w;
       if (t >= 0) y[t] -= c1 * w;
+    }
+    return;
+  }
+  if (m == 2) { /* two equations an animal (direct and social or maternal, two traits): unrolled, parents prefetched */
+    const PetscReal g00 = p->Ginv[0], g01 = p->Ginv[1], g11 = p->Ginv[3];
+    for (PetscInt a = 0; a < p->n; a++) {
+      const int32_t i = p->self ? p->self[a] : p->self_first + (int32_t)(a * 2), s = p->parent[2 * a], t = p->parent[2 * a + 1];
+      int32_t       s0 = ParentEquation(p, s, 0), s1 = ParentEquation(p, s, 1), t0 = ParentEquation(p, t, 0), t1 = ParentEquation(p, t, 1);
+      PetscReal     w0 = x[i], w1 = x[i + 1], f0, f1;
+      if (a + PREFETCH_AHEAD < p->n) {
+        const int32_t sa = p->parent[2 * (a + PREFETCH_AHEAD)], ta = p->parent[2 * (a + PREFETCH_AHEAD) + 1];
+        if (sa >= 0) {
+          __builtin_prefetch(&x[sa], 0, 1);
+          __builtin_prefetch(&y[sa], 1, 1);
+        }
+        if (ta >= 0) {
+          __builtin_prefetch(&x[ta], 0, 1);
+          __builtin_prefetch(&y[ta], 1, 1);
+        }
+      }
+      if (s0 >= 0) w0 -= c0 * x[s0];
+      if (s1 >= 0) w1 -= c0 * x[s1];
+      if (t0 >= 0) w0 -= c1 * x[t0];
+      if (t1 >= 0) w1 -= c1 * x[t1];
+      f0 = p->alpha[a] * (g00 * w0 + g01 * w1);
+      f1 = p->alpha[a] * (g01 * w0 + g11 * w1);
+      y[i] += f0;
+      y[i + 1] += f1;
+      if (s0 >= 0) y[s0] -= c0 * f0;
+      if (s1 >= 0) y[s1] -= c0 * f1;
+      if (t0 >= 0) y[t0] -= c1 * f0;
+      if (t1 >= 0) y[t1] -= c1 * f1;
     }
     return;
   }
@@ -637,7 +696,22 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
       order[count[last - rstart]++] = k;
     }
     PetscCall(PetscFree(count));
-    PetscCall(PetscMalloc2((size_t)d->nrecords * d->nslots + 1, &d->eq, (size_t)d->nrecords * d->ncov + 1, &d->coef));
+    size_t stored = 0;
+    if (rt.social >= 0) { /* the slots in use of every record: a prefix, the social effect's padding last */
+      PetscCheck(d->nslots <= UINT16_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%" PetscInt_FMT " slots a record", d->nslots);
+      PetscCall(PetscMalloc1(d->nrecords + 1, &d->nused));
+      for (PetscInt k = 0; k < d->nrecords; k++) {
+        const PetscInt *e = (const PetscInt *)(received + pk.size * (size_t)order[k]);
+        PetscInt        n = 0;
+        for (PetscInt s = 0; s < d->nslots; s++)
+          if (e[s] >= 0) n = s + 1;
+        d->nused[k] = (uint16_t)n;
+        stored += (size_t)n;
+      }
+    } else stored = (size_t)d->nrecords * d->nslots;
+    PetscCall(PetscMalloc2(stored + 1, &d->eq, (size_t)d->nrecords * d->ncov + 1, &d->coef));
+    d->nstored = (PetscInt64)stored;
+    stored     = 0;
     if (rt.weighted) PetscCall(PetscMalloc1(d->nrecords + 1, &d->weight));
     if (rt.ntraits > 1) PetscCall(PetscMalloc1(d->nrecords + 1, &d->pattern));
     if (rt.ntraits > 1) {
@@ -647,7 +721,9 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
     for (PetscInt k = 0; k < d->nrecords; k++) {
       const char     *at = received + pk.size * (size_t)order[k];
       const PetscInt *e  = (const PetscInt *)at;
-      for (PetscInt s = 0; s < d->nslots; s++) d->eq[(size_t)k * d->nslots + s] = GhostSetLocal(&gs, e[s]);
+      const PetscInt  n  = d->nused ? d->nused[k] : d->nslots;
+      for (PetscInt s = 0; s < n; s++) d->eq[stored + s] = GhostSetLocal(&gs, e[s]);
+      stored += (size_t)n;
       memcpy(d->coef + (size_t)k * d->ncov, at + pk.at_coef, sizeof(PetscReal) * (size_t)d->ncov);
       if (rt.weighted) memcpy(&d->weight[k], at + pk.at_weight, sizeof(PetscReal));
       if (rt.ntraits > 1) {
@@ -739,7 +815,7 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
       d->flops += 2.0 * id->nlevels * id->dim * id->dim;
     }
   }
-  d->flops += (PetscLogDouble)d->nrecords * (4.0 * d->nslots + 2.0 * d->ntraits * d->ntraits);
+  d->flops += 4.0 * (PetscLogDouble)d->nstored + (PetscLogDouble)d->nrecords * 2.0 * d->ntraits * d->ntraits;
 
   /* 8. the vectors: ghosted, the local form being exactly the local numbering */
   PetscCall(VecCreateGhost(mme->comm, d->nowned, n, d->nghost, ghosts, &tmpl));
@@ -758,15 +834,16 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
     PetscCall(VecZeroEntries(Dl));
     PetscCall(VecGetArray(Dl, &Da));
     D = Da;
-    for (PetscInt r = 0; r < d->nrecords; r++) {
-      const int32_t   *e    = d->eq + (size_t)r * d->nslots;
+    const int32_t *e = d->eq;
+    for (PetscInt r = 0; r < d->nrecords; e += d->nused ? d->nused[r] : d->nslots, r++) {
       const PetscReal *c    = d->coef + (size_t)r * d->ncov;
       const PetscReal *rinv = d->rinv + (d->pattern ? (size_t)d->pattern[r] * d->ntraits * d->ntraits : 0);
       PetscReal        w    = d->weight ? d->weight[r] : 1.0;
-      for (PetscInt a = 0; a < d->nslots; a++) {
+      const PetscInt   n    = d->nused ? d->nused[r] : d->nslots;
+      for (PetscInt a = 0; a < n; a++) {
         PetscReal ca = d->slot_cov[a] < 0 ? 1.0 : c[d->slot_cov[a]];
         if (e[a] < 0) continue;
-        for (PetscInt b = 0; b < d->nslots; b++) {
+        for (PetscInt b = 0; b < n; b++) {
           PetscReal cb = d->slot_cov[b] < 0 ? 1.0 : c[d->slot_cov[b]];
           if (e[b] < 0 || bfirst[e[a]] != bfirst[e[b]]) continue;
           D[(size_t)e[a] * smax + pos[e[b]]] += w * ca * cb * rinv[d->slot_trait[a] * d->ntraits + d->slot_trait[b]];
@@ -854,7 +931,7 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
 
   /* 12. what one product moves and exchanges */
   {
-    PetscInt64 bytes      = (PetscInt64)d->nrecords * (4 * d->nslots + 8 * d->ncov + (d->weight ? 8 : 0) + (d->pattern ? 4 : 0)), local[4], sum[4];
+    PetscInt64 bytes = 4 * d->nstored + (PetscInt64)d->nrecords * (8 * d->ncov + (d->weight ? 8 : 0) + (d->pattern ? 4 : 0) + (d->nused ? 2 : 0)), local[4], sum[4];
     PetscInt   neighbours = 0, imax[2], iout[2];
     for (PetscInt g = 0; g < d->npedigree; g++) bytes += (PetscInt64)d->pedigree[g].n * (8 + 8 + (d->pedigree[g].self ? 4 : 0));
     for (PetscInt k = 0, last = -1; k < d->nghost; k++) {
