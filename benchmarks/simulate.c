@@ -378,36 +378,36 @@ typedef struct {
 
 typedef struct {
   Options  opt;
-  int64_t  n, nherds, ngen;                                      /* animals, herds, generations including the founders' */
-  int64_t *gen_start;                                            /* [ngen + 1] first animal of each generation (animals are in birth order) */
-  int32_t *sire, *dam;                                           /* [n] parents as the pedigree file has them: index, or -1 for unknown */
-  int      ntraits, nvalues;                                     /* nvalues true values per animal: direct for each trait, then maternal (--maternal) or social (--social) */
-  double  *tbv;                                                  /* [n * nvalues] true breeding values */
-  double  *mpe;                                                  /* [n] maternal permanent environment of the females (--maternal) */
-  int32_t *herd;                                                 /* [n] herd of birth */
-  uint8_t *male;                                                 /* [n] */
-  uint8_t *herd_country;                                         /* [nherds] */
-  double  *herd_cum;                                             /* [nherds] cumulative herd sizes, to draw a calf's herd */
-  int32_t *males;                                                /* males in birth order ... */
-  double  *male_cum;                                             /* ... their cumulative popularity, to draw a sire */
-  int32_t *male_progeny;                                         /* ... and their number of progeny */
-  int64_t *male_start;                                           /* [ngen + 1] first entry of each generation in males */
-  int32_t *females;                                              /* females grouped by generation, then herd */
-  int64_t *female_start;                                         /* [ngen * nherds + 1] first entry of each (generation, herd) block */
-  double  *hys_effect;                                           /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
-  double  *hys_effect2;                                          /* the same for weight2 (--traits 2), drawn with the first */
+  int64_t  n, nherds, ngen;  /* animals, herds, generations including the founders' */
+  int64_t *gen_start;        /* [ngen + 1] first animal of each generation (animals are in birth order) */
+  int32_t *sire, *dam;       /* [n] parents as the pedigree file has them: index, or -1 for unknown */
+  int      ntraits, nvalues; /* nvalues true values per animal: direct for each trait, then maternal (--maternal) or social (--social) */
+  double  *tbv;              /* [n * nvalues] true breeding values */
+  double  *mpe;              /* [n] maternal permanent environment of the females (--maternal) */
+  int32_t *herd;             /* [n] herd of birth */
+  uint8_t *male;             /* [n] */
+  uint8_t *herd_country;     /* [nherds] */
+  double  *herd_cum;         /* [nherds] cumulative herd sizes, to draw a calf's herd */
+  int32_t *males;            /* males in birth order ... */
+  double  *male_cum;         /* ... their cumulative popularity, to draw a sire */
+  int32_t *male_progeny;     /* ... and their number of progeny */
+  int64_t *male_start;       /* [ngen + 1] first entry of each generation in males */
+  int32_t *females;          /* females grouped by generation, then herd */
+  int64_t *female_start;     /* [ngen * nherds + 1] first entry of each (generation, herd) block */
+  double  *hys_effect;       /* [(ngen - 1) * nherds * SEASONS] drawn at first use: NaN until then */
+  double  *hys_effect2;      /* the same for weight2 (--traits 2), drawn with the first */
   double   G[MAX_VALUES][MAX_VALUES], R[MAX_VALUES][MAX_VALUES]; /* genetic (co)variances of the true values, residual ones of the traits */
   double   mendel[3][MAX_VALUES][MAX_VALUES];                    /* Cholesky factors of the Mendelian sampling covariance with 0, 1, 2 parents known */
   double   residual[MAX_VALUES][MAX_VALUES];                     /* Cholesky factor of R */
   int64_t  nrecords, nmissing, nmissing2, nhys;
-  Rng      social_rng;                                           /* the social values, pen sizes and pen effects: a generator of their own (see Simulate) */
-  Record  *pending;                                              /* --social: [largest generation] the generation's records in file order ... */
-  int64_t  npending;                                             /* ... their number */
-  int64_t *hys_start;                                            /* [nherds * SEASONS + 1] first entry of each of the generation's hys in by_hys */
-  int32_t *by_hys;                                               /* [largest generation] the pending records by hys, in file order within each */
-  int32_t *pen_of;                                               /* [largest generation] each pending record's pen, counted from the generation's first */
-  double  *pen_value;                                            /* [largest generation] each pen's effect plus the social values of all its members */
-  int64_t  npens, nsmall_pens;                                   /* pens so far, and those of a whole herd-year-season of fewer than PEN_MIN records */
+  Rng      social_rng;         /* the social values, pen sizes and pen effects: a generator of their own (see Simulate) */
+  Record  *pending;            /* --social: [largest generation] the generation's records in file order ... */
+  int64_t  npending;           /* ... their number */
+  int64_t *hys_start;          /* [nherds * SEASONS + 1] first entry of each of the generation's hys in by_hys */
+  int32_t *by_hys;             /* [largest generation] the pending records by hys, in file order within each */
+  int32_t *pen_of;             /* [largest generation] each pending record's pen, counted from the generation's first */
+  double  *pen_value;          /* [largest generation] each pen's effect plus the social values of all its members */
+  int64_t  npens, nsmall_pens; /* pens so far, and those of a whole herd-year-season of fewer than PEN_MIN records */
 } Population;
 
 /* Each animal's ID: its birth herd's country and 9 digits.  The digits are a bijection of the

@@ -522,7 +522,8 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   if (!ev->pev) PetscCall(VecDuplicate(ev->x, &ev->pev));
   PetscCall(BlockRequests(ev, &nblock, &rows, &cols));
   PetscCall(PetscMalloc1(nblock + 1, &extra));
-  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev));
+  if (ev->pev_method == PEV_METHOD_EXACT)
+    PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev));
   else {
     PetscInt seed   = 1;
     ev->pev_samples = 100;
@@ -744,7 +745,7 @@ static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, Pets
     for (PetscInt t = 0; t < ntraits; t++) total[l * columns + t] = values[direct][l * columns + t] + k * values[social][l * columns + t];
   if (ev->pev_block && ev->pev_block[es->group]) {
     const PetscReal *block = ev->pev_block[es->group], *G = group->covariance;
-    const PetscInt   dim   = group->dim;
+    const PetscInt   dim = group->dim;
     if (es->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(LevelInbreeding(ev, lo[social], hi[social], &F));
     PetscCall(PetscCalloc3(nl * columns + 1, &pev, nl * columns + 1, &sep, nl * columns + 1, &reliability));
     for (PetscInt l = 0; l < nl; l++)
@@ -1128,14 +1129,16 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
       PetscCall(SocialGroupSize(ev, social, &n));
       PetscCall(PetscViewerASCIIPrintf(viewer,
                                        "  social      groups '%s': %" PetscInt64_FMT " of %" PetscInt64_FMT " to %" PetscInt64_FMT " members (%" PetscInt64_FMT
-                                       " of one); %" PetscInt64_FMT " members: %" PetscInt64_FMT " without a record, %" PetscInt64_FMT " without an ID, %" PetscInt64_FMT
-                                       " not in the pedigree (founders); %" PetscInt64_FMT " records without a group\n",
-                                       effect->social_column, rstats.social_groups, rstats.social_min, rstats.social_max, rstats.social_alone, rstats.social_members,
-                                       rstats.social_without_record, rstats.social_unknown_animal, rstats.social_not_in_pedigree, rstats.social_no_group));
+                                       " of one); %" PetscInt64_FMT " members: %" PetscInt64_FMT " without a record, %" PetscInt64_FMT
+                                       " without an ID, %" PetscInt64_FMT " not in the pedigree (founders); %" PetscInt64_FMT " records without a group\n",
+                                       effect->social_column, rstats.social_groups, rstats.social_min, rstats.social_max, rstats.social_alone,
+                                       rstats.social_members, rstats.social_without_record, rstats.social_unknown_animal, rstats.social_not_in_pedigree,
+                                       rstats.social_no_group));
       char numbers[128]; /* plain C formatting: PETSc's %g writes 1 as "1." */
       snprintf(numbers, sizeof(numbers), "mates' effects times (1/(n-1))^%g; tbv = direct + %g x", (double)effect->dilution,
                (double)PetscPowReal(n - 1, 1 - effect->dilution));
-      PetscCall(PetscViewerASCIIPrintf(viewer, "              %s %s (n = %.4g%s)\n", numbers, effect->name, (double)n, effect->social_size > 0 ? "" : ", the mean group size"));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %s %s (n = %.4g%s)\n", numbers, effect->name, (double)n,
+                                       effect->social_size > 0 ? "" : ", the mean group size"));
     }
   }
   if (ev->pedigree) {
@@ -1178,7 +1181,8 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
     PetscReal seconds;
     PetscCall(EvaluationGetPhaseSeconds(ev, HENDERSON_PHASE_PEV, &seconds));
     if (ev->pev_method == PEV_METHOD_EXACT)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n", (double)seconds));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n",
+                                       (double)seconds));
     else
       PetscCall(PetscViewerASCIIPrintf(viewer,
                                        "  pev         sample: %" PetscInt_FMT " simulated data sets, %" PetscInt64_FMT

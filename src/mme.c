@@ -109,7 +109,7 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
   rt->model = model;
   PetscCall(ModelGetSocialEffect(model, &rt->social, NULL));
   if (rt->social >= 0) PetscCall(RecordsGetSocial(records, &rt->mate_offset, &rt->mates, &rt->group_size, &rt->max_mates));
-  rt->eq    = eq;
+  rt->eq = eq;
   PetscCall(ModelGetNumEffects(model, &rt->neffects));
   PetscCall(ModelGetNumTraits(model, &rt->ntraits));
   PetscCall(ModelGetResidual(model, &R0));
@@ -238,11 +238,11 @@ PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c
     if (e == rt->social) { /* the mates' effects, each times (1/(n-1))^dilution; the known mates first, so
                               that a record's slots in use come before its padding */
       const PetscInt *mates = rt->mates + rt->mate_offset[r], nmates = rt->mate_offset[r + 1] - rt->mate_offset[r];
-      PetscReal       coef  = nmates ? PetscPowReal(1.0 / nmates, rt->dilution) : 1.0;
+      PetscReal       coef = nmates ? PetscPowReal(1.0 / nmates, rt->dilution) : 1.0;
       for (PetscInt m = 0, j = 0; m < rt->max_mates; m++) {
         PetscInt mate = -1;
         while (j < nmates && mate < 0) mate = mates[j++];
-        first         = mate >= 0 ? block->offset + (block->start ? block->start[mate] : mate * block->size) : -1;
+        first = mate >= 0 ? block->offset + (block->start ? block->start[mate] : mate * block->size) : -1;
         for (PetscInt i = 0; i < layout->ntraits; i++, s++) {
           PetscInt q = -1;
           if (mate >= 0 && (c->pattern >> rt->trait[s] & 1)) q = EquationsBlockEquation(block, mate, layout->slot + i);

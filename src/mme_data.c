@@ -134,7 +134,7 @@ static void RecordsProduct(const struct _p_MMEData *d, const PetscScalar *restri
 {
   const PetscInt  ns = d->nslots, nc = d->ncov, nt = d->ntraits;
   const PetscInt *cov = d->slot_cov, *trait = d->slot_trait;
-  const int32_t  *e   = d->eq;
+  const int32_t  *e = d->eq;
 
   if (nt == 1 && d->nused) {
     RecordsProductOneTraitVariable(d, x, y);
@@ -708,7 +708,8 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
         d->nused[k] = (uint16_t)n;
         stored += (size_t)n;
       }
-    } else stored = (size_t)d->nrecords * d->nslots;
+    } else
+      stored = (size_t)d->nrecords * d->nslots;
     PetscCall(PetscMalloc2(stored + 1, &d->eq, (size_t)d->nrecords * d->ncov + 1, &d->coef));
     d->nstored = (PetscInt64)stored;
     stored     = 0;
@@ -833,7 +834,7 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
     PetscCall(VecGhostGetLocalForm(Dv, &Dl));
     PetscCall(VecZeroEntries(Dl));
     PetscCall(VecGetArray(Dl, &Da));
-    D = Da;
+    D                = Da;
     const int32_t *e = d->eq;
     for (PetscInt r = 0; r < d->nrecords; e += d->nused ? d->nused[r] : d->nslots, r++) {
       const PetscReal *c    = d->coef + (size_t)r * d->ncov;
@@ -931,8 +932,9 @@ PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records
 
   /* 12. what one product moves and exchanges */
   {
-    PetscInt64 bytes = 4 * d->nstored + (PetscInt64)d->nrecords * (8 * d->ncov + (d->weight ? 8 : 0) + (d->pattern ? 4 : 0) + (d->nused ? 2 : 0)), local[4], sum[4];
-    PetscInt   neighbours = 0, imax[2], iout[2];
+    PetscInt64 bytes = 4 * d->nstored + (PetscInt64)d->nrecords * (8 * d->ncov + (d->weight ? 8 : 0) + (d->pattern ? 4 : 0) + (d->nused ? 2 : 0)), local[4],
+               sum[4];
+    PetscInt neighbours = 0, imax[2], iout[2];
     for (PetscInt g = 0; g < d->npedigree; g++) bytes += (PetscInt64)d->pedigree[g].n * (8 + 8 + (d->pedigree[g].self ? 4 : 0));
     for (PetscInt k = 0, last = -1; k < d->nghost; k++) {
       PetscMPIInt o;

@@ -278,8 +278,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
   ModelEffect base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
   PetscInt    end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
   PetscReal  *values;
-  const char *usage = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] [social GROUP [dilution D] [size N]] "
-                      "COVARIANCE... [as NAME...] [for TRAIT...]";
+  const char *usage  = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] [social GROUP [dilution D] [size N]] "
+                       "COVARIANCE... [as NAME...] [for TRAIT...]";
   ModelEffect social = {.kind = MODEL_EFFECT_RANDOM, .social = PETSC_FALSE};
 
   PetscFunctionBeginUser;
@@ -310,8 +310,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
     PetscCall(ParseLegendre(m, line, end, fields, &k, &base));
   }
   if (k < end && !strcmp(fields[k], "social")) {
-    PetscCheck(base.legendre < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": social effects cannot be random regressions (legendre)", m->path,
-               line);
+    PetscCheck(base.legendre < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": social effects cannot be random regressions (legendre)",
+               m->path, line);
     PetscCheck(k + 1 < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'social' takes the group column (pen, cage, tank)", m->path, line);
     social.social = PETSC_TRUE;
     PetscCall(CopyName(m->path, line, fields[k + 1], social.social_column));
@@ -364,11 +364,11 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
     PetscCall(AddEffect(m, &effect, &pending));
     PetscCall(KeepFor(pending, nfor, for_names));
   }
-  m->groups[m->ngroups].structure = base.structure;
-  m->groups[m->ngroups].first     = first;
-  m->groups[m->ngroups].neffects  = ncolumns + (social.social ? 1 : 0);
-  m->groups[m->ngroups].line      = line;
-  m->groups[m->ngroups].nvalues   = nvalues;
+  m->groups[m->ngroups].structure   = base.structure;
+  m->groups[m->ngroups].first       = first;
+  m->groups[m->ngroups].neffects    = ncolumns + (social.social ? 1 : 0);
+  m->groups[m->ngroups].line        = line;
+  m->groups[m->ngroups].nvalues     = nvalues;
   m->groups[m->ngroups].value_field = end - nvalues;
   m->ngroups++;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -452,8 +452,9 @@ static PetscErrorCode ModelResolve(Model m)
     for (PetscInt e = 0; e < m->neffects; e++) {
       const ModelEffect *effect = &m->effects[e];
       if (!effect->social) continue;
-      PetscCheck(first < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": a second social effect (the first is on line %" PetscInt_FMT "); one is supported",
-                 m->path, effect->line, m->effects[first].line);
+      PetscCheck(first < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": a second social effect (the first is on line %" PetscInt_FMT "); one is supported", m->path, effect->line,
+                 m->effects[first].line);
       first = e;
       for (PetscInt t = 0; t < m->ntraits; t++)
         PetscCheck(strcmp(effect->social_column, m->traits[t]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -898,8 +899,10 @@ PetscErrorCode ModelWriteWithVariances(Model m, const char path[], const char no
     original[strcspn(original, "\r")] = 0;
     if (strchr(line, '#')) *strchr(line, '#') = 0;
     PetscCall(ReaderSplit(line, MODEL_MAX_FIELDS, fields, &n));
-    if (group >= 0) WriteStatement(fp, n, fields, m->groups[group].value_field, m->groups[group].nvalues, m->groups[group].dim, m->groups[group].covariance);
-    else WriteStatement(fp, n, fields, 1, m->nresidual_values, m->ntraits, m->residual);
+    if (group >= 0)
+      WriteStatement(fp, n, fields, m->groups[group].value_field, m->groups[group].nvalues, m->groups[group].dim, m->groups[group].covariance);
+    else
+      WriteStatement(fp, n, fields, 1, m->nresidual_values, m->ntraits, m->residual);
     fprintf(fp, "\n# was: %s\n", original);
   }
   PetscCall(PetscFree(fields));

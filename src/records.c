@@ -185,8 +185,8 @@ static PetscErrorCode RecordsAddMember(Records r, const ModelEffect *social, cha
   *member = -1;
   if (HendersonIsMissing(group, PETSC_FALSE)) PetscFunctionReturn(PETSC_SUCCESS);
   if (r->nmembers == r->member_capacity) {
-    PetscInt64 capacity = PetscMax(1024, 2 * r->member_capacity);
-    PetscInt  *g, *a, *k;
+    PetscInt64  capacity = PetscMax(1024, 2 * r->member_capacity);
+    PetscInt   *g, *a, *k;
     PetscInt64 *l;
     PetscCall(PetscMalloc4(capacity, &g, capacity, &a, capacity, &k, capacity, &l));
     if (r->nmembers) {
@@ -196,11 +196,11 @@ static PetscErrorCode RecordsAddMember(Records r, const ModelEffect *social, cha
       PetscCall(PetscArraycpy(l, r->member_line, r->nmembers));
     }
     PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
-    r->member_group      = g;
-    r->member_animal     = a;
-    r->member_record     = k;
-    r->member_line       = l;
-    r->member_capacity   = capacity;
+    r->member_group    = g;
+    r->member_animal   = a;
+    r->member_record   = k;
+    r->member_line     = l;
+    r->member_capacity = capacity;
   }
   m = r->nmembers++;
   PetscCall(SpaceLocalLabel(&r->spaces[r->social_space], group, line, &r->member_group[m]));
@@ -228,7 +228,7 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
   for (;;) {
     char *const *fields;
     PetscInt     nfields, k, present = 0;
-    PetscInt64   line, member = -1;
+    PetscInt64   line, member           = -1;
     PetscReal    y[MODEL_MAX_TRAITS], w = 1;
     PetscBool    ok, skip               = PETSC_FALSE;
 
@@ -282,8 +282,10 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     }
     if (r->n == r->capacity) PetscCall(RecordsReserve(r, PetscMax(1024, 2 * r->capacity)));
     k = r->n++;
-    if (member >= 0) r->member_record[member] = k;
-    else if (social) r->stats.social_no_group++;
+    if (member >= 0)
+      r->member_record[member] = k;
+    else if (social)
+      r->stats.social_no_group++;
     for (PetscInt t = 0; t < r->ntraits; t++) {
       r->y[k * r->ntraits + t] = y[t];
       if (!PetscIsNanReal(y[t])) r->stats.values[t]++;
@@ -455,8 +457,9 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
   PetscMPIInt size, *send_n, *recv_n, *send_at, *recv_at;
   PetscInt64 *send, *recv, nrecv = 0, *reply, *answer, nanswer = 0;
   Member     *member;
-  PetscInt64  stats[7] = {0}, extreme[2] = {-PETSC_MAX_INT, -PETSC_MAX_INT}, largest_line = 0; /* groups, members, without record, unknown, not in pedigree, alone, no group */
-  const char *path, *model_path;
+  PetscInt64  stats[7] = {0}, extreme[2] = {-PETSC_MAX_INT, -PETSC_MAX_INT},
+             largest_line = 0; /* groups, members, without record, unknown, not in pedigree, alone, no group */
+  const char        *path, *model_path;
   const ModelEffect *social;
 
   PetscFunctionBeginUser;
@@ -519,8 +522,10 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     for (PetscInt64 m = a; m < b; m++) {
       stats[1]++;
       if (member[m].record < 0) stats[2]++;
-      if (member[m].animal < 0) stats[3]++;
-      else if (member[m].animal >= r->npreset) stats[4]++;
+      if (member[m].animal < 0)
+        stats[3]++;
+      else if (member[m].animal >= r->npreset)
+        stats[4]++;
       if (member[m].record >= 0) send_n[member[m].source] += 2 + (PetscMPIInt)(b - a - 1);
     }
   }
@@ -538,7 +543,8 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
       PetscCall(PetscFree(member));
       PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
       SETERRQ(r->comm, PETSC_ERR_USER_INPUT,
-              "%s:%" PetscInt64_FMT ": the social group ('%s') of this line has %" PetscInt64_FMT " members; social effects are built for groups of up to %d (pens, cages, tanks) -- see %s:%" PetscInt_FMT,
+              "%s:%" PetscInt64_FMT ": the social group ('%s') of this line has %" PetscInt64_FMT
+              " members; social effects are built for groups of up to %d (pens, cages, tanks) -- see %s:%" PetscInt_FMT,
               path, line, social->social_column, r->stats.social_max, RECORDS_MAX_SOCIAL_GROUP, model_path, social->line);
     }
   }

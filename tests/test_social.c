@@ -4,9 +4,9 @@
    pedigree and two members without an animal ID into pens of 4 to 12 (sizes drawn at random). A
    member's record receives its own direct genetic effect and the social effects of all its pen mates,
    each times (1/(n-1))^d (d = -dilution, 0 or 1); one member in ten has no record (it still acts on its
-   mates), three records have no pen (NA: no mates; for the iid pen effect "NA" is a level like any other). Model: sex (fixed), the pen (iid), direct and social genetic
-   effects with a 2 x 2 G0 (trait count -traits 1 or 2: then G0 is 4 x 4 over (direct, social) x traits
-   and the second trait is missing on one record in five).
+   mates), three records have no pen (NA: no mates; for the iid pen effect "NA" is a level like any other). Model: sex (fixed), the pen (iid), direct and social
+   genetic effects with a 2 x 2 G0 (trait count -traits 1 or 2: then G0 is 4 x 4 over (direct, social) x traits and the second trait is missing on one record in
+   five).
 
    Every rank runs the evaluation; rank 0 builds the MME densely from its own arrays (Z_social with the
    mates' coefficients, A by the tabular method, R0 over the traits each record has) and compares:
@@ -27,20 +27,21 @@
 
 static char work_dir[HENDERSON_MAX_PATH] = ".";
 
-#define NPED 400  /* pedigree animals a0..a399 */
-#define NX 10     /* x0..x9: members not in the pedigree */
+#define NPED 400 /* pedigree animals a0..a399 */
+#define NX 10    /* x0..x9: members not in the pedigree */
 #define NA (NPED + NX)
-#define FIRST 60 /* a60.. are in pens */
+#define FIRST 60                   /* a60.. are in pens */
 #define NM (NPED - FIRST + NX + 2) /* members: the two last without an animal ID */
 #define NOPEN 3                    /* records without a pen (a57..a59) */
 #define SIZE 8                     /* n of the total breeding value */
 
-static PetscInt  ntraits = 1;
-static PetscReal dilution = 0;
-static double    G0[4][4]; /* (direct t1, [direct t2,] social t1, [social t2]) */
-static const double G1[2][2] = {{1.0, -0.3}, {-0.3, 0.4}}, G2[4][4] = {{1.0, 0.4, -0.3, -0.1}, {0.4, 0.8, -0.1, -0.2}, {-0.3, -0.1, 0.4, 0.1}, {-0.1, -0.2, 0.1, 0.3}};
-static double R0[2][2] = {{3.0, 0.8}, {0.8, 2.0}};
-static double PEN = 0.5; /* both replaced by the estimates with -reml */
+static PetscInt     ntraits  = 1;
+static PetscReal    dilution = 0;
+static double       G0[4][4]; /* (direct t1, [direct t2,] social t1, [social t2]) */
+static const double G1[2][2] = {{1.0, -0.3}, {-0.3, 0.4}},
+                    G2[4][4] = {{1.0, 0.4, -0.3, -0.1}, {0.4, 0.8, -0.1, -0.2}, {-0.3, -0.1, 0.4, 0.1}, {-0.1, -0.2, 0.1, 0.3}};
+static double R0[2][2]       = {{3.0, 0.8}, {0.8, 2.0}};
+static double PEN            = 0.5; /* both replaced by the estimates with -reml */
 
 typedef struct {
   PetscInt  sire[NA], dam[NA];
@@ -97,8 +98,8 @@ static PetscErrorCode Simulate(Simulation *s)
   }
   for (PetscInt k = 0; k < NM; k++)
     for (PetscInt t = 0; t < ntraits; t++) {
-      PetscInt  n = 0;
-      double    social = 0;
+      PetscInt n      = 0;
+      double   social = 0;
       for (PetscInt j = 0; j < NM; j++)
         if (j != k && s->pen_of[j] == s->pen_of[k]) {
           n++;
@@ -127,13 +128,18 @@ static PetscErrorCode Simulate(Simulation *s)
   fprintf(fp, "animal sex pen y1%s\n", ntraits == 2 ? " y2" : "");
   for (PetscInt k = 0; k < NM; k++) {
     PetscInt i = s->animal[k];
-    if (i < 0) fprintf(fp, "0");
-    else if (i < NPED) fprintf(fp, "a%d", (int)i);
-    else fprintf(fp, "x%d", (int)(i - NPED));
+    if (i < 0)
+      fprintf(fp, "0");
+    else if (i < NPED)
+      fprintf(fp, "a%d", (int)i);
+    else
+      fprintf(fp, "x%d", (int)(i - NPED));
     fprintf(fp, " %s p%d", s->sex[k] ? "M" : "F", (int)s->pen_of[k]);
     for (PetscInt t = 0; t < ntraits; t++) {
-      if (s->has[k][t]) fprintf(fp, " %.17g", s->y[k][t]);
-      else fprintf(fp, " NA");
+      if (s->has[k][t])
+        fprintf(fp, " %.17g", s->y[k][t]);
+      else
+        fprintf(fp, " NA");
     }
     fprintf(fp, "\n");
   }
@@ -190,23 +196,24 @@ static PetscErrorCode DenseDesign(const Simulation *s, PetscInt *nobs, PetscReal
       PetscInt nmates = 0;
       if (!s->has[r][t]) continue;
       for (PetscInt j = 0; j < NM; j++) nmates += j != r && s->pen_of[j] == s->pen_of[r] ? 1 : 0;
-      (*X)[k * p + OSEX + 2 * t + s->sex[r]]                  = 1;
-      (*Z)[k * q + OPen() - p + s->pen_of[r] * ntraits + t]  = 1;
+      (*X)[k * p + OSEX + 2 * t + s->sex[r]]                = 1;
+      (*Z)[k * q + OPen() - p + s->pen_of[r] * ntraits + t] = 1;
       if (s->animal[r] >= 0) (*Z)[k * q + OAnimal(s) - p + s->animal[r] * Dim() + t] = 1;
       for (PetscInt j = 0; j < NM; j++)
-        if (j != r && s->pen_of[j] == s->pen_of[r] && s->animal[j] >= 0) (*Z)[k * q + OAnimal(s) - p + s->animal[j] * Dim() + ntraits + t] += pow(1.0 / nmates, dilution);
-      (*y)[k]      = s->y[r][t];
-      (*record)[k] = r;
+        if (j != r && s->pen_of[j] == s->pen_of[r] && s->animal[j] >= 0)
+          (*Z)[k * q + OAnimal(s) - p + s->animal[j] * Dim() + ntraits + t] += pow(1.0 / nmates, dilution);
+      (*y)[k]       = s->y[r][t];
+      (*record)[k]  = r;
       (*trait)[k++] = t;
     }
   for (PetscInt r = 0; r < NOPEN; r++)
     for (PetscInt t = 0; t < ntraits; t++) {
-      (*X)[k * p + OSEX + 2 * t + s->open_sex[r]]                                 = 1;
-      (*Z)[k * q + OPen() - p + s->npens * ntraits + t]                           = 1;
+      (*X)[k * p + OSEX + 2 * t + s->open_sex[r]]                    = 1;
+      (*Z)[k * q + OPen() - p + s->npens * ntraits + t]              = 1;
       (*Z)[k * q + OAnimal(s) - p + (FIRST - NOPEN + r) * Dim() + t] = 1;
-      (*y)[k]                                                                     = s->open_y[r][t];
-      (*record)[k]                                                                = NM + r;
-      (*trait)[k++]                                                               = t;
+      (*y)[k]                                                        = s->open_y[r][t];
+      (*record)[k]                                                   = NM + r;
+      (*trait)[k++]                                                  = t;
     }
   *nobs = n;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -237,8 +244,8 @@ static PetscErrorCode Covariances(const Simulation *s, PetscInt n, const PetscIn
 }
 
 /* C = [X Z]' R^-1 [X Z] + diag(0, G^-1), b = [X Z]' R^-1 y. */
-static PetscErrorCode DenseSystem(const Simulation *s, PetscInt n, const PetscReal X[], const PetscReal Z[], const PetscReal y[], const PetscReal G[], const PetscReal R[],
-                                  PetscReal **Cout, PetscReal **bout)
+static PetscErrorCode DenseSystem(const Simulation *s, PetscInt n, const PetscReal X[], const PetscReal Z[], const PetscReal y[], const PetscReal G[],
+                                  const PetscReal R[], PetscReal **Cout, PetscReal **bout)
 {
   const PetscInt N = NDense(s), p = OPen(), q = N - p;
   PetscReal     *W, *Rinv, *Ginv, *RW, *C, *b;
@@ -311,8 +318,10 @@ static PetscReal Get(const Solution *e, const char label[], PetscInt column)
 
 static void AnimalLabel(PetscInt i, char label[], size_t size)
 {
-  if (i < NPED) snprintf(label, size, "a%d", (int)i);
-  else snprintf(label, size, "x%d", (int)(i - NPED));
+  if (i < NPED)
+    snprintf(label, size, "a%d", (int)i);
+  else
+    snprintf(label, size, "x%d", (int)(i - NPED));
 }
 
 static PetscBool Close(PetscReal a, PetscReal b)
@@ -372,7 +381,8 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
     bnorm = PetscMax(bnorm, PetscAbsReal(b[i]));
   }
   TestCheck(c, worst <= 1e-8 * bnorm, "the solutions written solve the dense equations: largest residual %.3g, largest rhs %.3g", (double)worst, (double)bnorm);
-  for (PetscInt t = 0; t < ntraits; t++) TestCheck(c, Close(lib[OSEX + 2 * t + 1] - lib[OSEX + 2 * t], x[OSEX + 2 * t + 1] - x[OSEX + 2 * t]), "sex difference, trait %d", (int)t + 1);
+  for (PetscInt t = 0; t < ntraits; t++)
+    TestCheck(c, Close(lib[OSEX + 2 * t + 1] - lib[OSEX + 2 * t], x[OSEX + 2 * t + 1] - x[OSEX + 2 * t]), "sex difference, trait %d", (int)t + 1);
   for (PetscInt i = OPen(); i < OAnimal(s); i++) ok = ok && Close(lib[i], x[i]);
   TestCheck(c, ok, "the %" PetscInt_FMT " pens agree with the dense solve", s->npens);
   ok    = PETSC_TRUE;
@@ -430,16 +440,19 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
           sum_z2 += z * z;
           max_z = PetscMax(max_z, PetscAbsReal(z));
           count++;
-        } else ok = ok && Close(got[m], exact[m]);
+        } else
+          ok = ok && Close(got[m], exact[m]);
         worst = PetscMax(worst, PetscAbsReal(got[m] - exact[m]));
       }
     }
   }
   if (sampled)
     TestCheck(c, sum_z2 / count > 0.5 && sum_z2 / count < 1.5 && max_z < 5.5,
-              "%" PetscInt_FMT " sampled PEVs of direct, social and total values (%" PetscInt_FMT " samples) against the dense inverse: mean squared standardised error %.3f (1 expected), largest %.2f",
+              "%" PetscInt_FMT " sampled PEVs of direct, social and total values (%" PetscInt_FMT
+              " samples) against the dense inverse: mean squared standardised error %.3f (1 expected), largest %.2f",
               count, nsamples, (double)(sum_z2 / count), (double)max_z);
-  else TestCheck(c, ok, "PEV of direct, social and total values of all animals agree with the dense inverse (largest difference %.3g)", (double)worst);
+  else
+    TestCheck(c, ok, "PEV of direct, social and total values of all animals agree with the dense inverse (largest difference %.3g)", (double)worst);
   PetscCall(Free(&direct));
   PetscCall(Free(&social));
   PetscCall(Free(&tbv));
@@ -487,8 +500,9 @@ static PetscErrorCode CompareREML(TestCounter *c, const Simulation *s, PetscInt 
       scale = PetscMax(scale, PetscAbsReal(fd));
       PetscCall(PetscInfo(NULL, "parameter %d: gradient %g, dense finite difference %g\n", (int)k, (double)grad[k], (double)fd));
     }
-    TestCheck(c, rows == 5 && worst <= 1e-4 * PetscMax(scale, 1.0), "the gradient of log L (5 parameters) against central differences of the dense log L (largest difference %.3g, largest %.3g)",
-              (double)worst, (double)scale);
+    TestCheck(c, rows == 5 && worst <= 1e-4 * PetscMax(scale, 1.0),
+              "the gradient of log L (5 parameters) against central differences of the dense log L (largest difference %.3g, largest %.3g)", (double)worst,
+              (double)scale);
     PetscCall(PetscFree(grad));
   }
   { /* the average information against the dense 1/2 (dV_k P y)' P (dV_l P y); G and R are linear in the
@@ -514,8 +528,8 @@ static PetscErrorCode CompareREML(TestCounter *c, const Simulation *s, PetscInt 
       scale = PetscMax(scale, PetscAbsReal(AI[k]));
       if (k % 6 == 0) PetscCall(PetscInfo(NULL, "AI^-1 diagonal %d: %g, dense %g\n", (int)(k / 6), (double)ai_inverse[k], (double)AI[k]));
     }
-    TestCheck(c, rows == 5 && columns == 5 && worst <= 1e-6 * scale, "AI^-1 (5 x 5) against the dense average information (largest difference %.3g, largest entry %.3g)",
-              (double)worst, (double)scale);
+    TestCheck(c, rows == 5 && columns == 5 && worst <= 1e-6 * scale,
+              "AI^-1 (5 x 5) against the dense average information (largest difference %.3g, largest entry %.3g)", (double)worst, (double)scale);
     PetscCall(PetscFree(ai_inverse));
     for (PetscInt k = 0; k < 5; k++) PetscCall(PetscFree2(dG[k], dR[k]));
     PetscCall(PetscFree2(G, R));
@@ -538,9 +552,11 @@ static PetscErrorCode CompareCounts(TestCounter *c, const Simulation *s, Records
   }
   for (PetscInt k = 0; k < NM; k++) without += s->has[k][0] || s->has[k][1] ? 0 : 1;
   TestCheck(c, stats.social_groups == s->npens && stats.social_members == NM && stats.social_min == min && stats.social_max == max,
-            "summary: %" PetscInt64_FMT " pens (%" PetscInt_FMT "), %" PetscInt64_FMT " members (%d), sizes %" PetscInt64_FMT "-%" PetscInt64_FMT " (%" PetscInt_FMT "-%" PetscInt_FMT ")",
+            "summary: %" PetscInt64_FMT " pens (%" PetscInt_FMT "), %" PetscInt64_FMT " members (%d), sizes %" PetscInt64_FMT "-%" PetscInt64_FMT
+            " (%" PetscInt_FMT "-%" PetscInt_FMT ")",
             stats.social_groups, s->npens, stats.social_members, NM, stats.social_min, stats.social_max, min, max);
-  TestCheck(c, stats.social_without_record == without && stats.social_unknown_animal == 2 && stats.social_not_in_pedigree == NX && stats.social_no_group == NOPEN,
+  TestCheck(c,
+            stats.social_without_record == without && stats.social_unknown_animal == 2 && stats.social_not_in_pedigree == NX && stats.social_no_group == NOPEN,
             "summary: %" PetscInt64_FMT " members without a record (%" PetscInt_FMT "), %" PetscInt64_FMT " without an ID (2), %" PetscInt64_FMT
             " not in the pedigree (%d), %" PetscInt64_FMT " records without a pen (%d)",
             stats.social_without_record, without, stats.social_unknown_animal, stats.social_not_in_pedigree, NX, stats.social_no_group, NOPEN);
@@ -618,7 +634,8 @@ int main(int argc, char **argv)
       PetscCall(ModelGetResidual(m, &R));
       R0[0][0] = R[0];
     }
-  } else PetscCall(EvaluationRun(ev, model));
+  } else
+    PetscCall(EvaluationRun(ev, model));
   PetscCall(EvaluationGetSolverResult(ev, &result));
   TestCheck(&c, result.converged, "converged in %" PetscInt_FMT " iterations", result.iterations);
   PetscCall(EvaluationView(ev, PETSC_VIEWER_STDOUT_WORLD));
@@ -635,8 +652,10 @@ int main(int argc, char **argv)
     PetscCall(TestSolvePSD(NDense(s), C, b, x));
     PetscCall(Compare(&c, s, C, b, x, output));
     if (reml) PetscCall(CompareREML(&c, s, n, X, Z, y, record, trait, output));
-    if (pev) PetscCall(ComparePEV(&c, s, C, output));
-    else PetscCall(TestMixedModelIdentities(&c, n, OPen(), NDense(s) - OPen(), X, Z, G, R, y, x, x + OPen()));
+    if (pev)
+      PetscCall(ComparePEV(&c, s, C, output));
+    else
+      PetscCall(TestMixedModelIdentities(&c, n, OPen(), NDense(s) - OPen(), X, Z, G, R, y, x, x + OPen()));
     PetscCall(PetscFree(x));
     PetscCall(PetscFree2(C, b));
     PetscCall(PetscFree2(G, R));

@@ -381,8 +381,9 @@ PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const P
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
-                                          const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[], PetscReal AI[])
+PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
+                                          const PetscReal R[], const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[],
+                                          PetscReal AI[])
 {
   PetscReal *GZt, *Vi, *XtViX, *ViX, *P, *Py, *w, *Pw, *M;
 

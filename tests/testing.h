@@ -49,8 +49,9 @@ PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const P
                                      const PetscReal y[], PetscReal *logL);
 /* The average information matrix AI[k][l] = 1/2 (dV_k P y)' P (dV_l P y) of the same model, dV_k = Z dG_k Z' + dR_k
    (dG[k] q x q or NULL, dR[k] n x n or NULL), npar x npar. */
-PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[], const PetscReal R[],
-                                          const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[], PetscReal AI[]);
+PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
+                                          const PetscReal R[], const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[],
+                                          PetscReal AI[]);
 /* mkdir -p on rank 0. */
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
 

@@ -52,8 +52,8 @@ typedef struct {
   PetscInt  legendre;                  /* Legendre polynomials of degree 0..legendre of the covariate; -1: the covariate itself */
   PetscBool range_given;               /* the interval mapped to [-1, 1] (else the covariate's range in the data) */
   PetscReal range[2];
-  PetscBool nested;   /* a covariate nested within the classes of `column` */
-  PetscInt  group;    /* random effects: their group */
+  PetscBool nested; /* a covariate nested within the classes of `column` */
+  PetscInt  group;  /* random effects: their group */
   /* a social (indirect) effect: keyed on the animals of `column`, but a record receives the effects of
      the other members of its group in `social_column` (pen, cage, tank), each times (1/(n-1))^dilution */
   PetscBool social;
