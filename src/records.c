@@ -457,8 +457,9 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
   PetscMPIInt size, *send_n, *recv_n, *send_at, *recv_at;
   PetscInt64 *send, *recv, nrecv = 0, *reply, *answer, nanswer = 0;
   Member     *member;
-  PetscInt64  stats[7] = {0}, extreme[2] = {-PETSC_MAX_INT, -PETSC_MAX_INT},
-             largest_line = 0; /* groups, members, without record, unknown, not in pedigree, alone, no group */
+  /* counts: groups, members, members without a record, without an ID, not in the pedigree, groups of one,
+     records without a group; extreme: -(smallest group), largest group */
+  PetscInt64         stats[7] = {0}, extreme[2] = {-PETSC_MAX_INT, -PETSC_MAX_INT}, largest_line = 0;
   const char        *path, *model_path;
   const ModelEffect *social;
 
