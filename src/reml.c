@@ -27,7 +27,7 @@ struct _p_REML {
   char        names[4096];
   PetscReal  *theta, *grad, *ai, *ai_inverse, *se;
   PetscReal   logL;
-  PetscInt    rounds, steps_em, halvings;
+  PetscInt    rounds, steps_em, halvings, backtracks;
   PetscReal  *history; /* per round: logL, theta */
   PetscBool   converged, has_ai;
   PetscInt    ntraits;
@@ -913,8 +913,9 @@ static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
 PetscErrorCode REMLRun(REML reml, Evaluation ev)
 {
   Round     round;
-  PetscReal previous = PETSC_MIN_REAL, *step, *trial;
-  PetscInt  npar;
+  PetscReal previous = PETSC_MIN_REAL, *step, *trial, *accepted, *taken;
+  PetscInt  npar, backtracks = 0;
+  PetscBool ai_step = PETSC_FALSE;
   double    start = HendersonSeconds();
 
   PetscFunctionBeginUser;
@@ -924,14 +925,14 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscReal *ai_storage;
   PetscCall(PetscMalloc3(npar, &round.grad, npar * npar, &ai_storage, npar, &round.em));
   round.ai = ai_storage;
-  PetscCall(PetscMalloc2(npar, &step, npar, &trial));
+  PetscCall(PetscMalloc4(npar, &step, npar, &trial, npar, &accepted, npar, &taken));
   PetscCall(PetscMalloc1((reml->max_it + 1) * (npar + 1), &reml->history));
   if (reml->method == REML_METHOD_EM) round.ai = NULL;
   if (reml->method == REML_METHOD_MCEM) {
     PetscCall(REMLRunMonteCarlo(reml, ev));
     PetscCall(Heritabilities(reml));
     PetscCall(PetscFree3(round.grad, ai_storage, round.em));
-    PetscCall(PetscFree2(step, trial));
+    PetscCall(PetscFree4(step, trial, accepted, taken));
     reml->seconds = (PetscReal)(HendersonSeconds() - start);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -943,6 +944,21 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
     PetscCall(EvaluateRound(reml, ev, &round));
     reml->logL = round.logL;
+    if (ai_step && round.logL < previous - 1e-10 * PetscAbsReal(previous) && backtracks < 8 && reml->rounds < reml->max_it) {
+      /* far from the optimum an AI (Newton-like) step can overshoot and lower log L: back to the last
+         point, half the step (the same direction, so still inside the parameter space) */
+      PetscCall(PetscInfo(NULL, "reml: round %" PetscInt_FMT ": log L %g below %g, the step halved\n", reml->rounds, (double)round.logL, (double)previous));
+      reml->history[reml->rounds * (npar + 1)] = round.logL;
+      PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
+      for (PetscInt k = 0; k < npar; k++) {
+        taken[k] /= 2;
+        reml->theta[k] = accepted[k] + taken[k];
+      }
+      backtracks++;
+      reml->backtracks++;
+      continue;
+    }
+    backtracks = 0;
     reml->history[reml->rounds * (npar + 1)] = round.logL;
     PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
     PetscCall(PetscArraycpy(reml->grad, round.grad, npar));
@@ -983,6 +999,11 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
         for (PetscInt k = 0; k < npar; k++) trial[k] = round.em[k];
         reml->steps_em++;
       }
+      ai_step = (PetscBool)(inside && round.ai);
+      for (PetscInt k = 0; k < npar; k++) {
+        accepted[k] = reml->theta[k];
+        taken[k]    = trial[k] - reml->theta[k];
+      }
       PetscCall(PetscArraycpy(reml->theta, trial, npar));
     }
   }
@@ -990,7 +1011,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     for (PetscInt k = 0; k < npar; k++) reml->se[k] = PetscSqrtReal(PetscMax(reml->ai_inverse[k * npar + k], 0));
   PetscCall(Heritabilities(reml));
   PetscCall(PetscFree3(round.grad, ai_storage, round.em));
-  PetscCall(PetscFree2(step, trial));
+  PetscCall(PetscFree4(step, trial, accepted, taken));
   reml->seconds = (PetscReal)(HendersonSeconds() - start);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1012,6 +1033,8 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
   if (reml->halvings || reml->steps_em)
     PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
                                      reml->halvings, reml->steps_em));
+  if (reml->backtracks)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " rounds went back to half the step (the AI step lowered log L)\n", reml->backtracks));
   PetscCall(PetscStrncpy(names, reml->names, sizeof(names)));
   name = names;
   for (PetscInt k = 0; k < reml->npar; k++) {
