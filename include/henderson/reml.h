@@ -12,7 +12,8 @@
    C^-1) and
      ai  the average-information matrix (Gilmour, Thompson & Cullis 1995), from one solve with C per
          parameter (working variates); the step AI^-1 dL is halved while it leaves the parameter space
-         (a matrix that is not positive definite), and replaced by an EM step after 8 halvings;
+         (a matrix that is not positive definite), and replaced by an EM step after 8 halvings; a
+         step after which log L is lower is taken back and halved (up to 8 times);
      em  EM-REML: G0 = (U'K^-1U + T) / q, R0 = y'e / (n - rank X) (one trait) or the mean of the
          records' e e' + W C^-1 W' (several traits).
      mcem Monte Carlo EM-REML for national sizes (Matilainen et al. 2013): no factorisation -- the
