@@ -947,6 +947,8 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     if (ai_step && round.logL < previous - 1e-10 * PetscAbsReal(previous) && backtracks < 8 && reml->rounds < reml->max_it) {
       /* far from the optimum an AI (Newton-like) step can overshoot and lower log L: back to the last
          point, half the step (the same direction, so still inside the parameter space) */
+      (void)HendersonProgressDue();
+      HendersonProgressPrintf("reml: round %d, log L %.6f, below the last round's: back, half the step", (int)reml->rounds, (double)round.logL);
       PetscCall(PetscInfo(NULL, "reml: round %" PetscInt_FMT ": log L %g below %g, the step halved\n", reml->rounds, (double)round.logL, (double)previous));
       reml->history[reml->rounds * (npar + 1)] = round.logL;
       PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
