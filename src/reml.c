@@ -944,9 +944,10 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
     PetscCall(EvaluateRound(reml, ev, &round));
     reml->logL = round.logL;
-    if (ai_step && round.logL < previous - 1e-10 * PetscAbsReal(previous) && backtracks < 8 && reml->rounds < reml->max_it) {
+    if (ai_step && round.logL < previous - 1e-6 * PetscMax(1.0, PetscAbsReal(previous)) && backtracks < 8 && reml->rounds < reml->max_it) {
       /* far from the optimum an AI (Newton-like) step can overshoot and lower log L: back to the last
-         point, half the step (the same direction, so still inside the parameter space) */
+         point, half the step (the same direction, so still inside the parameter space); falls within
+         the rounding of log L (1e-6 relative) are not overshoots */
       (void)HendersonProgressDue();
       HendersonProgressPrintf("reml: round %d, log L %.6f, below the last round's: back, half the step", (int)reml->rounds, (double)round.logL);
       PetscCall(PetscInfo(NULL, "reml: round %" PetscInt_FMT ": log L %g below %g, the step halved\n", reml->rounds, (double)round.logL, (double)previous));
