@@ -1037,7 +1037,8 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
                                      reml->halvings, reml->steps_em));
   if (reml->backtracks)
-    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " rounds went back to half the step (the AI step lowered log L)\n", reml->backtracks));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " round%s went back to half the step (the AI step lowered log L)\n", reml->backtracks,
+                                     reml->backtracks == 1 ? "" : "s"));
   PetscCall(PetscStrncpy(names, reml->names, sizeof(names)));
   name = names;
   for (PetscInt k = 0; k < reml->npar; k++) {
