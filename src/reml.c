@@ -33,6 +33,9 @@ struct _p_REML {
   PetscInt    ntraits;
   PetscReal   h2[MAXT], h2_se[MAXT];
   PetscBool   has_h2;
+  PetscReal   social_n;            /* social models: the group size n of T2 and of the total breeding value */
+  PetscReal   t2[MAXT], t2_se[MAXT]; /* social models: T2 = var(tbv) / var(phenotype) (Bijma et al. 2007) */
+  PetscBool   has_t2;
   PetscInt    samples; /* mcem: simulated data sets a round */
   PetscBool   mc_se; /* se holds Monte Carlo standard errors of the means (mcem), not sampling ones */
   PetscReal   seconds;
@@ -633,12 +636,78 @@ static PetscErrorCode SolveSmall(PetscInt n, const PetscReal A[], const PetscRea
 
 /* Heritabilities: per trait, the first pedigree effect's variance over the sum of the variances of
    every random effect in the trait and the residual (plain effects only: no regressions). */
+/* Social models: T2 = var(tbv) / var(y), tbv = A_D + k A_S, k = (n-1) c, c = (1/(n-1))^dilution, and
+   var(y) = the trait's random variances with the social one as (n-1) c^2 var(A_S) (mates unrelated) + R0,
+   with its delta-method standard error. */
+static PetscErrorCode SocialHeritabilities(REML reml)
+{
+  PetscInt           social, direct, neffects;
+  const ModelEffect *es, *ed;
+  PetscReal          n = reml->social_n, c, k;
+
+  PetscFunctionBeginUser;
+  reml->has_t2 = PETSC_FALSE;
+  PetscCall(ModelGetSocialEffect(reml->model, &social, &direct));
+  if (social < 0 || n < 2) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetNumEffects(reml->model, &neffects));
+  PetscCall(ModelGetEffect(reml->model, social, &es));
+  PetscCall(ModelGetEffect(reml->model, direct, &ed));
+  c = PetscPowReal(1 / (n - 1), es->dilution);
+  k = (n - 1) * c;
+  for (PetscInt t = 0; t < reml->ntraits; t++) {
+    const ModelGroup *group;
+    const PetscReal  *R0;
+    PetscInt          p, q, g = es->group;
+    PetscReal         num, den = 0, dnum[4096] = {0}, dden[4096] = {0};
+    reml->t2[t] = reml->t2_se[t] = (PetscReal)NAN;
+    if (ModelEffectTraitPosition(es, t) < 0 || ModelEffectTraitPosition(ed, t) < 0 || reml->npar > 4096) continue;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    p   = ed->position + ModelEffectTraitPosition(ed, t);
+    q   = es->position + ModelEffectTraitPosition(es, t);
+    num = group->covariance[p * group->dim + p] + 2 * k * group->covariance[p * group->dim + q] + k * k * group->covariance[q * group->dim + q];
+    for (PetscInt f = 0; f < neffects; f++) { /* the phenotypic variance */
+      const ModelEffect *effect;
+      const ModelGroup  *fg;
+      PetscInt           i, pos;
+      PetscReal          weight;
+      PetscCall(ModelGetEffect(reml->model, f, &effect));
+      if (effect->kind != MODEL_EFFECT_RANDOM || (i = ModelEffectTraitPosition(effect, t)) < 0) continue;
+      PetscCall(ModelGetGroup(reml->model, effect->group, &fg));
+      pos    = effect->position + i;
+      weight = f == social ? (n - 1) * c * c : 1;
+      den += weight * fg->covariance[pos * fg->dim + pos];
+      for (PetscInt j = 0; j < reml->npar; j++)
+        if (reml->par[j].group == effect->group && reml->par[j].a == pos && reml->par[j].b == pos) dden[j] += weight;
+    }
+    PetscCall(ModelGetResidual(reml->model, &R0));
+    den += R0[t * reml->ntraits + t];
+    for (PetscInt j = 0; j < reml->npar; j++) {
+      const Parameter *par = &reml->par[j];
+      if (par->group < 0 && par->a == t && par->b == t) dden[j] += 1;
+      if (par->group != g) continue;
+      if (par->a == p && par->b == p) dnum[j] += 1;
+      if (par->a == q && par->b == q) dnum[j] += k * k;
+      if ((par->a == q && par->b == p) || (par->a == p && par->b == q)) dnum[j] += 2 * k;
+    }
+    reml->t2[t]    = num / den;
+    reml->t2_se[t] = 0;
+    for (PetscInt j = 0; j < reml->npar; j++) dnum[j] = (dnum[j] * den - num * dden[j]) / (den * den); /* d T2 / d theta */
+    if (reml->has_ai)
+      for (PetscInt a = 0; a < reml->npar; a++)
+        for (PetscInt b = 0; b < reml->npar; b++) reml->t2_se[t] += dnum[a] * reml->ai_inverse[a * reml->npar + b] * dnum[b];
+    reml->t2_se[t] = reml->has_ai ? PetscSqrtReal(PetscMax(reml->t2_se[t], 0)) : (PetscReal)NAN;
+  }
+  reml->has_t2 = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Heritabilities(REML reml)
 {
   PetscInt ngroups, neffects;
 
   PetscFunctionBeginUser;
   reml->has_h2 = PETSC_FALSE;
+  PetscCall(SocialHeritabilities(reml));
   PetscCall(ModelGetNumGroups(reml->model, &ngroups));
   PetscCall(ModelGetNumEffects(reml->model, &neffects));
   for (PetscInt f = 0; f < neffects; f++) {
@@ -921,6 +990,19 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscFunctionBeginUser;
   PetscCall(EvaluationGetModel(ev, &reml->model));
   PetscCall(SetUpParameters(reml, ev));
+  { /* the n of T2: the model's or the command line's, else the mean group size */
+    PetscInt social;
+    PetscCall(ModelGetSocialEffect(reml->model, &social, NULL));
+    if (social >= 0) {
+      const ModelEffect *effect;
+      Records            records;
+      RecordsStats       stats;
+      PetscCall(ModelGetEffect(reml->model, social, &effect));
+      PetscCall(EvaluationGetRecords(ev, &records));
+      PetscCall(RecordsGetStats(records, &stats));
+      reml->social_n = effect->social_size > 0 ? effect->social_size : stats.social_groups ? (PetscReal)stats.social_members / (PetscReal)stats.social_groups : 0;
+    }
+  }
   npar = reml->npar;
   PetscReal *ai_storage;
   PetscCall(PetscMalloc3(npar, &round.grad, npar * npar, &ai_storage, npar, &round.em));
@@ -1058,6 +1140,16 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
         PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g  s.e. %.4g\n", trait, (double)reml->h2[t], (double)reml->h2_se[t]));
       else PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g\n", trait, (double)reml->h2[t]));
     }
+  if (reml->has_t2)
+    for (PetscInt t = 0; t < reml->ntraits; t++) {
+      const char *trait;
+      if (PetscIsNanReal(reml->t2[t])) continue;
+      PetscCall(ModelGetTrait(reml->model, t, &trait, NULL));
+      if (reml->has_ai)
+        PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  s.e. %.4g  (n = %.4g)\n", trait, (double)reml->t2[t], (double)reml->t2_se[t],
+                                         (double)reml->social_n));
+      else PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  (n = %.4g)\n", trait, (double)reml->t2[t], (double)reml->social_n));
+    }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1099,6 +1191,11 @@ PetscErrorCode REMLWriteOutput(Output output, void *context)
   if (reml->has_h2) {
     PetscCall(OutputWriteMatrix(output, "/variance", "heritability", reml->ntraits, 0, reml->h2));
     if (reml->has_ai) PetscCall(OutputWriteMatrix(output, "/variance", "heritability_standard_error", reml->ntraits, 0, reml->h2_se));
+  }
+  if (reml->has_t2) {
+    PetscCall(OutputWriteMatrix(output, "/variance", "total_heritability", reml->ntraits, 0, reml->t2));
+    if (reml->has_ai) PetscCall(OutputWriteMatrix(output, "/variance", "total_heritability_standard_error", reml->ntraits, 0, reml->t2_se));
+    PetscCall(OutputSetAttribute(output, "/variance", "social_group_size", OUTPUT_REAL, &reml->social_n));
   }
   PetscCall(OutputWriteMatrix(output, "/variance", "history", rounds, npar + 1, reml->history));
   PetscFunctionReturn(PETSC_SUCCESS);

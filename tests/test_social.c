@@ -530,6 +530,36 @@ static PetscErrorCode CompareREML(TestCounter *c, const Simulation *s, PetscInt 
     }
     TestCheck(c, rows == 5 && columns == 5 && worst <= 1e-6 * scale,
               "AI^-1 (5 x 5) against the dense average information (largest difference %.3g, largest entry %.3g)", (double)worst, (double)scale);
+    { /* T2 = var(direct + k social) / var(y) (Bijma et al. 2007), its s.e. by the delta method with central differences */
+      PetscReal *t2, *t2_se, grad_t2[5], expect, se = 0;
+      PetscInt   r1, c1;
+      double     cc = pow(1.0 / (SIZE - 1), dilution), kk = (SIZE - 1) * cc;
+#define T2_OF() ((G0[0][0] + 2 * kk * G0[1][0] + kk * kk * G0[1][1]) / (G0[0][0] + (SIZE - 1) * cc * cc * G0[1][1] + PEN + R0[0][0]))
+      expect = T2_OF();
+      for (PetscInt k = 0; k < 5; k++) {
+        double keep = *theta[k], h = 1e-6 * PetscMax(PetscAbsReal(keep), 0.1), up, down;
+        *theta[k] = keep + h;
+        if (k == 2) G0[0][1] = G0[1][0];
+        up        = T2_OF();
+        *theta[k] = keep - h;
+        if (k == 2) G0[0][1] = G0[1][0];
+        down      = T2_OF();
+        *theta[k] = keep;
+        if (k == 2) G0[0][1] = G0[1][0];
+        grad_t2[k] = (up - down) / (2 * h);
+      }
+#undef T2_OF
+      for (PetscInt a = 0; a < 5; a++)
+        for (PetscInt b = 0; b < 5; b++) se += grad_t2[a] * ai_inverse[a * 5 + b] * grad_t2[b];
+      se = PetscSqrtReal(se);
+      PetscCall(OutputReadDataset(path, "/variance/total_heritability", &r1, &c1, &t2));
+      PetscCall(OutputReadDataset(path, "/variance/total_heritability_standard_error", &r1, &c1, &t2_se));
+      TestCheck(c, PetscAbsReal(t2[0] - expect) <= 1e-10 * PetscAbsReal(expect) && PetscAbsReal(t2_se[0] - se) <= 1e-6 * se,
+                "T2 %.10g (expected %.10g), s.e. %.8g (delta method with central differences %.8g)", (double)t2[0], (double)expect, (double)t2_se[0],
+                (double)se);
+      PetscCall(PetscFree(t2));
+      PetscCall(PetscFree(t2_se));
+    }
     PetscCall(PetscFree(ai_inverse));
     for (PetscInt k = 0; k < 5; k++) PetscCall(PetscFree2(dG[k], dR[k]));
     PetscCall(PetscFree2(G, R));
