@@ -702,16 +702,28 @@ static PetscErrorCode EffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The n of the total breeding value: the model's or the command line's, else the mean group size. */
-static PetscErrorCode SocialGroupSize(Evaluation ev, PetscInt social, PetscReal *n)
+PetscErrorCode EvaluationGetSocialGroupSize(Evaluation ev, PetscReal *n)
 {
+  PetscInt           social;
   const ModelEffect *effect;
   RecordsStats       stats;
 
   PetscFunctionBeginUser;
+  *n = 0;
+  PetscCall(ModelGetSocialEffect(ev->model, &social, NULL));
+  if (social < 0) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(ModelGetEffect(ev->model, social, &effect));
   PetscCall(RecordsGetStats(ev->records, &stats));
-  *n = effect->social_size > 0 ? effect->social_size : stats.social_groups ? (PetscReal)stats.social_members / (PetscReal)stats.social_groups : 2;
+  *n = effect->social_size > 0 ? effect->social_size : stats.social_groups ? (PetscReal)stats.social_members / (PetscReal)stats.social_groups : 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The n of the total breeding value (2 when the data have no group at all). */
+static PetscErrorCode SocialGroupSize(Evaluation ev, PetscReal *n)
+{
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetSocialGroupSize(ev, n));
+  if (*n == 0) *n = 2;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -735,7 +747,7 @@ static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, Pets
   PetscCall(ModelGetEffect(ev->model, social, &es));
   PetscCall(ModelGetEffect(ev->model, direct, &ed));
   PetscCall(ModelGetGroup(ev->model, es->group, &group));
-  PetscCall(SocialGroupSize(ev, social, &n));
+  PetscCall(SocialGroupSize(ev, &n));
   k       = PetscPowReal(n - 1, 1 - es->dilution);
   nl      = hi[social] - lo[social];
   columns = ntraits;
@@ -1126,7 +1138,7 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
       const ModelEffect *effect;
       PetscReal          n;
       PetscCall(ModelGetEffect(ev->model, social, &effect));
-      PetscCall(SocialGroupSize(ev, social, &n));
+      PetscCall(SocialGroupSize(ev, &n));
       PetscCall(PetscViewerASCIIPrintf(viewer,
                                        "  social      groups '%s': %" PetscInt64_FMT " of %" PetscInt64_FMT " to %" PetscInt64_FMT " members (%" PetscInt64_FMT
                                        " of one); %" PetscInt64_FMT " members: %" PetscInt64_FMT " without a record, %" PetscInt64_FMT

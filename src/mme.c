@@ -108,7 +108,7 @@ PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, Rec
   PetscCall(PetscMemzero(rt, sizeof(*rt)));
   rt->model = model;
   PetscCall(ModelGetSocialEffect(model, &rt->social, NULL));
-  if (rt->social >= 0) PetscCall(RecordsGetSocial(records, &rt->mate_offset, &rt->mates, &rt->group_size, &rt->max_mates));
+  if (rt->social >= 0) PetscCall(RecordsGetSocial(records, &rt->mate_offset, &rt->mates, NULL, &rt->max_mates));
   rt->eq = eq;
   PetscCall(ModelGetNumEffects(model, &rt->neffects));
   PetscCall(ModelGetNumTraits(model, &rt->ntraits));

@@ -196,6 +196,18 @@ static inline int32_t ParentEquation(const PedigreeTerm *p, int32_t parent, Pets
   return p->upg[(-2 - parent) * p->dim + k];
 }
 
+/* Parents are anywhere in x and y: ask for animal A's early (PREFETCH_AHEAD animals ahead), many at once. */
+static inline void PrefetchParents(const PedigreeTerm *p, PetscInt a, const PetscScalar *x, PetscScalar *y)
+{
+  if (a >= p->n) return;
+  for (int k = 0; k < 2; k++) {
+    const int32_t parent = p->parent[2 * a + k];
+    if (parent < 0) continue;
+    __builtin_prefetch(&x[parent], 0, 1);
+    __builtin_prefetch(&y[parent], 1, 1);
+  }
+}
+
 /* y += (sum_i alpha_i q_i q_i') (x) G0^-1 x, q_i = e_i - c_0 e_sire - c_1 e_dam. */
 static void PedigreeProduct(const PedigreeTerm *p, const PetscScalar *restrict x, PetscScalar *restrict y)
 {
@@ -206,17 +218,7 @@ static void PedigreeProduct(const PedigreeTerm *p, const PetscScalar *restrict x
     const PetscReal g = p->Ginv[0];
     for (PetscInt a = 0; a < p->n; a++) {
       const int32_t i = p->self ? p->self[a] : p->self_first + (int32_t)a, s = p->parent[2 * a], t = p->parent[2 * a + 1];
-      if (a + PREFETCH_AHEAD < p->n) { /* parents are anywhere in x and y: ask for them early, many at once */
-        const int32_t sa = p->parent[2 * (a + PREFETCH_AHEAD)], ta = p->parent[2 * (a + PREFETCH_AHEAD) + 1];
-        if (sa >= 0) {
-          __builtin_prefetch(&x[sa], 0, 1);
-          __builtin_prefetch(&y[sa], 1, 1);
-        }
-        if (ta >= 0) {
-          __builtin_prefetch(&x[ta], 0, 1);
-          __builtin_prefetch(&y[ta], 1, 1);
-        }
-      }
+      PrefetchParents(p, a + PREFETCH_AHEAD, x, y);
       PetscReal w = x[i];
       if (s >= 0) w -= c0 * x[s];
       if (t >= 0) w -= c1 * x[t];
@@ -233,17 +235,7 @@ static void PedigreeProduct(const PedigreeTerm *p, const PetscScalar *restrict x
       const int32_t i = p->self ? p->self[a] : p->self_first + (int32_t)(a * 2), s = p->parent[2 * a], t = p->parent[2 * a + 1];
       int32_t       s0 = ParentEquation(p, s, 0), s1 = ParentEquation(p, s, 1), t0 = ParentEquation(p, t, 0), t1 = ParentEquation(p, t, 1);
       PetscReal     w0 = x[i], w1 = x[i + 1], f0, f1;
-      if (a + PREFETCH_AHEAD < p->n) {
-        const int32_t sa = p->parent[2 * (a + PREFETCH_AHEAD)], ta = p->parent[2 * (a + PREFETCH_AHEAD) + 1];
-        if (sa >= 0) {
-          __builtin_prefetch(&x[sa], 0, 1);
-          __builtin_prefetch(&y[sa], 1, 1);
-        }
-        if (ta >= 0) {
-          __builtin_prefetch(&x[ta], 0, 1);
-          __builtin_prefetch(&y[ta], 1, 1);
-        }
-      }
+      PrefetchParents(p, a + PREFETCH_AHEAD, x, y);
       if (s0 >= 0) w0 -= c0 * x[s0];
       if (s1 >= 0) w1 -= c0 * x[s1];
       if (t0 >= 0) w0 -= c1 * x[t0];

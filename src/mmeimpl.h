@@ -85,7 +85,7 @@ typedef struct {
   /* the social effect (-1: none): its slots are (mate, trait), padded to the largest group's mates,
      all with one coefficient (1/(n-1))^dilution (cov -1 without dilution) */
   PetscInt        social, max_mates;
-  const PetscInt *mate_offset, *mates, *group_size;
+  const PetscInt *mate_offset, *mates;
   PetscReal       dilution;
   /* private */
   Model                   model;

@@ -71,6 +71,18 @@ PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The social groups' members read by this rank (RecordsSetUpSocial() then sends them away). */
+static PetscErrorCode RecordsFreeMembers(Records r)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(r->member_group));
+  PetscCall(PetscFree(r->member_animal));
+  PetscCall(PetscFree(r->member_record));
+  PetscCall(PetscFree(r->member_line));
+  r->nmembers = r->member_capacity = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsDestroy(Records *records)
 {
   Records r = *records;
@@ -92,7 +104,7 @@ PetscErrorCode RecordsDestroy(Records *records)
   PetscCall(PetscFree3(r->level, r->value, r->space_of));
   PetscCall(PetscFree(r->animal_column));
   PetscCall(PetscFree3(r->centre, r->scale, r->range));
-  PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
+  PetscCall(RecordsFreeMembers(r));
   PetscCall(PetscFree3(r->mate_offset, r->mates, r->group_size));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -185,22 +197,11 @@ static PetscErrorCode RecordsAddMember(Records r, const ModelEffect *social, cha
   *member = -1;
   if (HendersonIsMissing(group, PETSC_FALSE)) PetscFunctionReturn(PETSC_SUCCESS);
   if (r->nmembers == r->member_capacity) {
-    PetscInt64  capacity = PetscMax(1024, 2 * r->member_capacity);
-    PetscInt   *g, *a, *k;
-    PetscInt64 *l;
-    PetscCall(PetscMalloc4(capacity, &g, capacity, &a, capacity, &k, capacity, &l));
-    if (r->nmembers) {
-      PetscCall(PetscArraycpy(g, r->member_group, r->nmembers));
-      PetscCall(PetscArraycpy(a, r->member_animal, r->nmembers));
-      PetscCall(PetscArraycpy(k, r->member_record, r->nmembers));
-      PetscCall(PetscArraycpy(l, r->member_line, r->nmembers));
-    }
-    PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
-    r->member_group    = g;
-    r->member_animal   = a;
-    r->member_record   = k;
-    r->member_line     = l;
-    r->member_capacity = capacity;
+    r->member_capacity = PetscMax(1024, 2 * r->member_capacity);
+    PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)r->member_capacity, &r->member_group));
+    PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)r->member_capacity, &r->member_animal));
+    PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)r->member_capacity, &r->member_record));
+    PetscCall(PetscRealloc(sizeof(PetscInt64) * (size_t)r->member_capacity, &r->member_line));
   }
   m = r->nmembers++;
   PetscCall(SpaceLocalLabel(&r->spaces[r->social_space], group, line, &r->member_group[m]));
@@ -450,12 +451,34 @@ static int MemberCompare(const void *a, const void *b)
   return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* Collective. SEND_N[p] 64-bit integers from SEND + SEND_AT[p] go to rank p; *RECV (PetscFree() it) gets
+   what the ranks sent here, in rank order, RECV_N[p] from rank p, *NRECV in all. */
+static PetscErrorCode ExchangeInt64(MPI_Comm comm, PetscMPIInt size, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const PetscInt64 send[],
+                                    PetscMPIInt recv_n[], PetscInt64 **recv, PetscInt64 *nrecv)
+{
+  PetscMPIInt *recv_at;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
+  PetscCall(PetscMalloc1(size, &recv_at));
+  *nrecv = 0;
+  for (PetscMPIInt p = 0; p < size; p++) {
+    PetscCheck(*nrecv + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group members for one rank; run with more ranks");
+    recv_at[p] = (PetscMPIInt)*nrecv;
+    *nrecv += recv_n[p];
+  }
+  PetscCall(PetscMalloc1(*nrecv + 1, recv));
+  PetscCallMPI(MPI_Alltoallv(send, send_n, send_at, MPIU_INT64, *recv, recv_n, recv_at, MPIU_INT64, comm));
+  PetscCall(PetscFree(recv_at));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Collective. Every member goes to the rank that gathers its group (group index modulo ranks); that
    rank sends every record of the group its group's size and its mates' animals, in line order. */
 static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
 {
-  PetscMPIInt size, *send_n, *recv_n, *send_at, *recv_at;
-  PetscInt64 *send, *recv, nrecv = 0, *reply, *answer, nanswer = 0;
+  PetscMPIInt size, *send_n, *recv_n, *send_at;
+  PetscInt64 *send, *recv, nrecv, *reply, *answer, nanswer;
   Member     *member;
   /* counts: groups, members, members without a record, without an ID, not in the pedigree, groups of one,
      records without a group; extreme: -(smallest group), largest group */
@@ -468,7 +491,7 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
   PetscCall(ModelGetDataPath(model, &path));
   PetscCall(ModelGetPath(model, &model_path));
   PetscCall(ModelGetEffect(model, r->social_effect, &social));
-  PetscCall(PetscCalloc4(size, &send_n, size, &recv_n, size + 1, &send_at, size + 1, &recv_at));
+  PetscCall(PetscCalloc3(size, &send_n, size, &recv_n, size + 1, &send_at));
   /* 1. members to the ranks of their groups */
   for (PetscInt64 m = 0; m < r->nmembers; m++) send_n[r->member_group[m] % size] += 4;
   for (PetscMPIInt p = 0; p < size; p++) send_at[p + 1] = send_at[p] + send_n[p];
@@ -487,17 +510,9 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     }
     PetscCall(PetscFree(next));
   }
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, r->comm));
-  for (PetscMPIInt p = 0; p < size; p++) {
-    PetscCheck(nrecv + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group members for one rank; run with more ranks");
-    recv_at[p] = (PetscMPIInt)nrecv;
-    nrecv += recv_n[p];
-  }
-  PetscCall(PetscMalloc1(nrecv + 1, &recv));
-  PetscCallMPI(MPI_Alltoallv(send, send_n, send_at, MPIU_INT64, recv, recv_n, recv_at, MPIU_INT64, r->comm));
+  PetscCall(ExchangeInt64(r->comm, size, send_n, send_at, send, recv_n, &recv, &nrecv));
   PetscCall(PetscFree(send));
-  PetscCall(PetscFree4(r->member_group, r->member_animal, r->member_record, r->member_line));
-  r->nmembers = r->member_capacity = 0;
+  PetscCall(RecordsFreeMembers(r));
 
   /* 2. the groups, each member's mates back to its record's rank */
   nrecv /= 4;
@@ -542,7 +557,7 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     r->stats.social_max = stats[0] ? global[1] : 0;
     if (r->stats.social_max > RECORDS_MAX_SOCIAL_GROUP) {
       PetscCall(PetscFree(member));
-      PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
+      PetscCall(PetscFree3(send_n, recv_n, send_at));
       SETERRQ(r->comm, PETSC_ERR_USER_INPUT,
               "%s:%" PetscInt64_FMT ": the social group ('%s') of this line has %" PetscInt64_FMT
               " members; social effects are built for groups of up to %d (pens, cages, tanks) -- see %s:%" PetscInt_FMT,
@@ -578,16 +593,9 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     PetscCall(PetscFree(next));
   }
   PetscCall(PetscFree(member));
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, r->comm));
-  for (PetscMPIInt p = 0; p < size; p++) {
-    PetscCheck(nanswer + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group mates for one rank; run with more ranks");
-    recv_at[p] = (PetscMPIInt)nanswer;
-    nanswer += recv_n[p];
-  }
-  PetscCall(PetscMalloc1(nanswer + 1, &answer));
-  PetscCallMPI(MPI_Alltoallv(reply, send_n, send_at, MPIU_INT64, answer, recv_n, recv_at, MPIU_INT64, r->comm));
+  PetscCall(ExchangeInt64(r->comm, size, send_n, send_at, reply, recv_n, &answer, &nanswer));
   PetscCall(PetscFree(reply));
-  PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
+  PetscCall(PetscFree3(send_n, recv_n, send_at));
 
   /* 3. every record's mates */
   PetscCall(PetscCalloc3(r->n + 1, &r->mate_offset, nanswer + 1, &r->mates, r->n + 1, &r->group_size));

@@ -990,19 +990,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscFunctionBeginUser;
   PetscCall(EvaluationGetModel(ev, &reml->model));
   PetscCall(SetUpParameters(reml, ev));
-  { /* the n of T2: the model's or the command line's, else the mean group size */
-    PetscInt social;
-    PetscCall(ModelGetSocialEffect(reml->model, &social, NULL));
-    if (social >= 0) {
-      const ModelEffect *effect;
-      Records            records;
-      RecordsStats       stats;
-      PetscCall(ModelGetEffect(reml->model, social, &effect));
-      PetscCall(EvaluationGetRecords(ev, &records));
-      PetscCall(RecordsGetStats(records, &stats));
-      reml->social_n = effect->social_size > 0 ? effect->social_size : stats.social_groups ? (PetscReal)stats.social_members / (PetscReal)stats.social_groups : 0;
-    }
-  }
+  PetscCall(EvaluationGetSocialGroupSize(ev, &reml->social_n)); /* the n of T2, as of the total breeding value */
   npar = reml->npar;
   PetscReal *ai_storage;
   PetscCall(PetscMalloc3(npar, &round.grad, npar * npar, &ai_storage, npar, &round.em));

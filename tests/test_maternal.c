@@ -191,70 +191,36 @@ static PetscErrorCode DenseSystem(const Simulation *s, PetscReal **Cout, PetscRe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-typedef struct {
-  PetscInt   n, ncolumns;
-  char     **labels;
-  PetscReal *values, *inbreeding;
-} Solution;
-
-static PetscErrorCode Load(const char path[], const char name[], Solution *e)
-{
-  PetscFunctionBeginUser;
-  PetscCall(OutputReadEffect(path, name, &e->n, &e->ncolumns, &e->labels, &e->values, NULL));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode Free(Solution *e)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscFree(e->labels));
-  PetscCall(PetscFree(e->values));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Value of LABEL, column COLUMN; NAN when there is no such level. */
-static PetscReal Get(const Solution *e, const char label[], PetscInt column)
-{
-  for (PetscInt l = 0; l < e->n; l++)
-    if (!strcmp(e->labels[l], label)) return e->values[l * e->ncolumns + column];
-  return NAN;
-}
-
-static PetscBool Close(PetscReal a, PetscReal b)
-{
-  return PetscAbsReal(a - b) <= 1e-8 * PetscMax(1.0, PetscAbsReal(b)) ? PETSC_TRUE : PETSC_FALSE;
-}
-
 /* The library's solutions, in the dense system's unknowns: they must solve the dense equations. */
 static PetscErrorCode Residual(TestCounter *c, const PetscReal C[], const PetscReal b[], const char path[])
 {
-  Solution   herd, sex, age, direct, maternal, mpe;
-  PetscReal *x, worst = 0, bnorm = 0;
-  PetscInt   where = -1;
-  char       label[32];
+  TestSolution herd, sex, age, direct, maternal, mpe;
+  PetscReal   *x, worst = 0, bnorm = 0;
+  PetscInt     where = -1;
+  char         label[32];
 
   PetscFunctionBeginUser;
-  PetscCall(Load(path, "herd", &herd));
-  PetscCall(Load(path, "sex", &sex));
-  PetscCall(Load(path, "age", &age));
-  PetscCall(Load(path, "direct", &direct));
-  PetscCall(Load(path, "maternal", &maternal));
-  PetscCall(Load(path, "mpe", &mpe));
+  PetscCall(TestSolutionLoad(path, "herd", NULL, &herd));
+  PetscCall(TestSolutionLoad(path, "sex", NULL, &sex));
+  PetscCall(TestSolutionLoad(path, "age", NULL, &age));
+  PetscCall(TestSolutionLoad(path, "direct", NULL, &direct));
+  PetscCall(TestSolutionLoad(path, "maternal", NULL, &maternal));
+  PetscCall(TestSolutionLoad(path, "mpe", NULL, &mpe));
   PetscCall(PetscCalloc1(NDENSE, &x));
   for (PetscInt h = 0; h < NHERD; h++)
     for (int t = 0; t < 2; t++) {
       snprintf(label, sizeof(label), "h%d", (int)h);
-      x[OH + 2 * h + t] = Get(&herd, label, t);
+      x[OH + 2 * h + t] = TestSolutionGet(&herd, label, t);
     }
-  x[OS]     = Get(&sex, "F", 0);
-  x[OS + 1] = Get(&sex, "M", 0);
-  x[OA]     = Get(&age, "age", 1);
+  x[OS]     = TestSolutionGet(&sex, "F", 0);
+  x[OS + 1] = TestSolutionGet(&sex, "M", 0);
+  x[OA]     = TestSolutionGet(&age, "age", 1);
   for (PetscInt i = 0; i < NA; i++) {
     snprintf(label, sizeof(label), "a%d", (int)i);
     for (int t = 0; t < 2; t++) {
-      PetscReal v           = Get(&mpe, label, t);
-      x[OG + 4 * i + t]     = Get(&direct, label, t);
-      x[OG + 4 * i + 2 + t] = Get(&maternal, label, t);
+      PetscReal v           = TestSolutionGet(&mpe, label, t);
+      x[OG + 4 * i + t]     = TestSolutionGet(&direct, label, t);
+      x[OG + 4 * i + 2 + t] = TestSolutionGet(&maternal, label, t);
       x[OP + 2 * i + t]     = PetscIsNanReal(v) ? 0 : v;
     }
   }
@@ -270,29 +236,29 @@ static PetscErrorCode Residual(TestCounter *c, const PetscReal C[], const PetscR
   TestCheck(c, worst <= 1e-8 * bnorm, "the solutions written solve the dense equations: largest residual %.3g (unknown %" PetscInt_FMT "), largest rhs %.3g",
             (double)worst, where, (double)bnorm);
   PetscCall(PetscFree(x));
-  PetscCall(Free(&herd));
-  PetscCall(Free(&sex));
-  PetscCall(Free(&age));
-  PetscCall(Free(&direct));
-  PetscCall(Free(&maternal));
-  PetscCall(Free(&mpe));
+  PetscCall(TestSolutionDestroy(&herd));
+  PetscCall(TestSolutionDestroy(&sex));
+  PetscCall(TestSolutionDestroy(&age));
+  PetscCall(TestSolutionDestroy(&direct));
+  PetscCall(TestSolutionDestroy(&maternal));
+  PetscCall(TestSolutionDestroy(&mpe));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscReal x[], const char path[])
 {
-  Solution  herd, sex, age, direct, maternal, mpe;
-  char      label[32];
-  PetscBool ok    = PETSC_TRUE;
-  PetscReal worst = 0;
+  TestSolution herd, sex, age, direct, maternal, mpe;
+  char         label[32];
+  PetscBool    ok    = PETSC_TRUE;
+  PetscReal    worst = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(Load(path, "herd", &herd));
-  PetscCall(Load(path, "sex", &sex));
-  PetscCall(Load(path, "age", &age));
-  PetscCall(Load(path, "direct", &direct));
-  PetscCall(Load(path, "maternal", &maternal));
-  PetscCall(Load(path, "mpe", &mpe));
+  PetscCall(TestSolutionLoad(path, "herd", NULL, &herd));
+  PetscCall(TestSolutionLoad(path, "sex", NULL, &sex));
+  PetscCall(TestSolutionLoad(path, "age", NULL, &age));
+  PetscCall(TestSolutionLoad(path, "direct", NULL, &direct));
+  PetscCall(TestSolutionLoad(path, "maternal", NULL, &maternal));
+  PetscCall(TestSolutionLoad(path, "mpe", NULL, &mpe));
   TestCheck(c, herd.ncolumns == 2 && direct.ncolumns == 2 && direct.n == NA && maternal.n == NA, "two columns, every animal in direct and maternal");
   for (int t = 0; t < 2; t++)
     for (PetscInt h = 1; h < NHERD; h++) {
@@ -300,22 +266,22 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
       PetscReal lib;
       snprintf(label, sizeof(label), "h%d", (int)h);
       snprintf(first, sizeof(first), "h0");
-      lib = Get(&herd, label, t) - Get(&herd, first, t);
-      ok  = ok && Close(lib, x[OH + 2 * h + t] - x[OH + t]);
+      lib = TestSolutionGet(&herd, label, t) - TestSolutionGet(&herd, first, t);
+      ok  = ok && TestClose(lib, x[OH + 2 * h + t] - x[OH + t]);
     }
   TestCheck(c, ok, "herd differences in both traits agree with the dense solve");
-  TestCheck(c, Close(Get(&sex, "M", 0) - Get(&sex, "F", 0), x[OS + 1] - x[OS]), "sex difference in y1");
-  TestCheck(c, Get(&sex, "M", 1) == 0 && Get(&sex, "F", 1) == 0, "sex is not in y2: zeros");
-  TestCheck(c, Close(Get(&age, "age", 1), x[OA]) && Get(&age, "age", 0) == 0, "regression on age in y2 %.10g, dense %.10g", (double)Get(&age, "age", 1),
-            (double)x[OA]);
-  TestCheck(c, Close(Get(&herd, "h3", 0) + Get(&sex, "F", 0), x[OH + 6] + x[OS]), "cell mean h3 F in y1");
-  TestCheck(c, Close(Get(&herd, "h3", 1) + 200 * Get(&age, "age", 1), x[OH + 7] + 200 * x[OA]), "cell mean h3, age 200 in y2");
+  TestCheck(c, TestClose(TestSolutionGet(&sex, "M", 0) - TestSolutionGet(&sex, "F", 0), x[OS + 1] - x[OS]), "sex difference in y1");
+  TestCheck(c, TestSolutionGet(&sex, "M", 1) == 0 && TestSolutionGet(&sex, "F", 1) == 0, "sex is not in y2: zeros");
+  TestCheck(c, TestClose(TestSolutionGet(&age, "age", 1), x[OA]) && TestSolutionGet(&age, "age", 0) == 0, "regression on age in y2 %.10g, dense %.10g",
+            (double)TestSolutionGet(&age, "age", 1), (double)x[OA]);
+  TestCheck(c, TestClose(TestSolutionGet(&herd, "h3", 0) + TestSolutionGet(&sex, "F", 0), x[OH + 6] + x[OS]), "cell mean h3 F in y1");
+  TestCheck(c, TestClose(TestSolutionGet(&herd, "h3", 1) + 200 * TestSolutionGet(&age, "age", 1), x[OH + 7] + 200 * x[OA]), "cell mean h3, age 200 in y2");
   ok = PETSC_TRUE;
   for (PetscInt i = 0; i < NA; i++) {
     snprintf(label, sizeof(label), "a%d", (int)i);
     for (int t = 0; t < 2; t++) {
-      PetscReal d = Get(&direct, label, t), m = Get(&maternal, label, t);
-      ok    = ok && Close(d, x[OG + 4 * i + t]) && Close(m, x[OG + 4 * i + 2 + t]);
+      PetscReal d = TestSolutionGet(&direct, label, t), m = TestSolutionGet(&maternal, label, t);
+      ok    = ok && TestClose(d, x[OG + 4 * i + t]) && TestClose(m, x[OG + 4 * i + 2 + t]);
       worst = PetscMax(worst, PetscMax(PetscAbsReal(d - x[OG + 4 * i + t]), PetscAbsReal(m - x[OG + 4 * i + 2 + t])));
     }
   }
@@ -323,15 +289,15 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   ok = PETSC_TRUE;
   for (PetscInt l = 0; l < mpe.n; l++) {
     PetscInt i = atoi(mpe.labels[l] + 1);
-    for (int t = 0; t < 2; t++) ok = ok && Close(mpe.values[l * 2 + t], x[OP + 2 * i + t]);
+    for (int t = 0; t < 2; t++) ok = ok && TestClose(mpe.values[l * 2 + t], x[OP + 2 * i + t]);
   }
   TestCheck(c, ok && mpe.n > 20, "maternal permanent environment of the %" PetscInt_FMT " dams", mpe.n);
-  PetscCall(Free(&herd));
-  PetscCall(Free(&sex));
-  PetscCall(Free(&age));
-  PetscCall(Free(&direct));
-  PetscCall(Free(&maternal));
-  PetscCall(Free(&mpe));
+  PetscCall(TestSolutionDestroy(&herd));
+  PetscCall(TestSolutionDestroy(&sex));
+  PetscCall(TestSolutionDestroy(&age));
+  PetscCall(TestSolutionDestroy(&direct));
+  PetscCall(TestSolutionDestroy(&maternal));
+  PetscCall(TestSolutionDestroy(&mpe));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -354,11 +320,13 @@ static PetscErrorCode CompareIdentities(TestCounter *c, const Simulation *s, con
     for (int t = 0; t < 2; t++) {
       PetscInt d = s->dam[i];
       if (!s->has[i][t]) continue;
-      record[k] = i;
-      trait[k]  = t;
+      record[k]                          = i;
+      trait[k]                           = t;
       X[k * p + OH + 2 * s->herd[i] + t] = 1;
-      if (t == 0) X[k * p + OS + s->sex[i]] = 1;
-      else X[k * p + OA] = s->age[i];
+      if (t == 0)
+        X[k * p + OS + s->sex[i]] = 1;
+      else
+        X[k * p + OA] = s->age[i];
       Z[k * q + OG + 4 * i + t - OG] = 1;
       if (d >= 0) {
         Z[k * q + OG + 4 * d + 2 + t - OG] = 1;
@@ -392,7 +360,7 @@ static PetscErrorCode ComparePEVBlocks(TestCounter *c, const PetscReal C[], cons
   const PetscInt n = NDENSE - 1, drop = OS;
   PetscReal     *Cr, *block, worst = 0;
   PetscInt       rows, columns;
-  Solution       direct, mpe;
+  TestSolution   direct, mpe;
   PetscBool      ok = PETSC_TRUE;
 
   PetscFunctionBeginUser;
@@ -404,7 +372,7 @@ static PetscErrorCode ComparePEVBlocks(TestCounter *c, const PetscReal C[], cons
     ii++;
   }
   PetscCall(TestInverseSPD(n, Cr));
-  PetscCall(Load(path, "direct", &direct));
+  PetscCall(TestSolutionLoad(path, "direct", NULL, &direct));
   PetscCall(OutputReadEffectDataset(path, "direct", "pev_block", &rows, &columns, &block));
   ok = rows == NA && columns == 16 ? PETSC_TRUE : PETSC_FALSE;
   for (PetscInt l = 0; ok && l < direct.n; l++) {
@@ -412,14 +380,14 @@ static PetscErrorCode ComparePEVBlocks(TestCounter *c, const PetscReal C[], cons
     for (int p = 0; p < 4; p++)
       for (int q = 0; q < 4; q++) {
         PetscReal dense = Cr[(OG + 4 * i + p - 1) * n + OG + 4 * i + q - 1];
-        ok              = ok && Close(block[l * 16 + p * 4 + q], dense);
+        ok              = ok && TestClose(block[l * 16 + p * 4 + q], dense);
         worst           = PetscMax(worst, PetscAbsReal(block[l * 16 + p * 4 + q] - dense));
       }
   }
   TestCheck(c, ok, "the 4 x 4 PEV blocks (direct and maternal, both traits) of all %d animals agree with the dense inverse (largest difference %.3g)", NA,
             (double)worst);
   PetscCall(PetscFree(block));
-  PetscCall(Load(path, "mpe", &mpe));
+  PetscCall(TestSolutionLoad(path, "mpe", NULL, &mpe));
   PetscCall(OutputReadEffectDataset(path, "mpe", "pev_block", &rows, &columns, &block));
   ok    = rows == mpe.n && columns == 4 ? PETSC_TRUE : PETSC_FALSE;
   worst = 0;
@@ -428,14 +396,14 @@ static PetscErrorCode ComparePEVBlocks(TestCounter *c, const PetscReal C[], cons
     for (int p = 0; p < 2; p++)
       for (int q = 0; q < 2; q++) {
         PetscReal dense = Cr[(OP + 2 * i + p - 1) * n + OP + 2 * i + q - 1];
-        ok              = ok && Close(block[l * 4 + p * 2 + q], dense);
+        ok              = ok && TestClose(block[l * 4 + p * 2 + q], dense);
         worst           = PetscMax(worst, PetscAbsReal(block[l * 4 + p * 2 + q] - dense));
       }
   }
   TestCheck(c, ok, "the 2 x 2 PEV blocks of the maternal permanent environment agree with the dense inverse (largest difference %.3g)", (double)worst);
   PetscCall(PetscFree(block));
-  PetscCall(Free(&direct));
-  PetscCall(Free(&mpe));
+  PetscCall(TestSolutionDestroy(&direct));
+  PetscCall(TestSolutionDestroy(&mpe));
   PetscCall(PetscFree(Cr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -477,8 +445,10 @@ int main(int argc, char **argv)
     {
       PetscBool pev;
       PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &pev));
-      if (pev) PetscCall(ComparePEVBlocks(&c, C, output));
-      else PetscCall(CompareIdentities(&c, s, x));
+      if (pev)
+        PetscCall(ComparePEVBlocks(&c, C, output));
+      else
+        PetscCall(CompareIdentities(&c, s, x));
     }
     PetscCall(PetscFree2(C, b));
     PetscCall(PetscFree(x));

@@ -283,39 +283,6 @@ static PetscErrorCode DenseSystem(const Simulation *s, PetscInt n, const PetscRe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-typedef struct {
-  PetscInt   n, ncolumns;
-  char     **labels;
-  PetscReal *values;
-} Solution;
-
-static PetscErrorCode Load(const char path[], const char name[], const char dataset[], Solution *e)
-{
-  PetscFunctionBeginUser;
-  PetscCall(OutputReadEffect(path, name, &e->n, &e->ncolumns, &e->labels, &e->values, NULL));
-  if (dataset) {
-    PetscInt n, columns;
-    PetscCall(PetscFree(e->values));
-    PetscCall(OutputReadEffectDataset(path, name, dataset, &n, &columns, &e->values));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode Free(Solution *e)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscFree(e->labels));
-  PetscCall(PetscFree(e->values));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscReal Get(const Solution *e, const char label[], PetscInt column)
-{
-  for (PetscInt l = 0; l < e->n; l++)
-    if (!strcmp(e->labels[l], label)) return e->values[l * e->ncolumns + column];
-  return NAN;
-}
-
 static void AnimalLabel(PetscInt i, char label[], size_t size)
 {
   if (i < NPED)
@@ -324,40 +291,35 @@ static void AnimalLabel(PetscInt i, char label[], size_t size)
     snprintf(label, size, "x%d", (int)(i - NPED));
 }
 
-static PetscBool Close(PetscReal a, PetscReal b)
-{
-  return PetscAbsReal(a - b) <= 1e-8 * PetscMax(1.0, PetscAbsReal(b)) ? PETSC_TRUE : PETSC_FALSE;
-}
-
 /* The written solutions in the dense unknowns (0 where the library has no equation). */
 static PetscErrorCode Gather(const Simulation *s, const char path[], PetscReal x[])
 {
-  Solution sex, pen, direct, social;
-  char     label[32];
+  TestSolution sex, pen, direct, social;
+  char         label[32];
 
   PetscFunctionBeginUser;
-  PetscCall(Load(path, "sex", NULL, &sex));
-  PetscCall(Load(path, "pen", NULL, &pen));
-  PetscCall(Load(path, "direct", NULL, &direct));
-  PetscCall(Load(path, "social", NULL, &social));
+  PetscCall(TestSolutionLoad(path, "sex", NULL, &sex));
+  PetscCall(TestSolutionLoad(path, "pen", NULL, &pen));
+  PetscCall(TestSolutionLoad(path, "direct", NULL, &direct));
+  PetscCall(TestSolutionLoad(path, "social", NULL, &social));
   for (PetscInt t = 0; t < ntraits; t++) {
-    x[OSEX + 2 * t]     = Get(&sex, "F", t);
-    x[OSEX + 2 * t + 1] = Get(&sex, "M", t);
+    x[OSEX + 2 * t]     = TestSolutionGet(&sex, "F", t);
+    x[OSEX + 2 * t + 1] = TestSolutionGet(&sex, "M", t);
     for (PetscInt g = 0; g < s->npens; g++) {
       snprintf(label, sizeof(label), "p%d", (int)g);
-      x[OPen() + g * ntraits + t] = Get(&pen, label, t);
+      x[OPen() + g * ntraits + t] = TestSolutionGet(&pen, label, t);
     }
-    x[OPen() + s->npens * ntraits + t] = Get(&pen, "NA", t);
+    x[OPen() + s->npens * ntraits + t] = TestSolutionGet(&pen, "NA", t);
     for (PetscInt i = 0; i < NA; i++) {
       AnimalLabel(i, label, sizeof(label));
-      x[OAnimal(s) + i * Dim() + t]           = Get(&direct, label, t);
-      x[OAnimal(s) + i * Dim() + ntraits + t] = Get(&social, label, t);
+      x[OAnimal(s) + i * Dim() + t]           = TestSolutionGet(&direct, label, t);
+      x[OAnimal(s) + i * Dim() + ntraits + t] = TestSolutionGet(&social, label, t);
     }
   }
-  PetscCall(Free(&sex));
-  PetscCall(Free(&pen));
-  PetscCall(Free(&direct));
-  PetscCall(Free(&social));
+  PetscCall(TestSolutionDestroy(&sex));
+  PetscCall(TestSolutionDestroy(&pen));
+  PetscCall(TestSolutionDestroy(&direct));
+  PetscCall(TestSolutionDestroy(&social));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -366,7 +328,7 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   const PetscInt N = NDense(s);
   PetscReal     *lib, worst = 0, bnorm = 0, k = pow(SIZE - 1.0, 1.0 - dilution);
   PetscBool      ok = PETSC_TRUE, finite = PETSC_TRUE;
-  Solution       tbv;
+  TestSolution   tbv;
   char           label[32];
 
   PetscFunctionBeginUser;
@@ -382,24 +344,25 @@ static PetscErrorCode Compare(TestCounter *c, const Simulation *s, const PetscRe
   }
   TestCheck(c, worst <= 1e-8 * bnorm, "the solutions written solve the dense equations: largest residual %.3g, largest rhs %.3g", (double)worst, (double)bnorm);
   for (PetscInt t = 0; t < ntraits; t++)
-    TestCheck(c, Close(lib[OSEX + 2 * t + 1] - lib[OSEX + 2 * t], x[OSEX + 2 * t + 1] - x[OSEX + 2 * t]), "sex difference, trait %d", (int)t + 1);
-  for (PetscInt i = OPen(); i < OAnimal(s); i++) ok = ok && Close(lib[i], x[i]);
+    TestCheck(c, TestClose(lib[OSEX + 2 * t + 1] - lib[OSEX + 2 * t], x[OSEX + 2 * t + 1] - x[OSEX + 2 * t]), "sex difference, trait %d", (int)t + 1);
+  for (PetscInt i = OPen(); i < OAnimal(s); i++) ok = ok && TestClose(lib[i], x[i]);
   TestCheck(c, ok, "the %" PetscInt_FMT " pens agree with the dense solve", s->npens);
   ok    = PETSC_TRUE;
   worst = 0;
   for (PetscInt i = OAnimal(s); i < N; i++) {
-    ok    = ok && Close(lib[i], x[i]);
+    ok    = ok && TestClose(lib[i], x[i]);
     worst = PetscMax(worst, PetscAbsReal(lib[i] - x[i]));
   }
   TestCheck(c, ok, "direct and social values of all %d animals agree with the dense solve (largest difference %.3g)", NA, (double)worst);
-  PetscCall(Load(path, "tbv", NULL, &tbv));
+  PetscCall(TestSolutionLoad(path, "tbv", NULL, &tbv));
   ok = tbv.n == NA ? PETSC_TRUE : PETSC_FALSE;
   for (PetscInt i = 0; i < NA && ok; i++) {
     AnimalLabel(i, label, sizeof(label));
-    for (PetscInt t = 0; t < ntraits; t++) ok = ok && Close(Get(&tbv, label, t), x[OAnimal(s) + i * Dim() + t] + k * x[OAnimal(s) + i * Dim() + ntraits + t]);
+    for (PetscInt t = 0; t < ntraits; t++)
+      ok = ok && TestClose(TestSolutionGet(&tbv, label, t), x[OAnimal(s) + i * Dim() + t] + k * x[OAnimal(s) + i * Dim() + ntraits + t]);
   }
   TestCheck(c, ok, "total breeding values = direct + %g x social (n = %d, dilution %g) of all animals", (double)k, SIZE, (double)dilution);
-  PetscCall(Free(&tbv));
+  PetscCall(TestSolutionDestroy(&tbv));
   PetscCall(PetscFree(lib));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -414,7 +377,7 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
   const PetscInt N = NDense(s);
   PetscReal     *Ci, worst = 0, k = pow(SIZE - 1.0, 1.0 - dilution), sum_z2 = 0, max_z = 0;
   PetscInt       nsamples = 100, count = 0;
-  Solution       direct, social, tbv;
+  TestSolution   direct, social, tbv;
   PetscBool      ok = PETSC_TRUE, sampled;
   char           label[32], method[16] = "exact";
 
@@ -425,15 +388,15 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
   PetscCall(PetscMalloc1(N * N, &Ci));
   PetscCall(PetscArraycpy(Ci, C, N * N));
   PetscCall(TestInverseSPD(N, Ci));
-  PetscCall(Load(path, "direct", "pev", &direct));
-  PetscCall(Load(path, "social", "pev", &social));
-  PetscCall(Load(path, "tbv", "pev", &tbv));
+  PetscCall(TestSolutionLoad(path, "direct", "pev", &direct));
+  PetscCall(TestSolutionLoad(path, "social", "pev", &social));
+  PetscCall(TestSolutionLoad(path, "tbv", "pev", &tbv));
   for (PetscInt i = 0; i < NA; i++) {
     AnimalLabel(i, label, sizeof(label));
     for (PetscInt t = 0; t < ntraits; t++) {
       PetscInt  d = OAnimal(s) + i * Dim() + t, so = d + ntraits;
       PetscReal exact[3] = {Ci[d * N + d], Ci[so * N + so], Ci[d * N + d] + k * k * Ci[so * N + so] + 2 * k * Ci[d * N + so]};
-      PetscReal got[3]   = {Get(&direct, label, t), Get(&social, label, t), Get(&tbv, label, t)};
+      PetscReal got[3]   = {TestSolutionGet(&direct, label, t), TestSolutionGet(&social, label, t), TestSolutionGet(&tbv, label, t)};
       for (int m = 0; m < 3; m++) {
         if (sampled) {
           PetscReal z = (got[m] - exact[m]) / (exact[m] * PetscSqrtReal(2.0 / nsamples));
@@ -441,7 +404,7 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
           max_z = PetscMax(max_z, PetscAbsReal(z));
           count++;
         } else
-          ok = ok && Close(got[m], exact[m]);
+          ok = ok && TestClose(got[m], exact[m]);
         worst = PetscMax(worst, PetscAbsReal(got[m] - exact[m]));
       }
     }
@@ -453,9 +416,9 @@ static PetscErrorCode ComparePEV(TestCounter *c, const Simulation *s, const Pets
               count, nsamples, (double)(sum_z2 / count), (double)max_z);
   else
     TestCheck(c, ok, "PEV of direct, social and total values of all animals agree with the dense inverse (largest difference %.3g)", (double)worst);
-  PetscCall(Free(&direct));
-  PetscCall(Free(&social));
-  PetscCall(Free(&tbv));
+  PetscCall(TestSolutionDestroy(&direct));
+  PetscCall(TestSolutionDestroy(&social));
+  PetscCall(TestSolutionDestroy(&tbv));
   PetscCall(PetscFree(Ci));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

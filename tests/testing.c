@@ -189,7 +189,36 @@ PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscBool TestClose(PetscReal a, PetscReal b)
+/* GZt = G Z' (q x n) and V = Z G Z' + R (n x n). */
+static void MarginalCovariance(PetscInt n, PetscInt q, const PetscReal Z[], const PetscReal G[], const PetscReal R[], PetscReal GZt[], PetscReal V[])
+{
+  for (PetscInt a = 0; a < q; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal v = 0;
+      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
+      GZt[a * n + i] = v;
+    }
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal v = R[i * n + j];
+      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
+      V[i * n + j] = v;
+    }
+}
+
+/* X'V^-1X (p x p) and X'V^-1y added into XtViX and XtViy, from V^-1. */
+static void GLSEquations(PetscInt n, PetscInt p, const PetscReal X[], const PetscReal Vi[], const PetscReal y[], PetscReal XtViX[], PetscReal XtViy[])
+{
+  for (PetscInt a = 0; a < p; a++)
+    for (PetscInt i = 0; i < n; i++) {
+      PetscReal xv = 0;
+      for (PetscInt j = 0; j < n; j++) xv += X[j * p + a] * Vi[j * n + i];
+      XtViy[a] += xv * y[i];
+      for (PetscInt k = 0; k < p; k++) XtViX[a * p + k] += xv * X[i * p + k];
+    }
+}
+
+PetscBool TestClose(PetscReal a, PetscReal b)
 {
   return PetscAbsReal(a - b) <= 1e-8 * PetscMax(1.0, PetscAbsReal(b)) ? PETSC_TRUE : PETSC_FALSE;
 }
@@ -206,27 +235,10 @@ PetscErrorCode TestMixedModelIdentities(TestCounter *c, PetscInt n, PetscInt p, 
   PetscCall(PetscCalloc5(n, &r, n, &w, q * q, &T, n * n, &Rinv, n * q, &Zs));
   PetscCall(PetscCalloc3(m * m, &Cs, m, &rhs, m, &xs));
   /* V = Z G Z' + R */
-  for (PetscInt a = 0; a < q; a++)
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal v = 0;
-      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
-      GZt[a * n + i] = v;
-    }
-  for (PetscInt i = 0; i < n; i++)
-    for (PetscInt j = 0; j < n; j++) {
-      PetscReal v = R[i * n + j];
-      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
-      Vi[i * n + j] = v;
-    }
+  MarginalCovariance(n, q, Z, G, R, GZt, Vi);
   PetscCall(TestInverseSPD(n, Vi));
   /* BLUE by GLS, compared as fitted values */
-  for (PetscInt a = 0; a < p; a++)
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal xv = 0;
-      for (PetscInt j = 0; j < n; j++) xv += X[j * p + a] * Vi[j * n + i];
-      XtViy[a] += xv * y[i];
-      for (PetscInt k = 0; k < p; k++) XtViX[a * p + k] += xv * X[i * p + k];
-    }
+  GLSEquations(n, p, X, Vi, y, XtViX, XtViy);
   PetscCall(TestSolvePSD(p, XtViX, XtViy, b));
   ok    = PETSC_TRUE;
   worst = 0;
@@ -347,27 +359,11 @@ PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const P
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc5(q * n, &GZt, n * n, &V, n * n, &Vi, p * p, &XtViX, p, &XtViy));
   PetscCall(PetscCalloc2(p, &b, p * p, &work));
-  for (PetscInt a = 0; a < q; a++)
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal v = 0;
-      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
-      GZt[a * n + i] = v;
-    }
-  for (PetscInt i = 0; i < n; i++)
-    for (PetscInt j = 0; j < n; j++) {
-      PetscReal v = R[i * n + j];
-      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
-      V[i * n + j] = Vi[i * n + j] = v;
-    }
+  MarginalCovariance(n, q, Z, G, R, GZt, V);
+  PetscCall(PetscArraycpy(Vi, V, n * n));
   PetscCall(TestInverseSPD(n, Vi));
   PetscCall(LogDetSPD(n, V, &logV));
-  for (PetscInt a = 0; a < p; a++)
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal xv = 0;
-      for (PetscInt j = 0; j < n; j++) xv += X[j * p + a] * Vi[j * n + i];
-      XtViy[a] += xv * y[i];
-      for (PetscInt k = 0; k < p; k++) XtViX[a * p + k] += xv * X[i * p + k];
-    }
+  GLSEquations(n, p, X, Vi, y, XtViX, XtViy);
   PetscCall(PetscArraycpy(work, XtViX, p * p));
   PetscCall(LogDetSPD(p, work, &logXVX));
   PetscCall(TestSolvePSD(p, XtViX, XtViy, b));
@@ -385,23 +381,12 @@ PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, co
                                           const PetscReal R[], const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[],
                                           PetscReal AI[])
 {
-  PetscReal *GZt, *Vi, *XtViX, *ViX, *P, *Py, *w, *Pw, *M;
+  PetscReal *GZt, *Vi, *XtViX, *ViX, *P, *Py, *w, *Pw;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc5(q * n, &GZt, n * n, &Vi, p * p, &XtViX, n * p, &ViX, n * n, &P));
-  PetscCall(PetscCalloc4(n, &Py, npar * n, &w, npar * n, &Pw, q * n, &M));
-  for (PetscInt a = 0; a < q; a++)
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal v = 0;
-      for (PetscInt j = 0; j < q; j++) v += G[a * q + j] * Z[i * q + j];
-      GZt[a * n + i] = v;
-    }
-  for (PetscInt i = 0; i < n; i++)
-    for (PetscInt j = 0; j < n; j++) {
-      PetscReal v = R[i * n + j];
-      for (PetscInt a = 0; a < q; a++) v += Z[i * q + a] * GZt[a * n + j];
-      Vi[i * n + j] = v;
-    }
+  PetscCall(PetscCalloc3(n, &Py, npar * n, &w, npar * n, &Pw));
+  MarginalCovariance(n, q, Z, G, R, GZt, Vi);
   PetscCall(TestInverseSPD(n, Vi));
   for (PetscInt i = 0; i < n; i++)
     for (PetscInt a = 0; a < p; a++) {
@@ -453,6 +438,33 @@ PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, co
       AI[k * npar + l] = 0.5 * v;
     }
   PetscCall(PetscFree5(GZt, Vi, XtViX, ViX, P));
-  PetscCall(PetscFree4(Py, w, Pw, M));
+  PetscCall(PetscFree3(Py, w, Pw));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode TestSolutionLoad(const char path[], const char name[], const char dataset[], TestSolution *e)
+{
+  PetscFunctionBeginUser;
+  PetscCall(OutputReadEffect(path, name, &e->n, &e->ncolumns, &e->labels, &e->values, NULL));
+  if (dataset) {
+    PetscInt n, columns;
+    PetscCall(PetscFree(e->values));
+    PetscCall(OutputReadEffectDataset(path, name, dataset, &n, &columns, &e->values));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode TestSolutionDestroy(TestSolution *e)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(e->labels));
+  PetscCall(PetscFree(e->values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscReal TestSolutionGet(const TestSolution *e, const char label[], PetscInt column)
+{
+  for (PetscInt l = 0; l < e->n; l++)
+    if (!strcmp(e->labels[l], label)) return e->values[l * e->ncolumns + column];
+  return NAN;
 }

@@ -52,6 +52,20 @@ PetscErrorCode TestREMLLogLikelihood(PetscInt n, PetscInt p, PetscInt q, const P
 PetscErrorCode TestREMLAverageInformation(PetscInt n, PetscInt p, PetscInt q, const PetscReal X[], const PetscReal Z[], const PetscReal G[],
                                           const PetscReal R[], const PetscReal y[], PetscInt npar, const PetscReal *const dG[], const PetscReal *const dR[],
                                           PetscReal AI[]);
+/* |a - b| <= 1e-8 max(1, |b|). */
+PetscBool TestClose(PetscReal a, PetscReal b);
+
+/* One effect of a solutions file, read serially: its labels and VALUE, or another dataset of it ("pev"). */
+typedef struct {
+  PetscInt   n, ncolumns;
+  char     **labels;
+  PetscReal *values;
+} TestSolution;
+PetscErrorCode TestSolutionLoad(const char path[], const char name[], const char dataset[], TestSolution *e);
+PetscErrorCode TestSolutionDestroy(TestSolution *e);
+/* Column COLUMN of the level labelled LABEL; NAN when there is no such level. */
+PetscReal TestSolutionGet(const TestSolution *e, const char label[], PetscInt column);
+
 /* mkdir -p on rank 0. */
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
 

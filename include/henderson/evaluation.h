@@ -51,6 +51,9 @@ PETSC_EXTERN PetscErrorCode EvaluationView(Evaluation evaluation, PetscViewer vi
 /* Not collective. The stage objects (owned by the evaluation; NULL before their stage). */
 PETSC_EXTERN PetscErrorCode EvaluationGetModel(Evaluation evaluation, Model *model);
 PETSC_EXTERN PetscErrorCode EvaluationGetRecords(Evaluation evaluation, Records *records);
+/* Not collective, after EvaluationRead(): the group size n of a social model's total breeding value -- the
+   model's `size`, -social_group_size, else the mean group size of the data; 0 without social groups. */
+PETSC_EXTERN PetscErrorCode EvaluationGetSocialGroupSize(Evaluation evaluation, PetscReal *n);
 PETSC_EXTERN PetscErrorCode EvaluationGetPedigree(Evaluation evaluation, Pedigree *pedigree);
 PETSC_EXTERN PetscErrorCode EvaluationGetEquations(Evaluation evaluation, Equations *equations);
 PETSC_EXTERN PetscErrorCode EvaluationGetMME(Evaluation evaluation, MME *mme);
