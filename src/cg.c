@@ -7,6 +7,9 @@ typedef struct {
   PetscBool  resume; /* the next solve starts from the state below */
   PetscInt   resume_its;
   PetscReal  resume_rz;
+  /* the true residual b - Cx, checked whenever the recursive one says converged */
+  PetscInt  replacements, max_stalls; /* replacements in the last solve; checks without progress allowed */
+  PetscReal true_rnorm;               /* ||b - Cx|| at the last check (-1: none) */
 } KSP_HCG;
 
 /* Work vectors: r, z, p, w = C p. */
@@ -75,17 +78,65 @@ static PetscErrorCode NextDirection(KSP ksp, PetscBool first, PetscReal *rz)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The recursive residual r, updated as r -= a Cp, drifts from the true one b - Cx when C is badly
+   conditioned (a pedigree of near-clones, F near 1) or scaled far from 1: CG may then stop on an r that
+   meets the criterion while b - Cx is far from it. So when the test says converged, the true residual is
+   computed; if it fails the criterion it replaces r (residual replacement, as in reliable updating:
+   Sleijpen & van der Vorst 1996) and the iteration goes on from there, keeping the direction p. When
+   max_stalls checks in a row gain less than a factor 2 on the best true residual so far, the attainable
+   accuracy is reached: the solve stops as diverged (KSP_DIVERGED_BREAKDOWN), not converged. */
+static PetscErrorCode CheckTrueResidual(KSP ksp, PetscInt *stalls)
+{
+  KSP_HCG  *cg = (KSP_HCG *)ksp->data;
+  Vec       X = ksp->vec_sol, B = ksp->vec_rhs, R = ksp->work[HCG_R], W = ksp->work[HCG_W];
+  Mat       A;
+  PetscReal tnorm, target = ksp->ttol;
+
+  PetscFunctionBegin;
+  PetscCall(PCGetOperators(ksp->pc, &A, NULL));
+  PetscCall(KSP_MatMult(ksp, A, X, W));
+  PetscCall(VecAYPX(W, -1.0, B)); /* w = b - C x */
+  PetscCall(VecNorm(W, NORM_2, &tnorm));
+  if (!(target > 0)) {
+    PetscReal bnorm;
+    PetscCall(VecNorm(B, NORM_2, &bnorm));
+    target = ksp->rtol * bnorm;
+  }
+  if (tnorm <= target) {
+    cg->true_rnorm = tnorm;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscInfo(ksp, "iteration %" PetscInt_FMT ": recursive residual %g, true residual %g: replaced\n", ksp->its, (double)ksp->rnorm, (double)tnorm));
+  if (cg->true_rnorm >= 0 && tnorm > 0.5 * cg->true_rnorm)
+    (*stalls)++;
+  else
+    *stalls = 0;
+  cg->true_rnorm = cg->true_rnorm >= 0 ? PetscMin(cg->true_rnorm, tnorm) : tnorm;
+  cg->replacements++;
+  PetscCall(VecCopy(W, R));
+  ksp->rnorm = tnorm;
+  if (PetscIsInfOrNanReal(tnorm)) {
+    ksp->reason = KSP_DIVERGED_NANORINF;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  ksp->reason = *stalls >= cg->max_stalls ? KSP_DIVERGED_BREAKDOWN : KSP_CONVERGED_ITERATING;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode KSPSolve_HCG(KSP ksp)
 {
   KSP_HCG  *cg = (KSP_HCG *)ksp->data;
   Vec       X = ksp->vec_sol, B = ksp->vec_rhs, R = ksp->work[HCG_R], P = ksp->work[HCG_P], W = ksp->work[HCG_W];
   Mat       A;
   PetscReal rnorm, rz = 0;
+  PetscInt  stalls = 0;
 
   PetscFunctionBegin;
   PetscCall(PCGetOperators(ksp->pc, &A, NULL));
-  ksp->its    = 0;
-  ksp->reason = KSP_CONVERGED_ITERATING;
+  ksp->its         = 0;
+  ksp->reason      = KSP_CONVERGED_ITERATING;
+  cg->replacements = 0;
+  cg->true_rnorm   = -1;
   if (cg->resume) {
     /* R and P were copied in; X holds the state's x */
     cg->resume = PETSC_FALSE;
@@ -142,11 +193,46 @@ static PetscErrorCode KSPSolve_HCG(KSP ksp)
     PetscCall(KSPLogResidualHistory(ksp, rnorm));
     PetscCall(KSPMonitor(ksp, ksp->its, rnorm));
     PetscCall((*ksp->converged)(ksp, ksp->its, rnorm, &ksp->reason, ksp->cnvP));
+    if (ksp->reason > 0) PetscCall(CheckTrueResidual(ksp, &stalls));
     if (ksp->reason) break;
     PetscCall(NextDirection(ksp, PETSC_FALSE, &rz));
     if (ksp->reason) break;
     if (cg->hook) PetscCall((*cg->hook)(ksp, ksp->its, X, R, P, rz, cg->hook_ctx));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode KSPSetFromOptions_HCG(KSP ksp, PetscOptionItems *PetscOptionsObject)
+{
+  KSP_HCG *cg = (KSP_HCG *)ksp->data;
+
+  PetscFunctionBegin;
+  PetscOptionsHeadBegin(PetscOptionsObject, "KSP hcg options");
+  PetscCall(PetscOptionsInt("-ksp_hcg_max_stalls", "True-residual checks in a row without a gain of 2 before the solve stops as not converged", "KSPHCG",
+                            cg->max_stalls, &cg->max_stalls, NULL));
+  PetscOptionsHeadEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode KSPView_HCG(KSP ksp, PetscViewer viewer)
+{
+  KSP_HCG  *cg = (KSP_HCG *)ksp->data;
+  PetscBool ascii;
+
+  PetscFunctionBegin;
+  PetscCall(PetscObjectTypeCompare((PetscObject)viewer, PETSCVIEWERASCII, &ascii));
+  if (ascii)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  true residual checked at convergence; residual replacements in the last solve: %" PetscInt_FMT "\n",
+                                     cg->replacements));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode KSPHCGGetReplacements_HCG(KSP ksp, PetscInt *replacements)
+{
+  KSP_HCG *cg = (KSP_HCG *)ksp->data;
+
+  PetscFunctionBegin;
+  *replacements = cg->replacements;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -156,6 +242,7 @@ static PetscErrorCode KSPDestroy_HCG(KSP ksp)
   PetscCall(KSPDestroyDefault(ksp));
   PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGSetIterationHook_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGSetResume_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGGetReplacements_C", NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -189,17 +276,20 @@ static PetscErrorCode KSPCreate_HCG(KSP ksp)
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&cg));
-  ksp->data = (void *)cg;
+  cg->max_stalls = 3;
+  cg->true_rnorm = -1;
+  ksp->data      = (void *)cg;
   PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_UNPRECONDITIONED, PC_LEFT, 3));
   ksp->ops->setup          = KSPSetUp_HCG;
   ksp->ops->solve          = KSPSolve_HCG;
   ksp->ops->destroy        = KSPDestroy_HCG;
-  ksp->ops->view           = NULL;
-  ksp->ops->setfromoptions = NULL;
+  ksp->ops->view           = KSPView_HCG;
+  ksp->ops->setfromoptions = KSPSetFromOptions_HCG;
   ksp->ops->buildsolution  = KSPBuildSolutionDefault;
   ksp->ops->buildresidual  = KSPBuildResidualDefault;
   PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGSetIterationHook_C", KSPHCGSetIterationHook_HCG));
   PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGSetResume_C", KSPHCGSetResume_HCG));
+  PetscCall(PetscObjectComposeFunction((PetscObject)ksp, "KSPHCGGetReplacements_C", KSPHCGGetReplacements_HCG));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -225,5 +315,13 @@ PetscErrorCode KSPHCGSetResume(KSP ksp, PetscInt its, Vec r, Vec p, PetscReal rz
 {
   PetscFunctionBegin;
   PetscUseMethod(ksp, "KSPHCGSetResume_C", (KSP, PetscInt, Vec, Vec, PetscReal), (ksp, its, r, p, rz));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode KSPHCGGetReplacements(KSP ksp, PetscInt *replacements)
+{
+  PetscFunctionBegin;
+  *replacements = 0;
+  PetscTryMethod(ksp, "KSPHCGGetReplacements_C", (KSP, PetscInt *), (ksp, replacements));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -21,10 +21,10 @@ struct _p_Design {
 
 PetscErrorCode DesignCreate(Model model, Equations eq, Records records, Vec x, Design *design)
 {
-  Design    D;
-  PetscInt *needed, n = 0;
+  Design     D;
+  PetscInt  *needed, n = 0;
   PetscInt64 local;
-  IS        is;
+  IS         is;
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&D));

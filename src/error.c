@@ -2,28 +2,41 @@
 #include <string.h>
 #include <time.h>
 
-/* The first message of the current error on this rank, kept by the handler. */
-static char      error_message[8192];
+/* The first message of the current error on this rank, kept by the handler, and where it arose. */
+static char      error_message[8192], error_detail[1024];
 static PetscBool error_kept = PETSC_FALSE;
 /* Set when this rank returned an error only because another rank failed. */
 static PetscBool error_from_peer = PETSC_FALSE;
+/* -henderson_error_wait */
+static PetscReal error_wait = 10;
 /* The report's own communicator: a rank that failed alone may call it while the others wait in a
    collective call of their own, which must not be matched with the report's. */
 static MPI_Comm error_comm = MPI_COMM_NULL;
 
+/* The user's line says what went wrong in the user's terms; where in the code (PETSc's error number,
+   function, file and line) is kept apart, for a second line that only errors of the program itself
+   print (a bug report needs it; a missing file does not). */
 static PetscErrorCode HendersonErrorHandler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode code, PetscErrorType type,
                                             const char *message, void *ctx)
 {
+  const PetscBool user = code == PETSC_ERR_USER_INPUT || code == PETSC_ERR_FILE_OPEN || code == PETSC_ERR_FILE_READ || code == PETSC_ERR_FILE_WRITE ||
+                                 code == PETSC_ERR_FILE_UNEXPECTED || code == PETSC_ERR_MEM
+                             ? PETSC_TRUE
+                             : PETSC_FALSE;
+
   if (type != PETSC_ERROR_INITIAL || error_kept) return code;
   error_kept = PETSC_TRUE;
-  if (code == PETSC_ERR_USER_INPUT || code == PETSC_ERR_FILE_OPEN || code == PETSC_ERR_FILE_READ) {
+  if (code == PETSC_ERR_MEM && !(message && message[0])) message = "out of memory";
+  if (user) {
     snprintf(error_message, sizeof(error_message), "%s", message ? message : "");
+    error_detail[0] = 0;
   } else {
-    /* Not the user's fault: say where, for the bug report. */
     const char *text = NULL;
     PetscErrorMessage(code, &text, NULL);
-    snprintf(error_message, sizeof(error_message), "%s%s%s (PETSc error %d in %s() at %s:%d)", text ? text : "internal error",
-             message && message[0] ? ": " : "", message ? message : "", (int)code, func ? func : "?", file ? file : "?", line);
+    snprintf(error_message, sizeof(error_message), "%s%s%s", message && message[0] ? message : "",
+             message && message[0] ? "" : (text ? text : "internal error"), "");
+    snprintf(error_detail, sizeof(error_detail), "PETSc error %d (%s) in %s() at %s:%d; please report it with the command line", (int)code, text ? text : "?",
+             func ? func : "?", file ? file : "?", line);
   }
   return code;
 }
@@ -33,6 +46,16 @@ PetscErrorCode HendersonErrorInitialize(void)
   PetscFunctionBeginUser;
   PetscCall(PetscPushErrorHandler(HendersonErrorHandler, NULL));
   if (error_comm == MPI_COMM_NULL) PetscCallMPI(MPI_Comm_dup(PETSC_COMM_WORLD, &error_comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode HendersonErrorSetFromOptions(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, NULL, "Errors", NULL);
+  PetscCall(PetscOptionsReal("-henderson_error_wait", "Seconds a rank that failed alone waits for the others before it ends the job",
+                             "HendersonErrorSetFromOptions", error_wait, &error_wait, NULL));
+  PetscOptionsEnd();
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -54,6 +77,7 @@ void HendersonErrorClear(void)
   error_kept       = PETSC_FALSE;
   error_from_peer  = PETSC_FALSE;
   error_message[0] = 0;
+  error_detail[0]  = 0;
 }
 
 PetscErrorCode HendersonAgree(MPI_Comm comm, PetscErrorCode local)
@@ -72,6 +96,7 @@ PetscErrorCode HendersonAgree(MPI_Comm comm, PetscErrorCode local)
 static void PrintError(void)
 {
   fprintf(stderr, "henderson: error: %s\n", error_kept ? error_message : "unknown error");
+  if (error_kept && error_detail[0]) fprintf(stderr, "henderson: (internal: %s)\n", error_detail);
   fflush(stderr);
 }
 
@@ -102,10 +127,9 @@ static int ReportMin(int mine, PetscBool failing, double wait)
 PetscErrorCode HendersonErrorReport(MPI_Comm comm, PetscErrorCode code, PetscBool *failed)
 {
   PetscMPIInt rank, size, mine, lowest;
-  PetscReal   wait    = 10;
+  PetscReal   wait    = error_wait;
   PetscBool   failing = code != PETSC_SUCCESS ? PETSC_TRUE : PETSC_FALSE;
 
-  (void)PetscOptionsGetReal(NULL, NULL, "-henderson_error_wait", &wait, NULL);
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   /* A rank that learned of the error from another one has nothing of its own to say. */

@@ -25,6 +25,17 @@ struct _p_Evaluation {
   char         output_path[HENDERSON_MAX_PATH];
   PetscErrorCode (*write_hook)(Output, void *); /* more contents of the output (REML's /variance) */
   void *write_context;
+  /* the options (EvaluationSetFromOptions()) */
+  PetscBool options_set;
+  PetscBool quiet;   /* -quiet, -henderson_quiet: no summary */
+  PetscBool restart; /* -restart: go on from the checkpoint */
+  char      initial_option[HENDERSON_MAX_PATH], checkpoint_option[HENDERSON_MAX_PATH], order_by[MODEL_MAX_NAME];
+  PetscInt  pev_seed, fail_alone;
+  PetscReal social_group_size;
+  char      checkpoint_path[HENDERSON_MAX_PATH]; /* the checkpoint file (with the model: -checkpoint_file or beside the output) */
+  PetscBool output_replaced;                     /* the output file is an earlier run's, and is replaced */
+  PetscBool solver_ready;                        /* the solver is set up with the current system */
+  PetscInt  pev_failed;                          /* -pev sample: samples whose solve did not converge */
 };
 
 PetscErrorCode EvaluationCreate(MPI_Comm comm, Evaluation *evaluation)
@@ -86,6 +97,170 @@ static PetscErrorCode PhaseEnd(Evaluation ev, HendersonPhase phase, double start
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The checkpoint file: -checkpoint_file, or the output's name with .checkpoint.h5 for .h5. */
+static PetscErrorCode CheckpointPath(Evaluation ev, char path[], size_t size)
+{
+  const char *output;
+  size_t      length;
+
+  PetscFunctionBeginUser;
+  if (ev->checkpoint_option[0]) {
+    PetscCall(PetscStrncpy(path, ev->checkpoint_option, size));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(ModelGetOutputPath(ev->model, &output));
+  length = strlen(output);
+  if (length > 3 && !strcmp(output + length - 3, ".h5")) length -= 3;
+  PetscCheck(length + 16 < size, ev->comm, PETSC_ERR_USER_INPUT, "%s: path too long", output);
+  snprintf(path, size, "%.*s.checkpoint.h5", (int)length, output);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CheckEarlierFile(const char path[], const char what[], OutputFileKind wanted, OutputFileKind *kind);
+
+PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
+{
+  PetscBool quiet = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(ev->order_by, "auto", sizeof(ev->order_by)));
+  ev->pev_samples = 100;
+  ev->pev_seed    = 1;
+  ev->fail_alone  = -1;
+  PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
+  PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,
+                             (PetscEnum *)&ev->pev_method, NULL));
+  PetscCall(PetscOptionsInt("-pev_samples", "Simulated data sets of -pev sample", "EvaluationPEV", ev->pev_samples, &ev->pev_samples, NULL));
+  PetscCall(PetscOptionsInt("-pev_seed", "Seed of the random numbers of -pev sample", "EvaluationPEV", ev->pev_seed, &ev->pev_seed, NULL));
+  PetscCall(PetscOptionsBool("-restart", "Go on from the checkpoint of an interrupted run, if there is one (--restart)", "EvaluationSolve", ev->restart,
+                             &ev->restart, NULL));
+  PetscCall(PetscOptionsString("-initial", "Start from the solutions of an earlier evaluation (--initial FILE.h5)", "EvaluationSolve", ev->initial_option,
+                               ev->initial_option, sizeof(ev->initial_option), NULL));
+  PetscCall(PetscOptionsString("-checkpoint_file", "Where checkpoints go (default: the output's name with .checkpoint.h5)", "EvaluationSolve",
+                               ev->checkpoint_option, ev->checkpoint_option, sizeof(ev->checkpoint_option), NULL));
+  PetscCall(PetscOptionsString("-order_by", "Class effect whose levels group the animals' equations (auto, none, or an effect's name)", "OrderAnimals",
+                               ev->order_by, ev->order_by, sizeof(ev->order_by), NULL));
+  PetscCall(PetscOptionsReal("-social_group_size", "n of the total breeding value of a social model (default: the model's size, else the mean group size)",
+                             "EvaluationView", ev->social_group_size, &ev->social_group_size, NULL));
+  PetscCall(PetscOptionsBool("-henderson_quiet", "No summary", "EvaluationView", ev->quiet, &ev->quiet, NULL));
+  PetscCall(PetscOptionsBool("-quiet", "No progress lines and no summary", "EvaluationView", quiet, &quiet, NULL));
+  PetscCall(
+      PetscOptionsInt("-henderson_fail_alone", "Tests: this rank fails alone on entering the solve", "EvaluationSolve", ev->fail_alone, &ev->fail_alone, NULL));
+  PetscOptionsEnd();
+  ev->quiet = (PetscBool)(ev->quiet || quiet);
+  PetscCheck(ev->pev_samples > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_samples must be at least 1");
+  PetscCheck(ev->social_group_size == 0 || ev->social_group_size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
+  PetscCall(HendersonLogSetFromOptions(ev->comm));
+  PetscCall(HendersonErrorSetFromOptions(ev->comm));
+  PetscCall(OutputSetFromOptions(ev->comm));
+  /* the objects of the later stages, made now so that their options are read before any work */
+  if (!ev->pedigree) PetscCall(PedigreeCreate(ev->comm, &ev->pedigree));
+  PetscCall(PedigreeSetFromOptions(ev->pedigree));
+  if (!ev->mme) PetscCall(MMECreate(ev->comm, &ev->mme));
+  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
+  PetscCall(MMESetFromOptions(ev->mme));
+  if (!ev->solver) PetscCall(SolverCreate(ev->comm, &ev->solver));
+  PetscCall(SolverSetFromOptions(ev->solver));
+  ev->options_set = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: no file the run writes -- the output, the checkpoint -- may be one it reads, by any name or
+   link; what is at the output path must be an earlier output of henderson (replaced), and what is at
+   the checkpoint path a henderson checkpoint; else the run stops before any work, and touches nothing. */
+static PetscErrorCode CheckPathsRoot(Evaluation ev, PetscBool checkpointing)
+{
+  const char    *model, *data, *pedigree, *output, *inputs[4], *names[4] = {"model file", "data file", "pedigree file", "--initial file"};
+  OutputFileKind kind;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetPath(ev->model, &model));
+  PetscCall(ModelGetDataPath(ev->model, &data));
+  PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
+  PetscCall(ModelGetOutputPath(ev->model, &output));
+  inputs[0] = model;
+  inputs[1] = data;
+  inputs[2] = pedigree;
+  inputs[3] = ev->initial_option[0] ? ev->initial_option : NULL;
+  if (inputs[3]) PetscCall(HendersonCheckRegular(inputs[3], "the --initial file"));
+  for (int k = 0; k < 3; k++) /* the output may be the --initial file: last month's solutions, replaced by this month's */
+    PetscCheck(!HendersonSameFile(output, inputs[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s: the output %s is the %s %s; it would be overwritten (name another output)", model, output, names[k], inputs[k]);
+  PetscCall(CheckEarlierFile(output, "output", OUTPUT_FILE_SOLUTIONS, &kind));
+  ev->output_replaced = kind == OUTPUT_FILE_SOLUTIONS ? PETSC_TRUE : PETSC_FALSE;
+  if (!checkpointing) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int k = 0; k < 4; k++)
+    PetscCheck(!HendersonSameFile(ev->checkpoint_path, inputs[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "-checkpoint_file %s is the %s %s; it would be overwritten and removed (name another file)", ev->checkpoint_path, names[k], inputs[k]);
+  PetscCheck(!HendersonSameFile(ev->checkpoint_path, output), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "-checkpoint_file %s is the output file (name another file)", ev->checkpoint_path);
+  PetscCall(CheckEarlierFile(ev->checkpoint_path, "checkpoint file", OUTPUT_FILE_CHECKPOINT, &kind));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* PATH may hold nothing or a file of the kind WANTED (which this run replaces); anything else is an error. */
+static PetscErrorCode CheckEarlierFile(const char path[], const char what[], OutputFileKind wanted, OutputFileKind *kind)
+{
+  PetscFunctionBeginUser;
+  PetscCall(OutputGetFileKind(path, kind));
+  PetscCheck(*kind == OUTPUT_FILE_NONE || *kind == wanted, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s: the %s exists and is not %s; it is left alone (remove it, or name another file)", path, what,
+             wanted == OUTPUT_FILE_SOLUTIONS ? "an output of henderson" : "a checkpoint of henderson");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationCheckOutputPath(Evaluation ev, const char path[], const char what[])
+{
+  const char    *paths[5], *names[5] = {"model file", "data file", "pedigree file", "output", "checkpoint file"};
+  PetscErrorCode ierr = PETSC_SUCCESS;
+  PetscBool      checkpointing;
+
+  PetscFunctionBeginUser;
+  PetscCall(SolverIsCheckpointing(ev->solver, &checkpointing));
+  PetscCall(ModelGetPath(ev->model, &paths[0]));
+  PetscCall(ModelGetDataPath(ev->model, &paths[1]));
+  PetscCall(ModelGetPedigreePath(ev->model, &paths[2]));
+  PetscCall(ModelGetOutputPath(ev->model, &paths[3]));
+  paths[4] = checkpointing || ev->restart ? ev->checkpoint_path : NULL;
+  if (ev->rank == 0)
+    for (int k = 0; k < 5 && !ierr; k++)
+      if (HendersonSameFile(path, paths[k]))
+        ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_USER_INPUT, PETSC_ERROR_INITIAL,
+                          "%s: the %s is the %s %s; it would be overwritten", path, what, names[k], paths[k]);
+  PetscCall(HendersonAgree(ev->comm, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* What the options mean for this model, checked before any work: -order_by names one of its class
+   effects, and the files it writes are none of those it reads. */
+static PetscErrorCode EvaluationCheckOptions(Evaluation ev)
+{
+  PetscErrorCode ierr = PETSC_SUCCESS;
+  PetscBool      checkpointing;
+
+  PetscFunctionBeginUser;
+  if (ev->social_group_size > 0) PetscCall(ModelSetSocialSize(ev->model, ev->social_group_size));
+  if (strcmp(ev->order_by, "auto") && strcmp(ev->order_by, "none")) {
+    PetscInt  neffects;
+    PetscBool found = PETSC_FALSE;
+    PetscCall(ModelGetNumEffects(ev->model, &neffects));
+    for (PetscInt e = 0; e < neffects; e++) {
+      const ModelEffect *effect;
+      PetscCall(ModelGetEffect(ev->model, e, &effect));
+      if (!strcmp(effect->name, ev->order_by) && effect->kind != MODEL_EFFECT_COVARIATE && effect->structure != MODEL_STRUCTURE_PEDIGREE && effect->column[0])
+        found = PETSC_TRUE;
+    }
+    PetscCheck(found, ev->comm, PETSC_ERR_USER_INPUT,
+               "-order_by %s: the model has no class effect of that name (a fixed or iid random effect; or auto, or none)", ev->order_by);
+  }
+  PetscCall(CheckpointPath(ev, ev->checkpoint_path, sizeof(ev->checkpoint_path)));
+  PetscCall(SolverIsCheckpointing(ev->solver, &checkpointing));
+  if (ev->rank == 0) ierr = CheckPathsRoot(ev, (PetscBool)(checkpointing || ev->restart));
+  PetscCall(HendersonAgree(ev->comm, ierr));
+  PetscCallMPI(MPI_Bcast(&ev->output_replaced, 1, MPIU_BOOL, 0, ev->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationLoadModel(Evaluation ev, const char model_path[])
 {
   double start;
@@ -94,13 +269,8 @@ PetscErrorCode EvaluationLoadModel(Evaluation ev, const char model_path[])
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_READ, &start));
   PetscCall(ModelCreate(ev->comm, &ev->model));
   PetscCall(ModelLoad(ev->model, model_path));
-  {
-    PetscReal size = 0;
-    PetscBool set;
-    PetscCall(PetscOptionsGetReal(NULL, NULL, "-social_group_size", &size, &set));
-    PetscCheck(!set || size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
-    if (set) PetscCall(ModelSetSocialSize(ev->model, size));
-  }
+  if (!ev->options_set) PetscCall(EvaluationSetFromOptions(ev));
+  PetscCall(EvaluationCheckOptions(ev));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_READ, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -125,10 +295,14 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
 
   PetscFunctionBeginUser;
   PetscCall(ModelHasPedigreeEffect(ev->model, &needed));
+  if (!needed) PetscCall(PedigreeDestroy(&ev->pedigree)); /* made for its options */
   if (!needed) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_PEDIGREE, &start));
   PetscCall(ModelGetPedigreePath(ev->model, &path));
-  PetscCall(PedigreeCreate(ev->comm, &ev->pedigree));
+  if (!ev->pedigree) {
+    PetscCall(PedigreeCreate(ev->comm, &ev->pedigree));
+    PetscCall(PedigreeSetFromOptions(ev->pedigree));
+  }
   {
     ModelPedigreeKind  kind;
     PetscInt           ngroups;
@@ -138,10 +312,26 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
     PetscCall(ModelGetGroups(ev->model, &ngroups, &groups));
     PetscCall(ModelGetInbreeding(ev->model, &inbreeding));
     PetscCall(PedigreeSetKind(ev->pedigree, kind));
+    {
+      ModelPedigreeHeader header;
+      PetscCall(ModelGetPedigreeHeader(ev->model, &header));
+      PetscCall(PedigreeSetHeader(ev->pedigree, header));
+    }
     PetscCall(PedigreeSetGroups(ev->pedigree, ngroups, groups));
     PetscCall(PedigreeSetUseInbreeding(ev->pedigree, inbreeding));
   }
   PetscCall(PedigreeLoad(ev->pedigree, path));
+  {
+    /* a group that names nothing has no equation with information: a typing error on the groups line */
+    PetscInt           unused, ngroups, line;
+    const char *const *groups, *model;
+    PetscCall(PedigreeGetUnusedGroup(ev->pedigree, &unused));
+    PetscCall(ModelGetGroups(ev->model, &ngroups, &groups));
+    PetscCall(ModelGetGroupsLine(ev->model, &line));
+    PetscCall(ModelGetPath(ev->model, &model));
+    PetscCheck(unused < 0, ev->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": the unknown-parent group '%s' appears in no parent column of %s", model, line,
+               groups[unused], path);
+  }
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -160,7 +350,7 @@ PetscErrorCode EvaluationNumber(Evaluation ev)
     PetscCall(PedigreeSetUp(ev->pedigree));
     PetscCall(PhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
     PetscCall(PhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
-    PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree));
+    PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree, ev->order_by));
     PetscCall(PhaseEnd(ev, HENDERSON_PHASE_NUMBER, start));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -175,10 +365,10 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
   PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
-  PetscCall(MMECreate(ev->comm, &ev->mme));
-  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-pev", PEVMethods, (PetscEnum *)&ev->pev_method, NULL));
-  if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
-  PetscCall(MMESetFromOptions(ev->mme));
+  if (!ev->mme) {
+    PetscCall(MMECreate(ev->comm, &ev->mme));
+    if (ev->pev_method == PEV_METHOD_EXACT) PetscCall(MMESetOperatorType(ev->mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
+  }
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->pedigree));
   if (ev->pev_method == PEV_METHOD_EXACT) {
     MMEStats stats;
@@ -204,6 +394,7 @@ PetscErrorCode EvaluationReassemble(Evaluation ev)
     MMEStats stats;
     PetscCall(MMEGetStats(ev->mme, &stats));
     PetscCall(SolverDestroy(&ev->solver));
+    ev->solver_ready = PETSC_FALSE;
     PetscCall(MMEDestroy(&ev->mme));
     PetscCall(MMECreate(ev->comm, &ev->mme));
     PetscCall(MMESetOperatorType(ev->mme, stats.operator));
@@ -235,24 +426,6 @@ static PetscErrorCode MeanEffect(Evaluation ev, PetscInt t, PetscInt *m, const E
   PetscCall(EquationsGetEffect(ev->equations, *m, layout));
   PetscCall(EquationsGetBlock(ev->equations, (*layout)->block, block));
   *position = ModelEffectTraitPosition(effect, t);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The checkpoint file: -checkpoint_file, or the output's name with .checkpoint.h5 for .h5. */
-static PetscErrorCode CheckpointPath(Evaluation ev, char path[], size_t size)
-{
-  const char *output;
-  size_t      length;
-  PetscBool   set;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-checkpoint_file", path, size, &set));
-  if (set) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(ModelGetOutputPath(ev->model, &output));
-  length = strlen(output);
-  if (length > 3 && !strcmp(output + length - 3, ".h5")) length -= 3;
-  PetscCheck(length + 16 < size, ev->comm, PETSC_ERR_USER_INPUT, "%s: path too long", output);
-  snprintf(path, size, "%.*s.checkpoint.h5", (int)length, output);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -384,40 +557,45 @@ static PetscErrorCode EvaluationInitialGuess(Evaluation ev, const char path[], V
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The solver set up with the current system (again after EvaluationReassemble()). */
+static PetscErrorCode EvaluationSolverReady(Evaluation ev)
+{
+  Mat  C, P;
+  char identity[256];
+
+  PetscFunctionBeginUser;
+  if (ev->solver_ready) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(MMEGetSystem(ev->mme, &C, &P, NULL));
+  if (!ev->solver) {
+    PetscCall(SolverCreate(ev->comm, &ev->solver));
+    PetscCall(SolverSetFromOptions(ev->solver));
+  }
+  PetscCall(SolverSetUp(ev->solver, C, P));
+  PetscCall(Identity(ev, identity, sizeof(identity)));
+  PetscCall(SolverSetCheckpoint(ev->solver, ev->checkpoint_path, identity));
+  ev->solver_ready = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationSolve(Evaluation ev)
 {
-  Mat       C, P;
-  Vec       rhs;
-  double    start;
-  PetscBool restart = PETSC_FALSE, initial_set;
-  char      initial[HENDERSON_MAX_PATH];
+  Vec    rhs;
+  double start;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogStagePush(HendersonStageSolve));
   PetscCall(PhaseBegin(ev, HENDERSON_PHASE_SOLVE, &start));
-  PetscCall(MMEGetSystem(ev->mme, &C, &P, &rhs));
-  { /* -henderson_fail_alone R: rank R fails here on its own, as an error inside a solver on one rank
-       would, while the others go on into the solve (the test of HendersonErrorReport()'s way out) */
-    PetscInt alone = -1;
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-henderson_fail_alone", &alone, NULL));
-    PetscCheck(alone != ev->rank, PETSC_COMM_SELF, PETSC_ERR_LIB, "rank %d failed alone (-henderson_fail_alone)", ev->rank);
-  }
-  if (!ev->solver) {
-    char checkpoint[HENDERSON_MAX_PATH], identity[256];
-    PetscCall(SolverCreate(ev->comm, &ev->solver));
-    PetscCall(SolverSetUp(ev->solver, C, P));
-    PetscCall(CheckpointPath(ev, checkpoint, sizeof(checkpoint)));
-    PetscCall(Identity(ev, identity, sizeof(identity)));
-    PetscCall(SolverSetCheckpoint(ev->solver, checkpoint, identity));
-  }
+  PetscCall(MMEGetSystem(ev->mme, NULL, NULL, &rhs));
+  /* -henderson_fail_alone R: rank R fails here on its own, as an error inside a solver on one rank
+     would, while the others go on into the solve (the test of HendersonErrorReport()'s way out) */
+  PetscCheck(ev->fail_alone != ev->rank, PETSC_COMM_SELF, PETSC_ERR_LIB, "rank %d failed alone (-henderson_fail_alone)", ev->rank);
+  PetscCall(EvaluationSolverReady(ev));
   if (!ev->x) PetscCall(VecDuplicate(rhs, &ev->x));
   PetscCall(VecZeroEntries(ev->x));
   /* -restart: on from the checkpoint if there is one; -initial FILE: from an earlier evaluation */
-  PetscCall(PetscOptionsGetBool(NULL, NULL, "-restart", &restart, NULL));
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-initial", initial, sizeof(initial), &initial_set));
   ev->resumed = PETSC_FALSE;
-  if (restart) PetscCall(SolverResume(ev->solver, rhs, ev->x, &ev->resumed));
-  if (!ev->resumed && initial_set) PetscCall(EvaluationInitialGuess(ev, initial, ev->x));
+  if (ev->restart) PetscCall(SolverResume(ev->solver, rhs, ev->x, &ev->resumed));
+  if (!ev->resumed && ev->initial_option[0]) PetscCall(EvaluationInitialGuess(ev, ev->initial_option, ev->x));
   PetscCall(SolverSolve(ev->solver, rhs, ev->x));
   PetscCall(SolverGetResult(ev->solver, &ev->result));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_SOLVE, start));
@@ -525,18 +703,9 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   if (ev->pev_method == PEV_METHOD_EXACT)
     PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev));
   else {
-    PetscInt seed   = 1;
-    ev->pev_samples = 100;
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-pev_samples", &ev->pev_samples, NULL));
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-pev_seed", &seed, NULL));
-    if (!ev->solver) { /* REML rebuilt the system: a solver for it */
-      Mat P;
-      PetscCall(MMEGetSystem(ev->mme, NULL, &P, NULL));
-      PetscCall(SolverCreate(ev->comm, &ev->solver));
-      PetscCall(SolverSetUp(ev->solver, C, P));
-    }
-    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)seed, nblock, rows, cols, extra,
-                                ev->pev, &ev->pev_iterations));
+    PetscCall(EvaluationSolverReady(ev)); /* REML may have rebuilt the system */
+    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)ev->pev_seed, nblock, rows, cols,
+                                extra, ev->pev, &ev->pev_iterations));
   }
   PetscCall(BlockStore(ev, extra));
   PetscCall(PetscFree2(rows, cols));
@@ -908,8 +1077,10 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     out.level_start = lo[e];
     out.level_count = hi[e] - lo[e];
     out.values      = values[e];
-    if (effect->structure == MODEL_STRUCTURE_PEDIGREE)
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) {
       PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+      PetscCall(PedigreeGetLocalLines(ev->pedigree, &out.pedigree_line));
+    }
     if (ev->pev) PetscCall(EffectAccuracy(ev, e, PETSC_FALSE, rstart, rend, &pev, &sep, &reliability));
     if (ev->pev_block && effect->kind == MODEL_EFFECT_RANDOM) {
       const ModelGroup *group;
@@ -936,6 +1107,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
       out.name             = name;
       out.kind             = "groups";
       out.inbreeding       = NULL;
+      out.pedigree_line    = NULL;
       out.inbreeding_count = 0;
       PetscCall(PedigreeGetGroupLabels(ev->pedigree, &out.labels));
       if (ev->rank) out.labels = NULL;
@@ -1020,7 +1192,10 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     SET_INT("generations", s.generations);
     SET_INT("inbred", s.inbred);
     SET_INT("groups", s.groups);
+    SET_INT("header", s.header);
+    SET_INT("mendelian_floored", s.mendelian_floored);
 #undef SET_INT
+    if (s.header) PetscCall(OutputSetAttribute(output, "/pedigree", "header_line", OUTPUT_STRING, s.header_text));
     PetscCall(OutputSetAttribute(output, "/pedigree", "mean_inbreeding", OUTPUT_REAL, &s.mean_inbreeding));
     PetscCall(OutputSetAttribute(output, "/pedigree", "max_inbreeding", OUTPUT_REAL, &s.max_inbreeding));
   }
@@ -1080,7 +1255,7 @@ PetscErrorCode EvaluationWrite(Evaluation ev, const char output_path[])
   /* a failed write leaves no file behind */
   PetscCall(OutputDestroy(&output));
   PetscCall(ierr);
-  if (ev->solver) PetscCall(SolverRemoveCheckpoint(ev->solver)); /* the solutions are safe: the checkpoint has served */
+  if (ev->solver_ready) PetscCall(SolverRemoveCheckpoint(ev->solver)); /* the solutions are safe: the checkpoint has served */
   ev->seconds[HENDERSON_PHASE_WRITE] = 0;
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_WRITE, start));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -1158,12 +1333,21 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
     PetscCall(PedigreeGetStats(ev->pedigree, &s));
     PetscCall(ModelGetPedigreePath(ev->model, &path));
     PetscCall(PetscViewerASCIIPrintf(viewer,
-                                     "  pedigree    %s%s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT
+                                     "  pedigree    %s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT
                                      " parents not listed + %" PetscInt_FMT " with records only (both added as founders)\n",
-                                     path, s.header ? " (header)" : "", s.animals, s.listed, s.parents_added, s.data_added));
+                                     path, s.animals, s.listed, s.parents_added, s.data_added));
+    if (s.header)
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              first line '%s' read as a header%s\n", s.header_text,
+                                       s.header_automatic ? " (decided from the file; 'noheader' on the pedigree line says otherwise)" : ""));
     PetscCall(PetscViewerASCIIPrintf(
         viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n",
         s.founders, s.generations, (double)s.mean_inbreeding, (double)s.max_inbreeding, s.inbred, s.duplicates ? "; repeated identical lines ignored" : ""));
+    if (s.mendelian_floored)
+      PetscCall(PetscViewerASCIIPrintf(viewer,
+                                       "              warning: %" PetscInt_FMT
+                                       " animals have parents with F near 1: their Mendelian sampling variance is raised to %g"
+                                       " (-pedigree_min_mendelian)\n",
+                                       s.mendelian_floored, (double)s.min_mendelian));
   }
   PetscCall(MMEGetStats(ev->mme, &mstats));
   if (mstats.operator== MME_OPERATOR_ASSEMBLED)
@@ -1217,7 +1401,8 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
   PetscCallMPI(MPI_Allreduce(&peak, &peak_sum, 1, MPI_DOUBLE, MPI_SUM, ev->comm));
   PetscCall(
       PetscViewerASCIIPrintf(viewer, "  memory      peak %.1f MiB on the largest rank, %.1f MiB over all ranks\n", peak_max / 1048576.0, peak_sum / 1048576.0));
-  if (ev->output_path[0]) PetscCall(PetscViewerASCIIPrintf(viewer, "  output      %s\n", ev->output_path));
+  if (ev->output_path[0])
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  output      %s%s\n", ev->output_path, ev->output_replaced ? " (replaced the file of an earlier run)" : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1260,6 +1445,20 @@ PetscErrorCode EvaluationGetSolution(Evaluation ev, Vec *x)
 {
   PetscFunctionBeginUser;
   *x = ev->x;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationIsQuiet(Evaluation ev, PetscBool *quiet)
+{
+  PetscFunctionBeginUser;
+  *quiet = ev->quiet;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationGetConverged(Evaluation ev, PetscBool *converged)
+{
+  PetscFunctionBeginUser;
+  *converged = (PetscBool)(ev->result.converged && ev->pev_failed == 0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -4,7 +4,7 @@
 struct _p_Factor {
   MPI_Comm    comm;
   PetscMPIInt rank, size;
-  Mat         F;        /* MUMPS' factor */
+  Mat         F;             /* MUMPS' factor */
   PetscBool   symbolic;      /* the ordering and symbolic factorisation are done */
   PetscBool   inverse_taken; /* selected inverse entries since the last numeric factorisation */
 };
@@ -91,8 +91,10 @@ static PetscReal CSRValue(const PetscInt ia[], const PetscInt ja[], const PetscS
   PetscInt lo = ia[row], hi = ia[row + 1];
   while (lo < hi) {
     PetscInt mid = lo + (hi - lo) / 2;
-    if (ja[mid] < col) lo = mid + 1;
-    else hi = mid;
+    if (ja[mid] < col)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return PetscRealPart(a[lo]);
 }
@@ -111,8 +113,8 @@ PetscErrorCode FactorGetInverseEntries(Factor f, PetscCount n, const PetscInt ro
   PetscCheck(n <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%" PetscInt64_FMT " entries of the inverse asked for on one rank", n64);
   mine = (PetscMPIInt)n;
   PetscCallMPI(MPI_Allreduce(&n64, &total, 1, MPIU_INT64, MPI_SUM, f->comm));
-  PetscCheck(total <= PETSC_MPI_INT_MAX, f->comm, PETSC_ERR_SUP, "%" PetscInt64_FMT " entries of the inverse: MUMPS takes them on one rank, at most %d",
-             total, PETSC_MPI_INT_MAX);
+  PetscCheck(total <= PETSC_MPI_INT_MAX, f->comm, PETSC_ERR_SUP, "%" PetscInt64_FMT " entries of the inverse: MUMPS takes them on one rank, at most %d", total,
+             PETSC_MPI_INT_MAX);
   if (f->rank == 0) PetscCall(PetscMalloc2(f->size, &counts, f->size + 1, &displs));
   PetscCallMPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, f->comm));
   if (f->rank == 0) {
@@ -155,8 +157,10 @@ PetscErrorCode FactorGetInverseEntries(Factor f, PetscCount n, const PetscInt ro
   PetscCall(MatMumpsGetInverse(f->F, spRHS)); /* C symmetric: entry (i, j) of spRHST is C^-1(i, j) */
   PetscCall(MatMumpsSetIcntl(f->F, 30, 0));
   f->inverse_taken = PETSC_TRUE;
-  if (f->size > 1) PetscCall(MatMPIAIJGetSeqAIJ(spRHST, &seq, NULL, NULL));
-  else seq = spRHST;
+  if (f->size > 1)
+    PetscCall(MatMPIAIJGetSeqAIJ(spRHST, &seq, NULL, NULL));
+  else
+    seq = spRHST;
   if (f->rank == 0) {
     const PetscInt    *ia, *ja;
     const PetscScalar *a;

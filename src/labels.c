@@ -1,4 +1,5 @@
 #include <henderson/labels.h>
+#include <ctype.h>
 #include <henderson/error.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -477,4 +478,33 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
   PetscCall(PetscFree(owned_global));
   PetscCall(LabelTableDestroy(&owned));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Natural order: runs of digits compare as numbers ("H9" < "H10"), the rest byte by byte; labels
+   that tie ("H01", "H1") fall back to plain byte order, so the order is total. */
+int LabelNaturalCompare(const char *a, const char *b)
+{
+  const char *a0 = a, *b0 = b;
+  while (*a && *b) {
+    if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+      const char *da, *db;
+      size_t      la, lb;
+      int         c;
+      while (*a == '0' && isdigit((unsigned char)a[1])) a++;
+      while (*b == '0' && isdigit((unsigned char)b[1])) b++;
+      for (da = a; isdigit((unsigned char)*a); a++) {}
+      for (db = b; isdigit((unsigned char)*b); b++) {}
+      la = (size_t)(a - da);
+      lb = (size_t)(b - db);
+      if (la != lb) return la < lb ? -1 : 1;
+      c = strncmp(da, db, la);
+      if (c) return c;
+    } else {
+      if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+      a++;
+      b++;
+    }
+  }
+  if (*a || *b) return *a ? 1 : -1;
+  return strcmp(a0, b0);
 }

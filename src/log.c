@@ -32,6 +32,24 @@ static struct {
   double interval, last;
 } progress;
 
+PetscErrorCode HendersonLogSetFromOptions(MPI_Comm comm)
+{
+  PetscMPIInt rank;
+  PetscBool   quiet    = PETSC_FALSE;
+  PetscReal   interval = 5;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscOptionsBegin(comm, NULL, "Progress lines", NULL);
+  PetscCall(PetscOptionsBool("-quiet", "No progress lines on standard error, and no summary", "HendersonLogSetFromOptions", quiet, &quiet, NULL));
+  PetscCall(PetscOptionsReal("-progress_interval", "Seconds between progress lines", "HendersonLogSetFromOptions", interval, &interval, NULL));
+  PetscOptionsEnd();
+  progress.state    = rank == 0 && !quiet ? 1 : 2;
+  progress.interval = (double)interval;
+  progress.last     = HendersonSeconds();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscBool HendersonProgressDue(void)
 {
   if (progress.state == 0) {

@@ -2,40 +2,88 @@
 
      mpirun -n P henderson solve MODEL_FILE [PETSc options]
      mpirun -n P henderson reml MODEL_FILE [options]
-     henderson export FILE.h5 EFFECT [DATASET]
+     henderson export FILE.h5 [EFFECT [DATASET]]
      mpirun -n P henderson pedigree PEDIGREE_FILE
 
    The stages of a solve, in order, are those of evaluation.h: model -> data -> pedigree ->
-   numbering -> assembly -> PCG -> HDF5. This file only reads the command line. */
+   numbering -> assembly -> PCG -> HDF5. This file reads the command line: the command, its
+   arguments, and -- before any work -- that every option given is one something reads. */
 #include <henderson/henderson.h>
+#include <henderson/export.h>
 #include <signal.h>
 #include <string.h>
 
 static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
-                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact|sample] [PETSc options]\n"
+                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact|sample] [options]\n"
                            "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem] [-reml_max_it N] [-reml_tol T] [--pev exact|sample]\n"
-                           "       henderson export FILE.h5 EFFECT [value|pev|sep|reliability|inbreeding]\n"
+                           "       henderson export FILE.h5 [EFFECT [value|pev|sep|reliability|inbreeding]] [-export_order file|level|label]\n"
                            "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
-                           "       henderson --version\n";
+                           "       henderson --version\n"
+                           "       henderson COMMAND -help   (the options of a command, then exit)\n";
 
 /* Exit codes: 0 success, 1 error (message on stderr), 2 solved but not converged (solutions written). */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_NOT_CONVERGED = 2 };
+
+/* The long forms of most programs for the options of a production run. */
+static void LongOptions(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--restart")) argv[i] = (char *)"-restart";
+    if (!strcmp(argv[i], "--initial")) argv[i] = (char *)"-initial";
+    if (!strcmp(argv[i], "--pev")) argv[i] = (char *)"-pev";
+    if (!strcmp(argv[i], "--quiet")) argv[i] = (char *)"-quiet";
+    if (!strcmp(argv[i], "--help") && i > 1) argv[i] = (char *)"-help"; /* henderson solve --help; henderson --help is ours */
+  }
+}
+
+/* An option name as PETSc reads one: -letter..., not a negative number. */
+static PetscBool IsOptionName(const char arg[])
+{
+  return arg[0] == '-' && arg[1] && !(arg[1] >= '0' && arg[1] <= '9') && arg[1] != '.' ? PETSC_TRUE : PETSC_FALSE;
+}
+
+/* After the command's NPOSITIONAL arguments (argv[2] ...), every word must be an option or an option's
+   value: PETSc would silently skip any other (a second model file, a misplaced word). */
+static PetscErrorCode CheckArguments(int argc, char **argv, int npositional)
+{
+  PetscFunctionBeginUser;
+  for (int i = 2; i < argc && i < 2 + npositional; i++)
+    PetscCheck(!IsOptionName(argv[i]), PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "henderson %s: expected %d argument%s before the options, found the option %s",
+               argv[1], npositional, npositional == 1 ? "" : "s", argv[i]);
+  for (int i = 2 + npositional; i < argc; i++) {
+    PetscCheck(IsOptionName(argv[i]), PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
+               "henderson %s: unexpected argument '%s' (options start with -; see henderson %s -help)", argv[1], argv[i], argv[1]);
+    if (i + 1 < argc && !IsOptionName(argv[i + 1])) i++; /* its value */
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /* The evaluation is left to the caller to destroy: after an error, only once every rank has learned
    of it (a rank that failed alone must not wait in a collective destruction). */
 static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, PetscBool *converged)
 {
-  SolverResult result;
-  PetscBool    quiet = PETSC_FALSE;
+  PetscBool quiet;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetBool(NULL, NULL, "-henderson_quiet", &quiet, NULL));
-  if (!quiet) PetscCall(PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL)); /* no progress lines, no summary */
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
+  PetscCall(EvaluationSetFromOptions(*ev));
+  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD));
   PetscCall(EvaluationRun(*ev, model_path));
+  PetscCall(EvaluationIsQuiet(*ev, &quiet));
   if (!quiet) PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
-  PetscCall(EvaluationGetSolverResult(*ev, &result));
-  *converged = result.converged;
+  PetscCall(EvaluationGetConverged(*ev, converged));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* MODEL.reml.txt beside MODEL.txt (MODEL_FILE.reml.txt for other names). */
+static PetscErrorCode REMLModelCopyPath(const char model_path[], char copy[], size_t size)
+{
+  size_t length = strlen(model_path);
+
+  PetscFunctionBeginUser;
+  if (length > 4 && !strcmp(model_path + length - 4, ".txt")) length -= 4;
+  PetscCheck(snprintf(copy, size, "%.*s.reml.txt", (int)length, model_path) < (int)size, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "%s: path too long",
+             model_path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -43,27 +91,31 @@ static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, Pets
    are written with /variance, and a copy of the model file with the estimates next to it. */
 static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML *reml, PetscBool *converged)
 {
-  PetscBool quiet = PETSC_FALSE, set;
-  Model     model;
-  char      copy[HENDERSON_MAX_PATH + 16], note[256];
-  size_t    length;
+  Model           model;
+  MME             mme;
+  MMEOperatorType type;
+  REMLMethod      method;
+  char            copy[HENDERSON_MAX_PATH + 16], note[256];
+  PetscBool       quiet;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL));
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mme_operator", &set));
-  {
-    char method[16] = "ai";
-    PetscCall(PetscOptionsGetString(NULL, NULL, "-reml_method", method, sizeof(method), NULL));
-    if (!set && strcmp(method, "mcem")) PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* the factorisation needs the entries */
-  }
+  PetscCall(REMLCreate(PETSC_COMM_WORLD, reml));
+  PetscCall(REMLSetFromOptions(*reml));
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
+  PetscCall(EvaluationSetFromOptions(*ev));
+  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD));
+  PetscCall(REMLGetMethod(*reml, &method));
+  PetscCall(EvaluationGetMME(*ev, &mme));
+  PetscCall(MMEGetOperatorType(mme, &type));
+  if (type == MME_OPERATOR_AUTO && method != REML_METHOD_MCEM)
+    PetscCall(MMESetOperatorType(mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
   PetscCall(EvaluationLoadModel(*ev, model_path));
+  PetscCall(REMLModelCopyPath(model_path, copy, sizeof(copy)));
+  PetscCall(EvaluationCheckOutputPath(*ev, copy, "model file with the estimates"));
   PetscCall(EvaluationRead(*ev));
   PetscCall(EvaluationPedigree(*ev));
   PetscCall(EvaluationNumber(*ev));
   PetscCall(EvaluationAssemble(*ev));
-  PetscCall(REMLCreate(PETSC_COMM_WORLD, reml));
-  PetscCall(REMLSetFromOptions(*reml));
   PetscCall(REMLRun(*reml, *ev));
   PetscCall(REMLGetConverged(*reml, converged));
   /* the solutions at the estimates, by the usual solver */
@@ -73,49 +125,43 @@ static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML 
   PetscCall(EvaluationSetWriteHook(*ev, REMLWriteOutput, *reml));
   PetscCall(EvaluationWrite(*ev, NULL));
   PetscCall(EvaluationGetModel(*ev, &model));
-  length = strlen(model_path);
-  if (length > 4 && !strcmp(model_path + length - 4, ".txt")) length -= 4;
-  snprintf(copy, sizeof(copy), "%.*s.reml.txt", (int)length, model_path);
   snprintf(note, sizeof(note), "henderson %s reml: the (co)variances estimated from %s (%s)", HendersonVersion(), model_path,
            *converged ? "converged" : "NOT converged");
   PetscCall(ModelWriteWithVariances(model, copy, note));
+  PetscCall(EvaluationIsQuiet(*ev, &quiet));
   if (!quiet) {
     PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
     PetscCall(REMLView(*reml, PETSC_VIEWER_STDOUT_WORLD));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  model       %s: the model file with the estimates\n", copy));
   }
+  {
+    PetscBool solved;
+    PetscCall(EvaluationGetConverged(*ev, &solved));
+    *converged = (PetscBool)(*converged && solved);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode CommandExport(const char path[], const char name[], const char dataset[])
+static PetscErrorCode CommandExport(int argc, char **argv)
 {
   PetscMPIInt rank;
-  PetscInt    nlevels, ntraits;
-  char      **labels;
-  PetscReal  *values;
+  Export export;
+  int npositional = 1;
 
   PetscFunctionBeginUser;
+  while (2 + npositional < argc && npositional < 3 && !IsOptionName(argv[2 + npositional])) npositional++;
+  PetscCall(CheckArguments(argc, argv, npositional));
+  PetscCall(ExportCreate(PETSC_COMM_WORLD, &export));
+  PetscCall(ExportSetFromOptions(export));
+  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  if (rank) PetscFunctionReturn(PETSC_SUCCESS);
-  /* "henderson export ... | head" closes the pipe early: end quietly, as text tools do */
-  PetscCall(PetscPopSignalHandler());
-  signal(SIGPIPE, SIG_DFL);
-  PetscCall(OutputReadEffect(path, name, &nlevels, &ntraits, &labels, &values, NULL));
-  if (dataset && strcmp(dataset, "value")) { /* another per-level dataset: pev, sep, reliability, inbreeding */
-    PetscInt rows;
-    PetscCall(PetscFree(values));
-    PetscCall(OutputReadEffectDataset(path, name, dataset, &rows, &ntraits, &values));
-    PetscCheck(rows == nlevels, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: /solutions/%s/%s has %" PetscInt_FMT " rows for %" PetscInt_FMT " levels", path, name,
-               dataset, rows, nlevels);
+  if (!rank) {
+    /* "henderson export ... | head" closes the pipe early: end quietly, as text tools do */
+    PetscCall(PetscPopSignalHandler());
+    signal(SIGPIPE, SIG_DFL);
+    PetscCall(ExportWrite(export, argv[2], npositional > 1 ? argv[3] : NULL, npositional > 2 ? argv[4] : NULL, stdout));
   }
-  for (PetscInt l = 0; l < nlevels; l++) {
-    fputs(labels[l], stdout);
-    for (PetscInt t = 0; t < ntraits; t++) printf(" %.10g", (double)values[l * ntraits + t]);
-    putchar('\n');
-  }
-  fflush(stdout);
-  PetscCall(PetscFree(labels));
-  PetscCall(PetscFree(values));
+  PetscCall(ExportDestroy(&export));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -128,13 +174,51 @@ static PetscErrorCode CommandPedigree(const char path[])
 
   PetscFunctionBeginUser;
   PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
-  ierr = PedigreeLoad(pedigree, path);
+  ierr = PedigreeSetFromOptions(pedigree);
+  if (!ierr) ierr = HendersonOptionsCheckUnused(PETSC_COMM_WORLD);
+  if (!ierr) ierr = PedigreeLoad(pedigree, path);
   if (!ierr) ierr = PedigreeSetUp(pedigree);
   if (!ierr) ierr = PedigreeView(pedigree, PETSC_VIEWER_STDOUT_WORLD);
   if (!ierr) ierr = PetscPrintf(PETSC_COMM_WORLD, "  seconds       %.3f\n", HendersonSeconds() - start);
   PetscCall(PedigreeDestroy(&pedigree));
   PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -help: what COMMAND reads, listed by PETSc as every object reads its options; no work is done. */
+static PetscErrorCode CommandHelp(const char command[])
+{
+  PetscFunctionBeginUser;
+  if (!strcmp(command, "solve") || !strcmp(command, "reml")) {
+    Evaluation ev;
+    if (!strcmp(command, "reml")) {
+      REML reml;
+      PetscCall(REMLCreate(PETSC_COMM_WORLD, &reml));
+      PetscCall(REMLSetFromOptions(reml));
+      PetscCall(REMLDestroy(&reml));
+    }
+    PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
+    PetscCall(EvaluationSetFromOptions(ev));
+    PetscCall(EvaluationDestroy(&ev));
+  } else if (!strcmp(command, "pedigree")) {
+    Pedigree pedigree;
+    PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
+    PetscCall(PedigreeSetFromOptions(pedigree));
+    PetscCall(PedigreeDestroy(&pedigree));
+  } else if (!strcmp(command, "export")) {
+    Export export;
+    PetscCall(ExportCreate(PETSC_COMM_WORLD, &export));
+    PetscCall(ExportSetFromOptions(export));
+    PetscCall(ExportDestroy(&export));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscBool HasHelp(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-help") || !strcmp(argv[i], "-h")) return PETSC_TRUE;
+  return PETSC_FALSE;
 }
 
 int main(int argc, char **argv)
@@ -144,36 +228,43 @@ int main(int argc, char **argv)
   int            exit_code = EXIT_OK;
   Evaluation     ev        = NULL;
   REML           reml      = NULL;
+  const char    *command   = argc >= 2 ? argv[1] : "";
 
-  /* the two options of a production run, also in the long form of most programs */
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--restart")) argv[i] = (char *)"-restart";
-    if (!strcmp(argv[i], "--initial")) argv[i] = (char *)"-initial";
-    if (!strcmp(argv[i], "--pev")) argv[i] = (char *)"-pev";
-  }
+  LongOptions(argc, argv);
+  /* a write past a file size limit (ulimit -f) then fails with EFBIG, reported as an error, instead of
+     killing the process with SIGXFSZ half way through writing */
+  signal(SIGXFSZ, SIG_IGN);
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(HendersonErrorInitialize());
-  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+  if (!strcmp(command, "--version") || !strcmp(command, "version")) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "henderson %s\n", HendersonVersion()));
-  } else if (argc >= 3 && !strcmp(argv[1], "solve") && argv[2][0] != '-') {
-    ierr = CommandSolve(argv[2], &ev, &converged);
-  } else if (argc >= 3 && !strcmp(argv[1], "reml") && argv[2][0] != '-') {
-    ierr = CommandREML(argv[2], &ev, &reml, &converged);
-  } else if (argc >= 3 && !strcmp(argv[1], "pedigree") && argv[2][0] != '-') {
-    ierr = CommandPedigree(argv[2]);
-  } else if (argc >= 4 && !strcmp(argv[1], "export")) {
-    ierr = CommandExport(argv[2], argv[3], argc >= 5 && argv[4][0] != '-' ? argv[4] : NULL);
-  } else {
+  } else if (!strcmp(command, "--help") || !strcmp(command, "help")) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
-    exit_code = (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) ? EXIT_OK : EXIT_ERROR;
+  } else if (HasHelp(argc, argv)) {
+    ierr = CommandHelp(command); /* PETSc printed the usage at PetscInitialize() */
+  } else if (argc >= 3 && !strcmp(command, "solve")) {
+    ierr = CheckArguments(argc, argv, 1);
+    if (!ierr) ierr = CommandSolve(argv[2], &ev, &converged);
+  } else if (argc >= 3 && !strcmp(command, "reml")) {
+    ierr = CheckArguments(argc, argv, 1);
+    if (!ierr) ierr = CommandREML(argv[2], &ev, &reml, &converged);
+  } else if (argc >= 3 && !strcmp(command, "pedigree")) {
+    ierr = CheckArguments(argc, argv, 1);
+    if (!ierr) ierr = CommandPedigree(argv[2]);
+  } else if (argc >= 3 && !strcmp(command, "export")) {
+    ierr = CommandExport(argc, argv);
+  } else {
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "%s", help));
+    if (argc >= 2) PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: error: unknown command, or its argument missing: %s\n", command));
+    exit_code = EXIT_ERROR;
   }
   PetscCall(HendersonErrorReport(PETSC_COMM_WORLD, ierr, &failed));
   PetscCall(EvaluationDestroy(&ev));
   if (failed)
     exit_code = EXIT_ERROR;
   else if (!converged) {
-    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: warning: %s did not converge; %s written anyway\n", reml ? "REML" : "the solver",
-                           reml ? "the estimates of the last round were" : "solutions were"));
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR, "henderson: warning: %s did not converge; %s written anyway\n",
+                           reml ? "REML or the final solve" : "the solver", reml ? "the estimates of the last round were" : "solutions were"));
     exit_code = EXIT_NOT_CONVERGED;
   }
   PetscCall(REMLDestroy(&reml));

@@ -34,6 +34,13 @@ PetscErrorCode MMESetOperatorType(MME mme, MMEOperatorType type)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode MMEGetOperatorType(MME mme, MMEOperatorType *type)
+{
+  PetscFunctionBeginUser;
+  *type = mme->type;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode MMESetFromOptions(MME mme)
 {
   PetscFunctionBeginUser;

@@ -22,28 +22,29 @@ typedef struct {
 } PendingEffect;
 
 struct _p_Model {
-  MPI_Comm          comm;
-  char              path[HENDERSON_MAX_PATH];
-  char             *text;
-  char              data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
-  PetscInt          data_line, pedigree_line, output_line; /* where the model file names them (0: output implied) */
-  PetscBool         has_pedigree, inbreeding;
-  ModelPedigreeKind pedigree_kind;
-  PetscInt          ngroup_ids;
-  char            **group_ids;
-  PetscInt          ntraits;
-  char              traits[MODEL_MAX_TRAITS][MODEL_MAX_NAME];
-  PetscInt          trait_lines[MODEL_MAX_TRAITS], trait_columns[MODEL_MAX_TRAITS];
-  char              weight[MODEL_MAX_NAME];
-  PetscInt          weight_line, weight_column;
-  PetscReal        *residual; /* t x t */
-  PetscInt          residual_line, nresidual_values;
-  PetscReal         residual_values[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
-  PetscInt          neffects, capacity;
-  ModelEffect      *effects;
-  PendingEffect    *pending;
-  PetscInt          ngroups;
-  ModelGroup       *groups;
+  MPI_Comm            comm;
+  char                path[HENDERSON_MAX_PATH];
+  char               *text;
+  char                data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
+  PetscInt            data_line, pedigree_line, output_line; /* where the model file names them (0: output implied) */
+  PetscBool           has_pedigree, inbreeding;
+  ModelPedigreeKind   pedigree_kind;
+  ModelPedigreeHeader pedigree_header; /* auto unless the pedigree line says header or noheader */
+  PetscInt            ngroup_ids, groups_line;
+  char              **group_ids;
+  PetscInt            ntraits;
+  char                traits[MODEL_MAX_TRAITS][MODEL_MAX_NAME];
+  PetscInt            trait_lines[MODEL_MAX_TRAITS], trait_columns[MODEL_MAX_TRAITS];
+  char                weight[MODEL_MAX_NAME];
+  PetscInt            weight_line, weight_column;
+  PetscReal          *residual; /* t x t */
+  PetscInt            residual_line, nresidual_values;
+  PetscReal           residual_values[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
+  PetscInt            neffects, capacity;
+  ModelEffect        *effects;
+  PendingEffect      *pending;
+  PetscInt            ngroups;
+  ModelGroup         *groups;
 };
 
 PetscErrorCode ModelCreate(MPI_Comm comm, Model *model)
@@ -83,12 +84,12 @@ PetscErrorCode ModelDestroy(Model *model)
 /* Rank 0 reads the whole model file (a few lines). */
 static PetscErrorCode ReadText(const char path[], char **text, PetscInt64 *length)
 {
-  FILE  *fp = fopen(path, "rb");
+  FILE  *fp;
   long   n;
   size_t got;
 
   PetscFunctionBeginUser;
-  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open the model file: %s", path, strerror(errno));
+  PetscCall(HendersonOpenRegular(path, "the model file", &fp));
   fseek(fp, 0, SEEK_END);
   n = ftell(fp);
   rewind(fp);
@@ -109,11 +110,11 @@ static PetscErrorCode ReadText(const char path[], char **text, PetscInt64 *lengt
 
 static PetscErrorCode ParseNumber(const char path[], PetscInt line, const char text[], const char what[], PetscReal *value)
 {
-  PetscBool ok;
+  const char *problem;
 
   PetscFunctionBeginUser;
-  PetscCall(HendersonParseReal(text, value, &ok));
-  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s '%s' is not a number", path, line, what, text);
+  PetscCall(HendersonParseNumber(text, value, &problem));
+  PetscCheck(!problem, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s '%s' %s", path, line, what, text, problem);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -535,22 +536,28 @@ static PetscErrorCode ModelParse(Model m)
       NEED(1, "FILE");
       PetscCall(SetPath(m->path, dir, lineno, key, &data_line, fields[1], m->data_path));
     } else if (!strcmp(key, "pedigree")) {
-      PetscCheck(n == 2 || n == 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'pedigree' takes FILE [animal|sire-mgs]", m->path, lineno);
+      PetscCheck(n >= 2 && n <= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'pedigree' takes FILE [animal|sire-mgs] [header|noheader]",
+                 m->path, lineno);
       PetscCall(SetPath(m->path, dir, lineno, key, &pedigree_line, fields[1], m->pedigree_path));
       m->has_pedigree = PETSC_TRUE;
-      if (n == 3) {
-        if (!strcmp(fields[2], "sire-mgs"))
+      for (PetscInt k = 2; k < n; k++) {
+        if (!strcmp(fields[k], "sire-mgs"))
           m->pedigree_kind = MODEL_PEDIGREE_SIRE_MGS;
+        else if (!strcmp(fields[k], "header"))
+          m->pedigree_header = MODEL_PEDIGREE_HEADER_YES;
+        else if (!strcmp(fields[k], "noheader"))
+          m->pedigree_header = MODEL_PEDIGREE_HEADER_NO;
         else
-          PetscCheck(!strcmp(fields[2], "animal"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-                     "%s:%" PetscInt_FMT ": unknown pedigree kind '%s' (animal or sire-mgs)", m->path, lineno, fields[2]);
+          PetscCheck(!strcmp(fields[k], "animal"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                     "%s:%" PetscInt_FMT ": unknown pedigree kind '%s' (animal or sire-mgs; header or noheader)", m->path, lineno, fields[k]);
       }
     } else if (!strcmp(key, "groups")) {
       PetscCheck(n >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' takes the IDs of the unknown-parent groups", m->path, lineno);
       PetscCheck(!groups_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'groups' given twice (first at line %" PetscInt_FMT ")", m->path,
                  lineno, groups_line);
-      groups_line   = lineno;
-      m->ngroup_ids = n - 1;
+      groups_line    = lineno;
+      m->groups_line = lineno;
+      m->ngroup_ids  = n - 1;
       PetscCall(PetscMalloc1(n - 1, &m->group_ids));
       for (PetscInt k = 1; k < n; k++) {
         PetscCheck(!HendersonIsMissing(fields[k], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -803,6 +810,20 @@ PetscErrorCode ModelGetInbreeding(Model m, PetscBool *use)
 {
   PetscFunctionBeginUser;
   *use = m->inbreeding;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetGroupsLine(Model m, PetscInt *line)
+{
+  PetscFunctionBeginUser;
+  *line = m->groups_line;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetPedigreeHeader(Model m, ModelPedigreeHeader *header)
+{
+  PetscFunctionBeginUser;
+  *header = m->pedigree_header;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -3,35 +3,6 @@
 #include <ctype.h>
 #include <string.h>
 
-/* Natural order: runs of digits compare as numbers ("H9" < "H10"), the rest byte by byte; labels
-   that tie ("H01", "H1") fall back to plain byte order, so the order is total. */
-static int NaturalCompare(const char *a, const char *b)
-{
-  const char *a0 = a, *b0 = b;
-  while (*a && *b) {
-    if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-      const char *da, *db;
-      size_t      la, lb;
-      int         c;
-      while (*a == '0' && isdigit((unsigned char)a[1])) a++;
-      while (*b == '0' && isdigit((unsigned char)b[1])) b++;
-      for (da = a; isdigit((unsigned char)*a); a++) {}
-      for (db = b; isdigit((unsigned char)*b); b++) {}
-      la = (size_t)(a - da);
-      lb = (size_t)(b - db);
-      if (la != lb) return la < lb ? -1 : 1;
-      c = strncmp(da, db, la);
-      if (c) return c;
-    } else {
-      if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-      a++;
-      b++;
-    }
-  }
-  if (*a || *b) return *a ? 1 : -1;
-  return strcmp(a0, b0);
-}
-
 typedef struct {
   const char *label;
   PetscInt    level;
@@ -39,7 +10,7 @@ typedef struct {
 
 static int CompareLabelledLevels(const void *x, const void *y)
 {
-  return NaturalCompare(((const LabelledLevel *)x)->label, ((const LabelledLevel *)y)->label);
+  return LabelNaturalCompare(((const LabelledLevel *)x)->label, ((const LabelledLevel *)y)->label);
 }
 
 /* The effect whose levels cluster the animals: NAME, or (auto) the fixed class effect with the most
@@ -100,10 +71,10 @@ static PetscBool ClusterHasConstraint(Model model, PetscInt e)
   return PETSC_FALSE;
 }
 
-PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree)
+PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree, const char order_by[])
 {
   PetscMPIInt     rank;
-  char            name[MODEL_MAX_NAME] = "auto";
+  const char     *name = order_by && order_by[0] ? order_by : "auto";
   PetscBool       none, has_pedigree;
   PetscInt        cluster, nclusters, nanimals, neffects, nlocal, *rank_of, *key, *position, animal_effect = -1;
   const PetscInt *clevel;
@@ -114,11 +85,6 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
   PetscCall(ModelHasPedigreeEffect(model, &has_pedigree));
   if (!has_pedigree) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscOptionsBegin(comm, NULL, "Order of the animals' equations", NULL);
-  PetscCall(PetscOptionsString("-order_by",
-                               "Class effect whose levels group the animals (auto: the fixed class effect with the most levels; none: pedigree order)",
-                               "OrderAnimals", name, name, sizeof(name), NULL));
-  PetscOptionsEnd();
   PetscCall(PetscStrcmp(name, "none", &none));
   if (none) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(ClusterEffect(model, records, name, &cluster));

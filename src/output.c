@@ -1,3 +1,5 @@
+/* fallocate() and FALLOC_FL_KEEP_SIZE: claiming disk space before HDF5 writes (OutputReserve()) */
+#define _GNU_SOURCE
 #include <henderson/output.h>
 #include <henderson/error.h>
 #include <hdf5.h>
@@ -5,6 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 struct _p_Output {
   MPI_Comm    comm;
@@ -12,79 +18,195 @@ struct _p_Output {
   char        path[HENDERSON_MAX_PATH], temporary[HENDERSON_MAX_PATH + 64];
   hid_t       file, transfer;
   PetscBool   committed;
+  /* rank 0: the disk space claimed for the file so far (OutputReserve()) */
+  int        reserve_fd;
+  PetscInt64 reserved, needed;
+  /* tests: the HDF5 call number FAIL_AT (counting H5CheckAll()s) fails on rank FAIL_RANK, as a full disk would */
+  PetscInt fail_rank, fail_at, checks;
 };
 
-/* HDF5 reports failure by a negative return value. */
-#define H5Check(expr, what) PetscCheck((expr) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: HDF5 could not %s", o->temporary, what)
+/* HDF5 reports failure by a negative return value. Reading is serial: H5CheckRead fails this rank. */
 #define H5CheckRead(expr, path, what) PetscCheck((expr) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: HDF5 could not %s", path, what)
+/* Writing is collective: every rank makes every HDF5 call of the output, and a call that fails on one
+   rank (a full disk, a quota) must fail on all of them at that call -- a rank that went on would wait
+   in the next collective call for ever. H5CheckAll() agrees after the call. Calls that change only
+   this rank's memory (dataspace selections) cannot fail that way and are checked with H5CheckLocal(). */
+#define H5CheckAll(expr, what) PetscCall(OutputAgree(o, (expr) >= 0, what))
+#define H5CheckLocal(expr, what) PetscCheck((expr) >= 0, PETSC_COMM_SELF, PETSC_ERR_LIB, "%s: HDF5 could not %s", o->temporary, what)
 
 /* Labels are written in slices of this many, so rank 0 never packs more than that at once. */
 #define OUTPUT_LABEL_SLICE (1 << 20)
+
+/* Tests (OutputSetFromOptions()): HDF5 call number output_fail_at of every output fails on rank output_fail_rank. */
+static PetscInt output_fail_rank = -1, output_fail_at = 0;
+
+PetscErrorCode OutputSetFromOptions(MPI_Comm comm)
+{
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, NULL, "Output (tests)", "Output");
+  PetscCall(PetscOptionsInt("-henderson_output_fail_rank", "Tests: the rank on which an HDF5 write fails as on a full disk", "OutputCreate", output_fail_rank,
+                            &output_fail_rank, NULL));
+  PetscCall(PetscOptionsInt("-henderson_output_fail_at", "Tests: which HDF5 call of the output fails (1, 2, ...)", "OutputCreate", output_fail_at,
+                            &output_fail_at, NULL));
+  PetscOptionsEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. OK on this rank; an error on every rank when it is false on any: this rank's message
+   names the file and, when the system said why, the reason (no space left, file too large). */
+static PetscErrorCode OutputAgree(Output o, PetscBool ok, const char what[])
+{
+  PetscErrorCode ierr = PETSC_SUCCESS;
+  int            why  = errno;
+
+  PetscFunctionBeginUser;
+  if (++o->checks == o->fail_at && o->rank == o->fail_rank) {
+    ok  = PETSC_FALSE;
+    why = ENOSPC;
+  }
+  if (!ok) {
+    const char *reason = why == ENOSPC   ? ": no space left on the device"
+                         : why == EFBIG  ? ": the file is too large (a file size limit)"
+                         : why == EDQUOT ? ": disk quota exceeded"
+                         : why == EIO    ? ": input/output error"
+                                         : "";
+    ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: could not %s%s (writing %s)",
+                      o->path, what, reason, o->temporary);
+  }
+  PetscCall(HendersonAgree(o->comm, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A name for the file being written that no other run uses: PATH.tmp-<pid of rank 0>-<random>. */
+static PetscErrorCode TemporaryName(MPI_Comm comm, const char path[], char temporary[], size_t size)
+{
+  long token[2] = {(long)getpid(), 0};
+
+  PetscFunctionBeginUser;
+  token[1] = (long)(HendersonRandomToken() & 0xffffffffu);
+  PetscCallMPI(MPI_Bcast(token, 2, MPI_LONG, 0, comm));
+  PetscCheck(snprintf(temporary, size, "%s.tmp-%ld-%08lx", path, token[0], (unsigned long)token[1]) < (int)size, comm, PETSC_ERR_USER_INPUT,
+             "%s: path too long", path);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Bytes of file metadata (object headers, B-trees, the heap) to claim per dataset, group or attribute,
+   and once for the file: generous, as what is claimed and not used costs nothing once the file is closed. */
+#define OUTPUT_OBJECT_BYTES 8192
+#define OUTPUT_FILE_BYTES (1 << 20)
+
+/* Collective. Claims disk space for BYTES more of the file before HDF5 writes them. A full disk (or a
+   quota, or a file size limit) must show here, as an error on every rank: inside HDF5 it shows on one
+   rank -- rank 0, which flushes the metadata when the file is closed -- and the others then wait in
+   HDF5's own collective calls for ever. Rank 0 claims the blocks with fallocate() (FALLOC_FL_KEEP_SIZE:
+   the file's size, which HDF5 manages, does not change); where the file system cannot (some parallel
+   file systems), it compares with the free space statvfs() reports. */
+static PetscErrorCode OutputReserve(Output o, PetscInt64 bytes)
+{
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  o->needed += bytes;
+  if (o->rank == 0 && o->needed > o->reserved) {
+    PetscInt64    want = PetscMax(o->needed, 2 * o->reserved); /* claim ahead: fewer calls */
+    struct rlimit limit;
+    int           why = 0;
+    if (!getrlimit(RLIMIT_FSIZE, &limit) && limit.rlim_cur != RLIM_INFINITY && (PetscInt64)limit.rlim_cur < o->needed) why = EFBIG;
+    want = why ? want : (!getrlimit(RLIMIT_FSIZE, &limit) && limit.rlim_cur != RLIM_INFINITY ? PetscMin(want, (PetscInt64)limit.rlim_cur) : want);
+    if (!why && o->reserve_fd >= 0 && fallocate(o->reserve_fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) &&
+        (want == o->needed || fallocate(o->reserve_fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)(want = o->needed)))) {
+      why = errno;
+      if (why == EOPNOTSUPP || why == ENOSYS || why == EINVAL) { /* no fallocate here: count the free blocks instead */
+        struct statvfs fs;
+        why = !statvfs(o->temporary, &fs) && (PetscInt64)fs.f_bavail * (PetscInt64)fs.f_frsize < want - o->reserved ? ENOSPC : 0;
+      }
+    }
+    if (why) {
+      const char *reason = why == ENOSPC   ? "no space left on the device"
+                           : why == EFBIG  ? "the file would exceed a file size limit (ulimit -f)"
+                           : why == EDQUOT ? "disk quota exceeded"
+                                           : strerror(why);
+      ierr               = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL,
+                                      "%s: cannot write the output: %s (%.1f MB needed)", o->path, reason, (double)o->needed / 1048576.0);
+    } else
+      o->reserved = want;
+  }
+  PetscCall(HendersonAgree(o->comm, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 PetscErrorCode OutputCreate(MPI_Comm comm, const char path[], Output *output)
 {
   Output o;
   hid_t  access;
-  long   pid = (long)getpid();
 
   PetscFunctionBeginUser;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's stack dumps */
   PetscCall(PetscNew(&o));
-  o->comm     = comm;
-  o->file     = -1;
-  o->transfer = -1;
+  o->comm       = comm;
+  o->file       = -1;
+  o->transfer   = -1;
+  o->reserve_fd = -1;
   PetscCallMPI(MPI_Comm_rank(comm, &o->rank));
   PetscCallMPI(MPI_Comm_size(comm, &o->size));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
   PetscCall(PetscStrncpy(o->path, path, sizeof(o->path)));
-  snprintf(o->temporary, sizeof(o->temporary), "%s.tmp-%ld", path, pid);
-  *output = o;
+  PetscCall(TemporaryName(comm, path, o->temporary, sizeof(o->temporary)));
+  *output      = o;
+  o->fail_rank = output_fail_rank;
+  o->fail_at   = output_fail_at;
 
   access = H5Pcreate(H5P_FILE_ACCESS);
-  H5Check(access, "create a file access list");
-  H5Check(H5Pset_fapl_mpio(access, comm, MPI_INFO_NULL), "use MPI-IO");
-  o->file = H5Fcreate(o->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access);
+  H5CheckLocal(access, "create a file access list");
+  H5CheckLocal(H5Pset_fapl_mpio(access, comm, MPI_INFO_NULL), "use MPI-IO");
+  /* closing the file closes whatever an error path left open in it: no handle outlives the file */
+  H5CheckLocal(H5Pset_fclose_degree(access, H5F_CLOSE_STRONG), "set the close degree");
+  o->file = H5Fcreate(o->temporary, H5F_ACC_EXCL, H5P_DEFAULT, access);
   H5Pclose(access);
-  PetscCheck(o->file >= 0, comm, PETSC_ERR_FILE_OPEN, "%s: cannot create the output file (is its directory there and writable?)", o->temporary);
+  H5CheckAll(o->file, "create the output file (is its directory there and writable?)");
+  if (o->rank == 0) o->reserve_fd = open(o->temporary, O_WRONLY | O_CLOEXEC);
+  PetscCall(OutputReserve(o, OUTPUT_FILE_BYTES));
   o->transfer = H5Pcreate(H5P_DATASET_XFER);
-  H5Check(o->transfer, "create a transfer list");
-  H5Check(H5Pset_dxpl_mpio(o->transfer, H5FD_MPIO_COLLECTIVE), "set collective transfers");
+  H5CheckLocal(o->transfer, "create a transfer list");
+  H5CheckLocal(H5Pset_dxpl_mpio(o->transfer, H5FD_MPIO_COLLECTIVE), "set collective transfers");
   {
     /* effects are listed in the order they were written (the model's order) */
     hid_t create = H5Pcreate(H5P_GROUP_CREATE), group;
-    H5Check(H5Pset_link_creation_order(create, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "track creation order");
+    H5CheckLocal(H5Pset_link_creation_order(create, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "track creation order");
     group = H5Gcreate2(o->file, "/solutions", H5P_DEFAULT, create, H5P_DEFAULT);
-    H5Check(group, "create /solutions");
-    H5Gclose(group);
     H5Pclose(create);
+    H5CheckAll(group, "create /solutions");
+    H5Gclose(group);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode WriteAttribute(Output o, hid_t object, const char name[], OutputAttributeType type, const void *value)
 {
-  hid_t space = H5Screate(H5S_SCALAR), datatype, attribute;
+  hid_t   space = H5Screate(H5S_SCALAR), datatype, attribute;
+  int64_t i;
+  double  r;
 
   PetscFunctionBeginUser;
-  H5Check(space, "create a dataspace");
+  H5CheckLocal(space, "create a dataspace");
   if (type == OUTPUT_STRING) {
     datatype = H5Tcopy(H5T_C_S1);
-    H5Check(H5Tset_size(datatype, strlen((const char *)value) + 1), "size a string");
-    H5Check(H5Tset_strpad(datatype, H5T_STR_NULLTERM), "pad a string");
+    H5CheckLocal(H5Tset_size(datatype, strlen((const char *)value) + 1), "size a string");
+    H5CheckLocal(H5Tset_strpad(datatype, H5T_STR_NULLTERM), "pad a string");
   } else
     datatype = H5Tcopy(type == OUTPUT_INT ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);
-  if (H5Aexists(object, name) > 0) H5Adelete(object, name);
+  PetscCall(OutputReserve(o, OUTPUT_OBJECT_BYTES + (type == OUTPUT_STRING ? (PetscInt64)strlen((const char *)value) : 0)));
+  if (H5Aexists(object, name) > 0) H5CheckAll(H5Adelete(object, name), "replace an attribute");
   attribute = H5Acreate2(object, name, datatype, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(attribute, "create an attribute");
+  H5CheckAll(attribute, "create an attribute");
   if (type == OUTPUT_INT) {
-    int64_t v = (int64_t) * (const PetscInt64 *)value;
-    H5Check(H5Awrite(attribute, datatype, &v), "write an attribute");
+    i     = (int64_t) * (const PetscInt64 *)value;
+    value = &i;
   } else if (type == OUTPUT_REAL) {
-    double v = (double)*(const PetscReal *)value;
-    H5Check(H5Awrite(attribute, datatype, &v), "write an attribute");
-  } else
-    H5Check(H5Awrite(attribute, datatype, value), "write an attribute");
-  H5Aclose(attribute);
+    r     = (double)*(const PetscReal *)value;
+    value = &r;
+  }
+  H5CheckAll(H5Awrite(attribute, datatype, value), "write an attribute");
+  H5CheckAll(H5Aclose(attribute), "close an attribute");
   H5Tclose(datatype);
   H5Sclose(space);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -106,12 +228,13 @@ static PetscErrorCode WriteAttributeArray(Output o, hid_t object, const char nam
       ((double *)buffer)[k] = (double)((const PetscReal *)values)[k];
   }
   space = H5Screate_simple(1, &dims, NULL);
-  H5Check(space, "create a dataspace");
-  if (H5Aexists(object, name) > 0) H5Adelete(object, name);
+  H5CheckLocal(space, "create a dataspace");
+  PetscCall(OutputReserve(o, OUTPUT_OBJECT_BYTES + 8 * (PetscInt64)dims));
+  if (H5Aexists(object, name) > 0) H5CheckAll(H5Adelete(object, name), "replace an attribute");
   attribute = H5Acreate2(object, name, datatype, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(attribute, "create an attribute");
-  H5Check(H5Awrite(attribute, datatype, buffer), "write an attribute");
-  H5Aclose(attribute);
+  H5CheckAll(attribute, "create an attribute");
+  H5CheckAll(H5Awrite(attribute, datatype, buffer), "write an attribute");
+  H5CheckAll(H5Aclose(attribute), "close an attribute");
   H5Sclose(space);
   PetscCall(PetscFree(buffer));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -124,7 +247,7 @@ static PetscErrorCode OpenGroup(Output o, const char group[], hid_t *g)
     *g = H5Gopen2(o->file, group, H5P_DEFAULT);
   else
     *g = H5Gcreate2(o->file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(*g, "open a group");
+  H5CheckAll(*g, "open a group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -135,7 +258,7 @@ PetscErrorCode OutputSetAttributeArray(Output o, const char group[], const char 
   PetscFunctionBeginUser;
   PetscCall(OpenGroup(o, group, &g));
   PetscCall(WriteAttributeArray(o, g, name, type, n, values));
-  H5Gclose(g);
+  H5CheckAll(H5Gclose(g), "close a group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -146,35 +269,46 @@ PetscErrorCode OutputSetAttribute(Output o, const char group[], const char name[
   PetscFunctionBeginUser;
   PetscCall(OpenGroup(o, group, &g));
   PetscCall(WriteAttribute(o, g, name, type, value));
-  H5Gclose(g);
+  H5CheckAll(H5Gclose(g), "close a group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* One collective write of rows START..START+COUNT-1 (this rank's) of a [rows, columns] float64 dataset. */
-static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscInt rows, PetscInt columns, PetscInt start, PetscInt count,
-                                const PetscReal *values)
+/* One collective write of rows START..START+COUNT-1 (this rank's) of a [rows, columns] dataset of TYPE
+   (H5T_NATIVE_DOUBLE or H5T_NATIVE_INT64; COLUMNS 0: one-dimensional). */
+static PetscErrorCode WriteRowsOfType(Output o, hid_t group, const char name[], hid_t type, PetscInt rows, PetscInt columns, PetscInt start, PetscInt count,
+                                      const void *values)
 {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)columns}, offset[2] = {(hsize_t)start, 0}, block[2] = {(hsize_t)count, (hsize_t)columns};
   hsize_t mem_n = (hsize_t)PetscMax(1, count * PetscMax(columns, 1));
   hid_t   file_space, mem_space, dataset;
-  int     rank = columns > 0 ? 2 : 1; /* COLUMNS 0: a one-dimensional dataset */
+  int     rank = columns > 0 ? 2 : 1;
 
   PetscFunctionBeginUser;
+  PetscCall(OutputReserve(o, (PetscInt64)rows * PetscMax(columns, 1) * 8 + OUTPUT_OBJECT_BYTES));
   file_space = H5Screate_simple(rank, dims, NULL);
-  H5Check(file_space, "create a dataspace");
-  dataset = H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(dataset, "create a dataset");
+  H5CheckLocal(file_space, "create a dataspace");
+  dataset = H5Dcreate2(group, name, type, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5CheckAll(dataset, "create a dataset");
   mem_space = H5Screate_simple(1, &mem_n, NULL);
+  H5CheckLocal(mem_space, "create a dataspace");
   if (count > 0)
-    H5Check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset, NULL, block, NULL), "select rows");
+    H5CheckLocal(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset, NULL, block, NULL), "select rows");
   else {
     H5Sselect_none(file_space);
     H5Sselect_none(mem_space);
   }
-  H5Check(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem_space, file_space, o->transfer, values), "write a dataset");
+  H5CheckAll(H5Dwrite(dataset, type, mem_space, file_space, o->transfer, values), "write a dataset");
   H5Sclose(mem_space);
   H5Sclose(file_space);
-  H5Dclose(dataset);
+  H5CheckAll(H5Dclose(dataset), "close a dataset");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscInt rows, PetscInt columns, PetscInt start, PetscInt count,
+                                const PetscReal *values)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteRowsOfType(o, group, name, H5T_NATIVE_DOUBLE, rows, columns, start, count, values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -191,17 +325,20 @@ static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable 
   if (o->rank == 0) PetscCall(LabelTableGetMaxLength(labels, &length));
   size_bcast = (PetscInt)length + 1;
   PetscCallMPI(MPI_Bcast(&size_bcast, 1, MPIU_INT, 0, o->comm));
+  PetscCall(OutputReserve(o, (PetscInt64)n * size_bcast + OUTPUT_OBJECT_BYTES));
   datatype = H5Tcopy(H5T_C_S1);
-  H5Check(H5Tset_size(datatype, (size_t)size_bcast), "size a string type");
-  H5Check(H5Tset_strpad(datatype, H5T_STR_NULLTERM), "pad a string type");
+  H5CheckLocal(H5Tset_size(datatype, (size_t)size_bcast), "size a string type");
+  H5CheckLocal(H5Tset_strpad(datatype, H5T_STR_NULLTERM), "pad a string type");
   file_space = H5Screate_simple(1, &dims, NULL);
-  dataset    = H5Dcreate2(group, "level", datatype, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(dataset, "create the level dataset");
+  H5CheckLocal(file_space, "create a dataspace");
+  dataset = H5Dcreate2(group, "level", datatype, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5CheckAll(dataset, "create the level dataset");
   if (o->rank == 0) PetscCall(PetscMalloc1((size_t)PetscMin(n, OUTPUT_LABEL_SLICE) * (size_t)size_bcast + 1, &buffer));
   for (PetscInt first = 0; first < n; first += OUTPUT_LABEL_SLICE) {
     PetscInt count = PetscMin(OUTPUT_LABEL_SLICE, n - first);
     hsize_t  start = (hsize_t)first, block = (hsize_t)count, mem_n = (hsize_t)count;
     hid_t    mem_space = H5Screate_simple(1, &mem_n, NULL);
+    H5CheckLocal(mem_space, "create a dataspace");
     if (o->rank == 0) {
       PetscCall(PetscArrayzero(buffer, (size_t)count * (size_t)size_bcast));
       for (PetscInt k = 0; k < count; k++) {
@@ -209,16 +346,16 @@ static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable 
         PetscCall(LabelTableGetLabel(labels, first + k, &label));
         memcpy(buffer + (size_t)k * (size_t)size_bcast, label, strlen(label));
       }
-      H5Check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &block, NULL), "select labels");
+      H5CheckLocal(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &block, NULL), "select labels");
     } else {
       H5Sselect_none(file_space);
       H5Sselect_none(mem_space);
     }
-    H5Check(H5Dwrite(dataset, datatype, mem_space, file_space, o->transfer, buffer), "write labels");
+    H5CheckAll(H5Dwrite(dataset, datatype, mem_space, file_space, o->transfer, buffer), "write labels");
     H5Sclose(mem_space);
   }
   PetscCall(PetscFree(buffer));
-  H5Dclose(dataset);
+  H5CheckAll(H5Dclose(dataset), "close the level dataset");
   H5Sclose(file_space);
   H5Tclose(datatype);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -231,7 +368,7 @@ PetscErrorCode OutputWriteMatrix(Output o, const char group[], const char name[]
   PetscFunctionBeginUser;
   PetscCall(OpenGroup(o, group, &g));
   PetscCall(WriteRows(o, g, name, rows, columns, 0, o->rank == 0 ? rows : 0, values));
-  H5Gclose(g);
+  H5CheckAll(H5Gclose(g), "close a group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -242,18 +379,27 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
 
   PetscFunctionBeginUser;
   snprintf(name, sizeof(name), "/solutions/%s", effect->name);
+  PetscCall(OutputReserve(o, OUTPUT_OBJECT_BYTES));
   group = H5Gcreate2(o->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Check(group, "create an effect group");
+  H5CheckAll(group, "create an effect group");
   PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels));
   PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
   if (effect->pev) PetscCall(WriteRows(o, group, "pev", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->pev));
   if (effect->sep) PetscCall(WriteRows(o, group, "sep", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->sep));
   if (effect->pev_block)
-    PetscCall(WriteRows(o, group, "pev_block", effect->nlevels, effect->block_dim * effect->block_dim, effect->level_start, effect->level_count, effect->pev_block));
+    PetscCall(
+        WriteRows(o, group, "pev_block", effect->nlevels, effect->block_dim * effect->block_dim, effect->level_start, effect->level_count, effect->pev_block));
   if (effect->reliability)
     PetscCall(WriteRows(o, group, "reliability", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->reliability));
   if (effect->inbreeding)
     PetscCall(WriteRows(o, group, "inbreeding", effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->inbreeding));
+  if (effect->pedigree_line) {
+    int64_t *line; /* PetscInt64 and HDF5's int64 may be different C types */
+    PetscCall(PetscMalloc1(effect->inbreeding_count + 1, &line));
+    for (PetscInt k = 0; k < effect->inbreeding_count; k++) line[k] = (int64_t)effect->pedigree_line[k];
+    PetscCall(WriteRowsOfType(o, group, "pedigree_line", H5T_NATIVE_INT64, effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, line));
+    PetscCall(PetscFree(line));
+  }
   PetscCall(WriteAttribute(o, group, "kind", OUTPUT_STRING, effect->kind));
   PetscCall(WriteAttribute(o, group, "structure", OUTPUT_STRING, effect->structure));
   PetscCall(WriteAttribute(o, group, "traits", OUTPUT_STRING, effect->traits));
@@ -275,7 +421,7 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
       PetscCall(WriteAttributeArray(o, group, "range", OUTPUT_REAL, 2, effect->range));
     }
   }
-  H5Gclose(group);
+  H5CheckAll(H5Gclose(group), "close an effect group");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -285,11 +431,13 @@ PetscErrorCode OutputCommit(Output o)
   herr_t         closed;
 
   PetscFunctionBeginUser;
+  if (o->reserve_fd >= 0) close(o->reserve_fd);
+  o->reserve_fd = -1;
   H5Pclose(o->transfer);
   o->transfer = -1;
-  closed      = H5Fclose(o->file);
+  closed      = H5Fclose(o->file); /* collective: the metadata is written now, and a full disk shows here */
   o->file     = -1;
-  PetscCheck(closed >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: HDF5 could not close the file (disk full?)", o->temporary);
+  H5CheckAll(closed, "close the file");
   if (o->rank == 0 && rename(o->temporary, o->path)) {
     ierr = PETSC_ERR_FILE_WRITE;
     (void)PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, ierr, PETSC_ERROR_INITIAL, "%s: cannot rename %s to it: %s", o->path,
@@ -306,6 +454,7 @@ PetscErrorCode OutputDestroy(Output *output)
 
   PetscFunctionBeginUser;
   if (!o) PetscFunctionReturn(PETSC_SUCCESS);
+  if (o->reserve_fd >= 0) close(o->reserve_fd);
   if (o->transfer >= 0) H5Pclose(o->transfer);
   if (o->file >= 0) H5Fclose(o->file);
   if (!o->committed && o->rank == 0) (void)unlink(o->temporary);
@@ -315,14 +464,68 @@ PetscErrorCode OutputDestroy(Output *output)
 
 /* ---- serial reading ---- */
 
+/* Opens PATH (a regular file: a FIFO would block) for reading; *FILE < 0 when HDF5 cannot. */
+static PetscErrorCode OpenForReading(const char path[], hid_t *file)
+{
+  PetscFunctionBeginUser;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  PetscCall(HendersonCheckRegular(path, "the HDF5 file"));
+  *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(*file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The string attribute NAME of the root group, or "" (BUFFER of SIZE bytes). */
+static void RootString(hid_t file, const char name[], char buffer[], size_t size)
+{
+  hid_t attribute, type, memtype;
+
+  buffer[0] = 0;
+  if (H5Aexists(file, name) <= 0) return;
+  attribute = H5Aopen(file, name, H5P_DEFAULT);
+  if (attribute < 0) return;
+  type = H5Aget_type(attribute);
+  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && H5Tget_size(type) < size) {
+    memtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(memtype, H5Tget_size(type));
+    if (H5Aread(attribute, memtype, buffer) < 0) buffer[0] = 0;
+    buffer[H5Tget_size(type)] = 0;
+    H5Tclose(memtype);
+  }
+  H5Tclose(type);
+  H5Aclose(attribute);
+}
+
+PetscErrorCode OutputGetFileKind(const char path[], OutputFileKind *kind)
+{
+  struct stat st;
+  hid_t       file;
+  char        program[64];
+
+  PetscFunctionBeginUser;
+  *kind = OUTPUT_FILE_NONE;
+  if (lstat(path, &st)) PetscFunctionReturn(PETSC_SUCCESS);
+  *kind = OUTPUT_FILE_OTHER;
+  if (stat(path, &st) || !S_ISREG(st.st_mode)) PetscFunctionReturn(PETSC_SUCCESS);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  if (H5Fis_hdf5(path) <= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  RootString(file, "program", program, sizeof(program));
+  if (!strcmp(program, "henderson"))
+    *kind = OUTPUT_FILE_SOLUTIONS;
+  else if (!strcmp(program, "henderson checkpoint") || (H5Aexists(file, "identity") > 0 && H5Aexists(file, "iteration") > 0 && H5Aexists(file, "rz") > 0))
+    *kind = OUTPUT_FILE_CHECKPOINT;
+  H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode OpenEffect(const char path[], const char name[], hid_t *file, hid_t *group)
 {
   char where[HENDERSON_MAX_PATH];
 
   PetscFunctionBeginUser;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(*file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  PetscCall(OpenForReading(path, file));
   snprintf(where, sizeof(where), "/solutions/%s", name);
   if (H5Lexists(*file, "/solutions", H5P_DEFAULT) <= 0 || H5Lexists(*file, where, H5P_DEFAULT) <= 0) {
     H5Fclose(*file);
@@ -460,9 +663,7 @@ PetscErrorCode OutputReadDataset(const char path[], const char dataset[], PetscI
   hid_t file;
 
   PetscFunctionBeginUser;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  PetscCall(OpenForReading(path, &file));
   if (H5Lexists(file, dataset, H5P_DEFAULT) <= 0) {
     H5Fclose(file);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no dataset %s", path, dataset);
@@ -478,9 +679,7 @@ PetscErrorCode OutputReadAttribute(const char path[], const char group[], const 
   double v;
 
   PetscFunctionBeginUser;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  PetscCall(OpenForReading(path, &file));
   g = H5Gopen2(file, group, H5P_DEFAULT);
   H5CheckRead(g, path, "open a group");
   attribute = H5Aopen(g, name, H5P_DEFAULT);
@@ -516,9 +715,7 @@ PetscErrorCode OutputListEffects(const char path[], PetscInt *n, char ***names)
   NameList list = {0, 0, NULL};
 
   PetscFunctionBeginUser;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open as an HDF5 file", path);
+  PetscCall(OpenForReading(path, &file));
   group = H5Gopen2(file, "/solutions", H5P_DEFAULT);
   H5CheckRead(group, path, "open /solutions");
   H5CheckRead(H5Literate(group, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, CollectName, &list) < 0
@@ -529,5 +726,47 @@ PetscErrorCode OutputListEffects(const char path[], PetscInt *n, char ***names)
   H5Fclose(file);
   *n     = list.n;
   *names = list.names;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputEffectHasDataset(const char path[], const char name[], const char dataset[], PetscBool *has)
+{
+  hid_t file, group;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenEffect(path, name, &file, &group));
+  *has = H5Lexists(group, dataset, H5P_DEFAULT) > 0 ? PETSC_TRUE : PETSC_FALSE;
+  H5Gclose(group);
+  H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputReadEffectString(const char path[], const char name[], const char attribute[], char **value)
+{
+  hid_t  file, group, a, type, memtype;
+  size_t size;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenEffect(path, name, &file, &group));
+  if (H5Aexists(group, attribute) <= 0) {
+    H5Gclose(group);
+    H5Fclose(file);
+    PetscCall(PetscStrallocpy("", value));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  a    = H5Aopen(group, attribute, H5P_DEFAULT);
+  type = H5Aget_type(a);
+  size = H5Tget_size(type);
+  PetscCheck(H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type), PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+             "%s: /solutions/%s attribute %s is not a string", path, name, attribute);
+  PetscCall(PetscCalloc1(size + 1, value));
+  memtype = H5Tcopy(H5T_C_S1);
+  H5Tset_size(memtype, size);
+  H5CheckRead(H5Aread(a, memtype, *value), path, "read an attribute");
+  H5Tclose(memtype);
+  H5Tclose(type);
+  H5Aclose(a);
+  H5Gclose(group);
+  H5Fclose(file);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

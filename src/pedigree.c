@@ -7,13 +7,17 @@
 #include <string.h>
 
 struct _p_Pedigree {
-  MPI_Comm      comm;
-  PetscMPIInt   rank, size;
-  char          path[HENDERSON_MAX_PATH];
-  PedigreeStats stats;
-  PetscReal     coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
-  PetscBool     sire_mgs, use_inbreeding;
-  LabelTable    group_labels; /* every rank */
+  MPI_Comm            comm;
+  PetscMPIInt         rank, size;
+  char                path[HENDERSON_MAX_PATH];
+  PedigreeStats       stats;
+  PetscReal           coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
+  PetscBool           sire_mgs, use_inbreeding;
+  PetscBool           meuwissen_luo; /* -pedigree_inbreeding meuwissen_luo instead of the indirect method */
+  ModelPedigreeHeader header;        /* whether the first line is a header: as the model file says, or decided from the file */
+  PetscInt            unused_group;  /* after PedigreeLoad(): the first unknown-parent group no line names (-1: none) */
+  PetscReal           min_mendelian; /* -pedigree_min_mendelian: the floor of d_i */
+  LabelTable          group_labels;  /* every rank */
   /* rank 0: the whole pedigree, by animal index (parents before progeny) */
   LabelTable  labels;
   PetscInt    n, capacity;
@@ -23,9 +27,10 @@ struct _p_Pedigree {
   PetscReal  *alpha;      /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
   PetscBool   setup;
   /* every rank: its own animals after PedigreeDistribute() */
-  PetscInt   local_start, local_n;
-  PetscInt  *local_sire, *local_dam;
-  PetscReal *local_alpha, *local_inbreeding;
+  PetscInt    local_start, local_n;
+  PetscInt   *local_sire, *local_dam;
+  PetscReal  *local_alpha, *local_inbreeding;
+  PetscInt64 *local_line; /* the pedigree file's line of each (for the export in the file's order) */
 };
 
 PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree)
@@ -39,7 +44,24 @@ PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree)
   PetscCallMPI(MPI_Comm_size(comm, &p->size));
   p->coefficient[0] = p->coefficient[1] = 0.5;
   p->use_inbreeding                     = PETSC_TRUE;
+  p->min_mendelian                      = 1e-8;
   *pedigree                             = p;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetFromOptions(Pedigree p)
+{
+  const char *const methods[] = {"indirect", "meuwissen_luo"};
+  PetscInt          method    = p->meuwissen_luo ? 1 : 0;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(p->comm, NULL, "Pedigree: inbreeding and A-inverse", "Pedigree");
+  PetscCall(PetscOptionsEList("-pedigree_inbreeding", "Inbreeding algorithm", "PedigreeSetFromOptions", methods, 2, methods[method], &method, NULL));
+  PetscCall(PetscOptionsReal("-pedigree_min_mendelian", "Smallest Mendelian sampling variance d_i in A-inverse (parents with F near 1)",
+                             "PedigreeSetFromOptions", p->min_mendelian, &p->min_mendelian, NULL));
+  PetscOptionsEnd();
+  PetscCheck(p->min_mendelian >= 0 && p->min_mendelian < 0.5, p->comm, PETSC_ERR_USER_INPUT, "-pedigree_min_mendelian must be in [0, 0.5)");
+  p->meuwissen_luo = method == 1 ? PETSC_TRUE : PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -54,6 +76,7 @@ PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
   PetscCall(PetscFree3(p->sire, p->dam, p->line));
   PetscCall(PetscFree2(p->inbreeding, p->alpha));
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
+  PetscCall(PetscFree(p->local_line));
   PetscCall(PetscFree(*pedigree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -77,10 +100,24 @@ PetscErrorCode PedigreeSetGroups(Pedigree p, PetscInt n, const char *const ids[]
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeSetHeader(Pedigree p, ModelPedigreeHeader header)
+{
+  PetscFunctionBeginUser;
+  p->header = header;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeSetUseInbreeding(Pedigree p, PetscBool use)
 {
   PetscFunctionBeginUser;
   p->use_inbreeding = use;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetUnusedGroup(Pedigree p, PetscInt *group)
+{
+  PetscFunctionBeginUser;
+  *group = p->unused_group;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -238,14 +275,24 @@ static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode RawRead(const char path[], LabelTable groups, RawPedigree *raw)
+static PetscErrorCode RawRead(const char path[], LabelTable groups, PetscBool header, RawPedigree *raw, char header_text[], size_t size)
 {
   Reader         reader;
   PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   PetscCall(LabelTableCreate(&raw->ids));
-  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, PETSC_FALSE, &reader));
+  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, header, &reader));
+  if (header) { /* the model file says there is one: the first line, whatever it holds */
+    PetscInt           ncolumns;
+    const char *const *names;
+    PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
+    header_text[0] = 0;
+    for (PetscInt c = 0; c < ncolumns; c++) {
+      if (c) PetscCall(PetscStrlcat(header_text, " ", size));
+      PetscCall(PetscStrlcat(header_text, names[c], size));
+    }
+  }
   ierr = RawReadLines(path, groups, reader, raw);
   PetscCall(ReaderClose(&reader)); /* the file is closed whatever happened */
   PetscCall(ierr);
@@ -446,17 +493,44 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode PedigreeLoadRaw(Pedigree p, RawPedigree *raw)
+/* The first unknown-parent group that no line names as a parent (-1: every group is used). */
+static PetscErrorCode RawUnusedGroup(Pedigree p, RawPedigree *raw, PetscInt *unused)
 {
-  PetscBool header;
-  double    start = HendersonSeconds(), read;
+  PetscBool *used;
 
   PetscFunctionBeginUser;
-  PetscCall(RawRead(p->path, p->group_labels, raw));
-  PetscCall(RawDetectHeader(raw, &header));
-  read            = HendersonSeconds();
-  p->stats.header = header;
+  *unused = -1;
+  if (!p->stats.groups) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscCalloc1(p->stats.groups, &used));
+  for (PetscInt k = 0; k < raw->nlines; k++) {
+    if (raw->sire[k] <= -2) used[-2 - raw->sire[k]] = PETSC_TRUE;
+    if (raw->dam[k] <= -2) used[-2 - raw->dam[k]] = PETSC_TRUE;
+  }
+  for (PetscInt g = p->stats.groups - 1; g >= 0; g--)
+    if (!used[g]) *unused = g;
+  PetscCall(PetscFree(used));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode PedigreeLoadRaw(Pedigree p, RawPedigree *raw)
+{
+  PetscBool header = PETSC_FALSE; /* the first line of RAW is a header */
+  double    start  = HendersonSeconds(), read;
+
+  PetscFunctionBeginUser;
+  PetscCall(RawRead(p->path, p->group_labels, (PetscBool)(p->header == MODEL_PEDIGREE_HEADER_YES), raw, p->stats.header_text, sizeof(p->stats.header_text)));
+  if (p->header == MODEL_PEDIGREE_HEADER_AUTO) {
+    PetscCall(RawDetectHeader(raw, &header));
+    if (header) {
+      const char *a = RawLabel(raw, raw->animal[0]), *s = RawLabel(raw, raw->sire[0]), *d = RawLabel(raw, raw->dam[0]);
+      snprintf(p->stats.header_text, sizeof(p->stats.header_text), "%s %s %s", a, s, d);
+    }
+  }
+  read                      = HendersonSeconds();
+  p->stats.header           = (PetscBool)(header || p->header == MODEL_PEDIGREE_HEADER_YES);
+  p->stats.header_automatic = p->header == MODEL_PEDIGREE_HEADER_AUTO ? PETSC_TRUE : PETSC_FALSE;
   PetscCheck(raw->nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
+  PetscCall(RawUnusedGroup(p, raw, &p->unused_group));
   PetscCall(PedigreeBuild(p, raw, header));
   PetscCall(PetscInfo(NULL, "pedigree %s: read %.3f s, checked and ordered %.3f s\n", p->path, read - start, HendersonSeconds() - read));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -482,6 +556,7 @@ PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
   PetscCall(PetscStrncpy(p->path, path, sizeof(p->path)));
   if (p->rank == 0) ierr = PedigreeLoadRoot(p);
   PetscCall(HendersonAgree(p->comm, ierr));
+  PetscCallMPI(MPI_Bcast(&p->unused_group, 1, MPIU_INT, 0, p->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -731,24 +806,33 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* d_i near 0 (both parents with F near 1: generations of full-sib mating, inbred lines) makes alpha_i =
+   1/d_i huge and the equations too badly conditioned for double precision (CG's true residual stalls
+   near 1e-7 with d = 6e-10), and d_i = 1/2 - (F_s + F_d)/4 cannot be computed to better than about 1e-16
+   anyway (it may come out 0 or negative). So d_i is floored at -pedigree_min_mendelian (1e-8); the
+   animals floored are counted and reported. With the floor at 0, d_i <= 0 is an error. */
+static PetscReal MendelianFloor(Pedigree p, PetscReal d)
+{
+  if (d >= p->min_mendelian && d > 0) return d;
+  p->stats.mendelian_floored++;
+  return p->min_mendelian > 0 ? p->min_mendelian : d;
+}
+
 /* Inbreeding by the method chosen with -pedigree_inbreeding (indirect, the default, or meuwissen_luo),
    then alpha_i = 1/d_i and the statistics. */
 static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
 {
-  PetscInt  n             = p->n, *generation;
-  PetscBool meuwissen_luo = PETSC_FALSE;
-  double    start;
-  char      method[64] = "indirect";
+  PetscInt    n = p->n, *generation;
+  double      start;
+  const char *method = p->meuwissen_luo ? "meuwissen_luo" : "indirect";
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-pedigree_inbreeding", method, sizeof(method), NULL));
-  PetscCheck(!strcmp(method, "indirect") || !strcmp(method, "meuwissen_luo"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-             "-pedigree_inbreeding %s: the methods are indirect and meuwissen_luo", method);
-  meuwissen_luo = !strcmp(method, "meuwissen_luo") ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(PetscMalloc2(n + 1, &p->inbreeding, n + 1, &p->alpha));
   PetscCall(PetscMalloc1(n + 1, &generation));
-  start = HendersonSeconds();
-  if (meuwissen_luo)
+  start                      = HendersonSeconds();
+  p->stats.mendelian_floored = 0;
+  p->stats.min_mendelian     = p->min_mendelian;
+  if (p->meuwissen_luo)
     PetscCall(InbreedingMeuwissenLuo(n, p->coefficient, p->sire, p->dam, p->inbreeding));
   else
     PetscCall(InbreedingIndirect(n, p->coefficient, p->sire, p->dam, p->inbreeding));
@@ -756,8 +840,15 @@ static PetscErrorCode PedigreeInbreedingRoot(Pedigree p)
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = p->sire[i], m = p->dam[i];
     PetscAssert(s < i && m < i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "parents must come before progeny");
+    PetscReal d;
     if (p->inbreeding[i] < 0 && p->inbreeding[i] > -1e-12) p->inbreeding[i] = 0; /* rounding */
-    p->alpha[i]   = 1.0 / MendelianVariance(p->coefficient, p->sire, p->dam, p->use_inbreeding ? p->inbreeding : NULL, i);
+    if (p->inbreeding[i] > 1) p->inbreeding[i] = 1;                              /* rounding, as F tends to 1 */
+    d = MendelianFloor(p, MendelianVariance(p->coefficient, p->sire, p->dam, p->use_inbreeding ? p->inbreeding : NULL, i));
+    PetscCheck(d > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt64_FMT ": the Mendelian sampling variance of this animal is %g (its parents' F is 1 to working precision): A has no inverse; "
+               "leave -pedigree_min_mendelian above 0",
+               p->path, p->line[i], (double)d);
+    p->alpha[i]   = 1.0 / d;
     generation[i] = 1 + PetscMax(s >= 0 ? generation[s] : 0, m >= 0 ? generation[m] : 0);
   }
   /* statistics */
@@ -864,6 +955,7 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCheck(p->stats.animals <= PETSC_MPI_INT_MAX, p->comm, PETSC_ERR_SUP,
              "%" PetscInt_FMT " animals: the pedigree is distributed from rank 0 with MPI int counts (at most %d)", p->stats.animals, PETSC_MPI_INT_MAX);
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
+  PetscCall(PetscFree(p->local_line));
   p->local_start = ranges[p->rank];
   p->local_n     = ranges[p->rank + 1] - ranges[p->rank];
   mine           = (PetscMPIInt)p->local_n;
@@ -879,7 +971,16 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCallMPI(MPI_Scatterv(p->dam, counts, displs, MPIU_INT, p->local_dam, mine, MPIU_INT, 0, p->comm));
   PetscCallMPI(MPI_Scatterv(p->alpha, counts, displs, MPIU_REAL, p->local_alpha, mine, MPIU_REAL, 0, p->comm));
   PetscCallMPI(MPI_Scatterv(p->inbreeding, counts, displs, MPIU_REAL, p->local_inbreeding, mine, MPIU_REAL, 0, p->comm));
+  PetscCall(PetscMalloc1(p->local_n + 1, &p->local_line));
+  PetscCallMPI(MPI_Scatterv(p->line, counts, displs, MPIU_INT64, p->local_line, mine, MPIU_INT64, 0, p->comm));
   if (p->rank == 0) PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetLocalLines(Pedigree p, const PetscInt64 **line)
+{
+  PetscFunctionBeginUser;
+  *line = p->local_line;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -976,7 +1077,10 @@ PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
   const PedigreeStats *s = &p->stats;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s%s\n", p->path, s->header ? " (first line read as a header)" : ""));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s\n", p->path));
+  if (s->header)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  header        first line '%s' read as a header%s\n", s->header_text,
+                                     s->header_automatic ? " (decided from the file: its fields are words seen nowhere else)" : ""));
   PetscCall(PetscViewerASCIIPrintf(viewer,
                                    "  animals       %" PetscInt_FMT " = %" PetscInt_FMT " listed + %" PetscInt_FMT " parents not listed + %" PetscInt_FMT
                                    " with records only (both added as founders)\n",

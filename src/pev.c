@@ -190,8 +190,8 @@ PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed,
-                                 PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations)
+PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed, PetscCount n,
+                                 const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations)
 {
   PetscInt rstart;
   MPI_Comm comm;

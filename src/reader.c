@@ -136,11 +136,7 @@ static PetscErrorCode CountLines(FILE *fp, const char path[], PetscInt64 begin, 
 static PetscErrorCode ReaderOpenLocal(Reader r)
 {
   PetscFunctionBeginUser;
-  struct stat st;
-
-  r->fp = fopen(r->path, "rb");
-  PetscCheck(r->fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open: %s", r->path, strerror(errno));
-  PetscCheck(!fstat(fileno(r->fp), &st) && S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: not a regular file (a directory?)", r->path);
+  PetscCall(HendersonOpenRegular(r->path, "the file", &r->fp));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -231,7 +231,8 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
     PetscInt     nfields, k, present = 0;
     PetscInt64   line, member           = -1;
     PetscReal    y[MODEL_MAX_TRAITS], w = 1;
-    PetscBool    ok, skip               = PETSC_FALSE;
+    PetscBool    skip = PETSC_FALSE;
+    const char  *problem;
 
     PetscCall(ReaderNextLine(reader, &done));
     if (done) break;
@@ -250,12 +251,12 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
         y[t] = NAN;
         continue;
       }
-      PetscCall(HendersonParseReal(text, &y[t], &ok));
-      if (!ok) {
+      PetscCall(HendersonParseNumber(text, &y[t], &problem));
+      if (problem) {
         const char *trait;
         PetscCall(ModelGetTrait(model, t, &trait, NULL));
-        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which is not a number (NA or . for missing)",
-                path, line, trait, text);
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": trait '%s' has the value '%s', which %s (NA or . for missing)", path, line,
+                trait, text, problem);
       }
       present++;
     }
@@ -267,9 +268,9 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       if (HendersonIsMissing(fields[weight_column], PETSC_FALSE))
         skip = PETSC_TRUE;
       else {
-        PetscCall(HendersonParseReal(fields[weight_column], &w, &ok));
-        PetscCheck(ok && w > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": weight '%s' has the value '%s', which is not a positive number",
-                   path, line, weight_name, fields[weight_column]);
+        PetscCall(HendersonParseNumber(fields[weight_column], &w, &problem));
+        PetscCheck(!problem && w > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": weight '%s' has the value '%s', which %s", path, line,
+                   weight_name, fields[weight_column], problem ? problem : "is not a positive number");
       }
     }
     for (PetscInt e = 0; e < r->neffects && !skip; e++) {
@@ -297,10 +298,9 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
       PetscCall(ModelGetEffect(model, e, &effect));
       if (effect->covariate_column >= 0) {
         const char *text = fields[effect->covariate_column];
-        PetscCall(HendersonParseReal(text, &r->value[e][k], &ok));
-        PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-                   "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which is not a number (NA or . for missing)", path, line, effect->covariate,
-                   text);
+        PetscCall(HendersonParseNumber(text, &r->value[e][k], &problem));
+        PetscCheck(!problem, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": covariate '%s' has the value '%s', which %s (NA or . for missing)",
+                   path, line, effect->covariate, text, problem);
         if (effect->range_given && (r->value[e][k] < effect->range[0] || r->value[e][k] > effect->range[1])) {
           char range[128];
           snprintf(range, sizeof(range), "%g to %g", (double)effect->range[0], (double)effect->range[1]); /* plain C: PETSc's %g writes 15 as "15." */

@@ -33,17 +33,17 @@ struct _p_REML {
   PetscInt    ntraits;
   PetscReal   h2[MAXT], h2_se[MAXT];
   PetscBool   has_h2;
-  PetscReal   social_n;            /* social models: the group size n of T2 and of the total breeding value */
+  PetscReal   social_n;              /* social models: the group size n of T2 and of the total breeding value */
   PetscReal   t2[MAXT], t2_se[MAXT]; /* social models: T2 = var(tbv) / var(phenotype) (Bijma et al. 2007) */
   PetscBool   has_t2;
-  PetscInt    samples; /* mcem: simulated data sets a round */
-  PetscBool   mc_se; /* se holds Monte Carlo standard errors of the means (mcem), not sampling ones */
+  PetscInt    samples, seed; /* mcem: simulated data sets a round, and the seed of their random numbers */
+  PetscBool   mc_se;         /* se holds Monte Carlo standard errors of the means (mcem), not sampling ones */
   PetscReal   seconds;
 };
 
 /* What one round computes at the current (co)variances. */
 typedef struct {
-  PetscReal logL;
+  PetscReal  logL;
   PetscReal *grad, *ai; /* npar, npar x npar (ai only for the AI method) */
   PetscReal *em;        /* the EM estimates of every parameter */
 } Round;
@@ -52,10 +52,12 @@ PetscErrorCode REMLCreate(MPI_Comm comm, REML *reml)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscNew(reml));
-  (*reml)->comm   = comm;
-  (*reml)->method = REML_METHOD_AI;
-  (*reml)->max_it = 50;
-  (*reml)->tol    = 1e-8;
+  (*reml)->comm    = comm;
+  (*reml)->method  = REML_METHOD_AI;
+  (*reml)->max_it  = 50;
+  (*reml)->tol     = 1e-8;
+  (*reml)->samples = 1;
+  (*reml)->seed    = 1;
   PetscCallMPI(MPI_Comm_rank(comm, &(*reml)->rank));
   PetscCallMPI(MPI_Comm_size(comm, &(*reml)->size));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -75,10 +77,24 @@ PetscErrorCode REMLDestroy(REML *reml)
 PetscErrorCode REMLSetFromOptions(REML reml)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetEnum(NULL, NULL, "-reml_method", REMLMethods, (PetscEnum *)&reml->method, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_max_it", &reml->max_it, NULL));
-  PetscCall(PetscOptionsGetReal(NULL, NULL, "-reml_tol", &reml->tol, NULL));
-  PetscCheck(reml->max_it >= 0 && reml->tol > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-reml_max_it must be >= 0 and -reml_tol > 0");
+  PetscOptionsBegin(reml->comm, NULL, "REML: variance components", "REML");
+  PetscCall(PetscOptionsEnum("-reml_method", "ai (average information), em, or mcem (Monte Carlo EM, for national sizes)", "REMLSetFromOptions", REMLMethods,
+                             (PetscEnum)reml->method, (PetscEnum *)&reml->method, NULL));
+  PetscCall(PetscOptionsInt("-reml_max_it", "At most this many rounds", "REMLSetFromOptions", reml->max_it, &reml->max_it, NULL));
+  PetscCall(PetscOptionsReal("-reml_tol", "Converged when log L changes by less than this (and the parameters by less than its root, relatively)",
+                             "REMLSetFromOptions", reml->tol, &reml->tol, NULL));
+  PetscCall(PetscOptionsInt("-reml_samples", "mcem: simulated data sets a round", "REMLSetFromOptions", reml->samples, &reml->samples, NULL));
+  PetscCall(PetscOptionsInt("-reml_seed", "mcem: seed of the random numbers", "REMLSetFromOptions", reml->seed, &reml->seed, NULL));
+  PetscOptionsEnd();
+  PetscCheck(reml->max_it >= 0 && reml->tol > 0, reml->comm, PETSC_ERR_USER_INPUT, "-reml_max_it must be >= 0 and -reml_tol > 0");
+  PetscCheck(reml->samples >= 1, reml->comm, PETSC_ERR_USER_INPUT, "-reml_samples must be at least 1");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode REMLGetMethod(REML reml, REMLMethod *method)
+{
+  PetscFunctionBeginUser;
+  *method = reml->method;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -160,9 +176,9 @@ static PetscErrorCode BuildMatrices(REML reml, const PetscReal theta[], PetscRea
 /* Whether THETA makes every matrix positive definite; if SET, the model takes them. */
 static PetscErrorCode ApplyTheta(REML reml, const PetscReal theta[], PetscBool set, PetscBool *ok)
 {
-  PetscInt   ngroups;
-  PetscReal  R0[MAXT * MAXT], **G0;
-  PetscBool  good;
+  PetscInt  ngroups;
+  PetscReal R0[MAXT * MAXT], **G0;
+  PetscBool good;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumGroups(reml->model, &ngroups));
@@ -242,7 +258,8 @@ static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
                          reml->npar, &reml->se));
   for (PetscInt k = 0; k < reml->npar; k++) {
     const Parameter *p = &reml->par[k];
-    if (p->group < 0) reml->theta[k] = R0[p->a * reml->ntraits + p->b];
+    if (p->group < 0)
+      reml->theta[k] = R0[p->a * reml->ntraits + p->b];
     else {
       const ModelGroup *group;
       PetscCall(ModelGetGroup(reml->model, p->group, &group));
@@ -298,7 +315,7 @@ static PetscErrorCode GroupStructure(MPI_Comm comm, Evaluation ev, const ModelGr
     PetscCallMPI(MPI_Allreduce(&local, logdetK, 1, MPIU_REAL, MPI_SUM, comm));
   } else {
     PetscInt lo = (PetscInt)((PetscInt64)block->nlevels * rank / size), hi = (PetscInt)((PetscInt64)block->nlevels * (rank + 1) / size);
-    *n          = hi - lo;
+    *n = hi - lo;
     PetscCall(PetscMalloc3(hi - lo + 1, ki, hi - lo + 1, kj, hi - lo + 1, kv));
     for (PetscInt l = lo; l < hi; l++) {
       (*ki)[l - lo] = (*kj)[l - lo] = l;
@@ -310,27 +327,27 @@ static PetscErrorCode GroupStructure(MPI_Comm comm, Evaluation ev, const ModelGr
 
 static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
 {
-  Model                 model = reml->model;
-  Equations             eq;
-  Records               records;
-  MME                   mme;
-  Mat                   C;
-  Vec                   rhs, x, xall;
-  VecScatter            toall;
-  Factor                factor;
-  RecordTerms           rt;
-  Requests              req = {0};
-  const PetscScalar    *X;
-  PetscInt              t = reml->ntraits, nrecords, ngroups, npar = reml->npar, neq;
-  PetscReal             logdetC, xr, sums[8] = {0}, all[8];
-  PetscReal            *e, SumRinv[MAXT * MAXT] = {0}, SumH[MAXT * MAXT] = {0}, SumM[MAXT * MAXT] = {0};
-  PetscCount           *group_first;
-  PetscInt             *record_first;
-  PetscReal           **Ginv, **S;
-  PetscCount           *Kn;
-  PetscInt            **Ki, **Kj;
-  PetscReal           **Kv, *logdetK;
-  PetscBool             ok;
+  Model              model = reml->model;
+  Equations          eq;
+  Records            records;
+  MME                mme;
+  Mat                C;
+  Vec                rhs, x, xall;
+  VecScatter         toall;
+  Factor             factor;
+  RecordTerms        rt;
+  Requests           req = {0};
+  const PetscScalar *X;
+  PetscInt           t = reml->ntraits, nrecords, ngroups, npar = reml->npar, neq;
+  PetscReal          logdetC, xr, sums[8] = {0}, all[8];
+  PetscReal         *e, SumRinv[MAXT * MAXT] = {0}, SumH[MAXT * MAXT] = {0}, SumM[MAXT * MAXT] = {0};
+  PetscCount        *group_first;
+  PetscInt          *record_first;
+  PetscReal        **Ginv, **S;
+  PetscCount        *Kn;
+  PetscInt         **Ki, **Kj;
+  PetscReal        **Kv, *logdetK;
+  PetscBool          ok;
 
   PetscFunctionBeginUser;
   PetscCall(EvaluationReassemble(ev));
@@ -364,9 +381,9 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
   PetscCall(PetscCalloc2(nrecords * t + 1, &e, nrecords + 1, &record_first));
   for (PetscInt r = 0; r < nrecords; r++) {
     RecordContribution c;
-    const PetscReal   *yr = rt.y + r * t;
+    const PetscReal   *yr              = rt.y + r * t;
     PetscReal          RP[MAXT * MAXT] = {0}, ld;
-    PetscInt           np = 0, idx[MAXT];
+    PetscInt           np              = 0, idx[MAXT];
     PetscCall(RecordTermsGet(&rt, r, &c));
     record_first[r] = req.n;
     for (PetscInt a = 0; a < t; a++)
@@ -384,8 +401,8 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
         if ((c.pattern >> a & 1) && (c.pattern >> b & 1)) sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b]; /* missing values are NaN */
         SumRinv[a * t + b] += c.rinv[a * t + b];
       }
-    sums[2] += np;       /* observations */
-    sums[3] += 1;        /* records */
+    sums[2] += np;                                                                               /* observations */
+    sums[3] += 1;                                                                                /* records */
     for (PetscInt a = 0; a < t; a++) sums[4] += (c.pattern >> a & 1) ? yr[a] * e[r * t + a] : 0; /* y'e (EM, one trait) */
     for (PetscInt s = 0; s < rt.nslots; s++)
       for (PetscInt s2 = s; s2 < rt.nslots; s2++)
@@ -415,7 +432,8 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
     PetscCall(PetscCalloc1(dim * dim, &S[g]));
     PetscCall(GroupInverse(group, &Ginv[g]));
   }
-  /* the average information (its solves come before the selected inverse entries: see factor.h): working variates w_k (per record and trait), b_k = W'R^-1 w_k, AI = (w'R^-1w - b'C^-1b) / 2 */
+  /* the average information (its solves come before the selected inverse entries: see factor.h): working variates w_k (per record and trait), b_k = W'R^-1 w_k,
+   * AI = (w'R^-1w - b'C^-1b) / 2 */
   if (out->ai) {
     PetscReal *w, *wRw;
     Vec       *b, *sol;
@@ -717,9 +735,9 @@ static PetscErrorCode Heritabilities(REML reml)
     if (effect->kind == MODEL_EFFECT_RANDOM && (effect->legendre >= 0 || effect->social)) PetscFunctionReturn(PETSC_SUCCESS);
   }
   for (PetscInt t = 0; t < reml->ntraits; t++) {
-    PetscReal  total = 0, additive = -1, grad[4096] = {0};
-    PetscInt   kadd  = -1;
-    PetscBool  found = PETSC_FALSE;
+    PetscReal        total = 0, additive = -1, grad[4096] = {0};
+    PetscInt         kadd  = -1;
+    PetscBool        found = PETSC_FALSE;
     const PetscReal *R0;
     for (PetscInt f = 0; f < neffects; f++) {
       const ModelEffect *effect;
@@ -752,7 +770,8 @@ static PetscErrorCode Heritabilities(REML reml)
     if (reml->has_ai)
       for (PetscInt k = 0; k < reml->npar; k++)
         for (PetscInt l = 0; l < reml->npar; l++) reml->h2_se[t] += grad[k] * reml->ai_inverse[k * reml->npar + l] * grad[l];
-    else reml->h2_se[t] = (PetscReal)NAN;
+    else
+      reml->h2_se[t] = (PetscReal)NAN;
     reml->h2_se[t] = PetscSqrtReal(PetscMax(reml->h2_se[t], 0));
   }
   reml->has_h2 = PETSC_TRUE;
@@ -827,18 +846,15 @@ static PetscErrorCode GroupQuadratic(REML reml, Evaluation ev, PetscInt g, Vec v
    The estimates wander by the Monte Carlo noise: the result is the mean of the second half of the rounds. */
 static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
 {
-  PetscInt   npar = reml->npar, ngroups, t = reml->ntraits, seed = 1, burn, samples = 1;
+  PetscInt   npar = reml->npar, ngroups, t = reml->ntraits, seed = reml->seed, burn, samples = reml->samples;
   PetscReal *sum, **T;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_seed", &seed, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-reml_samples", &samples, NULL));
-  PetscCheck(samples >= 1, reml->comm, PETSC_ERR_USER_INPUT, "-reml_samples must be at least 1");
-  reml->samples = samples;
   PetscCall(ModelGetNumGroups(reml->model, &ngroups));
   PetscCall(PetscMalloc1(ngroups + 1, &T));
   for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscMalloc1(64 * 64, &T[g]));
-  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT, "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
+  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT,
+             "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
   PetscCall(PetscCalloc1(npar, &sum));
   burn = reml->max_it / 2;
   for (reml->rounds = 0; reml->rounds < reml->max_it; reml->rounds++) {
@@ -985,7 +1001,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscReal previous = PETSC_MIN_REAL, *step, *trial, *accepted, *taken;
   PetscInt  npar, backtracks = 0;
   PetscBool ai_step = PETSC_FALSE;
-  double    start = HendersonSeconds();
+  double    start   = HendersonSeconds();
 
   PetscFunctionBeginUser;
   PetscCall(EvaluationGetModel(ev, &reml->model));
@@ -1031,7 +1047,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
       reml->backtracks++;
       continue;
     }
-    backtracks = 0;
+    backtracks                               = 0;
     reml->history[reml->rounds * (npar + 1)] = round.logL;
     PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
     PetscCall(PetscArraycpy(reml->grad, round.grad, npar));
@@ -1050,8 +1066,8 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
       PetscCall(PetscInfo(NULL, "%s\n", line));
     }
     for (PetscInt k = 0; k < npar; k++)
-      PetscCall(PetscInfo(NULL, "parameter %" PetscInt_FMT ": theta %g gradient %g EM %g step %g AI diagonal %g\n", k, (double)reml->theta[k], (double)round.grad[k],
-                          (double)round.em[k], (double)step[k], round.ai ? (double)round.ai[k * npar + k] : 0.0));
+      PetscCall(PetscInfo(NULL, "parameter %" PetscInt_FMT ": theta %g gradient %g EM %g step %g AI diagonal %g\n", k, (double)reml->theta[k],
+                          (double)round.grad[k], (double)round.em[k], (double)step[k], round.ai ? (double)round.ai[k * npar + k] : 0.0));
     for (PetscInt k = 0; k < npar; k++) change = PetscMax(change, PetscAbsReal(step[k]) / PetscMax(PetscAbsReal(reml->theta[k]), 1e-12));
     if (reml->rounds > 0 && PetscAbsReal(round.logL - previous) < reml->tol && change < PetscSqrtReal(reml->tol)) {
       reml->converged = PETSC_TRUE;
@@ -1061,7 +1077,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     previous = round.logL;
     /* the AI step, halved while it leaves the parameter space, else an EM step */
     {
-      PetscReal scale = 1;
+      PetscReal scale  = 1;
       PetscBool inside = PETSC_FALSE;
       for (PetscInt h = 0; h <= 8 && !inside; h++, scale /= 2) {
         for (PetscInt k = 0; k < npar; k++) trial[k] = reml->theta[k] + scale * step[k];
@@ -1096,19 +1112,20 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
   PetscFunctionBeginUser;
   if (reml->method == REML_METHOD_MCEM)
     PetscCall(PetscViewerASCIIPrintf(viewer,
-                                     "  reml        mcem: %" PetscInt_FMT " rounds of Monte Carlo EM (%" PetscInt_FMT " samples a round), the mean of the last %" PetscInt_FMT
-                                     " (s.e.: Monte Carlo, batch means), %.3f s\n",
+                                     "  reml        mcem: %" PetscInt_FMT " rounds of Monte Carlo EM (%" PetscInt_FMT
+                                     " samples a round), the mean of the last %" PetscInt_FMT " (s.e.: Monte Carlo, batch means), %.3f s\n",
                                      reml->rounds, reml->samples, reml->rounds - reml->rounds / 2, (double)reml->seconds));
   else
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method], reml->rounds,
-                                     reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method],
+                                     reml->rounds, reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
                                      "-1/2 [log|C| + log|G| + log|R| + y'Py], without (n - rank X) log(2 pi)", (double)reml->seconds));
   if (reml->halvings || reml->steps_em)
-    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
                                      reml->halvings, reml->steps_em));
   if (reml->backtracks)
-    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " round%s went back to half the step (the AI step lowered log L)\n", reml->backtracks,
-                                     reml->backtracks == 1 ? "" : "s"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " round%s went back to half the step (the AI step lowered log L)\n",
+                                     reml->backtracks, reml->backtracks == 1 ? "" : "s"));
   PetscCall(PetscStrncpy(names, reml->names, sizeof(names)));
   name = names;
   for (PetscInt k = 0; k < reml->npar; k++) {
@@ -1117,7 +1134,8 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     if (rest) *rest = 0;
     if (reml->has_ai || reml->mc_se)
       PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g\n", name, (double)reml->theta[k], (double)reml->se[k]));
-    else PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g\n", name, (double)reml->theta[k]));
+    else
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g\n", name, (double)reml->theta[k]));
     name = rest ? rest + 1 : name;
   }
   if (reml->has_h2)
@@ -1126,7 +1144,8 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
       PetscCall(ModelGetTrait(reml->model, t, &trait, NULL));
       if (reml->has_ai)
         PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g  s.e. %.4g\n", trait, (double)reml->h2[t], (double)reml->h2_se[t]));
-      else PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g\n", trait, (double)reml->h2[t]));
+      else
+        PetscCall(PetscViewerASCIIPrintf(viewer, "              heritability %-11s %14.6g\n", trait, (double)reml->h2[t]));
     }
   if (reml->has_t2)
     for (PetscInt t = 0; t < reml->ntraits; t++) {
@@ -1134,18 +1153,19 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
       if (PetscIsNanReal(reml->t2[t])) continue;
       PetscCall(ModelGetTrait(reml->model, t, &trait, NULL));
       if (reml->has_ai)
-        PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  s.e. %.4g  (n = %.4g)\n", trait, (double)reml->t2[t], (double)reml->t2_se[t],
-                                         (double)reml->social_n));
-      else PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  (n = %.4g)\n", trait, (double)reml->t2[t], (double)reml->social_n));
+        PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  s.e. %.4g  (n = %.4g)\n", trait, (double)reml->t2[t],
+                                         (double)reml->t2_se[t], (double)reml->social_n));
+      else
+        PetscCall(PetscViewerASCIIPrintf(viewer, "              T2 (tbv/phen.) %-9s %14.6g  (n = %.4g)\n", trait, (double)reml->t2[t], (double)reml->social_n));
     }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode REMLWriteOutput(Output output, void *context)
 {
-  REML      reml = (REML)context;
-  PetscInt  ngroups, npar = reml->npar, rounds = reml->rounds + 1;
-  PetscInt64 value;
+  REML             reml = (REML)context;
+  PetscInt         ngroups, npar = reml->npar, rounds = reml->rounds + 1;
+  PetscInt64       value;
   const PetscReal *R0;
 
   PetscFunctionBeginUser;

@@ -1,5 +1,6 @@
 #include <henderson/solver.h>
 #include <henderson/log.h>
+#include <henderson/output.h>
 #include <math.h>
 #include <petscviewerhdf5.h>
 #include <signal.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <time.h>
 
 struct _p_Solver {
   MPI_Comm     comm;
@@ -15,7 +18,9 @@ struct _p_Solver {
   Mat          C;
   SolverResult result;
   /* checkpoints */
-  char      checkpoint[HENDERSON_MAX_PATH], identity[256];
+  char      checkpoint[HENDERSON_MAX_PATH], temporary[HENDERSON_MAX_PATH + 64], identity[256];
+  PetscBool resumed; /* the last SolverResume() went on from the checkpoint */
+  time_t    created; /* when this run made the solver (older unfinished checkpoints are orphans) */
   PetscInt  every, last_its, written, kill_at;
   PetscReal minutes;
   double    last_time;
@@ -60,7 +65,8 @@ PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver)
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&s));
-  s->comm = comm;
+  s->comm    = comm;
+  s->created = time(NULL);
   PetscCallMPI(MPI_Comm_rank(comm, &s->rank));
   PetscCallMPI(MPI_Comm_size(comm, &s->size));
   PetscCall(KSPHCGRegister());
@@ -69,7 +75,9 @@ PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver)
   PetscCall(KSPGetPC(s->ksp, &pc));
   PetscCall(PCSetType(pc, PCJACOBI));
   PetscCall(KSPSetNormType(s->ksp, KSP_NORM_UNPRECONDITIONED));
-  PetscCall(KSPSetTolerances(s->ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 100000));
+  /* no absolute tolerance: PETSc's 1e-50 would stop a solve whose equations are scaled by tiny
+     variances (all of them times 1e-50 give the same solutions) before its first iteration */
+  PetscCall(KSPSetTolerances(s->ksp, 1e-8, 0.0, PETSC_DEFAULT, 100000));
   *solver = s;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -120,7 +128,7 @@ static PetscErrorCode RhsFingerprint(Vec rhs, PetscReal *norm, PetscReal *sum)
 
 static PetscErrorCode WriteCheckpoint(Solver s, PetscInt its, Vec x, Vec r, Vec p, PetscReal rz)
 {
-  char        temporary[HENDERSON_MAX_PATH + 16];
+  const char *temporary = s->temporary;
   PetscViewer viewer;
   PetscInt    n;
   PetscReal   ranks = (PetscReal)s->size;
@@ -128,7 +136,6 @@ static PetscErrorCode WriteCheckpoint(Solver s, PetscInt its, Vec x, Vec r, Vec 
   Vec         vecs[3] = {x, r, p};
 
   PetscFunctionBeginUser;
-  snprintf(temporary, sizeof(temporary), "%s.tmp", s->checkpoint);
   PetscCall(VecGetSize(x, &n));
   for (int k = 0; k < 3; k++) {
     const char *name;
@@ -147,6 +154,7 @@ static PetscErrorCode WriteCheckpoint(Solver s, PetscInt its, Vec x, Vec r, Vec 
   PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "rhs_norm", PETSC_REAL, &s->rhs_norm));
   PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "rhs_sum", PETSC_REAL, &s->rhs_sum));
   PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "identity", PETSC_STRING, s->identity));
+  PetscCall(PetscViewerHDF5WriteAttribute(viewer, "/", "program", PETSC_STRING, "henderson checkpoint"));
   PetscCall(PetscViewerDestroy(&viewer));
   for (int k = 0; k < 3; k++) {
     PetscCall(PetscObjectSetName((PetscObject)vecs[k], names[k]));
@@ -193,6 +201,30 @@ static PetscErrorCode CheckpointHook(KSP ksp, PetscInt its, Vec x, Vec r, Vec p,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode SolverSetFromOptions(Solver s)
+{
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(s->comm, NULL, "Checkpoints of the solve", "Solver");
+  PetscCall(
+      PetscOptionsInt("-checkpoint_every", "Write the state of the solve every N iterations (0: never)", "SolverSetFromOptions", s->every, &s->every, NULL));
+  PetscCall(PetscOptionsReal("-checkpoint_minutes", "Write the state of the solve every M minutes (0: never)", "SolverSetFromOptions", s->minutes, &s->minutes,
+                             NULL));
+  PetscCall(PetscOptionsInt("-henderson_kill_at_checkpoint", "Tests: SIGKILL rank 0 while writing checkpoint K", "SolverSetFromOptions", s->kill_at,
+                            &s->kill_at, NULL));
+  PetscOptionsEnd();
+  PetscCheck(s->every >= 0 && s->minutes >= 0, s->comm, PETSC_ERR_USER_INPUT, "-checkpoint_every and -checkpoint_minutes must not be negative");
+  s->checkpointing = s->every > 0 || s->minutes > 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(KSPSetFromOptions(s->ksp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverIsCheckpointing(Solver s, PetscBool *checkpointing)
+{
+  PetscFunctionBeginUser;
+  *checkpointing = s->checkpointing;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode SolverSetCheckpoint(Solver s, const char path[], const char identity[])
 {
   KSPType   type;
@@ -201,15 +233,12 @@ PetscErrorCode SolverSetCheckpoint(Solver s, const char path[], const char ident
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(s->checkpoint, path, sizeof(s->checkpoint)));
   PetscCall(PetscStrncpy(s->identity, identity, sizeof(s->identity)));
-  PetscOptionsBegin(s->comm, NULL, "Checkpoints of the solve", "Solver");
-  PetscCall(
-      PetscOptionsInt("-checkpoint_every", "Write the state of the solve every N iterations (0: never)", "SolverSetCheckpoint", s->every, &s->every, NULL));
-  PetscCall(
-      PetscOptionsReal("-checkpoint_minutes", "Write the state of the solve every M minutes (0: never)", "SolverSetCheckpoint", s->minutes, &s->minutes, NULL));
-  PetscCall(PetscOptionsInt("-henderson_kill_at_checkpoint", "Tests: SIGKILL rank 0 while writing checkpoint K", "SolverSetCheckpoint", s->kill_at, &s->kill_at,
-                            NULL));
-  PetscOptionsEnd();
-  s->checkpointing = s->every > 0 || s->minutes > 0 ? PETSC_TRUE : PETSC_FALSE;
+  {
+    /* the checkpoint is written under a name no other run uses, then renamed into place */
+    long token[2] = {(long)getpid(), (long)(HendersonRandomToken() & 0xffffffffu)};
+    PetscCallMPI(MPI_Bcast(token, 2, MPI_LONG, 0, s->comm));
+    snprintf(s->temporary, sizeof(s->temporary), "%s.tmp-%ld-%08lx", s->checkpoint, token[0], (unsigned long)token[1]);
+  }
   PetscCall(KSPGetType(s->ksp, &type));
   PetscCall(PetscStrcmp(type, KSPHCG, &hcg));
   PetscCheck(!s->checkpointing || hcg, s->comm, PETSC_ERR_USER_INPUT,
@@ -217,6 +246,9 @@ PetscErrorCode SolverSetCheckpoint(Solver s, const char path[], const char ident
   if (s->checkpointing) PetscCall(KSPHCGSetIterationHook(s->ksp, CheckpointHook, s));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+static PetscErrorCode RhsScaleExponent(Vec rhs, int *k);
+static PetscErrorCode ScaleExactly(Vec v, PetscReal scale);
 
 PetscErrorCode SolverResume(Solver s, Vec rhs, Vec x, PetscBool *resumed)
 {
@@ -231,7 +263,7 @@ PetscErrorCode SolverResume(Solver s, Vec rhs, Vec x, PetscBool *resumed)
   PetscBool   hcg;
 
   PetscFunctionBeginUser;
-  *resumed = PETSC_FALSE;
+  *resumed = s->resumed = PETSC_FALSE;
   PetscCheck(s->checkpoint[0], s->comm, PETSC_ERR_ARG_WRONGSTATE, "call SolverSetCheckpoint() first");
   if (s->rank == 0) exists = !stat(s->checkpoint, &st);
   PetscCallMPI(MPI_Bcast(&exists, 1, MPI_INT, 0, s->comm));
@@ -280,6 +312,12 @@ PetscErrorCode SolverResume(Solver s, Vec rhs, Vec x, PetscBool *resumed)
     PetscCall(VecCopy(loaded, x));
     PetscCall(VecDestroy(&loaded));
   }
+  {
+    /* the state was saved in the units of the scaled solve (RhsScaleExponent()); SolverSolve() scales x again */
+    int k;
+    PetscCall(RhsScaleExponent(rhs, &k));
+    if (k) PetscCall(ScaleExactly(x, (PetscReal)ldexp(1.0, -k)));
+  }
   PetscCall(PetscViewerDestroy(&viewer));
   PetscCall(KSPHCGSetResume(s->ksp, its, r, p, rz));
   PetscCall(VecDestroy(&r));
@@ -287,59 +325,155 @@ PetscErrorCode SolverResume(Solver s, Vec rhs, Vec x, PetscBool *resumed)
   s->written   = 0;
   s->last_its  = its; /* the next checkpoint where the interrupted run would have written it */
   s->last_time = MPI_Wtime();
-  *resumed     = PETSC_TRUE;
+  *resumed = s->resumed = PETSC_TRUE;
   PetscCall(PetscInfo(NULL, "resuming from %s after iteration %" PetscInt_FMT "\n", s->checkpoint, its));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the unfinished checkpoints of runs killed while writing (CHECKPOINT.tmp-*), older than this run
+   -- a concurrent run's, being written now, is newer. */
+static PetscErrorCode RemoveOrphans(Solver s)
+{
+  char           dir[HENDERSON_MAX_PATH], prefix[HENDERSON_MAX_PATH + 8];
+  const char    *slash = strrchr(s->checkpoint, '/'), *base = slash ? slash + 1 : s->checkpoint;
+  DIR           *d;
+  struct dirent *entry;
+
+  PetscFunctionBeginUser;
+  PetscCall(HendersonPathDirectory(s->checkpoint, dir, sizeof(dir)));
+  snprintf(prefix, sizeof(prefix), "%s.tmp-", base);
+  if (!(d = opendir(dir))) PetscFunctionReturn(PETSC_SUCCESS);
+  while ((entry = readdir(d))) {
+    char        path[2 * HENDERSON_MAX_PATH];
+    struct stat st;
+    if (strncmp(entry->d_name, prefix, strlen(prefix))) continue;
+    snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+    if (!lstat(path, &st) && S_ISREG(st.st_mode) && st.st_mtime < s->created) (void)unlink(path);
+  }
+  closedir(d);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode SolverRemoveCheckpoint(Solver s)
 {
-  char temporary[HENDERSON_MAX_PATH + 16];
-
   PetscFunctionBeginUser;
-  if (!s->checkpoint[0]) PetscFunctionReturn(PETSC_SUCCESS);
-  snprintf(temporary, sizeof(temporary), "%s.tmp", s->checkpoint);
+  if (!s->checkpoint[0] || !(s->checkpointing || s->resumed)) PetscFunctionReturn(PETSC_SUCCESS);
   if (s->rank == 0) {
-    (void)unlink(s->checkpoint);
-    (void)unlink(temporary);
+    OutputFileKind kind;
+    (void)unlink(s->temporary);
+    PetscCall(RemoveOrphans(s));
+    /* only a checkpoint of henderson: whatever else is there now was not written by this run */
+    PetscCall(OutputGetFileKind(s->checkpoint, &kind));
+    if (kind == OUTPUT_FILE_CHECKPOINT) (void)unlink(s->checkpoint);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode SolverSolve(Solver s, Vec rhs, Vec x)
+/* The power of 2 that brings ||rhs||_inf into [1/2, 1) when it lies outside [2^-32, 2^32] (else 0).
+   The equations scale with 1/variance: every (co)variance times 1e200 gives a right-hand side near
+   1e-200 whose squared norm underflows, and CG would see a zero residual. C x = 2^k rhs has the
+   solution 2^k x, exactly (scaling by a power of 2 rounds nothing), and its residuals are near 1. */
+static PetscErrorCode RhsScaleExponent(Vec rhs, int *k)
+{
+  PetscReal big;
+  int       e;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecNorm(rhs, NORM_INFINITY, &big));
+  *k = 0;
+  if (big == 0 || PetscIsInfOrNanReal(big)) PetscFunctionReturn(PETSC_SUCCESS);
+  (void)frexp((double)big, &e); /* big = f 2^e, f in [1/2, 1) */
+  if (e < -32 || e > 32) *k = -e;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* V *= SCALE, and the norms PETSc keeps with V forgotten: VecScale() would scale those too, and a norm
+   that had underflowed to 0 would stay 0. */
+static PetscErrorCode ScaleExactly(Vec v, PetscReal scale)
+{
+  PetscScalar *a;
+  PetscInt     n;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetLocalSize(v, &n));
+  PetscCall(VecGetArray(v, &a)); /* the restore marks the vector changed: its kept norms are recomputed */
+  for (PetscInt i = 0; i < n; i++) a[i] *= scale;
+  PetscCall(VecRestoreArray(v, &a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ||rhs - C x|| and ||rhs|| (both vectors in the same units). */
+static PetscErrorCode TrueResidual(Solver s, Vec rhs, Vec x, PetscReal *rnorm, PetscReal *bnorm)
+{
+  Vec r;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecDuplicate(rhs, &r));
+  PetscCall(MatMult(s->C, x, r));
+  PetscCall(VecAYPX(r, -1.0, rhs));
+  PetscCall(VecNorm(r, NORM_2, rnorm));
+  PetscCall(VecNorm(rhs, NORM_2, bnorm));
+  PetscCall(VecDestroy(&r));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The result of the solve just made: converged means that the true residual of the x returned meets
+   the criterion, whatever the KSP said. */
+static PetscErrorCode SolverRecordResult(Solver s, PetscReal rnorm, PetscReal bnorm)
 {
   KSPConvergedReason reason;
-  PetscReal          xnorm, bnorm, rnorm, rtol;
-  Vec                r;
+  PetscReal          rtol, atol;
   PC                 pc;
   KSPType            ksp_type;
   PCType             pc_type;
 
   PetscFunctionBeginUser;
-  PetscCall(VecNorm(x, NORM_INFINITY, &xnorm));
-  PetscCall(KSPSetInitialGuessNonzero(s->ksp, xnorm > 0 ? PETSC_TRUE : PETSC_FALSE));
-  PetscCall(RhsFingerprint(rhs, &s->rhs_norm, &s->rhs_sum));
-  s->start = 0;
-  PetscCall(KSPSolve(s->ksp, rhs, x));
   PetscCall(KSPGetIterationNumber(s->ksp, &s->result.iterations));
   PetscCall(KSPGetConvergedReason(s->ksp, &reason));
-  PetscCall(KSPGetTolerances(s->ksp, &rtol, NULL, NULL, NULL));
-  /* The true residual of the returned x, whatever norm the KSP watched. */
-  PetscCall(VecDuplicate(rhs, &r));
-  PetscCall(MatMult(s->C, x, r));
-  PetscCall(VecAYPX(r, -1.0, rhs));
-  PetscCall(VecNorm(r, NORM_2, &rnorm));
-  PetscCall(VecNorm(rhs, NORM_2, &bnorm));
-  PetscCall(VecDestroy(&r));
+  PetscCall(KSPGetTolerances(s->ksp, &rtol, &atol, NULL, NULL));
+  PetscCall(KSPHCGGetReplacements(s->ksp, &s->result.replacements));
   s->result.relative_residual = bnorm > 0 ? rnorm / bnorm : rnorm;
-  s->result.converged         = reason > 0 ? PETSC_TRUE : PETSC_FALSE;
   s->result.rtol              = rtol;
-  PetscCall(PetscStrncpy(s->result.reason, KSPConvergedReasons[reason], sizeof(s->result.reason)));
+  s->result.converged         = reason > 0 && rnorm <= PetscMax(rtol * bnorm, atol) ? PETSC_TRUE : PETSC_FALSE;
+  if (reason > 0 && !s->result.converged)
+    PetscCall(PetscStrncpy(s->result.reason, "DIVERGED_TRUE_RESIDUAL", sizeof(s->result.reason)));
+  else if (reason == KSP_DIVERGED_BREAKDOWN && s->result.replacements)
+    PetscCall(PetscStrncpy(s->result.reason, "DIVERGED_TRUE_RESIDUAL_STAGNATED", sizeof(s->result.reason)));
+  else
+    PetscCall(PetscStrncpy(s->result.reason, KSPConvergedReasons[reason], sizeof(s->result.reason)));
   PetscCall(KSPGetType(s->ksp, &ksp_type));
   PetscCall(KSPGetPC(s->ksp, &pc));
   PetscCall(PCGetType(pc, &pc_type));
   PetscCall(PetscStrncpy(s->result.ksp_type, ksp_type, sizeof(s->result.ksp_type)));
   PetscCall(PetscStrncpy(s->result.pc_type, pc_type ? pc_type : "none", sizeof(s->result.pc_type)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverSolve(Solver s, Vec rhs, Vec x)
+{
+  PetscReal xnorm, bnorm, rnorm, scale;
+  int       k = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(RhsFingerprint(rhs, &s->rhs_norm, &s->rhs_sum));
+  PetscCall(RhsScaleExponent(rhs, &k));
+  scale = (PetscReal)ldexp(1.0, k);
+  if (k) {
+    PetscCall(ScaleExactly(rhs, scale));
+    PetscCall(ScaleExactly(x, scale));
+    PetscCall(VecNorm(rhs, NORM_2, &s->rhs_norm));
+    PetscCall(PetscInfo(NULL, "right-hand side scaled by 2^%d for the solve (its largest entry was outside [2^-32, 2^32])\n", k));
+  }
+  PetscCall(VecNorm(x, NORM_INFINITY, &xnorm));
+  PetscCall(KSPSetInitialGuessNonzero(s->ksp, xnorm > 0 ? PETSC_TRUE : PETSC_FALSE));
+  s->start = 0;
+  PetscCall(KSPSolve(s->ksp, rhs, x));
+  PetscCall(TrueResidual(s, rhs, x, &rnorm, &bnorm)); /* in the scaled units, where the norms neither under- nor overflow */
+  if (k) {
+    PetscCall(ScaleExactly(rhs, 1 / scale));
+    PetscCall(ScaleExactly(x, 1 / scale));
+  }
+  PetscCall(SolverRecordResult(s, rnorm, bnorm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -5,6 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <limits.h>
+#include <sys/random.h>
+#include <time.h>
 
 const char *HendersonVersion(void)
 {
@@ -42,6 +48,92 @@ PetscErrorCode HendersonPathDirectory(const char path[], char dir[], size_t size
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode HendersonOpenRegular(const char path[], const char what[], FILE **fp)
+{
+  struct stat st;
+  int         fd;
+
+  PetscFunctionBeginUser;
+  *fp = NULL;
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open %s: %s", path, what, strerror(errno));
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    const char *kind = S_ISDIR(st.st_mode)                          ? "a directory"
+                       : S_ISFIFO(st.st_mode)                       ? "a pipe (FIFO)"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                    : "not a regular file";
+    close(fd);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: %s is %s; give a regular file", path, what, kind);
+  }
+  (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  *fp = fdopen(fd, "rb");
+  if (!*fp) close(fd);
+  PetscCheck(*fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open %s: %s", path, what, strerror(errno));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode HendersonCheckRegular(const char path[], const char what[])
+{
+  struct stat st;
+
+  PetscFunctionBeginUser;
+  PetscCheck(!stat(path, &st), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open %s: %s", path, what, strerror(errno));
+  PetscCheck(S_ISREG(st.st_mode), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: %s is %s; give a regular file", path, what,
+             S_ISDIR(st.st_mode)    ? "a directory"
+             : S_ISFIFO(st.st_mode) ? "a pipe (FIFO)"
+                                    : "not a regular file");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+uint64_t HendersonRandomToken(void)
+{
+  uint64_t        token = 0;
+  struct timespec now;
+
+  if (getrandom(&token, sizeof(token), GRND_NONBLOCK) == (ssize_t)sizeof(token)) return token;
+  clock_gettime(CLOCK_REALTIME, &now); /* no entropy yet: the clock and the process */
+  token = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 30 ^ (uint64_t)getpid() << 17;
+  token ^= token >> 31;
+  token *= 0x9E3779B97F4A7C15ULL;
+  return token ^ token >> 29;
+}
+
+/* PATH as an absolute name without symbolic links: the file's own when it exists, else its directory's
+   followed by the last component. */
+static PetscBool CanonicalPath(const char path[], char canonical[], size_t size)
+{
+  char        dir[HENDERSON_MAX_PATH], real[PATH_MAX];
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+
+  if (realpath(path, real)) return snprintf(canonical, size, "%s", real) < (int)size ? PETSC_TRUE : PETSC_FALSE;
+  if (!slash)
+    snprintf(dir, sizeof(dir), ".");
+  else if (slash == path)
+    snprintf(dir, sizeof(dir), "/");
+  else
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+  if (!realpath(dir, real)) return PETSC_FALSE;
+  return snprintf(canonical, size, "%s/%s", real, base) < (int)size ? PETSC_TRUE : PETSC_FALSE;
+}
+
+PetscBool HendersonSameFile(const char a[], const char b[])
+{
+  struct stat sa, sb;
+  char        ca[HENDERSON_MAX_PATH + 256], cb[HENDERSON_MAX_PATH + 256];
+
+  if (!a || !b || !a[0] || !b[0]) return PETSC_FALSE;
+  if (!stat(a, &sa) && !stat(b, &sb)) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino ? PETSC_TRUE : PETSC_FALSE; /* links, hard or symbolic */
+  if (!CanonicalPath(a, ca, sizeof(ca)) || !CanonicalPath(b, cb, sizeof(cb))) return strcmp(a, b) ? PETSC_FALSE : PETSC_TRUE;
+  return strcmp(ca, cb) ? PETSC_FALSE : PETSC_TRUE;
+}
+
+PetscBool HendersonFileExists(const char path[])
+{
+  struct stat st;
+  return path && path[0] && !lstat(path, &st) ? PETSC_TRUE : PETSC_FALSE;
+}
+
 double HendersonSeconds(void)
 {
   return MPI_Wtime();
@@ -57,20 +149,54 @@ PetscErrorCode HendersonPeakMemory(PetscLogDouble *bytes)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode HendersonParseReal(const char text[], PetscReal *value, PetscBool *ok)
+/* Decimal notation only: [+-] digits [. digits] [e|E [+-] digits], with digits on at least one side of
+   the point. strtod() alone would also take 0x10 (16), inf, nan and leading blanks. */
+static PetscBool IsDecimal(const char *p)
 {
-  char  *end;
+  PetscBool digits = PETSC_FALSE;
+
+  if (*p == '+' || *p == '-') p++;
+  while (isdigit((unsigned char)*p)) p++, digits = PETSC_TRUE;
+  if (*p == '.') {
+    p++;
+    while (isdigit((unsigned char)*p)) p++, digits = PETSC_TRUE;
+  }
+  if (!digits) return PETSC_FALSE;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return PETSC_FALSE;
+    while (isdigit((unsigned char)*p)) p++;
+  }
+  return *p ? PETSC_FALSE : PETSC_TRUE;
+}
+
+PetscErrorCode HendersonParseNumber(const char text[], PetscReal *value, const char **problem)
+{
   double v;
 
   PetscFunctionBeginUser;
-  *ok    = PETSC_FALSE;
-  *value = 0;
-  if (!text[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  *value   = 0;
+  *problem = "is not a number";
+  if (!IsDecimal(text)) PetscFunctionReturn(PETSC_SUCCESS);
   errno = 0;
-  v     = strtod(text, &end);
-  if (end == text || *end || errno == ERANGE || !isfinite(v)) PetscFunctionReturn(PETSC_SUCCESS);
-  *value = (PetscReal)v;
-  *ok    = PETSC_TRUE;
+  v     = strtod(text, NULL);
+  if (!isfinite(v)) { /* beyond the largest double: a tiny number that rounds to 0 is taken as it rounds */
+    *problem = "is out of range (beyond 1.8e308)";
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  *value   = (PetscReal)v;
+  *problem = NULL;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode HendersonParseReal(const char text[], PetscReal *value, PetscBool *ok)
+{
+  const char *problem;
+
+  PetscFunctionBeginUser;
+  PetscCall(HendersonParseNumber(text, value, &problem));
+  *ok = problem ? PETSC_FALSE : PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -80,4 +206,65 @@ PetscBool HendersonIsMissing(const char text[], PetscBool zero_is_missing)
   if (!strcmp(text, "NA") || !strcmp(text, ".")) return PETSC_TRUE;
   if (zero_is_missing && !strcmp(text, "0")) return PETSC_TRUE;
   return PETSC_FALSE;
+}
+
+/* Options that PETSc reads outside any object's SetFromOptions -- at initialisation and finalisation,
+   or when an object is viewed at the end of a phase -- and so are not marked used when the check runs. */
+static PetscBool ReadLater(const char name[])
+{
+  static const char *const prefixes[] = {"log_",
+                                         "info",
+                                         "malloc",
+                                         "on_error",
+                                         "options_",
+                                         "memory_view",
+                                         "help",
+                                         "version",
+                                         "history",
+                                         "objects_dump",
+                                         "fp_trap",
+                                         "check_pointer_intensity",
+                                         "no_signal_handler",
+                                         "saws",
+                                         "viewer_"};
+  size_t                   n          = strlen(name);
+
+  for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
+    if (!strncmp(name, prefixes[k], strlen(prefixes[k]))) return PETSC_TRUE;
+  if (n > 5 && !strcmp(name + n - 5, "_view")) return PETSC_TRUE; /* -ksp_view, -mat_view, ...: viewed at the end */
+  if (strstr(name, "_view_")) return PETSC_TRUE;                  /* -ksp_view_pre, -mat_view_draw, ... */
+  return PETSC_FALSE;
+}
+
+/* MUMPS reads its options when it factors (-pev exact, REML): a name it knows is taken on trust. */
+static PetscBool MUMPSOption(const char name[])
+{
+  int  k;
+  char end;
+
+  if (sscanf(name, "mat_mumps_icntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 60 ? PETSC_TRUE : PETSC_FALSE;
+  if (sscanf(name, "mat_mumps_cntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 7 ? PETSC_TRUE : PETSC_FALSE;
+  return PETSC_FALSE;
+}
+
+PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm)
+{
+  PetscInt n;
+  char   **names, **values, list[2048] = "";
+  int      unused = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
+  for (PetscInt k = 0; k < n; k++) {
+    if (ReadLater(names[k]) || MUMPSOption(names[k])) continue;
+    if (unused++ < 8) {
+      char one[512];
+      snprintf(one, sizeof(one), "%s-%s%s%s", unused > 1 ? ", " : "", names[k], values[k] ? " " : "", values[k] ? values[k] : "");
+      PetscCall(PetscStrlcat(list, one, sizeof(list)));
+    }
+  }
+  PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
+  PetscCheck(!unused, comm, PETSC_ERR_USER_INPUT, "%s option%s that nothing here reads: %s%s (a typing error? henderson COMMAND -help lists the options)",
+             unused == 1 ? "an" : "", unused == 1 ? "" : "s", list, unused > 8 ? ", ..." : "");
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

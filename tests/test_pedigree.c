@@ -21,6 +21,7 @@ static PetscErrorCode LoadPedigreeOf(const char path[], ModelPedigreeKind kind, 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(PedigreeCreate(PETSC_COMM_WORLD, pedigree));
+  PetscCall(PedigreeSetFromOptions(*pedigree));
   PetscCall(PedigreeSetKind(*pedigree, kind));
   PetscCall(PedigreeSetGroups(*pedigree, ngroups, groups));
   PetscCall(PedigreeLoad(*pedigree, path));

@@ -9,6 +9,10 @@
      state in local variables of KSPSolve(), so a long solve killed half way could only start again
      from its x, on a different path. This is what checkpoints of long solves need (solver.h).
    - x += a p, r -= a Cp and ||r|| are one pass over the vectors instead of three.
+   - when the recursive residual meets the criterion, the true one, b - Cx, is computed: if it does not
+     meet it, it replaces r and the iteration goes on (residual replacement); -ksp_hcg_max_stalls
+     checks in a row (3) that gain less than a factor 2 end the solve as KSP_DIVERGED_BREAKDOWN. So a
+     solve reported converged has a true residual that meets the criterion.
    The residual watched is the unpreconditioned one, ||b - Cx|| (KSP_NORM_UNPRECONDITIONED, left
    preconditioning); tolerances, monitors, -ksp_converged_reason and any PC work as for any KSP. */
 #ifndef HENDERSON_CG_H
@@ -30,5 +34,8 @@ PETSC_EXTERN PetscErrorCode KSPHCGSetIterationHook(KSP ksp, KSPHCGHook hook, voi
 /* Collective. The next KSPSolve() goes on from a state a hook saw: after iteration ITS, with R, P
    and RZ (copied now), and its solution vector holding that state's x. */
 PETSC_EXTERN PetscErrorCode KSPHCGSetResume(KSP ksp, PetscInt its, Vec r, Vec p, PetscReal rz);
+
+/* Not collective. The times the true residual replaced the recursive one in the last solve (0 for other types). */
+PETSC_EXTERN PetscErrorCode KSPHCGGetReplacements(KSP ksp, PetscInt *replacements);
 
 #endif

@@ -15,6 +15,8 @@
 
 /* Installs the message-keeping error handler. Not collective; call after PetscInitialize(). */
 PETSC_EXTERN PetscErrorCode HendersonErrorInitialize(void);
+/* Collective. Reads -henderson_error_wait (seconds, 10). */
+PETSC_EXTERN PetscErrorCode HendersonErrorSetFromOptions(MPI_Comm comm);
 /* Removes it again. Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonErrorFinalize(void);
 /* Collective. LOCAL is this rank's result of a phase; returns an error on every rank if any rank failed. */

@@ -28,7 +28,18 @@ typedef struct _p_Evaluation *Evaluation;
 
 PETSC_EXTERN PetscErrorCode EvaluationCreate(MPI_Comm comm, Evaluation *evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationDestroy(Evaluation *evaluation);
-/* Collective. Each stage needs the ones before it. */
+/* Collective. Reads every option of the evaluation and of the objects of its stages (pedigree, MME,
+   solver, progress, errors), so that all are known -- and -help lists them -- before any work.
+   EvaluationLoadModel() calls it when it has not been called. Options: -pev none|exact|sample,
+   -pev_samples N, -pev_seed S, -restart, -initial FILE, -checkpoint_file FILE, -order_by NAME,
+   -social_group_size N, -quiet, -henderson_quiet, and those of pedigree.h, mme.h, solver.h. */
+PETSC_EXTERN PetscErrorCode EvaluationSetFromOptions(Evaluation evaluation);
+/* Collective, after EvaluationLoadModel(). An error when PATH (a further file the run writes: REML's
+   model file with the estimates) is one of the files the evaluation reads or writes. */
+PETSC_EXTERN PetscErrorCode EvaluationCheckOutputPath(Evaluation evaluation, const char path[], const char what[]);
+/* Collective. Each stage needs the ones before it. EvaluationLoadModel() also checks the options
+   against the model and the paths: no file written (output, checkpoint) is one read, and what is at
+   the output path is an earlier output of henderson (replaced, and the summary says so). */
 PETSC_EXTERN PetscErrorCode EvaluationLoadModel(Evaluation evaluation, const char model_path[]);
 PETSC_EXTERN PetscErrorCode EvaluationRead(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationPedigree(Evaluation evaluation);
@@ -59,6 +70,11 @@ PETSC_EXTERN PetscErrorCode EvaluationGetEquations(Evaluation evaluation, Equati
 PETSC_EXTERN PetscErrorCode EvaluationGetMME(Evaluation evaluation, MME *mme);
 PETSC_EXTERN PetscErrorCode EvaluationGetSolution(Evaluation evaluation, Vec *x);
 PETSC_EXTERN PetscErrorCode EvaluationGetSolverResult(Evaluation evaluation, SolverResult *result);
+/* Not collective. Whether everything that was solved converged: the evaluation's solve and, with
+   -pev sample, every sample's (the true residual of each meets the criterion). */
+PETSC_EXTERN PetscErrorCode EvaluationGetConverged(Evaluation evaluation, PetscBool *converged);
+/* Not collective. -quiet or -henderson_quiet: the caller prints no summary. */
+PETSC_EXTERN PetscErrorCode EvaluationIsQuiet(Evaluation evaluation, PetscBool *quiet);
 /* Wall seconds of a phase (max over ranks once the phase has run). */
 PETSC_EXTERN PetscErrorCode EvaluationGetPhaseSeconds(Evaluation evaluation, HendersonPhase phase, PetscReal *seconds);
 

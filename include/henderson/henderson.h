@@ -21,6 +21,7 @@
 #include <henderson/output.h>
 #include <henderson/evaluation.h>
 #include <henderson/reml.h>
+#include <henderson/export.h>
 
 /* The version string ("0.1.0"). */
 PETSC_EXTERN const char *HendersonVersion(void);

@@ -45,4 +45,8 @@ PETSC_EXTERN uint64_t LabelHash(const char label[], size_t length);
 PETSC_EXTERN PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, PetscInt global[],
                                          PetscInt *nglobal, LabelTable *added);
 
+/* Natural order of labels: runs of digits compare as numbers ("H9" < "H10"), the rest byte by byte;
+   labels that tie ("H01", "H1") fall back to plain byte order, so the order is total. Not collective. */
+PETSC_EXTERN int LabelNaturalCompare(const char *a, const char *b);
+
 #endif

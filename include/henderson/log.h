@@ -30,6 +30,8 @@ PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, 
 PETSC_EXTERN PetscBool HendersonProgressDue(void);
 PETSC_EXTERN void      HendersonProgressPrintf(const char format[], ...) PETSC_ATTRIBUTE_FORMAT(1, 2);
 
+/* Collective. Reads -quiet and -progress_interval (before that, HendersonProgressDue() reads them itself). */
+PETSC_EXTERN PetscErrorCode HendersonLogSetFromOptions(MPI_Comm comm);
 /* Registers the events and stages (idempotent). Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonLogInitialize(void);
 

@@ -51,6 +51,8 @@ PETSC_EXTERN PetscErrorCode MMEDestroy(MME *mme);
 /* Not collective. The form of C (before MMEAssemble()); MMESetFromOptions() reads -mme_operator. */
 PETSC_EXTERN PetscErrorCode MMESetOperatorType(MME mme, MMEOperatorType type);
 PETSC_EXTERN PetscErrorCode MMESetFromOptions(MME mme);
+/* Not collective. The form as set (auto until MMEAssemble() resolves it; MMEGetStats() has the form used). */
+PETSC_EXTERN PetscErrorCode MMEGetOperatorType(MME mme, MMEOperatorType *type);
 /* Collective. Builds C and r. Distributes the pedigree (PedigreeDistribute()) to match the row
    ownership when the model has a pedigree effect (PEDIGREE may be NULL otherwise). */
 PETSC_EXTERN PetscErrorCode MMEAssemble(MME mme, Model model, Equations equations, Records records, Pedigree pedigree);

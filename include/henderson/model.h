@@ -32,6 +32,11 @@ typedef enum {
   MODEL_PEDIGREE_SIRE_MGS /* sire sire-of-sire maternal-grandsire (sire-MGS models) */
 } ModelPedigreeKind;
 
+/* Whether the pedigree file's first line is a header: decided from the file (auto: its first three
+   fields are words -- no digit, no unknown code -- that appear on no other line), or as the model
+   file's `pedigree FILE header|noheader` says. */
+typedef enum { MODEL_PEDIGREE_HEADER_AUTO, MODEL_PEDIGREE_HEADER_YES, MODEL_PEDIGREE_HEADER_NO } ModelPedigreeHeader;
+
 PETSC_EXTERN const char *const ModelEffectKindNames[];
 PETSC_EXTERN const char *const ModelStructureNames[];
 
@@ -96,9 +101,13 @@ PETSC_EXTERN PetscErrorCode ModelGetDataPath(Model model, const char **path);
 /* NULL when the model has no pedigree line. */
 PETSC_EXTERN PetscErrorCode ModelGetPedigreePath(Model model, const char **path);
 PETSC_EXTERN PetscErrorCode ModelGetPedigreeKind(Model model, ModelPedigreeKind *kind);
+/* Whether the pedigree file's first line is a header: the pedigree line's header or noheader, else auto. */
+PETSC_EXTERN PetscErrorCode ModelGetPedigreeHeader(Model model, ModelPedigreeHeader *header);
 /* The unknown-parent group IDs of the `groups` line (n = 0 without one); whether A-inverse uses inbreeding. */
 PETSC_EXTERN PetscErrorCode ModelGetGroups(Model model, PetscInt *n, const char *const **ids);
 PETSC_EXTERN PetscErrorCode ModelGetInbreeding(Model model, PetscBool *use);
+/* The model file's line of the `groups` statement (0 without one). */
+PETSC_EXTERN PetscErrorCode ModelGetGroupsLine(Model model, PetscInt *line);
 PETSC_EXTERN PetscErrorCode ModelGetOutputPath(Model model, const char **path);
 /* Traits: their number, and the column and data-header index of trait T. */
 PETSC_EXTERN PetscErrorCode ModelGetNumTraits(Model model, PetscInt *ntraits);

@@ -30,6 +30,8 @@
 /* Collective. After RecordsNumber() and PedigreeSetUp(), before the equations are laid out:
    computes the order on rank 0 and renumbers the pedigree and the records' animal levels.
    Reads -order_by NAME|auto|none. Does nothing without a pedigree effect. */
-PETSC_EXTERN PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree);
+/* ORDER_BY: the class effect whose levels group the animals, "auto" (or NULL: the fixed class effect
+   with the most levels) or "none" (pedigree order); the option -order_by of the evaluation. */
+PETSC_EXTERN PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigree pedigree, const char order_by[]);
 
 #endif

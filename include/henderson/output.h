@@ -4,6 +4,8 @@
      /solutions/NAME/level   strings, the labels exactly as read, one per level
      /solutions/NAME/value   float64 [levels, traits x coefficients]
      /solutions/NAME/inbreeding  float64 [levels] (pedigree effects)
+     /solutions/NAME/pedigree_line  int64 [levels] (pedigree effects): the line of the pedigree file
+                             that lists the animal (0: not listed), for export in the file's order
      /solutions/NAME/pev, sep    float64 [levels, traits x coefficients] (with -pev): prediction error
                              variance (var(b_hat) for fixed effects) and its square root
      /solutions/NAME/reliability float64, the same shape (random effects, with -pev)
@@ -28,20 +30,21 @@ typedef struct _p_Output *Output;
 
 /* One effect's solutions, as this rank holds them. */
 typedef struct {
-  const char      *name;
-  const char      *kind;        /* "fixed", "covariate", "random", "groups" */
-  const char      *structure;   /* "none", "iid", "pedigree" */
-  PetscInt         nlevels;     /* global */
-  PetscInt         ncolumns;    /* traits x coefficients */
-  LabelTable       labels;      /* rank 0: all labels by level; NULL elsewhere */
-  PetscInt         level_start; /* this rank's rows: level_start .. level_start+level_count-1 */
-  PetscInt         level_count;
-  const PetscReal *values;     /* level_count * ncolumns, row-major */
-  const PetscReal *pev, *sep, *reliability; /* like values, or NULL: prediction error variance, its root, 1 - pev / ((1 + F) sigma2) */
-  const PetscReal *pev_block; /* NULL, or per level the block_dim x block_dim PEV (co)variances of its random group */
-  PetscInt         block_dim;
-  const PetscReal *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
-  PetscInt         inbreeding_start, inbreeding_count;
+  const char       *name;
+  const char       *kind;        /* "fixed", "covariate", "random", "groups" */
+  const char       *structure;   /* "none", "iid", "pedigree" */
+  PetscInt          nlevels;     /* global */
+  PetscInt          ncolumns;    /* traits x coefficients */
+  LabelTable        labels;      /* rank 0: all labels by level; NULL elsewhere */
+  PetscInt          level_start; /* this rank's rows: level_start .. level_start+level_count-1 */
+  PetscInt          level_count;
+  const PetscReal  *values;                  /* level_count * ncolumns, row-major */
+  const PetscReal  *pev, *sep, *reliability; /* like values, or NULL: prediction error variance, its root, 1 - pev / ((1 + F) sigma2) */
+  const PetscReal  *pev_block;               /* NULL, or per level the block_dim x block_dim PEV (co)variances of its random group */
+  PetscInt          block_dim;
+  const PetscReal  *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
+  PetscInt          inbreeding_start, inbreeding_count;
+  const PetscInt64 *pedigree_line; /* NULL, or the same levels' lines in the pedigree file (0: not listed) */
   /* attributes */
   const char      *traits;      /* the traits the effect is in, comma-separated */
   const char      *columns;     /* the columns of value, comma-separated ("FAT" or "FAT:0,FAT:1,...") */
@@ -56,7 +59,17 @@ typedef struct {
 
 typedef enum { OUTPUT_INT, OUTPUT_REAL, OUTPUT_STRING } OutputAttributeType;
 
-/* Collective. Creates PATH.tmp-<pid of rank 0> for writing. */
+/* What is at a path: nothing, a solutions file of henderson (root attribute program = "henderson"), a
+   checkpoint of its solver, or anything else (another file, a directory, a pipe). */
+typedef enum { OUTPUT_FILE_NONE, OUTPUT_FILE_SOLUTIONS, OUTPUT_FILE_CHECKPOINT, OUTPUT_FILE_OTHER } OutputFileKind;
+/* Not collective. */
+PETSC_EXTERN PetscErrorCode OutputGetFileKind(const char path[], OutputFileKind *kind);
+
+/* Collective. Options of tests: -henderson_output_fail_rank R -henderson_output_fail_at K make the K-th
+   HDF5 call of every output fail on rank R alone, as a full disk would (every rank must then stop). */
+PETSC_EXTERN PetscErrorCode OutputSetFromOptions(MPI_Comm comm);
+/* Collective. Creates PATH.tmp-<pid of rank 0>-<random> for writing, and claims disk space for it as it
+   grows (a full disk is an error on every rank before HDF5 writes, not a hang inside it). */
 PETSC_EXTERN PetscErrorCode OutputCreate(MPI_Comm comm, const char path[], Output *output);
 /* Collective. Writes /solutions/NAME for one effect. */
 PETSC_EXTERN PetscErrorCode OutputWriteEffect(Output output, const OutputEffect *effect);
@@ -84,6 +97,10 @@ PETSC_EXTERN PetscErrorCode OutputReadEffectDataset(const char path[], const cha
 PETSC_EXTERN PetscErrorCode OutputReadDataset(const char path[], const char dataset[], PetscInt *rows, PetscInt *columns, PetscReal **values);
 /* Not collective: a numeric attribute of GROUP in a solutions file. */
 PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
+/* Not collective: whether effect NAME has the dataset DATASET ("pev", "pedigree_line", ...). */
+PETSC_EXTERN PetscErrorCode OutputEffectHasDataset(const char path[], const char name[], const char dataset[], PetscBool *has);
+/* Not collective: a string attribute of effect NAME ("" when it has none); PetscFree() it. */
+PETSC_EXTERN PetscErrorCode OutputReadEffectString(const char path[], const char name[], const char attribute[], char **value);
 /* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */
 PETSC_EXTERN PetscErrorCode OutputListEffects(const char path[], PetscInt *n, char ***names);
 

@@ -39,10 +39,14 @@ typedef struct {
   PetscInt  inbred;          /* animals with F > 0 */
   PetscReal mean_inbreeding; /* over all animals */
   PetscReal max_inbreeding;
-  PetscInt  duplicates;      /* repeated identical lines, ignored */
-  PetscInt  groups;          /* unknown-parent groups (their equations follow the animals') */
-  PetscBool unknown_parents; /* some parent is unknown and not a group */
-  PetscBool header;          /* whether the first line was taken as a header */
+  PetscInt  duplicates;        /* repeated identical lines, ignored */
+  PetscInt  groups;            /* unknown-parent groups (their equations follow the animals') */
+  PetscBool unknown_parents;   /* some parent is unknown and not a group */
+  PetscBool header;            /* whether the first line was taken as a header */
+  PetscBool header_automatic;  /* ... decided from the file, not said in the model file */
+  char      header_text[128];  /* the header line's fields */
+  PetscInt  mendelian_floored; /* animals whose d_i was below -pedigree_min_mendelian (parents' F near 1) and was raised to it */
+  PetscReal min_mendelian;     /* that floor */
 } PedigreeStats;
 
 PETSC_EXTERN PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree);
@@ -52,12 +56,19 @@ PETSC_EXTERN PetscErrorCode PedigreeSetKind(Pedigree pedigree, ModelPedigreeKind
 /* Before PedigreeLoad(). IDs that, in the parent columns, are unknown-parent groups (Quaas 1988):
    they are not animals; A-inverse becomes the QP-transformed A*-inverse over animals and groups. */
 PETSC_EXTERN PetscErrorCode PedigreeSetGroups(Pedigree pedigree, PetscInt n, const char *const ids[]);
+/* Before PedigreeLoad(). Whether the first line is a header (model.h; MODEL_PEDIGREE_HEADER_AUTO by default). */
+PETSC_EXTERN PetscErrorCode PedigreeSetHeader(Pedigree pedigree, ModelPedigreeHeader header);
 /* Before PedigreeSetUp(). Whether A-inverse accounts for inbreeding (the default); F is computed either way. */
 PETSC_EXTERN PetscErrorCode PedigreeSetUseInbreeding(Pedigree pedigree, PetscBool use);
+/* Collective. Options: -pedigree_inbreeding indirect|meuwissen_luo, -pedigree_min_mendelian D (1e-8):
+   the floor of the Mendelian sampling variance d_i in A-inverse (animals whose parents have F near 1). */
+PETSC_EXTERN PetscErrorCode PedigreeSetFromOptions(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeDestroy(Pedigree *pedigree);
-/* Collective. Rank 0 reads PATH, checks it and orders the animals. The first line is a header when
-   its first three fields are not unknown-parent codes, contain no digit, and appear on no other line. */
+/* Collective. Rank 0 reads PATH, checks it and orders the animals (the first line: PedigreeSetHeader()). */
 PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
+/* Not collective, after PedigreeLoad(): the first unknown-parent group (index into PedigreeSetGroups()'s
+   IDs) that no line of the file names as a parent; -1 when every group is used. */
+PETSC_EXTERN PetscErrorCode PedigreeGetUnusedGroup(Pedigree pedigree, PetscInt *group);
 /* Not collective, rank 0 only: the animal IDs, by index; the group IDs (NULL without groups). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *labels);
 PETSC_EXTERN PetscErrorCode PedigreeGetGroupLabels(Pedigree pedigree, LabelTable *labels);
@@ -79,6 +90,9 @@ PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt
 /* Not collective. This rank's animals after PedigreeDistribute(): indices start..start+n-1. */
 PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start, PetscInt *n, const PetscInt **sire, const PetscInt **dam,
                                              const PetscReal **alpha, const PetscReal **inbreeding);
+/* Not collective, after PedigreeDistribute(): the line of the pedigree file that lists each of this rank's
+   animals (0: not listed -- a parent that is not, or an animal with records only). */
+PETSC_EXTERN PetscErrorCode PedigreeGetLocalLines(Pedigree pedigree, const PetscInt64 **line);
 /* Not collective. The coefficients of the two parent columns in q_i = e_i - c_0 e_sire - c_1 e_dam:
    1/2 and 1/2, or 1/2 and 1/4 for sire and maternal grandsire. A-inverse = sum_i alpha_i q_i q_i'. */
 PETSC_EXTERN PetscErrorCode PedigreeGetParentCoefficients(Pedigree pedigree, PetscReal c[2]);

@@ -36,14 +36,12 @@ PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt 
 /* Collective. Data set SAMPLE (of SEED) simulated from the model with the fixed effects at 0: TRUTH gets the
    random effects' true values at their equations (0 elsewhere), RHS = W'R^-1 y*, y* = W truth + e*.
    Monte Carlo EM-REML uses it too. */
-PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pedigree, PetscInt64 seed, PetscInt64 sample, Vec truth,
-                                        Vec rhs);
+PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pedigree, PetscInt64 seed, PetscInt64 sample, Vec truth, Vec rhs);
 /* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
    levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
    with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); *ITERATIONS: the
    solver's iterations over all samples. */
-PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples,
-                                              PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
-                                              PetscInt64 *iterations);
+PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed,
+                                              PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations);
 
 #endif

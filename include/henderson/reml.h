@@ -36,8 +36,10 @@ typedef struct _p_REML *REML;
 
 PETSC_EXTERN PetscErrorCode REMLCreate(MPI_Comm comm, REML *reml);
 PETSC_EXTERN PetscErrorCode REMLDestroy(REML *reml);
-/* Not collective. -reml_method, -reml_max_it, -reml_tol. */
+/* Collective. -reml_method, -reml_max_it, -reml_tol, -reml_samples, -reml_seed. */
 PETSC_EXTERN PetscErrorCode REMLSetFromOptions(REML reml);
+/* Not collective. */
+PETSC_EXTERN PetscErrorCode REMLGetMethod(REML reml, REMLMethod *method);
 /* Collective. EVALUATION has read the data and pedigree and numbered the levels (EvaluationNumber());
    its model's (co)variances are the starting values and end as the estimates. */
 PETSC_EXTERN PetscErrorCode REMLRun(REML reml, Evaluation evaluation);

@@ -15,6 +15,12 @@
 /* PETSc 3.19 names the success code; 3.18 (Debian 12) returns a plain 0. */
 #if !defined(PETSC_SUCCESS)
 #define PETSC_SUCCESS 0
+/* Collective. An error naming every option given that no object has read (a typing error: -ksp_rtoll);
+   call it once every object of the run has read its options, before any work. Options PETSc reads at
+   initialisation, finalisation or when it views an object (-log_view, -ksp_view, ...) and MUMPS' own
+   (-mat_mumps_icntl_N, read when it factors) are not counted. */
+PETSC_EXTERN PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm);
+
 #endif
 
 #define HENDERSON_MAX_PATH 4096
@@ -23,13 +29,36 @@
 PETSC_EXTERN PetscErrorCode HendersonPathJoin(const char dir[], const char path[], char joined[], size_t size);
 /* The directory part of PATH ("." when it has none). Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonPathDirectory(const char path[], char dir[], size_t size);
+/* Opens PATH for reading, without blocking on a FIFO: anything but a regular file (a directory, a pipe, a
+   device) is an error naming PATH and WHAT ("data file", "model file", ...). Not collective. */
+PETSC_EXTERN PetscErrorCode HendersonOpenRegular(const char path[], const char what[], FILE **fp);
+/* The same check by stat() alone, for files another library opens (HDF5). Not collective. */
+PETSC_EXTERN PetscErrorCode HendersonCheckRegular(const char path[], const char what[]);
+/* Whether paths A and B name the same file: the same inode when both exist (through links, hard or
+   symbolic), else the same canonical name. Not collective. */
+PETSC_EXTERN PetscBool HendersonSameFile(const char a[], const char b[]);
+/* Whether something (a file, a link, a directory) is at PATH. Not collective. */
+PETSC_EXTERN PetscBool HendersonFileExists(const char path[]);
+/* 64 random bits (the system's random source, else the clock and the process ID): names of temporary
+   files that no other run uses. Not collective. */
+PETSC_EXTERN uint64_t HendersonRandomToken(void);
 /* Wall-clock seconds since an arbitrary origin (MPI_Wtime). Not collective. */
 PETSC_EXTERN double HendersonSeconds(void);
 /* Peak resident memory of this process in bytes (getrusage). Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonPeakMemory(PetscLogDouble *bytes);
-/* Parses a whole string as a finite real; *ok is false for anything else. Not collective. */
+/* Parses a whole string in decimal notation ([+-]digits[.digits][e[+-]digits]) as a finite real;
+   *PROBLEM is NULL, or says what is wrong ("is not a number": 0x10, inf, nan, 1,5; "is out of range":
+   1e400). Not collective. */
+PETSC_EXTERN PetscErrorCode HendersonParseNumber(const char text[], PetscReal *value, const char **problem);
+/* The same, *ok false for anything else. Not collective. */
 PETSC_EXTERN PetscErrorCode HendersonParseReal(const char text[], PetscReal *value, PetscBool *ok);
 /* True for the codes that mean "unknown" or "missing": NA and '.' (and "0" when zero_is_missing). */
 PETSC_EXTERN PetscBool HendersonIsMissing(const char text[], PetscBool zero_is_missing);
+
+/* Collective. An error naming every option given that no object has read (a typing error: -ksp_rtoll);
+   call it once every object of the run has read its options, before any work. Options PETSc reads at
+   initialisation, finalisation or when it views an object (-log_view, -ksp_view, ...) and MUMPS' own
+   (-mat_mumps_icntl_N, read when it factors) are not counted. */
+PETSC_EXTERN PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm);
 
 #endif
