@@ -8,6 +8,7 @@ typedef struct {
 struct _p_Equations {
   MPI_Comm         comm;
   PetscInt         n, neffects, nblocks, ntraits;
+  PetscInt         nfixed; /* equations of the fixed effects and covariates: the first ones */
   Block           *blocks;
   EquationsEffect *effects;
   PetscInt         mean_effect[MODEL_MAX_TRAITS];
@@ -148,6 +149,7 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records, Pedigr
     PetscCall(ModelGetEffect(model, e, &effect));
     if (effect->kind != MODEL_EFFECT_RANDOM) PetscCall(AddFixedEffect(eq, model, records, e));
   }
+  eq->nfixed = eq->n;
   /* unknown-parent groups of every pedigree group, then the random groups */
   PetscCall(PetscMalloc1(ngroups + 1, &upg_block));
   for (PetscInt g = 0; g < ngroups; g++) {
@@ -198,6 +200,13 @@ PetscErrorCode EquationsGetSize(Equations eq, PetscInt *n)
 {
   PetscFunctionBeginUser;
   *n = eq->n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EquationsGetFixedSize(Equations eq, PetscInt *n)
+{
+  PetscFunctionBeginUser;
+  *n = eq->nfixed;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

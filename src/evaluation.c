@@ -1,5 +1,8 @@
 #include <henderson/henderson.h>
+#include <stdarg.h>
 #include <string.h>
+
+#define EVALUATION_MAX_WARNINGS 32
 
 struct _p_Evaluation {
   MPI_Comm     comm;
@@ -36,6 +39,14 @@ struct _p_Evaluation {
   PetscBool output_replaced;                     /* the output file is an earlier run's, and is replaced */
   PetscBool solver_ready;                        /* the solver is set up with the current system */
   PetscInt  pev_failed;                          /* -pev sample: samples whose solve did not converge */
+  char     *warnings[EVALUATION_MAX_WARNINGS];   /* EvaluationWarn() */
+  PetscInt  nwarnings;
+  /* what is estimable (estimable.h) */
+  PetscBool estimable_check; /* -estimable_check: look for a rank deficiency of the fixed effects */
+  PetscInt  deficiency;      /* of the fixed block X'R^-1X */
+  Vec       nonestimable;    /* 1 at the equations not estimable one by one, NULL when there are none */
+  PetscInt  pev_nullity;     /* -pev exact: null pivots of all of C */
+  PetscInt  pev_clipped;     /* sampled reliabilities below 0 (PEV above the prior variance), set to 0 */
 };
 
 PetscErrorCode EvaluationCreate(MPI_Comm comm, Evaluation *evaluation)
@@ -57,12 +68,14 @@ PetscErrorCode EvaluationDestroy(Evaluation *evaluation)
   if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(VecDestroy(&ev->x));
   PetscCall(VecDestroy(&ev->pev));
+  PetscCall(VecDestroy(&ev->nonestimable));
   if (ev->pev_block) {
     PetscInt ngroups;
     PetscCall(ModelGetNumGroups(ev->model, &ngroups));
     for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(ev->pev_block[g]));
     PetscCall(PetscFree(ev->pev_block));
   }
+  for (PetscInt k = 0; k < PetscMin(ev->nwarnings, EVALUATION_MAX_WARNINGS); k++) PetscCall(PetscFree(ev->warnings[k]));
   PetscCall(SolverDestroy(&ev->solver));
   PetscCall(MMEDestroy(&ev->mme));
   PetscCall(EquationsDestroy(&ev->equations));
@@ -124,9 +137,10 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(ev->order_by, "auto", sizeof(ev->order_by)));
-  ev->pev_samples = 100;
-  ev->pev_seed    = 1;
-  ev->fail_alone  = -1;
+  ev->estimable_check = PETSC_TRUE;
+  ev->pev_samples     = 100;
+  ev->pev_seed        = 1;
+  ev->fail_alone      = -1;
   PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
   PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,
                              (PetscEnum *)&ev->pev_method, NULL));
@@ -144,6 +158,8 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
                              "EvaluationView", ev->social_group_size, &ev->social_group_size, NULL));
   PetscCall(PetscOptionsBool("-henderson_quiet", "No summary", "EvaluationView", ev->quiet, &ev->quiet, NULL));
   PetscCall(PetscOptionsBool("-quiet", "No progress lines and no summary", "EvaluationView", quiet, &quiet, NULL));
+  PetscCall(PetscOptionsBool("-estimable_check", "Look for a rank deficiency of the fixed effects (estimable.h) and name the effects", "EvaluationAssemble",
+                             ev->estimable_check, &ev->estimable_check, NULL));
   PetscCall(
       PetscOptionsInt("-henderson_fail_alone", "Tests: this rank fails alone on entering the solve", "EvaluationSolve", ev->fail_alone, &ev->fail_alone, NULL));
   PetscOptionsEnd();
@@ -336,6 +352,73 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Not collective (the same on every rank). A warning: printed on standard error by rank 0 now (a
+   warning is not progress: -quiet does not silence it), repeated in the summary and kept in the
+   output (attribute /warnings). */
+static PetscErrorCode EvaluationWarn(Evaluation ev, const char format[], ...)
+{
+  va_list args;
+  char    text[1024];
+
+  PetscFunctionBeginUser;
+  va_start(args, format);
+  vsnprintf(text, sizeof(text), format, args);
+  va_end(args);
+  if (ev->rank == 0) {
+    fprintf(stderr, "henderson: warning: %s\n", text);
+    fflush(stderr);
+  }
+  if (ev->nwarnings < EVALUATION_MAX_WARNINGS) PetscCall(PetscStrallocpy(text, &ev->warnings[ev->nwarnings]));
+  ev->nwarnings++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* What the data say that the user did not mean, as warnings: a trait without variation; records whose
+   animals are mostly not in the pedigree (IDs written differently: 000021 and 21); a random effect on
+   the column of a fixed one (its solutions are all zero). */
+static PetscErrorCode EvaluationCheckData(Evaluation ev)
+{
+  PetscInt     ntraits, neffects;
+  RecordsStats st;
+  const char  *pedigree = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  PetscCall(RecordsGetStats(ev->records, &st));
+  PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
+  for (PetscInt t = 0; t < ntraits; t++) {
+    const char *name;
+    PetscCall(ModelGetTrait(ev->model, t, &name, NULL));
+    if (st.values[t] > 0 && st.sd[t] == 0)
+      PetscCall(EvaluationWarn(ev, "trait '%s' has the same value (%g) on all %" PetscInt64_FMT " records: there is nothing to estimate", name,
+                               (double)st.mean[t], st.values[t]));
+  }
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    RecordsLevelStats  ls;
+    PetscBool          has;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    PetscCall(RecordsGetLevelStats(ev->records, e, &has, &ls));
+    if (has && effect->structure == MODEL_STRUCTURE_PEDIGREE && ls.not_in_pedigree > 0 && 2 * ls.not_in_pedigree > ls.records)
+      PetscCall(EvaluationWarn(ev,
+                               "%" PetscInt64_FMT " of the %" PetscInt64_FMT " records with an animal in column '%s' name animals that are not in %s (added as "
+                               "unrelated founders): are the IDs written the same way in both files?",
+                               ls.not_in_pedigree, ls.records, effect->column, pedigree));
+    if (effect->kind != MODEL_EFFECT_RANDOM || effect->covariate[0]) continue;
+    for (PetscInt f = 0; f < neffects; f++) {
+      const ModelEffect *fixed;
+      PetscCall(ModelGetEffect(ev->model, f, &fixed));
+      if (fixed->kind == MODEL_EFFECT_FIXED && fixed->data_column >= 0 && fixed->data_column == effect->data_column)
+        PetscCall(EvaluationWarn(ev,
+                                 "random effect '%s' is on the column of fixed effect '%s' (model line %" PetscInt_FMT
+                                 "): the fixed effect takes everything, and its solutions are all 0",
+                                 effect->name, fixed->name, effect->line));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationNumber(Evaluation ev)
 {
   double start;
@@ -353,6 +436,51 @@ PetscErrorCode EvaluationNumber(Evaluation ev)
     PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree, ev->order_by));
     PetscCall(PhaseEnd(ev, HENDERSON_PHASE_NUMBER, start));
   }
+  PetscCall(PhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
+  PetscCall(RecordsComputeLevelStats(ev->records, ev->model));
+  PetscCall(EvaluationCheckData(ev));
+  PetscCall(PhaseEnd(ev, HENDERSON_PHASE_NUMBER, start));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A rank deficiency beyond the constraints (estimable.h): which fixed effects, and how many of their
+   levels, have solutions that mean nothing one by one. */
+static PetscErrorCode EvaluationCheckEstimable(Evaluation ev)
+{
+  Vec      rhs;
+  PetscInt neffects, *count;
+  char     list[2048] = "";
+
+  PetscFunctionBeginUser;
+  PetscCall(MMEGetSystem(ev->mme, NULL, NULL, &rhs));
+  PetscCall(VecDestroy(&ev->nonestimable));
+  PetscCall(EstimableCompute(ev->comm, ev->model, ev->equations, ev->records, rhs, &ev->deficiency, &ev->nonestimable));
+  if (ev->deficiency < 0)
+    PetscCall(EvaluationWarn(ev, "the rank deficiency of the fixed effects was not checked: besides the largest, they have more than 2000 equations; "
+                                 "if two of them are confounded, their levels' PEV are meaningless (-pev exact would show NaN there)"));
+  if (ev->deficiency <= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  PetscCall(PetscMalloc1(2 * neffects, &count));
+  PetscCall(EstimableCountByEffect(ev->model, ev->equations, ev->nonestimable, count));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect     *effect;
+    const EquationsEffect *layout;
+    const EquationsBlock  *block;
+    char                   one[MODEL_MAX_NAME + 64];
+    if (!count[e]) continue;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    PetscCall(EquationsGetEffect(ev->equations, e, &layout));
+    PetscCall(EquationsGetBlock(ev->equations, layout->block, &block));
+    snprintf(one, sizeof(one), "%s'%s' (%" PetscInt_FMT " of %" PetscInt_FMT " equations)", list[0] ? ", " : "", effect->name, count[e], block->nequations);
+    PetscCall(HendersonStrlcat(list, one, sizeof(list)));
+  }
+  PetscCall(PetscFree(count));
+  PetscCall(EvaluationWarn(ev,
+                           "the equations are rank deficient by %" PetscInt_FMT
+                           " after the first level of each further fixed effect is set to 0: confounded effects %s"
+                           " (one nested in another, disconnected data, or a covariate constant within a class); their level solutions mean nothing one by one "
+                           "(differences within connected data do), and their PEV are written as NaN",
+                           ev->deficiency, list));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -376,6 +504,7 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
     PetscCheck(stats.operator== MME_OPERATOR_ASSEMBLED, ev->comm, PETSC_ERR_USER_INPUT, "-pev exact factors the assembled C: leave out -mme_operator %s",
                MMEOperatorTypes[stats.operator]);
   }
+  if (ev->estimable_check) PetscCall(EvaluationCheckEstimable(ev));
   PetscCall(PhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -701,11 +830,16 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   PetscCall(BlockRequests(ev, &nblock, &rows, &cols));
   PetscCall(PetscMalloc1(nblock + 1, &extra));
   if (ev->pev_method == PEV_METHOD_EXACT)
-    PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev));
+    PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev, &ev->pev_nullity));
   else {
     PetscCall(EvaluationSolverReady(ev)); /* REML may have rebuilt the system */
     PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->pedigree, ev->solver, ev->pev_samples, (PetscInt64)ev->pev_seed, nblock, rows, cols,
-                                extra, ev->pev, &ev->pev_iterations));
+                                extra, ev->pev, &ev->pev_iterations, &ev->pev_failed));
+    PetscCall(PEVMaskNotEstimable(ev->nonestimable, nblock, rows, cols, extra, ev->pev));
+    if (ev->pev_failed)
+      PetscCall(EvaluationWarn(
+          ev, "%" PetscInt_FMT " of the %" PetscInt_FMT " simulated data sets of -pev sample did not converge: the PEV are not reliable (exit status 2)",
+          ev->pev_failed, ev->pev_samples));
   }
   PetscCall(BlockStore(ev, extra));
   PetscCall(PetscFree2(rows, cols));
@@ -741,8 +875,8 @@ static PetscErrorCode TraitList(Model model, PetscInt ntraits, const PetscInt tr
   for (PetscInt i = 0; i < ntraits; i++) {
     const char *name;
     PetscCall(ModelGetTrait(model, traits ? traits[i] : i, &name, NULL));
-    if (i) PetscCall(PetscStrlcat(list, ",", size));
-    PetscCall(PetscStrlcat(list, name, size));
+    if (i) PetscCall(HendersonStrlcat(list, ",", size));
+    PetscCall(HendersonStrlcat(list, name, size));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -764,7 +898,7 @@ static PetscErrorCode ColumnList(Model model, PetscInt ncoef, char list[], size_
         snprintf(column, sizeof(column), "%s%s:%d", t || c ? "," : "", name, (int)c);
       else
         snprintf(column, sizeof(column), "%s%s", t ? "," : "", name);
-      PetscCall(PetscStrlcat(list, column, size));
+      PetscCall(HendersonStrlcat(list, column, size));
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -827,6 +961,26 @@ static PetscErrorCode LevelInbreeding(Evaluation ev, PetscInt lo, PetscInt hi, P
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The reliability 1 - PEV / VARIANCE, in [0, 1]. Exact PEV never exceeds the prior variance but for
+   rounding; a sampled one can (its relative error is sqrt(2/N)): such a PEV is set to the prior variance,
+   its reliability to 0, and counted (ev->pev_clipped, in the summary). NaN (not estimable) stays NaN. */
+static PetscErrorCode Reliability(Evaluation ev, PetscReal variance, PetscReal *pev, PetscReal *sep, PetscReal *reliability)
+{
+  PetscFunctionBeginUser;
+  if (PetscIsNanReal(*pev) || !(variance > 0)) {
+    *reliability = NAN;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  *reliability = 1 - *pev / variance;
+  if (*reliability < 0) {
+    if (*reliability < -1e-9) ev->pev_clipped++; /* beyond rounding */
+    *reliability = 0;
+    *pev         = variance;
+    *sep         = PetscSqrtReal(variance);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Collective. This rank's rows of the accuracy of effect E (or of its GROUPS), from diag(C^-1): pev, sep and,
    for random effects, reliability = 1 - pev / ((1 + F) sigma2), sigma2 the effect's G0 diagonal for the
    column (trait, coefficient), F = 0 for iid effects (RELIABILITY NULL otherwise). */
@@ -848,7 +1002,10 @@ static PetscErrorCode EffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups
   PetscCall(EffectValues(ev, e, groups, d, rstart, rend, &lo, &hi, pev));
   PetscCall(VecRestoreArrayRead(ev->pev, &d));
   PetscCall(PetscMalloc1((hi - lo) * columns + 1, sep));
-  for (PetscInt k = 0; k < (hi - lo) * columns; k++) (*sep)[k] = PetscSqrtReal(PetscMax((*pev)[k], 0));
+  for (PetscInt k = 0; k < (hi - lo) * columns; k++) {
+    if ((*pev)[k] < 0 && (*pev)[k] > -1e-12) (*pev)[k] = 0; /* rounding of an exact 0 */
+    (*sep)[k] = PetscSqrtReal((*pev)[k]);                   /* NaN for a level not estimable, or a negative PEV */
+  }
   *reliability = NULL;
   if (effect->kind == MODEL_EFFECT_RANDOM && !groups) {
     const ModelGroup *group;
@@ -863,7 +1020,7 @@ static PetscErrorCode EffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups
         for (PetscInt c = 0; c < ncoef; c++) {
           PetscInt  k = effect->position + i * ncoef + c, at = (l - lo) * columns + t * ncoef + c;
           PetscReal variance = group->covariance[k * group->dim + k] * (1 + (F ? F[l - lo] : 0));
-          if ((*pev)[at] > 0 && variance > 0) (*reliability)[at] = 1 - (*pev)[at] / variance;
+          PetscCall(Reliability(ev, variance, &(*pev)[at], &(*sep)[at], &(*reliability)[at]));
         }
       }
     PetscCall(PetscFree(F));
@@ -938,9 +1095,10 @@ static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, Pets
         p        = ed->position + ModelEffectTraitPosition(ed, t);
         q        = es->position + i;
         pev[at]  = b[p * dim + p] + k * k * b[q * dim + q] + 2 * k * b[p * dim + q];
-        sep[at]  = PetscSqrtReal(PetscMax(pev[at], 0));
         variance = (G[p * dim + p] + k * k * G[q * dim + q] + 2 * k * G[p * dim + q]) * (1 + (F ? F[l] : 0));
-        if (pev[at] > 0 && variance > 0) reliability[at] = 1 - pev[at] / variance;
+        if (pev[at] < 0 && pev[at] > -1e-12 * variance) pev[at] = 0;
+        sep[at] = PetscSqrtReal(pev[at]);
+        PetscCall(Reliability(ev, variance, &pev[at], &sep[at], &reliability[at]));
       }
   }
   PetscCall(TraitList(ev->model, es->ntraits, es->traits, traits, sizeof(traits)));
@@ -974,6 +1132,60 @@ static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, Pets
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* /data: per trait its values, mean, SD, smallest and largest (arrays over the traits); /data/NAME per
+   class effect: levels, levels with records, records, records per level (smallest, median, largest) and,
+   for a pedigree effect, the records whose animal is not in the pedigree; /warnings at the root. */
+static PetscErrorCode WriteDataStats(Evaluation ev, Output output)
+{
+  PetscInt     ntraits, neffects;
+  RecordsStats st;
+  PetscInt     values[MODEL_MAX_TRAITS];
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  PetscCall(RecordsGetStats(ev->records, &st));
+  for (PetscInt t = 0; t < ntraits; t++) values[t] = (PetscInt)st.values[t];
+  PetscCall(OutputSetAttributeArray(output, "/data", "trait_values", OUTPUT_INT, ntraits, values));
+  PetscCall(OutputSetAttributeArray(output, "/data", "trait_mean", OUTPUT_REAL, ntraits, st.mean));
+  PetscCall(OutputSetAttributeArray(output, "/data", "trait_sd", OUTPUT_REAL, ntraits, st.sd));
+  PetscCall(OutputSetAttributeArray(output, "/data", "trait_min", OUTPUT_REAL, ntraits, st.min));
+  PetscCall(OutputSetAttributeArray(output, "/data", "trait_max", OUTPUT_REAL, ntraits, st.max));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    RecordsLevelStats  ls;
+    PetscBool          has;
+    char               group[MODEL_MAX_NAME + 8];
+    PetscInt64         v;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    PetscCall(RecordsGetLevelStats(ev->records, e, &has, &ls));
+    if (!has) continue;
+    snprintf(group, sizeof(group), "/data/%s", effect->name);
+    v = ls.levels;
+    PetscCall(OutputSetAttribute(output, group, "levels", OUTPUT_INT, &v));
+    v = ls.levels_with_records;
+    PetscCall(OutputSetAttribute(output, group, "levels_with_records", OUTPUT_INT, &v));
+    PetscCall(OutputSetAttribute(output, group, "records", OUTPUT_INT, &ls.records));
+    PetscCall(OutputSetAttribute(output, group, "records_per_level_min", OUTPUT_INT, &ls.smallest));
+    PetscCall(OutputSetAttribute(output, group, "records_per_level_median", OUTPUT_REAL, &ls.median));
+    PetscCall(OutputSetAttribute(output, group, "records_per_level_max", OUTPUT_INT, &ls.largest));
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) PetscCall(OutputSetAttribute(output, group, "records_not_in_pedigree", OUTPUT_INT, &ls.not_in_pedigree));
+  }
+  {
+    char  *all;
+    size_t length = 1;
+    for (PetscInt k = 0; k < PetscMin(ev->nwarnings, EVALUATION_MAX_WARNINGS); k++) length += strlen(ev->warnings[k]) + 1;
+    PetscCall(PetscCalloc1(length, &all));
+    for (PetscInt k = 0; k < PetscMin(ev->nwarnings, EVALUATION_MAX_WARNINGS); k++) {
+      if (k) PetscCall(HendersonStrlcat(all, "\n", length));
+      PetscCall(HendersonStrlcat(all, ev->warnings[k], length));
+    }
+    PetscCall(OutputSetAttribute(output, "/", "warnings", OUTPUT_STRING, all));
+    PetscCall(PetscFree(all));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode MaxOverRanks(Evaluation ev, PetscReal local[], PetscReal global[], PetscInt n)
 {
   PetscFunctionBeginUser;
@@ -999,6 +1211,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   PetscCall(ModelGetNumTraits(ev->model, &ntraits));
   PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
   PetscCall(VecGetArrayRead(ev->x, &x));
+  ev->pev_clipped = 0;
   PetscCall(PetscCalloc3(neffects, &values, neffects, &lo, neffects, &hi));
   for (PetscInt e = 0; e < neffects; e++) PetscCall(EffectValues(ev, e, PETSC_FALSE, x, rstart, rend, &lo[e], &hi[e], &values[e]));
   /* Covariates in the equations are (x - centre) / scale: back to raw units. A plain covariate's
@@ -1129,6 +1342,12 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
     }
   }
   PetscCall(WriteTotalBreedingValue(ev, output, values, lo, hi));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ev->pev_clipped, 1, MPIU_INT, MPI_SUM, ev->comm));
+  if (ev->pev_clipped)
+    PetscCall(EvaluationWarn(ev,
+                             "%" PetscInt_FMT " sampled PEV exceeded their prior variance (sampling error, %.0f %% with %" PetscInt_FMT
+                             " samples): set to it, reliability 0 (more samples: -pev_samples)",
+                             ev->pev_clipped, 100 * (double)PetscSqrtReal(2.0 / ev->pev_samples), ev->pev_samples));
   PetscCall(VecRestoreArrayRead(ev->x, &x));
   for (PetscInt e = 0; e < neffects; e++) PetscCall(PetscFree(values[e]));
   PetscCall(PetscFree3(values, lo, hi));
@@ -1159,6 +1378,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   PetscCall(OutputSetAttribute(output, "/data", "records_used", OUTPUT_INT, &rstats.used));
   PetscCall(OutputSetAttribute(output, "/data", "records_skipped_missing_trait", OUTPUT_INT, &rstats.missing_trait));
   PetscCall(OutputSetAttribute(output, "/data", "records_skipped_missing_covariate", OUTPUT_INT, &rstats.missing_covariate));
+  PetscCall(WriteDataStats(ev, output));
   {
     PetscInt social;
     PetscCall(ModelGetSocialEffect(ev->model, &social, NULL));
@@ -1216,6 +1436,11 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   SET_INT("ghosts_max", mstats.ghosts_max);
   SET_INT("neighbours_max", mstats.neighbours_max);
   SET_INT("messages", mstats.messages);
+  SET_INT("residual_replacements", ev->result.replacements);
+  SET_INT("rank_deficiency", ev->deficiency);
+  if (ev->pev) SET_INT("pev_nullity", ev->pev_nullity);
+  if (ev->pev) SET_INT("pev_clipped", ev->pev_clipped);
+  if (ev->pev && ev->pev_method == PEV_METHOD_SAMPLE) SET_INT("pev_samples_not_converged", ev->pev_failed);
 #undef SET_INT
   PetscCall(OutputSetAttribute(output, "/solver", "operator", OUTPUT_STRING, (void *)MMEOperatorTypes[mstats.operator]));
   PetscCall(OutputSetAttribute(output, "/solver", "relative_residual", OUTPUT_REAL, &ev->result.relative_residual));
@@ -1275,6 +1500,62 @@ PetscErrorCode EvaluationRun(Evaluation ev, const char model_path[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A number as a person writes it (plain C: PETSc's %g writes 15 as "15."). */
+static void Number(char buffer[], size_t size, PetscReal v)
+{
+  snprintf(buffer, size, "%.6g", (double)v);
+}
+
+/* Per trait: the values used, their mean, SD, smallest and largest. */
+static PetscErrorCode ViewTraits(Evaluation ev, PetscViewer viewer)
+{
+  PetscInt     ntraits;
+  RecordsStats st;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
+  PetscCall(RecordsGetStats(ev->records, &st));
+  for (PetscInt t = 0; t < ntraits; t++) {
+    const char *name;
+    char        v[4][32];
+    PetscCall(ModelGetTrait(ev->model, t, &name, NULL));
+    Number(v[0], sizeof(v[0]), st.mean[t]);
+    Number(v[1], sizeof(v[1]), st.sd[t]);
+    Number(v[2], sizeof(v[2]), st.min[t]);
+    Number(v[3], sizeof(v[3]), st.max[t]);
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-11s %s: %" PetscInt64_FMT " values, mean %s, SD %s, min %s, max %s\n",
+                                     t ? "" : (ntraits > 1 ? "traits" : "trait"), name, st.values[t], v[0], v[1], v[2], v[3]));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Per class effect: its levels and how many records each has (smallest, median, largest among the
+   levels with records); for a pedigree effect also the records whose animal is not in the pedigree. */
+static PetscErrorCode ViewEffects(Evaluation ev, PetscViewer viewer)
+{
+  PetscInt neffects, shown = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    RecordsLevelStats  ls;
+    PetscBool          has;
+    char               with[64] = "", missing[128] = "";
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    PetscCall(RecordsGetLevelStats(ev->records, e, &has, &ls));
+    if (!has) continue;
+    if (ls.levels_with_records != ls.levels) snprintf(with, sizeof(with), ", %" PetscInt_FMT " with records", ls.levels_with_records);
+    if (effect->structure == MODEL_STRUCTURE_PEDIGREE)
+      snprintf(missing, sizeof(missing), "; %" PetscInt64_FMT " of %" PetscInt64_FMT " records name animals not in the pedigree", ls.not_in_pedigree,
+               ls.records);
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-11s %s: %" PetscInt_FMT " levels%s; records per level %" PetscInt64_FMT " / %.4g / %" PetscInt64_FMT "%s\n",
+                                     shown++ ? "" : "effects", effect->name, ls.levels, with, ls.smallest, (double)ls.median, ls.largest, missing));
+  }
+  if (shown) PetscCall(PetscViewerASCIIPrintf(viewer, "              (records per level: smallest / median / largest, over the levels with records)\n"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
 {
   RecordsStats   rstats;
@@ -1294,18 +1575,8 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
                                    " skipped (%" PetscInt64_FMT " trait missing, %" PetscInt64_FMT " covariate or weight missing)\n",
                                    path, rstats.lines, rstats.used, rstats.missing_trait + rstats.missing_covariate, rstats.missing_trait,
                                    rstats.missing_covariate));
-  {
-    PetscInt ntraits;
-    PetscCall(ModelGetNumTraits(ev->model, &ntraits));
-    if (ntraits > 1) {
-      PetscCall(PetscViewerASCIIPrintf(viewer, "  traits     "));
-      for (PetscInt t = 0; t < ntraits; t++) {
-        const char *name;
-        PetscCall(ModelGetTrait(ev->model, t, &name, NULL));
-        PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt64_FMT " values%s", name, rstats.values[t], t + 1 < ntraits ? "," : "\n"));
-      }
-    }
-  }
+  PetscCall(ViewTraits(ev, viewer));
+  PetscCall(ViewEffects(ev, viewer));
   {
     PetscInt social;
     PetscCall(ModelGetSocialEffect(ev->model, &social, NULL));
@@ -1377,8 +1648,8 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
     PetscReal seconds;
     PetscCall(EvaluationGetPhaseSeconds(ev, HENDERSON_PHASE_PEV, &seconds));
     if (ev->pev_method == PEV_METHOD_EXACT)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s\n",
-                                       (double)seconds));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s%s\n",
+                                       (double)seconds, ev->pev_nullity ? "; C is singular: a generalised inverse, NaN where a level is not estimable" : ""));
     else
       PetscCall(PetscViewerASCIIPrintf(viewer,
                                        "  pev         sample: %" PetscInt_FMT " simulated data sets, %" PetscInt64_FMT
@@ -1403,6 +1674,10 @@ PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
       PetscViewerASCIIPrintf(viewer, "  memory      peak %.1f MiB on the largest rank, %.1f MiB over all ranks\n", peak_max / 1048576.0, peak_sum / 1048576.0));
   if (ev->output_path[0])
     PetscCall(PetscViewerASCIIPrintf(viewer, "  output      %s%s\n", ev->output_path, ev->output_replaced ? " (replaced the file of an earlier run)" : ""));
+  for (PetscInt k = 0; k < PetscMin(ev->nwarnings, EVALUATION_MAX_WARNINGS); k++)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-11s %s\n", k ? "" : "warnings", ev->warnings[k]));
+  if (ev->nwarnings > EVALUATION_MAX_WARNINGS)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              ... and %" PetscInt_FMT " more\n", ev->nwarnings - EVALUATION_MAX_WARNINGS));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

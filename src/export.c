@@ -257,8 +257,8 @@ PetscErrorCode ExportWrite(Export export, const char path[], const char effect[]
   if (effect && !found) {
     char list[4096] = "";
     for (PetscInt k = 0; k < n; k++) {
-      if (k) PetscCall(PetscStrlcat(list, ", ", sizeof(list)));
-      PetscCall(PetscStrlcat(list, names[k], sizeof(list)));
+      if (k) PetscCall(HendersonStrlcat(list, ", ", sizeof(list)));
+      PetscCall(HendersonStrlcat(list, names[k], sizeof(list)));
     }
     for (PetscInt k = 0; k < n; k++) PetscCall(PetscFree(names[k]));
     PetscCall(PetscFree(names));

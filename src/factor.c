@@ -7,6 +7,7 @@ struct _p_Factor {
   Mat         F;             /* MUMPS' factor */
   PetscBool   symbolic;      /* the ordering and symbolic factorisation are done */
   PetscBool   inverse_taken; /* selected inverse entries since the last numeric factorisation */
+  PetscBool   null_pivots;   /* detect null pivots (a singular C) instead of failing */
 };
 
 PetscErrorCode FactorCreate(MPI_Comm comm, Factor *factor)
@@ -39,6 +40,12 @@ PetscErrorCode FactorSetUp(Factor f, Mat C)
   if (!f->symbolic) {
     PetscCall(MatGetFactor(C, MATSOLVERMUMPS, MAT_FACTOR_CHOLESKY, &f->F));
     PetscCall(MatMumpsSetIcntl(f->F, 33, 1)); /* compute the determinant */
+    if (f->null_pivots) {
+      /* a pivot below 1e-10 of the (scaled) matrix's norm is null: rounding makes the zero pivots of a
+         singular matrix some 1e-15, a genuine one of equations carrying information is far above */
+      PetscCall(MatMumpsSetIcntl(f->F, 24, 1));
+      PetscCall(MatMumpsSetCntl(f->F, 3, 1e-10));
+    }
     PetscCall(MatCholeskyFactorSymbolic(f->F, C, NULL, &info));
     f->symbolic = PETSC_TRUE;
   }
@@ -53,6 +60,46 @@ PetscErrorCode FactorSetUp(Factor f, Mat C)
   PetscFunctionBeginUser;
   SETERRQ(f->comm, PETSC_ERR_SUP, "this PETSc has no MUMPS: exact PEV and REML need it");
 #endif
+}
+
+PetscErrorCode FactorSetNullPivotDetection(Factor f, PetscBool detect)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "set the null pivot detection before FactorSetUp()");
+  f->null_pivots = detect;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode FactorGetNullity(Factor f, PetscInt *nullity)
+{
+  PetscFunctionBeginUser;
+  *nullity = 0;
+#if defined(PETSC_HAVE_MUMPS)
+  PetscCheck(f->F, f->comm, PETSC_ERR_ARG_WRONGSTATE, "call FactorSetUp() first");
+  if (f->null_pivots) PetscCall(MatMumpsGetInfog(f->F, 28, nullity));
+#endif
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode FactorNullVector(Factor f, Mat C, Vec n)
+{
+  Vec          b, x;
+  PetscScalar *v;
+  PetscInt     rstart, rend;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetOwnershipRange(n, &rstart, &rend));
+  PetscCall(VecGetArray(n, &v));
+  for (PetscInt i = rstart; i < rend; i++) v[i - rstart] = HendersonKeyedUniform((uint64_t)i);
+  PetscCall(VecRestoreArray(n, &v));
+  PetscCall(VecDuplicate(n, &b));
+  PetscCall(VecDuplicate(n, &x));
+  PetscCall(MatMult(C, n, b));
+  PetscCall(FactorSolve(f, b, x)); /* C x = C v is consistent: x is v less its part in the null space */
+  PetscCall(VecAXPY(n, -1.0, x));
+  PetscCall(VecDestroy(&b));
+  PetscCall(VecDestroy(&x));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode FactorGetLogDeterminant(Factor f, PetscReal *logdet)

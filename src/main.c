@@ -87,6 +87,28 @@ static PetscErrorCode REMLModelCopyPath(const char model_path[], char copy[], si
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective. What is at COPY may be replaced only if an earlier `henderson reml` wrote it (its first line
+   says so): anything else there is the user's, and is left alone. */
+static PetscErrorCode CheckREMLCopy(const char copy[])
+{
+  PetscMPIInt    rank;
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (rank == 0 && HendersonFileExists(copy)) {
+    FILE *fp        = NULL;
+    char  first[64] = "";
+    ierr            = HendersonOpenRegular(copy, "the model file with the estimates", &fp);
+    if (!ierr && (!fgets(first, sizeof(first), fp) || strncmp(first, "# henderson ", 12)))
+      ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_USER_INPUT, PETSC_ERROR_INITIAL,
+                        "%s: exists and was not written by henderson reml; it is left alone (move it away)", copy);
+    if (fp) fclose(fp);
+  }
+  PetscCall(HendersonAgree(PETSC_COMM_WORLD, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* REML: the (co)variances of the model file are the starting values; the solutions at the estimates
    are written with /variance, and a copy of the model file with the estimates next to it. */
 static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML *reml, PetscBool *converged)
@@ -112,6 +134,7 @@ static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML 
   PetscCall(EvaluationLoadModel(*ev, model_path));
   PetscCall(REMLModelCopyPath(model_path, copy, sizeof(copy)));
   PetscCall(EvaluationCheckOutputPath(*ev, copy, "model file with the estimates"));
+  PetscCall(CheckREMLCopy(copy));
   PetscCall(EvaluationRead(*ev));
   PetscCall(EvaluationPedigree(*ev));
   PetscCall(EvaluationNumber(*ev));

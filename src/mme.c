@@ -653,3 +653,49 @@ PetscErrorCode MMEGetStats(MME mme, MMEStats *stats)
   *stats = mme->stats;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode MMEAssembleFixed(MPI_Comm comm, Model model, Equations eq, Records records, Mat *F)
+{
+  PetscInt    nfixed, nrecords;
+  Accumulator lhs;
+  RecordTerms rt;
+  PetscLayout layout;
+
+  PetscFunctionBeginUser;
+  PetscCall(EquationsGetFixedSize(eq, &nfixed));
+  PetscCall(RecordsGetLocalSize(records, &nrecords));
+  PetscCall(AccumulatorCreate((size_t)(nfixed + 64), &lhs));
+  PetscCall(RecordTermsCreate(model, eq, records, &rt));
+  for (PetscInt r = 0; r < nrecords; r++) {
+    RecordContribution c;
+    PetscCall(RecordTermsGet(&rt, r, &c));
+    for (PetscInt a = 0; a < rt.nslots; a++) {
+      if (c.eq[a] < 0 || c.eq[a] >= nfixed) continue;
+      for (PetscInt b = a; b < rt.nslots; b++) {
+        PetscReal v;
+        if (c.eq[b] < 0 || c.eq[b] >= nfixed) continue;
+        v = c.weight * c.coef[a] * c.coef[b] * c.rinv[rt.trait[a] * rt.ntraits + rt.trait[b]];
+        if (v != 0) PetscCall(AccumulatorAddSymmetric(&lhs, c.eq[a], c.eq[b], v));
+      }
+    }
+  }
+  PetscCall(RecordTermsDestroy(&rt));
+  PetscCall(PetscLayoutCreate(comm, &layout));
+  PetscCall(PetscLayoutSetSize(layout, nfixed));
+  PetscCall(PetscLayoutSetUp(layout));
+  {
+    PetscCount   ncoo, nkeys;
+    PetscInt    *ci, *cj;
+    PetscScalar *cv, *values;
+    uint64_t    *keys;
+    PetscCall(AccumulatorToSortedKeys(&lhs, nfixed, &nkeys, &keys, &values));
+    PetscCall(ExchangeToOwners(comm, layout, nkeys, keys, values, &ncoo, &ci, &cj, &cv));
+    PetscCall(PetscFree2(keys, values));
+    PetscCall(MatCreateFromSortedEntries(comm, layout, ncoo, ci, cj, cv, F));
+    PetscCall(PetscFree3(ci, cj, cv));
+  }
+  PetscCall(MatSetOption(*F, MAT_SYMMETRIC, PETSC_TRUE));
+  PetscCall(PetscLayoutDestroy(&layout));
+  PetscCall(AccumulatorDestroy(&lhs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -889,16 +889,13 @@ static void WriteStatement(FILE *fp, PetscInt n, char *fields[], PetscInt first,
   for (PetscInt k = first + nvalues; k < n; k++) fprintf(fp, " %s", fields[k]);
 }
 
-PetscErrorCode ModelWriteWithVariances(Model m, const char path[], const char note[])
+static PetscErrorCode WriteWithVariancesRoot(Model m, const char path[], const char note[])
 {
-  PetscMPIInt rank;
-  char       *copy, *line, *next, **fields;
-  FILE       *fp;
-  PetscInt    lineno = 0;
+  char    *copy, *line, *next, **fields;
+  FILE    *fp;
+  PetscInt lineno = 0;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(m->comm, &rank));
-  if (rank) PetscFunctionReturn(PETSC_SUCCESS);
   fp = fopen(path, "w");
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot write: %s", path, strerror(errno));
   if (note) fprintf(fp, "# %s\n", note);
@@ -929,6 +926,27 @@ PetscErrorCode ModelWriteWithVariances(Model m, const char path[], const char no
   PetscCall(PetscFree(fields));
   PetscCall(PetscFree(copy));
   PetscCheck(!fclose(fp), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write: %s", path, strerror(errno));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelWriteWithVariances(Model m, const char path[], const char note[])
+{
+  PetscMPIInt    rank;
+  PetscErrorCode ierr = PETSC_SUCCESS;
+  char           temporary[HENDERSON_MAX_PATH + 64];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(m->comm, &rank));
+  /* written under a name no other run uses and renamed into place: never half a file */
+  snprintf(temporary, sizeof(temporary), "%s.tmp-%ld-%08lx", path, (long)getpid(), (unsigned long)(HendersonRandomToken() & 0xffffffffu));
+  if (rank == 0) {
+    ierr = WriteWithVariancesRoot(m, temporary, note);
+    if (!ierr && rename(temporary, path))
+      ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot rename %s to it: %s",
+                        path, temporary, strerror(errno));
+    if (ierr) (void)unlink(temporary);
+  }
+  PetscCall(HendersonAgree(m->comm, ierr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

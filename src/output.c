@@ -741,32 +741,48 @@ PetscErrorCode OutputEffectHasDataset(const char path[], const char name[], cons
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode OutputReadEffectString(const char path[], const char name[], const char attribute[], char **value)
+PetscErrorCode OutputReadAttributeString(const char path[], const char group[], const char attribute[], char **value)
 {
-  hid_t  file, group, a, type, memtype;
+  hid_t  file, g, a, type, memtype;
   size_t size;
 
   PetscFunctionBeginUser;
-  PetscCall(OpenEffect(path, name, &file, &group));
-  if (H5Aexists(group, attribute) <= 0) {
-    H5Gclose(group);
+  PetscCall(OpenForReading(path, &file));
+  g = H5Gopen2(file, group, H5P_DEFAULT);
+  if (g < 0 || H5Aexists(g, attribute) <= 0) {
+    if (g >= 0) H5Gclose(g);
     H5Fclose(file);
     PetscCall(PetscStrallocpy("", value));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  a    = H5Aopen(group, attribute, H5P_DEFAULT);
+  a    = H5Aopen(g, attribute, H5P_DEFAULT);
   type = H5Aget_type(a);
   size = H5Tget_size(type);
-  PetscCheck(H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type), PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
-             "%s: /solutions/%s attribute %s is not a string", path, name, attribute);
+  if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) > 0) {
+    H5Tclose(type);
+    H5Aclose(a);
+    H5Gclose(g);
+    H5Fclose(file);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute %s of %s is not a string", path, attribute, group);
+  }
   PetscCall(PetscCalloc1(size + 1, value));
   memtype = H5Tcopy(H5T_C_S1);
   H5Tset_size(memtype, size);
-  H5CheckRead(H5Aread(a, memtype, *value), path, "read an attribute");
+  if (H5Aread(a, memtype, *value) < 0) (*value)[0] = 0;
   H5Tclose(memtype);
   H5Tclose(type);
   H5Aclose(a);
-  H5Gclose(group);
+  H5Gclose(g);
   H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputReadEffectString(const char path[], const char name[], const char attribute[], char **value)
+{
+  char group[HENDERSON_MAX_PATH];
+
+  PetscFunctionBeginUser;
+  snprintf(group, sizeof(group), "/solutions/%s", name);
+  PetscCall(OutputReadAttributeString(path, group, attribute, value));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

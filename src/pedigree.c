@@ -289,8 +289,8 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, PetscBool he
     PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
     header_text[0] = 0;
     for (PetscInt c = 0; c < ncolumns; c++) {
-      if (c) PetscCall(PetscStrlcat(header_text, " ", size));
-      PetscCall(PetscStrlcat(header_text, names[c], size));
+      if (c) PetscCall(HendersonStrlcat(header_text, " ", size));
+      PetscCall(HendersonStrlcat(header_text, names[c], size));
     }
   }
   ierr = RawReadLines(path, groups, reader, raw);

@@ -1,21 +1,55 @@
 #include <henderson/pev.h>
 #include <henderson/factor.h>
+#include <henderson/estimable.h>
+#include <math.h>
 #include <henderson/log.h>
 
 const char *const PEVMethods[] = {"none", "exact", "sample", "PEVMethod", "PEV_METHOD_", NULL};
 
-PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d)
+PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d)
+{
+  PetscInt           rstart, rend, nlocal;
+  const PetscScalar *m;
+  PetscScalar       *v;
+
+  PetscFunctionBeginUser;
+  if (!mask) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(VecGetOwnershipRange(mask, &rstart, &rend));
+  nlocal = rend - rstart;
+  PetscCall(VecGetArrayRead(mask, &m));
+  PetscCall(VecGetArray(d, &v));
+  for (PetscInt i = 0; i < nlocal; i++)
+    if (PetscRealPart(m[i]) != 0) v[i] = NAN;
+  for (PetscCount k = 0; k < n; k++) {
+    PetscBool row = rows[k] >= rstart && rows[k] < rend && PetscRealPart(m[rows[k] - rstart]) != 0;
+    PetscBool col = cols[k] >= rstart && cols[k] < rend && PetscRealPart(m[cols[k] - rstart]) != 0;
+    if (row || col) extra[k] = NAN;
+  }
+  PetscCall(VecRestoreArray(d, &v));
+  PetscCall(VecRestoreArrayRead(mask, &m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity)
 {
   Factor     factor;
   MPI_Comm   comm;
   PetscInt   rstart, rend, *r, *c;
   PetscReal *values;
   PetscCount m;
+  Vec        mask = NULL;
 
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)C, &comm));
   PetscCall(FactorCreate(comm, &factor));
+  PetscCall(FactorSetNullPivotDetection(factor, PETSC_TRUE)); /* a singular C: a generalised inverse, and its null space */
   PetscCall(FactorSetUp(factor, C));
+  PetscCall(FactorGetNullity(factor, nullity));
+  if (*nullity > 0) { /* before the inverse entries: MUMPS cannot solve after them on several ranks */
+    PetscCall(VecDuplicate(d, &mask));
+    PetscCall(FactorNullVector(factor, C, mask));
+    PetscCall(EstimableMaskFromNullVector(mask));
+  }
   PetscCall(MatGetOwnershipRange(C, &rstart, &rend));
   m = (PetscCount)(rend - rstart) + n;
   PetscCall(PetscMalloc3(m + 1, &r, m + 1, &c, m + 1, &values));
@@ -32,6 +66,8 @@ PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const
     PetscCall(VecRestoreArray(d, &diagonal));
   }
   for (PetscCount k = 0; k < n; k++) extra[k] = values[rend - rstart + k];
+  PetscCall(PEVMaskNotEstimable(mask, n, rows, cols, extra, d));
+  PetscCall(VecDestroy(&mask));
   PetscCall(PetscFree3(r, c, values));
   PetscCall(FactorDestroy(&factor));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -39,20 +75,12 @@ PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const
 
 /* ---- sampling ---- */
 
-static inline uint64_t Mix(uint64_t z)
-{
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 /* A standard normal number that depends only on its key (seed, sample, stream, index, component):
    the same whichever rank draws it. Box-Muller on two hashed uniforms. */
 static PetscReal KeyedNormal(uint64_t seed, uint64_t sample, uint64_t stream, uint64_t index, uint64_t component)
 {
-  uint64_t  h  = Mix(Mix(Mix(Mix(seed) ^ sample) ^ (stream << 40 ^ component)) ^ index);
-  uint64_t  h2 = Mix(h ^ 0xD1B54A32D192ED03ULL);
+  uint64_t  h  = HendersonHash64(HendersonHash64(HendersonHash64(HendersonHash64(seed) ^ sample) ^ (stream << 40 ^ component)) ^ index);
+  uint64_t  h2 = HendersonHash64(h ^ 0xD1B54A32D192ED03ULL);
   PetscReal u1 = ((PetscReal)(h >> 11) + 1) * 0x1.0p-53, u2 = (PetscReal)(h2 >> 11) * 0x1.0p-53;
   return PetscSqrtReal(-2 * PetscLogReal(u1)) * PetscCosReal(2 * PETSC_PI * u2);
 }
@@ -191,7 +219,7 @@ PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pe
 }
 
 PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed, PetscCount n,
-                                 const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations)
+                                 const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations, PetscInt *not_converged)
 {
   PetscInt rstart;
   MPI_Comm comm;
@@ -208,7 +236,8 @@ PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Ped
   PetscCall(VecZeroEntries(d));
   PetscCall(VecGetOwnershipRange(d, &rstart, NULL));
   for (PetscCount k = 0; k < n; k++) extra[k] = 0;
-  *iterations = 0;
+  *iterations    = 0;
+  *not_converged = 0;
   for (PetscInt k = 0; k < nsamples; k++) {
     SolverResult result;
     PetscCall(PEVSimulate(design, model, eq, pedigree, seed, k, truth, rhs));
@@ -216,7 +245,8 @@ PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Ped
     PetscCall(SolverSolve(solver, rhs, xhat));
     PetscCall(SolverGetResult(solver, &result));
     *iterations += result.iterations;
-    PetscCall(VecAXPY(xhat, -1, truth)); /* u*_hat - u*, and b*_hat - 0 */
+    if (!result.converged) (*not_converged)++; /* its errors would be the solver's, not the prediction's */
+    PetscCall(VecAXPY(xhat, -1, truth));       /* u*_hat - u*, and b*_hat - 0 */
     if (n) {
       const PetscScalar *error;
       PetscCall(VecGetArrayRead(xhat, &error));

@@ -34,12 +34,15 @@ struct _p_Records {
   RecordsStats stats;
   PetscBool    numbered;
   /* the social effect's groups: the members read by this rank, then every record's mates */
-  PetscInt    social_effect, social_space; /* -1 without */
-  PetscInt64  nmembers, member_capacity;
-  PetscInt   *member_group, *member_animal, *member_record; /* record: local index, -1 for a line left out */
-  PetscInt64 *member_line;
-  PetscInt   *mate_offset, *mates, *group_size, max_mates;
-  PetscInt    npreset; /* the pedigree's animals before founders were added */
+  PetscInt           social_effect, social_space; /* -1 without */
+  PetscInt64         nmembers, member_capacity;
+  PetscInt          *member_group, *member_animal, *member_record; /* record: local index, -1 for a line left out */
+  PetscInt64        *member_line;
+  PetscInt          *mate_offset, *mates, *group_size, max_mates;
+  PetscInt           npreset;         /* the pedigree's animals before founders were added */
+  LabelTable         group_ids;       /* the model's unknown-parent groups: never an animal of the data */
+  PetscInt64        *not_in_pedigree; /* [effect] local records whose animal the pedigree file does not list */
+  RecordsLevelStats *level_stats;     /* [effect], after RecordsComputeLevelStats() */
 };
 
 void RecordsLegendre(PetscInt order, PetscReal x, PetscReal phi[])
@@ -106,6 +109,9 @@ PetscErrorCode RecordsDestroy(Records *records)
   PetscCall(PetscFree3(r->centre, r->scale, r->range));
   PetscCall(RecordsFreeMembers(r));
   PetscCall(PetscFree3(r->mate_offset, r->mates, r->group_size));
+  PetscCall(LabelTableDestroy(&r->group_ids));
+  PetscCall(PetscFree(r->level_stats));
+  PetscCall(PetscFree(r->not_in_pedigree));
   PetscCall(PetscFree(*records));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -321,6 +327,13 @@ static PetscErrorCode RecordsReadLocal(Records r, Model model, Reader reader)
         } else {
           PetscCheck(text[0], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": column '%s' is empty", path, line, effect->column);
           PetscCall(SpaceLocalLabel(&r->spaces[r->space_of[e]], text, line, &r->level[e][k]));
+          if (r->group_ids && r->animal_column[e]) {
+            PetscInt g;
+            PetscCall(LabelTableFind(r->group_ids, text, strlen(text), &g));
+            PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                       "%s:%" PetscInt64_FMT ": '%s' in column '%s' is an unknown-parent group (the model's groups line), not an animal", path, line, text,
+                       effect->column);
+          }
         }
       }
     }
@@ -377,6 +390,45 @@ static PetscErrorCode RecordsScaleCovariates(Records r, Model model)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Mean, standard deviation (two passes: no cancellation), smallest and largest value of every trait over
+   the records used, all ranks. */
+static PetscErrorCode RecordsTraitStats(Records r)
+{
+  PetscReal sum[MODEL_MAX_TRAITS] = {0}, squares[MODEL_MAX_TRAITS] = {0}, lo[MODEL_MAX_TRAITS], hi[MODEL_MAX_TRAITS];
+  PetscInt  t = r->ntraits;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < t; j++) {
+    lo[j] = PETSC_MAX_REAL;
+    hi[j] = -PETSC_MAX_REAL;
+  }
+  for (PetscInt k = 0; k < r->n; k++)
+    for (PetscInt j = 0; j < t; j++) {
+      PetscReal y = r->y[k * t + j];
+      if (PetscIsNanReal(y)) continue;
+      sum[j] += y;
+      lo[j] = PetscMin(lo[j], y);
+      hi[j] = PetscMax(hi[j], y);
+    }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, (PetscMPIInt)t, MPIU_REAL, MPI_SUM, r->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, lo, (PetscMPIInt)t, MPIU_REAL, MPI_MIN, r->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, hi, (PetscMPIInt)t, MPIU_REAL, MPI_MAX, r->comm));
+  for (PetscInt j = 0; j < t; j++) r->stats.mean[j] = r->stats.values[j] ? sum[j] / (PetscReal)r->stats.values[j] : NAN;
+  for (PetscInt k = 0; k < r->n; k++)
+    for (PetscInt j = 0; j < t; j++) {
+      PetscReal y = r->y[k * t + j];
+      if (!PetscIsNanReal(y)) squares[j] += (y - r->stats.mean[j]) * (y - r->stats.mean[j]);
+    }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, squares, (PetscMPIInt)t, MPIU_REAL, MPI_SUM, r->comm));
+  for (PetscInt j = 0; j < t; j++) {
+    PetscInt64 n    = r->stats.values[j];
+    r->stats.sd[j]  = n > 1 ? PetscSqrtReal(squares[j] / (PetscReal)(n - 1)) : 0;
+    r->stats.min[j] = n ? lo[j] : NAN;
+    r->stats.max[j] = n ? hi[j] : NAN;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RecordsRead(Records r, Model model)
 {
   const char        *path, *weight;
@@ -393,6 +445,7 @@ PetscErrorCode RecordsRead(Records r, Model model)
   PetscCall(PetscCalloc3(r->neffects, &r->centre, r->neffects, &r->scale, r->neffects, &r->range));
   PetscCall(RecordsSetUpSpaces(r, model));
   PetscCall(PetscCalloc1(r->neffects + 1, &r->animal_column));
+  PetscCall(PetscCalloc1(r->neffects + 1, &r->not_in_pedigree));
   for (PetscInt e = 0; e < r->neffects; e++) {
     const ModelEffect *effect;
     PetscCall(ModelGetEffect(model, e, &effect));
@@ -411,6 +464,13 @@ PetscErrorCode RecordsRead(Records r, Model model)
   PetscCall(ModelGetWeight(model, &weight, NULL));
   if (weight) PetscCall(PetscMalloc1(1, &r->weight));
   PetscCall(RecordsReserve(r, 1024));
+  {
+    PetscInt           ngroups;
+    const char *const *groups;
+    PetscCall(ModelGetGroups(model, &ngroups, &groups));
+    if (ngroups) PetscCall(LabelTableCreate(&r->group_ids));
+    for (PetscInt g = 0; g < ngroups; g++) PetscCall(LabelTableInsert(r->group_ids, groups[g], strlen(groups[g]), NULL, NULL));
+  }
 
   PetscCall(ModelGetDataPath(model, &path));
   PetscCall(ReaderOpen(r->comm, path, PETSC_TRUE, &reader));
@@ -435,6 +495,7 @@ PetscErrorCode RecordsRead(Records r, Model model)
   for (PetscInt t = 0; t < MODEL_MAX_TRAITS; t++) r->stats.values[t] = global[4 + t];
   PetscCheck(r->stats.used > 0, r->comm, PETSC_ERR_USER_INPUT, "%s: no record has a value for the trait%s (%" PetscInt64_FMT " data lines)", path,
              r->ntraits > 1 ? "s" : "", r->stats.lines);
+  PetscCall(RecordsTraitStats(r));
   PetscCall(RecordsScaleCovariates(r, model));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -642,7 +703,10 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
     for (PetscInt e = 0; e < r->neffects; e++) {
       if (r->space_of[e] != s || !r->level[e]) continue;
       for (PetscInt k = 0; k < r->n; k++)
-        if (r->level[e][k] >= 0) r->level[e][k] = global[r->level[e][k]];
+        if (r->level[e][k] >= 0) {
+          r->level[e][k] = global[r->level[e][k]];
+          if (space->pedigree && r->level[e][k] >= r->npreset) r->not_in_pedigree[e]++; /* before the animals are reordered */
+        }
     }
     if (s == r->social_space)
       for (PetscInt64 m = 0; m < r->nmembers; m++) r->member_group[m] = global[r->member_group[m]];
@@ -811,5 +875,139 @@ PetscErrorCode RecordsCountLevels(Records r, Model model, PetscInt e, PetscInt64
     for (PetscInt64 at = 0; at < total; at += slice)
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts + at, (PetscMPIInt)PetscMin(slice, total - at), MPIU_INT64, MPI_SUM, r->comm));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int CompareInt64(const void *a, const void *b)
+{
+  PetscInt64 x = *(const PetscInt64 *)a, y = *(const PetscInt64 *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median of the nonzero counts of COUNTS (distributed over the levels). Few levels (class effects):
+   gathered on rank 0 and sorted. Many (animals, which have few records each): a histogram of the
+   counts, capped at 2^16 (a count beyond that cannot be the median of so many levels' counts unless
+   nearly all are; the largest is reported exactly anyway). */
+static PetscErrorCode MedianCount(MPI_Comm comm, Vec counts, PetscInt nwith, PetscReal *median)
+{
+  PetscInt           n, nlocal;
+  const PetscScalar *c;
+  PetscMPIInt        rank;
+
+  PetscFunctionBeginUser;
+  *median = 0;
+  if (!nwith) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(VecGetSize(counts, &n));
+  if (n <= (1 << 20)) {
+    Vec        all;
+    VecScatter scatter;
+    PetscCall(VecScatterCreateToZero(counts, &scatter, &all));
+    PetscCall(VecScatterBegin(scatter, counts, all, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecScatterEnd(scatter, counts, all, INSERT_VALUES, SCATTER_FORWARD));
+    if (!rank) {
+      PetscInt64 *sorted, m = 0;
+      PetscCall(VecGetArrayRead(all, &c));
+      PetscCall(PetscMalloc1(n + 1, &sorted));
+      for (PetscInt l = 0; l < n; l++)
+        if (PetscRealPart(c[l]) > 0) sorted[m++] = (PetscInt64)PetscRealPart(c[l]);
+      qsort(sorted, (size_t)m, sizeof(PetscInt64), CompareInt64);
+      *median = m % 2 ? (PetscReal)sorted[m / 2] : 0.5 * (PetscReal)(sorted[m / 2 - 1] + sorted[m / 2]);
+      PetscCall(PetscFree(sorted));
+      PetscCall(VecRestoreArrayRead(all, &c));
+    }
+    PetscCall(VecScatterDestroy(&scatter));
+    PetscCall(VecDestroy(&all));
+  } else {
+    const PetscInt64 cap = 1 << 16;
+    PetscInt64      *histogram, below = 0;
+    PetscCall(PetscCalloc1(cap + 1, &histogram));
+    PetscCall(VecGetLocalSize(counts, &nlocal));
+    PetscCall(VecGetArrayRead(counts, &c));
+    for (PetscInt l = 0; l < nlocal; l++)
+      if (PetscRealPart(c[l]) > 0) histogram[PetscMin(cap, (PetscInt64)PetscRealPart(c[l]))]++;
+    PetscCall(VecRestoreArrayRead(counts, &c));
+    PetscCallMPI(MPI_Reduce(rank ? histogram : MPI_IN_PLACE, histogram, (PetscMPIInt)(cap + 1), MPIU_INT64, MPI_SUM, 0, comm));
+    for (PetscInt64 k = 1; !rank && k <= cap; k++) { /* the (n+1)/2-th count, or the mean of the two middle ones */
+      below += histogram[k];
+      if (2 * below == nwith) {
+        PetscInt64 next = k + 1;
+        while (next < cap && !histogram[next]) next++;
+        *median = 0.5 * (PetscReal)(k + next);
+        break;
+      }
+      if (2 * below > nwith) {
+        *median = (PetscReal)k;
+        break;
+      }
+    }
+    PetscCall(PetscFree(histogram));
+  }
+  PetscCallMPI(MPI_Bcast(median, 1, MPIU_REAL, 0, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Effect E's statistics: a vector over its levels gets every local record's 1 (the owners sum them). */
+static PetscErrorCode EffectLevelStats(Records r, PetscInt e, RecordsLevelStats *st)
+{
+  Vec                counts;
+  const PetscScalar *c;
+  PetscInt           nlocal, with = 0;
+  PetscInt64         missing = 0, extreme[2] = {INT64_MAX, 0};
+  PetscReal          total;
+
+  PetscFunctionBeginUser;
+  PetscCall(RecordsGetLevels(r, e, &st->levels, NULL));
+  PetscCall(VecCreateMPI(r->comm, PETSC_DECIDE, st->levels, &counts));
+  for (PetscInt k = 0; k < r->n; k++) {
+    PetscInt level = r->level[e][k];
+    if (level < 0) continue;
+    PetscCall(VecSetValue(counts, level, 1.0, ADD_VALUES));
+  }
+  missing = r->not_in_pedigree[e];
+  PetscCall(VecAssemblyBegin(counts));
+  PetscCall(VecAssemblyEnd(counts));
+  PetscCall(VecGetLocalSize(counts, &nlocal));
+  PetscCall(VecGetArrayRead(counts, &c));
+  for (PetscInt l = 0; l < nlocal; l++) {
+    PetscInt64 n = (PetscInt64)PetscRealPart(c[l]);
+    if (!n) continue;
+    with++;
+    extreme[0] = PetscMin(extreme[0], n);
+    extreme[1] = PetscMax(extreme[1], n);
+  }
+  PetscCall(VecRestoreArrayRead(counts, &c));
+  extreme[0] = -extreme[0]; /* one MPI_MAX for both */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, extreme, 2, MPIU_INT64, MPI_MAX, r->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &with, 1, MPIU_INT, MPI_SUM, r->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &missing, 1, MPIU_INT64, MPI_SUM, r->comm));
+  PetscCall(VecSum(counts, &total));
+  st->levels_with_records = with;
+  st->records             = (PetscInt64)PetscRealPart(total);
+  st->smallest            = with ? -extreme[0] : 0;
+  st->largest             = extreme[1];
+  st->not_in_pedigree     = missing;
+  PetscCall(MedianCount(r->comm, counts, with, &st->median));
+  PetscCall(VecDestroy(&counts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsComputeLevelStats(Records r, Model model)
+{
+  PetscFunctionBeginUser;
+  (void)model;
+  PetscCheck(r->numbered, r->comm, PETSC_ERR_ARG_WRONGSTATE, "call RecordsNumber() first");
+  PetscCall(PetscFree(r->level_stats));
+  PetscCall(PetscCalloc1(r->neffects + 1, &r->level_stats));
+  for (PetscInt e = 0; e < r->neffects; e++)
+    if (r->level[e]) PetscCall(EffectLevelStats(r, e, &r->level_stats[e]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsGetLevelStats(Records r, PetscInt e, PetscBool *has, RecordsLevelStats *stats)
+{
+  PetscFunctionBeginUser;
+  *has = r->level_stats && r->level[e] ? PETSC_TRUE : PETSC_FALSE;
+  if (*has) *stats = r->level_stats[e];
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -239,7 +239,7 @@ static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
         char name[MODEL_MAX_NAME + 32];
         reml->par[reml->npar++] = (Parameter){g, a, b};
         snprintf(name, sizeof(name), "%s%s[%d,%d]", reml->npar > 1 ? "," : "", effect->name, (int)a + 1, (int)b + 1);
-        PetscCall(PetscStrlcat(reml->names, name, sizeof(reml->names)));
+        PetscCall(HendersonStrlcat(reml->names, name, sizeof(reml->names)));
       }
   }
   PetscCall(ModelGetResidual(reml->model, &R0));
@@ -252,7 +252,7 @@ static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
       }
       reml->par[reml->npar++] = (Parameter){-1, a, b};
       snprintf(name, sizeof(name), "%sresidual[%d,%d]", reml->npar > 1 ? "," : "", (int)a + 1, (int)b + 1);
-      PetscCall(PetscStrlcat(reml->names, name, sizeof(reml->names)));
+      PetscCall(HendersonStrlcat(reml->names, name, sizeof(reml->names)));
     }
   PetscCall(PetscCalloc5(reml->npar, &reml->theta, reml->npar, &reml->grad, reml->npar * reml->npar, &reml->ai, reml->npar * reml->npar, &reml->ai_inverse,
                          reml->npar, &reml->se));

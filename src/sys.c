@@ -86,6 +86,19 @@ PetscErrorCode HendersonCheckRegular(const char path[], const char what[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+uint64_t HendersonHash64(uint64_t z)
+{
+  z += 0x9E3779B97F4A7C15ULL; /* splitmix64's finaliser: every bit of Z moves every bit of the result */
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+PetscReal HendersonKeyedUniform(uint64_t key)
+{
+  return (PetscReal)(HendersonHash64(key) >> 11) * 0x1.0p-52 - 1;
+}
+
 uint64_t HendersonRandomToken(void)
 {
   uint64_t        token = 0;
@@ -132,6 +145,20 @@ PetscBool HendersonFileExists(const char path[])
 {
   struct stat st;
   return path && path[0] && !lstat(path, &st) ? PETSC_TRUE : PETSC_FALSE;
+}
+
+PetscErrorCode HendersonStrlcat(char s[], const char t[], size_t n)
+{
+  size_t used, add;
+
+  PetscFunctionBeginUser;
+  if (!n || !t) PetscFunctionReturn(PETSC_SUCCESS);
+  used = strnlen(s, n);
+  if (used >= n - 1) PetscFunctionReturn(PETSC_SUCCESS);
+  add = PetscMin(strlen(t), n - 1 - used);
+  memcpy(s + used, t, add);
+  s[used + add] = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 double HendersonSeconds(void)
@@ -260,11 +287,11 @@ PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm)
     if (unused++ < 8) {
       char one[512];
       snprintf(one, sizeof(one), "%s-%s%s%s", unused > 1 ? ", " : "", names[k], values[k] ? " " : "", values[k] ? values[k] : "");
-      PetscCall(PetscStrlcat(list, one, sizeof(list)));
+      PetscCall(HendersonStrlcat(list, one, sizeof(list)));
     }
   }
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
-  PetscCheck(!unused, comm, PETSC_ERR_USER_INPUT, "%s option%s that nothing here reads: %s%s (a typing error? henderson COMMAND -help lists the options)",
-             unused == 1 ? "an" : "", unused == 1 ? "" : "s", list, unused > 8 ? ", ..." : "");
+  PetscCheck(!unused, comm, PETSC_ERR_USER_INPUT, "%s that nothing here reads: %s%s (a typing error? henderson COMMAND -help lists the options)",
+             unused == 1 ? "an option" : "options", list, unused > 8 ? ", ..." : "");
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -13,6 +13,10 @@
          dataset    PATH ROW COLUMN VALUE TOL        an entry of any float64 dataset (rows and columns from 1),
                     e.g. dataset /variance/history 2 3 0.4838 1e-4
          levels     EFFECT N                         number of levels
+         within     DATASET EFFECT LO HI             every number of /solutions/EFFECT/DATASET in [LO, HI]
+         nan        DATASET EFFECT N                 N entries of /solutions/EFFECT/DATASET are NaN
+         text       GROUP NAME WORDS...              the string attribute NAME of GROUP contains WORDS
+       A VALUE of nan expects NaN.
      check_solutions -same TOL A.h5 B.h5 [C.h5 ...]
        every effect of A has the same labels in every other file, and values within
        TOL * max(1, |value|).
@@ -55,6 +59,7 @@ static PetscInt FindLevel(const Effect *e, const char label[])
 
 static PetscBool Report(PetscBool ok, const char line[], double got, double want, double tol)
 {
+  if (isnan(want)) ok = isnan(got) ? PETSC_TRUE : PETSC_FALSE; /* NaN expected: a PEV that is not estimable */
   printf("%s  %-60s got %.12g want %.12g (|diff| %.3g, tol %.3g)\n", ok ? "ok  " : "FAIL", line, got, want, fabs(got - want), tol);
   return ok;
 }
@@ -125,6 +130,37 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       PetscCheck(n == 5, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
       PetscCall(OutputReadAttribute(path, fields[1], fields[2], &got));
       if (!Report(fabs(got - atof(fields[3])) <= atof(fields[4]), line, got, atof(fields[3]), atof(fields[4]))) (*failures)++;
+      continue;
+    }
+    if (!strcmp(fields[0], "within") || !strcmp(fields[0], "nan")) {
+      PetscInt   rows, columns, nan = 0, outside = 0;
+      PetscReal *values;
+      PetscCheck((fields[0][0] == 'w' && n == 5) || (fields[0][0] == 'n' && n == 4), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      PetscCall(OutputReadEffectDataset(path, fields[2], fields[1], &rows, &columns, &values));
+      for (PetscInt k = 0; k < rows * columns; k++) {
+        if (PetscIsNanReal(values[k]))
+          nan++;
+        else if (fields[0][0] == 'w' && (values[k] < atof(fields[3]) || values[k] > atof(fields[4])))
+          outside++;
+      }
+      if (fields[0][0] == 'w') {
+        if (!Report(outside == 0 && nan == 0, line, (double)outside, 0, 0)) (*failures)++;
+      } else if (!Report(nan == atoi(fields[3]), line, (double)nan, atof(fields[3]), 0))
+        (*failures)++;
+      PetscCall(PetscFree(values));
+      continue;
+    }
+    if (!strcmp(fields[0], "text")) {
+      char *text, words[4096] = "";
+      PetscCheck(n >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      for (PetscInt k = 3; k < n; k++) {
+        if (k > 3) PetscCall(HendersonStrlcat(words, " ", sizeof(words)));
+        PetscCall(HendersonStrlcat(words, fields[k], sizeof(words)));
+      }
+      PetscCall(OutputReadAttributeString(path, fields[1], fields[2], &text));
+      printf("%s  %s (the attribute: %s)\n", strstr(text, words) ? "ok  " : "FAIL", line, text);
+      if (!strstr(text, words)) (*failures)++;
+      PetscCall(PetscFree(text));
       continue;
     }
     PetscCheck(n >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);

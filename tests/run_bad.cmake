@@ -1,17 +1,57 @@
 # Runs one bad-input case on RANKS ranks and checks that
 #  - every rank exits non-zero (each rank's exit status is written by a shell wrapper),
 #  - exactly one line "henderson: error: ..." is printed and it contains expect.txt's text,
-#  - no output file (nor a temporary one) is left,
+#  - every file of the case is unchanged, byte for byte, and no file is left that was not there
+#    (no output, no temporary, no checkpoint),
 #  - it ends within the timeout (no hang).
+# Optional files of a case: command.txt (the arguments instead of "solve model.txt"), options.txt
+# (more arguments), setup.sh (run with sh in the work directory first: links, FIFOs -- name FIFOs
+# *.fifo, they are not read to compare).
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 file(GLOB files ${CASE}/*)
 file(COPY ${files} DESTINATION ${WORK})
 file(READ ${CASE}/expect.txt expected)
 string(STRIP "${expected}" expected)
-execute_process(COMMAND ${MPIEXEC} ${NPFLAG} ${RANKS} sh -c "\"${HENDERSON}\" solve model.txt; echo $? > exit.$OMPI_COMM_WORLD_RANK"
+set(arguments solve model.txt)
+if(EXISTS ${CASE}/command.txt)
+  file(STRINGS ${CASE}/command.txt arguments)
+  separate_arguments(arguments UNIX_COMMAND "${arguments}")
+endif()
+if(EXISTS ${CASE}/options.txt)
+  file(STRINGS ${CASE}/options.txt options)
+  separate_arguments(options UNIX_COMMAND "${options}")
+  list(APPEND arguments ${options})
+endif()
+if(EXISTS ${CASE}/setup.sh)
+  execute_process(COMMAND sh ${WORK}/setup.sh WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "setup.sh failed (${rc})")
+  endif()
+endif()
+
+# what is there before: names, and the contents of the regular files
+function(snapshot names_var hashes_var)
+  file(GLOB entries LIST_DIRECTORIES true RELATIVE ${WORK} ${WORK}/*)
+  list(FILTER entries EXCLUDE REGEX "^exit\\.[0-9]+$")
+  list(SORT entries)
+  set(hashes "")
+  foreach(entry ${entries})
+    if(entry MATCHES "\\.fifo$" OR IS_DIRECTORY ${WORK}/${entry})
+      continue()
+    endif()
+    file(SHA256 ${WORK}/${entry} hash)
+    list(APPEND hashes "${entry}:${hash}")
+  endforeach()
+  set(${names_var} "${entries}" PARENT_SCOPE)
+  set(${hashes_var} "${hashes}" PARENT_SCOPE)
+endfunction()
+snapshot(names_before hashes_before)
+
+list(JOIN arguments "\" \"" quoted)
+execute_process(COMMAND ${MPIEXEC} ${NPFLAG} ${RANKS} sh -c "\"${HENDERSON}\" \"${quoted}\"; echo $? > exit.$OMPI_COMM_WORLD_RANK"
                 WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
-message("stdout:\n${out}\nstderr:\n${err}")
+message("henderson ${arguments}\nstdout:\n${out}\nstderr:\n${err}")
 if(rc STREQUAL "Process terminated due to timeout")
   message(FATAL_ERROR "henderson hung on bad input")
 endif()
@@ -35,7 +75,10 @@ string(FIND "${err}" "${expected}" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "the error line does not contain '${expected}'")
 endif()
-file(GLOB left ${WORK}/*.h5 ${WORK}/*.h5.tmp*)
-if(left)
-  message(FATAL_ERROR "output left behind: ${left}")
+snapshot(names_after hashes_after)
+if(NOT names_after STREQUAL names_before)
+  message(FATAL_ERROR "the files are not those that were there:\nbefore: ${names_before}\nafter:  ${names_after}")
+endif()
+if(NOT hashes_after STREQUAL hashes_before)
+  message(FATAL_ERROR "an input file changed:\nbefore: ${hashes_before}\nafter:  ${hashes_after}")
 endif()

@@ -26,8 +26,8 @@ static PetscErrorCode ReadAll(const char path[], PetscBool header, char **all, c
     PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
     header_text[0] = 0;
     for (PetscInt k = 0; k < ncolumns; k++) {
-      PetscCall(PetscStrlcat(header_text, names[k], header_size));
-      PetscCall(PetscStrlcat(header_text, "|", header_size));
+      PetscCall(HendersonStrlcat(header_text, names[k], header_size));
+      PetscCall(HendersonStrlcat(header_text, "|", header_size));
     }
   }
   for (;;) {
@@ -43,10 +43,10 @@ static PetscErrorCode ReadAll(const char path[], PetscBool header, char **all, c
     PetscCall(ReaderGetLine(reader, &line));
     snprintf(record, sizeof(record), "%" PetscInt64_FMT ":", line);
     for (PetscInt k = 0; k < nfields; k++) {
-      PetscCall(PetscStrlcat(record, fields[k], sizeof(record)));
-      if (k + 1 < nfields) PetscCall(PetscStrlcat(record, "|", sizeof(record)));
+      PetscCall(HendersonStrlcat(record, fields[k], sizeof(record)));
+      if (k + 1 < nfields) PetscCall(HendersonStrlcat(record, "|", sizeof(record)));
     }
-    PetscCall(PetscStrlcat(record, "\n", sizeof(record)));
+    PetscCall(HendersonStrlcat(record, "\n", sizeof(record)));
     len = strlen(record);
     if (used + len + 1 > capacity) {
       capacity = 2 * (used + len + 1);
@@ -197,8 +197,8 @@ static PetscErrorCode TestSplit(TestCounter *c)
     PetscCall(PetscStrncpy(line, cases[k].line, sizeof(line)));
     PetscCall(ReaderSplit(line, 8, fields, &n));
     for (PetscInt f = 0; f < n; f++) {
-      PetscCall(PetscStrlcat(joined, fields[f], sizeof(joined)));
-      if (f + 1 < n) PetscCall(PetscStrlcat(joined, "|", sizeof(joined)));
+      PetscCall(HendersonStrlcat(joined, fields[f], sizeof(joined)));
+      if (f + 1 < n) PetscCall(HendersonStrlcat(joined, "|", sizeof(joined)));
     }
     TestCheck(c, n == cases[k].n && !strcmp(joined, cases[k].want), "split '%s': %" PetscInt_FMT " fields '%s'", cases[k].line, n, joined);
   }

@@ -44,6 +44,8 @@ PETSC_EXTERN PetscErrorCode EquationsDestroy(Equations *equations);
 /* Collective. Lays out the equations of MODEL's effects with the levels of RECORDS (and the groups of PEDIGREE). */
 PETSC_EXTERN PetscErrorCode EquationsSetUp(Equations equations, Model model, Records records, Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode EquationsGetSize(Equations equations, PetscInt *n);
+/* The equations of the fixed effects and covariates: 0..n-1, before every random effect's. */
+PETSC_EXTERN PetscErrorCode EquationsGetFixedSize(Equations equations, PetscInt *n);
 PETSC_EXTERN PetscErrorCode EquationsGetEffect(Equations equations, PetscInt e, const EquationsEffect **effect);
 PETSC_EXTERN PetscErrorCode EquationsGetBlock(Equations equations, PetscInt b, const EquationsBlock **block);
 /* The effect that absorbs the mean of trait T. */

@@ -24,6 +24,16 @@ PETSC_EXTERN PetscErrorCode FactorCreate(MPI_Comm comm, Factor *factor);
 PETSC_EXTERN PetscErrorCode FactorDestroy(Factor *factor);
 /* Collective. Factors C (an assembled, symmetric positive definite AIJ matrix). */
 PETSC_EXTERN PetscErrorCode FactorSetUp(Factor factor, Mat C);
+/* Logically collective, before FactorSetUp(). Whether null pivots are detected (MUMPS ICNTL(24)): a
+   singular C is then factored with its null pivots fixed -- a generalised inverse -- instead of failing. */
+PETSC_EXTERN PetscErrorCode FactorSetNullPivotDetection(Factor factor, PetscBool detect);
+/* Not collective (the same everywhere). The null pivots found: C's rank deficiency (0 without detection). */
+PETSC_EXTERN PetscErrorCode FactorGetNullity(Factor factor, PetscInt *nullity);
+/* Collective, after FactorSetUp() with null pivot detection. N (C's layout) = v - C^- C v for a vector v
+   of numbers drawn from the equations' indices (the same at any rank count): a vector of C's null space
+   that, with probability 1, is nonzero at every equation some null vector touches -- the equations whose
+   solutions are not estimable one by one. */
+PETSC_EXTERN PetscErrorCode FactorNullVector(Factor factor, Mat C, Vec n);
 /* Collective. log|C|. */
 PETSC_EXTERN PetscErrorCode FactorGetLogDeterminant(Factor factor, PetscReal *logdet);
 /* Collective. x = C^-1 b. */

@@ -22,6 +22,7 @@
 #include <henderson/evaluation.h>
 #include <henderson/reml.h>
 #include <henderson/export.h>
+#include <henderson/estimable.h>
 
 /* The version string ("0.1.0"). */
 PETSC_EXTERN const char *HendersonVersion(void);

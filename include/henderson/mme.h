@@ -60,5 +60,9 @@ PETSC_EXTERN PetscErrorCode MMEAssemble(MME mme, Model model, Equations equation
    when assembled, its assembled point-block diagonal otherwise) and r (references owned by MME). */
 PETSC_EXTERN PetscErrorCode MMEGetSystem(MME mme, Mat *C, Mat *P, Vec *rhs);
 PETSC_EXTERN PetscErrorCode MMEGetStats(MME mme, MMEStats *stats);
+/* Collective. F = X'R^-1X, the block of C of the fixed effects and covariates (EquationsGetFixedSize()), as
+   a distributed AIJ matrix with rows shared out evenly. C is singular exactly when F is: the random
+   effects' part adds G^-1, positive definite. */
+PETSC_EXTERN PetscErrorCode MMEAssembleFixed(MPI_Comm comm, Model model, Equations equations, Records records, Mat *F);
 
 #endif

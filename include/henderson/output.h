@@ -99,6 +99,8 @@ PETSC_EXTERN PetscErrorCode OutputReadDataset(const char path[], const char data
 PETSC_EXTERN PetscErrorCode OutputReadAttribute(const char path[], const char group[], const char name[], PetscReal *value);
 /* Not collective: whether effect NAME has the dataset DATASET ("pev", "pedigree_line", ...). */
 PETSC_EXTERN PetscErrorCode OutputEffectHasDataset(const char path[], const char name[], const char dataset[], PetscBool *has);
+/* Not collective: a string attribute of GROUP ("/", "/pedigree", ...; "" when it has none); PetscFree() it. */
+PETSC_EXTERN PetscErrorCode OutputReadAttributeString(const char path[], const char group[], const char attribute[], char **value);
 /* Not collective: a string attribute of effect NAME ("" when it has none); PetscFree() it. */
 PETSC_EXTERN PetscErrorCode OutputReadEffectString(const char path[], const char name[], const char attribute[], char **value);
 /* Not collective: the names of the effects under /solutions (free each and the array with PetscFree()). */

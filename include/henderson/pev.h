@@ -31,8 +31,14 @@ typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE } PEVMethod;
 PETSC_EXTERN const char *const PEVMethods[];
 
 /* Collective. D = diag(C^-1), C assembled (AIJ), D with C's row layout; and EXTRA[k] = C^-1(ROWS[k], COLS[k])
-   for the N further entries this rank asks for (the trait-by-trait blocks of its levels; N may be 0). */
-PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d);
+   for the N further entries this rank asks for (the trait-by-trait blocks of its levels; N may be 0).
+   A singular C (estimable.h) is factored with its null pivots fixed (*NULLITY of them): the entries are
+   those of a generalised inverse, right for everything estimable, and NaN for the equations that are not
+   estimable one by one. */
+PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity);
+/* Not collective. NaN in D where MASK (NULL: none) marks an equation, and in EXTRA[k] where it marks the
+   local ROWS[k] or COLS[k]. */
+PETSC_EXTERN PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d);
 /* Collective. Data set SAMPLE (of SEED) simulated from the model with the fixed effects at 0: TRUTH gets the
    random effects' true values at their equations (0 elsewhere), RHS = W'R^-1 y*, y* = W truth + e*.
    Monte Carlo EM-REML uses it too. */
@@ -40,8 +46,9 @@ PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq
 /* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
    levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
    with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); *ITERATIONS: the
-   solver's iterations over all samples. */
+   solver's iterations over all samples; *NOT_CONVERGED: the samples whose solve did not converge. */
 PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed,
-                                              PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations);
+                                              PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations,
+                                              PetscInt *not_converged);
 
 #endif

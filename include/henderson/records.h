@@ -29,6 +29,7 @@ typedef struct {
   PetscInt64 missing_trait;            /* left out: every trait missing */
   PetscInt64 missing_covariate;        /* left out: a covariate or the weight missing */
   PetscInt64 values[MODEL_MAX_TRAITS]; /* trait values used, per trait */
+  PetscReal  mean[MODEL_MAX_TRAITS], sd[MODEL_MAX_TRAITS], min[MODEL_MAX_TRAITS], max[MODEL_MAX_TRAITS]; /* of those values */
   /* the social effect's groups: every data line with a group is a member, records or not */
   PetscInt64 social_groups, social_members;
   PetscInt64 social_without_record;  /* members whose line was left out (traits or a covariate missing) */
@@ -38,6 +39,16 @@ typedef struct {
   PetscInt64 social_alone;           /* groups of one member: no mates */
   PetscInt64 social_min, social_max; /* group sizes */
 } RecordsStats;
+
+/* How the records spread over the levels of one effect (RecordsComputeLevelStats()). */
+typedef struct {
+  PetscInt   levels; /* levels (for a pedigree effect: every animal) */
+  PetscInt   levels_with_records;
+  PetscInt64 records;           /* records with this effect (a known level) */
+  PetscInt64 smallest, largest; /* records per level, over the levels with records */
+  PetscReal  median;
+  PetscInt64 not_in_pedigree; /* pedigree effects: records whose animal is not in the pedigree file (added as founders) */
+} RecordsLevelStats;
 
 PETSC_EXTERN PetscErrorCode RecordsCreate(MPI_Comm comm, Records *records);
 PETSC_EXTERN PetscErrorCode RecordsDestroy(Records *records);
@@ -52,6 +63,11 @@ PETSC_EXTERN PetscErrorCode RecordsNumber(Records records, Model model, Pedigree
    PedigreePermute(); the labels of other spaces are permuted on rank 0). */
 PETSC_EXTERN PetscErrorCode RecordsPermuteLevels(Records records, PetscInt e, const PetscInt position[]);
 PETSC_EXTERN PetscErrorCode RecordsGetStats(Records records, RecordsStats *stats);
+/* Collective, after RecordsNumber(). Counts the records of every level of every class effect (over the
+   ranks, by a vector of the levels: no rank holds them all) into the statistics of RecordsGetLevelStats(). */
+PETSC_EXTERN PetscErrorCode RecordsComputeLevelStats(Records records, Model model);
+/* Not collective. Effect E's statistics; *has false for an effect without levels (a plain covariate). */
+PETSC_EXTERN PetscErrorCode RecordsGetLevelStats(Records records, PetscInt e, PetscBool *has, RecordsLevelStats *stats);
 /* Not collective. Number of records held by this rank. */
 PETSC_EXTERN PetscErrorCode RecordsGetLocalSize(Records records, PetscInt *n);
 /* Not collective. For effect E: the level of every local record (-1: no effect on this record, an

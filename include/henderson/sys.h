@@ -39,6 +39,15 @@ PETSC_EXTERN PetscErrorCode HendersonCheckRegular(const char path[], const char 
 PETSC_EXTERN PetscBool HendersonSameFile(const char a[], const char b[]);
 /* Whether something (a file, a link, a directory) is at PATH. Not collective. */
 PETSC_EXTERN PetscBool HendersonFileExists(const char path[]);
+/* Appends T to the string S of N bytes, truncating (strlcat): PETSc 3.18's PetscStrlcat() appends up to
+   N - strlen(T) bytes, which cuts short a T nearly as long as S's room and overruns S when S is nearly full.
+   Not collective. */
+PETSC_EXTERN PetscErrorCode HendersonStrlcat(char s[], const char t[], size_t n);
+/* A 64-bit hash of Z (splitmix64): the random numbers that depend only on their key (the same on any
+   number of ranks) are made from it. Not collective. */
+PETSC_EXTERN uint64_t HendersonHash64(uint64_t z);
+/* A number in [-1, 1) that depends only on KEY. Not collective. */
+PETSC_EXTERN PetscReal HendersonKeyedUniform(uint64_t key);
 /* 64 random bits (the system's random source, else the clock and the process ID): names of temporary
    files that no other run uses. Not collective. */
 PETSC_EXTERN uint64_t HendersonRandomToken(void);

@@ -1,0 +1,1 @@
+sed -i "s|^output OUT|output $PWD/data.txt|" model.txt

@@ -1,0 +1,1 @@
+ln -s pedigree.txt link.h5
