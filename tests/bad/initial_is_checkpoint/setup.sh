@@ -1,0 +1,1 @@
+echo x > earlier.h5

@@ -1,0 +1,1 @@
+echo 'my notes, not a solutions file' > out.h5
