@@ -96,10 +96,12 @@ bench_attr() {
 bench_summary() {
   awk -v key="$2" '
     /^henderson .* on [0-9]+ rank/ { for (i = 1; i <= NF; i++) if ($i ~ /^rank/) v["ranks"] = $(i - 1) }
-    /^  equations/ {
-      e = $2; sub(",", "", e); v["equations"] = e
-      if ($3 == "nonzeros") { z = $4; sub(":", "", z); v["nonzeros"] = z }
-      if ($3 == "(C" && $4 == "from") v["records"] = $5
+    /^  equations/ { e = $2; sub(/[,:]/, "", e); v["equations"] = e }
+    /^  operator/ {
+      for (i = 3; i <= NF; i++) {
+        if ($i ~ /^nonzeros/) v["nonzeros"] = $(i - 1)
+        if ($i ~ /^records/) v["records"] = $(i - 1)
+      }
     }
     /^  solver/ {
       pc = $4; sub(":", "", pc); v["pc"] = pc

@@ -12,8 +12,8 @@
 #            + 16 bytes a row (x read, y written)
 #   vectors: 2 VecTDot (16n each), 1 VecNorm (8n), 2 VecAXPY + 1 VecAYPX + 1 Jacobi apply (24n each)
 #            = 136 bytes a row (point-block Jacobi reads its small blocks too: not counted)
-# and divided by the measured seconds per iteration. Without h5dump (hdf5-tools) the count falls back
-# to the assembled matrix's, from the summary's nonzeros. Results go to benchmarks/RESULTS.md (the
+# and divided by the measured seconds per iteration. Without h5dump (hdf5-tools) the operator's bytes come
+# from the summary's operator line (three digits). Results go to benchmarks/RESULTS.md (the
 # table) and benchmarks/logs/ (every run's summary, -log_view and /solver attributes).
 # Environment: BENCH_WORK (where the populations are simulated, /tmp/henderson-bench), EXTRA (more
 # options for every solve, e.g. "-mme_operator assembled"), STREAM_ARGS (for henderson-stream, e.g.
@@ -63,7 +63,12 @@ for n in $sizes; do
     stream_gbs=$(sed -n 's/^STREAM_TRIAD_GBS=//p' "$logs/stream_$p.txt")
     awk -v n="$n" -v p="$p" -v stream="$stream_gbs" -v op="$(bench_attr "$attrs" operator)" \
       -v opbytes="$(bench_attr "$attrs" operator_bytes)" -v attrnnz="$(bench_attr "$attrs" nonzeros)" '
-      /^  equations/ { eq = $2; sub(",", "", eq); if ($3 == "nonzeros") { nnz = $4; sub(":", "", nnz) } }
+      /^  equations/ { eq = $2; sub(/[,:]/, "", eq); if ($3 == "nonzeros") { nnz = $4; sub(":", "", nnz) } }
+      /^  operator/  { sop = $2; sub(",", "", sop)
+                       for (i = 3; i <= NF; i++) {
+                         if ($i ~ /^nonzeros/) nnz = $(i - 1)
+                         if ($i == "read" && $(i + 1) == "a") { u = $(i - 1); m = (u == "kB") ? 1e3 : (u == "MB") ? 1e6 : (u == "GB") ? 1e9 : (u == "TB") ? 1e12 : 1; sbytes = $(i - 2) * m }
+                       } }
       /^  solver/    { for (i = 1; i <= NF; i++) if ($i == "iterations,") it = $(i - 1) }
       /^  seconds/   { for (i = 2; i < NF; i += 2) t[$i] = $(i + 1); total = $NF }
       /^  memory/    { mem = $3 }
@@ -71,8 +76,8 @@ for n in $sizes; do
       /^MatMult /    { mm = $4; mmcount = $2 }
       END {
         if (attrnnz != "" && attrnnz + 0 >= 0) nnz = attrnnz
-        if (op == "") op = (nnz != "") ? "assembled" : "?"
-        opb = (opbytes != "") ? opbytes : 12 * nnz + 4 * eq
+        if (op == "") op = (sop != "") ? sop : (nnz != "") ? "assembled" : "?"
+        opb = (opbytes != "") ? opbytes : (sbytes != "") ? sbytes : 12 * nnz + 4 * eq
         bytes = opb + 152 * eq
         mmbytes = opb + 16 * eq
         sper = ksp / it

@@ -1,5 +1,5 @@
 #include <henderson/design.h>
-#include "mmeimpl.h"
+#include <henderson/recordterms.h>
 
 struct _p_Design {
   MPI_Comm          comm;

@@ -7,6 +7,8 @@ typedef struct {
 
 struct _p_Equations {
   MPI_Comm         comm;
+  Model            model; /* and the records it was laid out for (EquationsSetUp()) */
+  Records          records;
   PetscInt         n, neffects, nblocks, ntraits;
   PetscInt         nfixed; /* equations of the fixed effects and covariates: the first ones */
   Block           *blocks;
@@ -135,6 +137,8 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records, Pedigr
   PedigreeStats stats = {0};
 
   PetscFunctionBeginUser;
+  eq->model   = model;
+  eq->records = records;
   PetscCall(ModelGetNumEffects(model, &eq->neffects));
   PetscCall(ModelGetNumTraits(model, &eq->ntraits));
   PetscCall(ModelGetNumGroups(model, &ngroups));
@@ -156,7 +160,7 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records, Pedigr
     const ModelGroup *group;
     upg_block[g] = -1;
     PetscCall(ModelGetGroup(model, g, &group));
-    if (group->structure != MODEL_STRUCTURE_PEDIGREE || !stats.groups) continue;
+    if (!ModelGroupIsAnimal(group) || !stats.groups) continue;
     {
       PetscBool *present = NULL;
       if (!stats.unknown_parents) {
@@ -178,7 +182,7 @@ PetscErrorCode EquationsSetUp(Equations eq, Model model, Records records, Pedigr
     const ModelGroup *group;
     PetscInt          nlevels, b = -1, g = k % ngroups;
     PetscCall(ModelGetGroup(model, g, &group));
-    if ((group->structure == MODEL_STRUCTURE_PEDIGREE) != (k >= ngroups)) continue;
+    if (ModelGroupIsAnimal(group) != (k >= ngroups)) continue;
     PetscCall(RecordsGetLevels(records, group->first, &nlevels, NULL));
     PetscCall(AddBlock(eq, nlevels, group->dim, NULL, &b));
     for (PetscInt k = 0; k < group->neffects; k++) {
@@ -223,6 +227,55 @@ PetscErrorCode EquationsGetBlock(Equations eq, PetscInt b, const EquationsBlock 
   PetscFunctionBeginUser;
   PetscCheck(b >= 0 && b < eq->nblocks, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "block %" PetscInt_FMT, b);
   *block = &eq->blocks[b].pub;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EquationsGetEffectBlock(Equations eq, PetscInt e, const EquationsBlock **block)
+{
+  const EquationsEffect *effect = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(EquationsGetEffect(eq, e, &effect));
+  PetscCall(EquationsGetBlock(eq, effect->block, block));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EquationsGetGroupBlocks(Equations eq, Model model, PetscInt g, const EquationsBlock **levels, const EquationsBlock **groups)
+{
+  const ModelGroup      *group  = NULL;
+  const EquationsEffect *effect = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetGroup(model, g, &group));
+  PetscCall(EquationsGetEffect(eq, group->first, &effect));
+  if (levels) PetscCall(EquationsGetBlock(eq, effect->block, levels));
+  if (groups) {
+    *groups = NULL;
+    if (effect->group_block >= 0) PetscCall(EquationsGetBlock(eq, effect->group_block, groups));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The first level whose first equation is at or after BOUND (the first equations increase with the level). */
+static PetscInt FirstLevelFrom(const EquationsBlock *block, PetscInt bound)
+{
+  PetscInt a = 0, b = block->nlevels;
+
+  while (a < b) {
+    PetscInt m = a + (b - a) / 2;
+    if (EquationsBlockFirst(block, m) < bound)
+      a = m + 1;
+    else
+      b = m;
+  }
+  return a;
+}
+
+PetscErrorCode EquationsBlockGetLocalLevels(const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscBool last, PetscInt *lo, PetscInt *hi)
+{
+  PetscFunctionBeginUser;
+  *lo = FirstLevelFrom(block, rstart);
+  *hi = last ? block->nlevels : FirstLevelFrom(block, rend);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -320,4 +373,22 @@ PetscErrorCode EquationsGetPointBlock(Equations eq, PetscInt q, PetscInt *first,
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   SETERRQ(PETSC_COMM_SELF, PETSC_ERR_PLIB, "equation %" PetscInt_FMT " in no block", q);
+}
+
+PetscErrorCode EquationsView(Equations eq, PetscViewer viewer)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(eq->model, eq->comm, PETSC_ERR_ARG_WRONGSTATE, "call EquationsSetUp() first");
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  equations   %" PetscInt_FMT ":", eq->n));
+  for (PetscInt e = 0; e < eq->neffects; e++) {
+    const ModelEffect *effect;
+    PetscInt           nlevels, constrained = 0;
+    PetscCall(ModelGetEffect(eq->model, e, &effect));
+    PetscCall(RecordsGetLevels(eq->records, e, &nlevels, NULL));
+    for (PetscInt i = 0; i < effect->ntraits && effect->kind == MODEL_EFFECT_FIXED; i++)
+      if (eq->constrained[e * MODEL_MAX_TRAITS + i] >= 0) constrained++;
+    PetscCall(PetscViewerASCIIPrintf(viewer, " %s %" PetscInt_FMT "%s%s", effect->name, nlevels, constrained ? " (first level = 0)" : "",
+                                     e + 1 < eq->neffects ? "," : "\n"));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

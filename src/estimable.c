@@ -1,7 +1,7 @@
 #include <henderson/estimable.h>
+#include <henderson/dense.h>
 #include <henderson/log.h>
 #include <henderson/error.h>
-#include <petscblaslapack.h>
 #include <math.h>
 
 /* The Schur complement S below is dense; its eigendecomposition costs some n^3 flops: a few seconds at
@@ -20,26 +20,6 @@ PetscErrorCode EstimableMaskFromNullVector(Vec n)
   PetscCall(VecGetArray(n, &v));
   for (PetscInt i = 0; i < nlocal; i++) v[i] = largest > 0 && PetscAbsScalar(v[i]) > 1e-6 * largest ? 1.0 : 0.0;
   PetscCall(VecRestoreArray(n, &v));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Eigendecomposition of the symmetric A (order n, row-major, overwritten by the eigenvectors as rows:
-   A[k * n + i] is component i of eigenvector k), eigenvalues ascending in LAMBDA. */
-static PetscErrorCode SymmetricEigen(PetscInt n, PetscReal A[], PetscReal lambda[])
-{
-  PetscBLASInt bn, lwork, info;
-  PetscReal   *work, query;
-
-  PetscFunctionBeginUser;
-  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscBLASIntCast(n, &bn));
-  lwork = -1;
-  LAPACKsyev_("V", "U", &bn, A, &bn, lambda, &query, &lwork, &info);
-  PetscCall(PetscBLASIntCast((PetscInt)query, &lwork));
-  PetscCall(PetscMalloc1(lwork, &work));
-  LAPACKsyev_("V", "U", &bn, A, &bn, lambda, work, &lwork, &info);
-  PetscCall(PetscFree(work));
-  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_LIB, "LAPACK syev failed: %d", (int)info);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -78,7 +58,7 @@ static PetscErrorCode BlockPseudoInverse(FixedSchur *fs, PetscInt row, PetscInt 
   PetscFunctionBeginUser;
   PetscCheck(size <= 64, PETSC_COMM_SELF, PETSC_ERR_SUP, "a level of %" PetscInt_FMT " equations", size);
   DenseBlock(fs, row, size, V);
-  PetscCall(SymmetricEigen(size, V, lambda));
+  PetscCall(DenseSymmetricEigen(size, V, lambda));
   top = size ? PetscMax(lambda[size - 1], 0) : 0;
   for (PetscInt k = 0; k < size * size; k++) Dplus[k] = 0;
   for (PetscInt e = 0; e < size; e++) {
@@ -159,7 +139,7 @@ static PetscErrorCode SchurNullVector(FixedSchur *fs, PetscReal S[], PetscReal f
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(fs->n2 + 1, &lambda));
-  PetscCall(SymmetricEigen(fs->n2, S, lambda));
+  PetscCall(DenseSymmetricEigen(fs->n2, S, lambda));
   for (PetscInt j = 0; j < fs->n2; j++) y[j] = 0;
   for (PetscInt e = 0; e < fs->n2; e++) {
     PetscReal r = HendersonKeyedUniform((uint64_t)e) + 2; /* in [1, 3): no two null vectors cancel by chance */
@@ -214,13 +194,11 @@ static PetscErrorCode AnalyseRoot(Model model, Equations eq, Mat Fseq, PetscReal
   PetscCall(EquationsGetFixedSize(eq, &fs.n));
   PetscCall(ModelGetNumEffects(model, &neffects));
   for (PetscInt e = 0; e < neffects; e++) { /* D: the fixed effect with the most equations */
-    const ModelEffect     *effect;
-    const EquationsEffect *layout;
-    const EquationsBlock  *block;
+    const ModelEffect    *effect;
+    const EquationsBlock *block;
     PetscCall(ModelGetEffect(model, e, &effect));
     if (effect->kind == MODEL_EFFECT_RANDOM) continue;
-    PetscCall(EquationsGetEffect(eq, e, &layout));
-    PetscCall(EquationsGetBlock(eq, layout->block, &block));
+    PetscCall(EquationsGetEffectBlock(eq, e, &block));
     if (block->nequations > fs.hi - fs.lo) {
       fs.lo = block->offset;
       fs.hi = block->offset + block->nequations;

@@ -9,14 +9,16 @@ const char *const ExportOrders[] = {"file", "level", "label", "ExportOrder", "EX
 struct _p_Export {
   MPI_Comm    comm;
   ExportOrder order;
+  PetscInt    digits; /* significant digits of a number */
 };
 
 PetscErrorCode ExportCreate(MPI_Comm comm, Export *export)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscNew(export));
-  (*export)->comm  = comm;
-  (*export)->order = EXPORT_ORDER_FILE;
+  (*export)->comm   = comm;
+  (*export)->order  = EXPORT_ORDER_FILE;
+  (*export)->digits = 10;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -40,7 +42,10 @@ PetscErrorCode ExportSetFromOptions(Export export)
   PetscOptionsBegin(export->comm, NULL, "Export of a solutions file as text", "Export");
   PetscCall(PetscOptionsEnum("-export_order", "Order of the levels: file (animals as in the pedigree file), level (as in the output), label (sorted)",
                              "ExportSetOrder", ExportOrders, (PetscEnum) export->order, (PetscEnum *)&export->order, NULL));
+  PetscCall(PetscOptionsBoundedInt("-export_digits", "Significant digits of the numbers (17: a double exactly)", "ExportSetFromOptions", export->digits,
+                                   &export->digits, NULL, 1));
   PetscOptionsEnd();
+  PetscCheck(export->digits <= 17, export->comm, PETSC_ERR_USER_INPUT, "-export_digits: at most 17 (a double has no more)");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -118,12 +123,12 @@ static void WriteField(FILE *out, const char text[])
     fputs(text, out);
 }
 
-static void WriteNumber(FILE *out, PetscReal v)
+static void WriteNumber(Export export, FILE *out, PetscReal v)
 {
   if (PetscIsNanReal(v))
     fputs(" NaN", out);
   else
-    fprintf(out, " %.10g", (double)v);
+    fprintf(out, " %.*g", (int)export->digits, (double)v);
 }
 
 /* One effect, no header: "level value ...". */
@@ -145,7 +150,7 @@ static PetscErrorCode WriteOne(Export export, const char path[], const char name
   for (PetscInt k = 0; k < nlevels; k++) {
     PetscInt l = order[k];
     WriteField(out, labels[l]);
-    for (PetscInt t = 0; t < ncolumns; t++) WriteNumber(out, values[l * ncolumns + t]);
+    for (PetscInt t = 0; t < ncolumns; t++) WriteNumber(export, out, values[l * ncolumns + t]);
     fputc('\n', out);
   }
   PetscCall(PetscFree(order));
@@ -212,9 +217,9 @@ static PetscErrorCode WriteEffectRows(Export export, const char path[], const ch
       WriteField(out, labels[l]);
       fputc(' ', out);
       WriteField(out, columns[c]);
-      WriteNumber(out, values[l * ncolumns + c]);
-      if (with_sep) WriteNumber(out, sep ? sep[l * ncolumns + c] : NAN);
-      if (with_reliability) WriteNumber(out, reliability ? reliability[l * ncolumns + c] : NAN);
+      WriteNumber(export, out, values[l * ncolumns + c]);
+      if (with_sep) WriteNumber(export, out, sep ? sep[l * ncolumns + c] : NAN);
+      if (with_reliability) WriteNumber(export, out, reliability ? reliability[l * ncolumns + c] : NAN);
       fputc('\n', out);
     }
   }

@@ -283,200 +283,234 @@ static int CompareNewLabel(const void *a, const void *b)
   return x->position < y->position ? -1 : (x->position > y->position);
 }
 
+/* What the numbering of labels carries from one step to the next. */
+typedef struct {
+  MPI_Comm     comm;
+  PetscMPIInt  rank, size;
+  PetscInt     nlocal;
+  PetscInt   **order; /* order[r]: the local labels sent to owner r, in sending order */
+  PetscInt    *order_n;
+  PetscMPIInt *send_n, *recv_n, *send_ndispl, *recv_ndispl; /* labels to and from every rank */
+  char        *incoming;                                    /* the labels received, as entries of BytesAppendLabel() */
+  PetscInt     nin;                                         /* how many */
+  LabelTable   owned;                                       /* the distinct labels this rank owns */
+  PetscInt    *owned_of;                                    /* for each received label (in receive order), its index in OWNED */
+  PetscInt64  *owned_line;                                  /* the earliest line of each owned label */
+  PetscInt    *owned_global;                                /* the global number of each owned label */
+} Numbering;
+
+/* 1. Every local label to its owner (by hash), with the first line where it appears. */
+static PetscErrorCode SendLabels(Numbering *nb, LabelTable local, const PetscInt64 first_line[])
+{
+  const PetscMPIInt size = nb->size;
+  Bytes            *out;
+  PetscMPIInt      *send_bytes, *recv_bytes, *send_displ, *recv_displ;
+  size_t            total_out = 0;
+  char             *packed;
+  PetscCount        nbytes;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(size, &out));
+  PetscCall(PetscCalloc2(size, &nb->order, size, &nb->order_n));
+  for (PetscInt k = 0; k < nb->nlocal; k++) nb->order_n[local->hash[k] % (uint64_t)size]++;
+  for (PetscMPIInt r = 0; r < size; r++) PetscCall(PetscMalloc1(nb->order_n[r] + 1, &nb->order[r]));
+  PetscCall(PetscArrayzero(nb->order_n, size));
+  for (PetscInt k = 0; k < nb->nlocal; k++) {
+    PetscMPIInt r                  = (PetscMPIInt)(local->hash[k] % (uint64_t)size);
+    nb->order[r][nb->order_n[r]++] = k;
+    PetscCall(BytesAppendLabel(&out[r], first_line[k], local->pool + local->offset[k]));
+  }
+  PetscCall(PetscMalloc4(size, &send_bytes, size, &recv_bytes, size, &send_displ, size, &recv_displ));
+  PetscCall(PetscMalloc4(size, &nb->send_n, size, &nb->recv_n, size, &nb->send_ndispl, size, &nb->recv_ndispl));
+  for (PetscMPIInt r = 0; r < size; r++) total_out += out[r].size;
+  PetscCall(CheckMPICount(total_out, "label exchange"));
+  for (PetscMPIInt r = 0; r < size; r++) {
+    send_bytes[r] = (PetscMPIInt)out[r].size;
+    nb->send_n[r] = (PetscMPIInt)nb->order_n[r];
+  }
+  send_displ[0] = nb->send_ndispl[0] = 0;
+  for (PetscMPIInt r = 1; r < size; r++) {
+    send_displ[r]      = send_displ[r - 1] + send_bytes[r - 1];
+    nb->send_ndispl[r] = nb->send_ndispl[r - 1] + nb->send_n[r - 1];
+  }
+  PetscCall(PetscMalloc1(total_out + 1, &packed));
+  for (PetscMPIInt r = 0; r < size; r++) {
+    if (out[r].size) PetscCall(PetscArraycpy(packed + send_displ[r], out[r].data, out[r].size));
+    PetscCall(PetscFree(out[r].data));
+  }
+  PetscCall(PetscFree(out));
+  PetscCall(
+      HendersonExchange(nb->comm, MPI_CHAR, 1, send_bytes, send_displ, packed, recv_bytes, recv_displ, (void **)&nb->incoming, &nbytes, "bytes of labels"));
+  PetscCall(PetscFree(packed));
+  PetscCallMPI(MPI_Alltoall(nb->send_n, 1, MPI_INT, nb->recv_n, 1, MPI_INT, nb->comm)); /* how many labels those bytes are */
+  nb->recv_ndispl[0] = 0;
+  for (PetscMPIInt r = 1; r < size; r++) nb->recv_ndispl[r] = nb->recv_ndispl[r - 1] + nb->recv_n[r - 1];
+  nb->nin = nb->recv_ndispl[size - 1] + nb->recv_n[size - 1];
+  PetscCall(PetscFree4(send_bytes, recv_bytes, send_displ, recv_displ));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 2. The owner keeps each label once, with the earliest line where it appears. */
+static PetscErrorCode OwnLabels(Numbering *nb)
+{
+  PetscInt capacity = 64;
+  size_t   at       = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableCreate(&nb->owned));
+  PetscCall(PetscMalloc1(nb->nin + 1, &nb->owned_of));
+  PetscCall(PetscMalloc1(capacity, &nb->owned_line));
+  for (PetscInt i = 0; i < nb->nin; i++) {
+    PetscInt64  line;
+    const char *label;
+    size_t      length;
+    PetscInt    k;
+    PetscBool   inserted;
+
+    memcpy(&line, nb->incoming + at, sizeof(line));
+    label  = nb->incoming + at + sizeof(line);
+    length = strlen(label);
+    at += sizeof(line) + length + 1;
+    PetscCall(LabelTableInsert(nb->owned, label, length, &k, &inserted));
+    if (inserted) {
+      if (k == capacity) {
+        capacity *= 2;
+        PetscCall(PetscRealloc(sizeof(PetscInt64) * capacity, &nb->owned_line));
+      }
+      nb->owned_line[k] = line;
+    } else if (line < nb->owned_line[k]) {
+      nb->owned_line[k] = line;
+    }
+    nb->owned_of[i] = k;
+  }
+  PetscCall(PetscFree(nb->incoming));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the global number of each of the NALL gathered labels ALL: a preset one keeps its index, new ones
+   follow by first line (ADDED, when asked for, gets them in that order). */
+static PetscErrorCode NumberGathered(const char *all, PetscInt nall, LabelTable preset, PetscInt npreset, PetscInt all_global[], LabelTable *added,
+                                     PetscInt *ntotal)
+{
+  PetscInt     nnew = 0;
+  NewLabel    *fresh;
+  const char **label_at;
+  size_t       at = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(nall + 1, &fresh, nall + 1, &label_at));
+  for (PetscInt i = 0; i < nall; i++) {
+    PetscInt64 line;
+    PetscInt   k = -1;
+    memcpy(&line, all + at, sizeof(line));
+    label_at[i] = all + at + sizeof(line);
+    at += sizeof(line) + strlen(label_at[i]) + 1;
+    if (preset) PetscCall(LabelTableFind(preset, label_at[i], strlen(label_at[i]), &k));
+    all_global[i] = k;
+    if (k < 0) {
+      fresh[nnew].first_line = line;
+      fresh[nnew].position   = i;
+      nnew++;
+    }
+  }
+  qsort(fresh, (size_t)nnew, sizeof(NewLabel), CompareNewLabel);
+  if (added) PetscCall(LabelTableCreate(added));
+  for (PetscInt j = 0; j < nnew; j++) {
+    all_global[fresh[j].position] = npreset + j;
+    if (added) PetscCall(LabelTableInsert(*added, label_at[fresh[j].position], strlen(label_at[fresh[j].position]), NULL, NULL));
+  }
+  *ntotal = npreset + nnew;
+  PetscCall(PetscFree2(fresh, label_at));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 3. Rank 0 numbers the distinct labels of all owners. */
+static PetscErrorCode NumberOwned(Numbering *nb, LabelTable preset, PetscInt npreset, LabelTable *added, PetscInt *ntotal)
+{
+  Bytes        mine         = {0};
+  PetscMPIInt *gather_bytes = NULL, *gather_displ = NULL, *gather_n = NULL, *gather_ndispl = NULL, nown, nbytes;
+  char        *all        = NULL;
+  PetscInt    *all_global = NULL, nowned;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableGetSize(nb->owned, &nowned));
+  nown = (PetscMPIInt)nowned;
+  for (PetscInt k = 0; k < nowned; k++) PetscCall(BytesAppendLabel(&mine, nb->owned_line[k], nb->owned->pool + nb->owned->offset[k]));
+  PetscCall(CheckMPICount(mine.size, "label numbering"));
+  nbytes = (PetscMPIInt)mine.size;
+  if (nb->rank == 0) PetscCall(PetscMalloc4(nb->size, &gather_bytes, nb->size, &gather_displ, nb->size, &gather_n, nb->size, &gather_ndispl));
+  PetscCallMPI(MPI_Gather(&nbytes, 1, MPI_INT, gather_bytes, 1, MPI_INT, 0, nb->comm));
+  PetscCallMPI(MPI_Gather(&nown, 1, MPI_INT, gather_n, 1, MPI_INT, 0, nb->comm));
+  if (nb->rank == 0) {
+    size_t total    = 0;
+    gather_displ[0] = gather_ndispl[0] = 0;
+    for (PetscMPIInt r = 1; r < nb->size; r++) {
+      gather_displ[r]  = gather_displ[r - 1] + gather_bytes[r - 1];
+      gather_ndispl[r] = gather_ndispl[r - 1] + gather_n[r - 1];
+    }
+    for (PetscMPIInt r = 0; r < nb->size; r++) total += (size_t)gather_bytes[r];
+    PetscCall(CheckMPICount(total, "label numbering"));
+    PetscCall(PetscMalloc1(total + 1, &all));
+  }
+  PetscCallMPI(MPI_Gatherv(mine.data, nbytes, MPI_CHAR, all, gather_bytes, gather_displ, MPI_CHAR, 0, nb->comm));
+  PetscCall(PetscFree(mine.data));
+  if (nb->rank == 0) {
+    PetscInt nall = gather_ndispl[nb->size - 1] + gather_n[nb->size - 1];
+    PetscCall(PetscMalloc1(nall + 1, &all_global));
+    PetscCall(NumberGathered(all, nall, preset, npreset, all_global, added, ntotal));
+  }
+  PetscCall(PetscMalloc1(nowned + 1, &nb->owned_global));
+  PetscCallMPI(MPI_Scatterv(all_global, gather_n, gather_ndispl, MPIU_INT, nb->owned_global, nown, MPIU_INT, 0, nb->comm));
+  if (nb->rank == 0) {
+    PetscCall(PetscFree(all_global));
+    PetscCall(PetscFree(all));
+    PetscCall(PetscFree4(gather_bytes, gather_displ, gather_n, gather_ndispl));
+  }
+  PetscCallMPI(MPI_Bcast(ntotal, 1, MPIU_INT, 0, nb->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 4. Owners answer every rank in the order it asked. */
+static PetscErrorCode AnswerLabels(Numbering *nb, PetscInt global[])
+{
+  PetscInt *answer, *reply;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(nb->nin + 1, &answer, nb->nlocal + 1, &reply));
+  for (PetscInt i = 0; i < nb->nin; i++) answer[i] = nb->owned_global[nb->owned_of[i]];
+  PetscCallMPI(MPI_Alltoallv(answer, nb->recv_n, nb->recv_ndispl, MPIU_INT, reply, nb->send_n, nb->send_ndispl, MPIU_INT, nb->comm));
+  for (PetscMPIInt r = 0; r < nb->size; r++)
+    for (PetscInt j = 0; j < nb->order_n[r]; j++) global[nb->order[r][j]] = reply[nb->send_ndispl[r] + j];
+  PetscCall(PetscFree2(answer, reply));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, PetscInt global[], PetscInt *nglobal,
                             LabelTable *added)
 {
-  PetscMPIInt  rank, size;
-  PetscInt     nlocal, nowned = 0, npreset = 0, ntotal = 0;
-  Bytes       *out;
-  PetscMPIInt *send_bytes, *recv_bytes, *send_displ, *recv_displ, *send_n, *recv_n, *send_ndispl, *recv_ndispl;
-  PetscInt   **order; /* order[r]: the local labels sent to owner r, in sending order */
-  PetscInt    *order_n;
-  char        *incoming;
-  PetscInt    *owned_of; /* for each received label (in receive order), its index in the owner's table */
-  PetscInt64  *owned_line;
-  LabelTable   owned;
-  PetscInt    *owned_global, *answer, *reply;
-  size_t       total_out = 0, total_in = 0;
+  Numbering nb;
+  PetscInt  npreset = 0, ntotal = 0;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCall(LabelTableGetSize(local, &nlocal));
-  if (rank == 0 && preset) PetscCall(LabelTableGetSize(preset, &npreset));
+  PetscCall(PetscMemzero(&nb, sizeof(nb)));
+  nb.comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &nb.rank));
+  PetscCallMPI(MPI_Comm_size(comm, &nb.size));
+  PetscCall(LabelTableGetSize(local, &nb.nlocal));
+  if (nb.rank == 0 && preset) PetscCall(LabelTableGetSize(preset, &npreset));
   PetscCallMPI(MPI_Bcast(&npreset, 1, MPIU_INT, 0, comm));
-
-  /* 1. Send every local label to its owner. */
-  PetscCall(PetscCalloc1(size, &out));
-  PetscCall(PetscCalloc2(size, &order, size, &order_n));
-  for (PetscInt k = 0; k < nlocal; k++) order_n[local->hash[k] % (uint64_t)size]++;
-  for (PetscMPIInt r = 0; r < size; r++) PetscCall(PetscMalloc1(order_n[r] + 1, &order[r]));
-  PetscCall(PetscArrayzero(order_n, size));
-  for (PetscInt k = 0; k < nlocal; k++) {
-    const char *label      = local->pool + local->offset[k];
-    PetscMPIInt r          = (PetscMPIInt)(local->hash[k] % (uint64_t)size);
-    order[r][order_n[r]++] = k;
-    PetscCall(BytesAppendLabel(&out[r], first_line[k], label));
-  }
-  PetscCall(PetscMalloc4(size, &send_bytes, size, &recv_bytes, size, &send_displ, size, &recv_displ));
-  PetscCall(PetscMalloc4(size, &send_n, size, &recv_n, size, &send_ndispl, size, &recv_ndispl));
-  for (PetscMPIInt r = 0; r < size; r++) {
-    total_out += out[r].size;
-    send_n[r] = (PetscMPIInt)order_n[r];
-  }
-  PetscCall(CheckMPICount(total_out, "label exchange"));
-  for (PetscMPIInt r = 0; r < size; r++) send_bytes[r] = (PetscMPIInt)out[r].size;
-  PetscCallMPI(MPI_Alltoall(send_bytes, 1, MPI_INT, recv_bytes, 1, MPI_INT, comm));
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
-  send_displ[0] = recv_displ[0] = send_ndispl[0] = recv_ndispl[0] = 0;
-  for (PetscMPIInt r = 1; r < size; r++) {
-    send_displ[r]  = send_displ[r - 1] + send_bytes[r - 1];
-    recv_displ[r]  = recv_displ[r - 1] + recv_bytes[r - 1];
-    send_ndispl[r] = send_ndispl[r - 1] + send_n[r - 1];
-    recv_ndispl[r] = recv_ndispl[r - 1] + recv_n[r - 1];
-  }
-  for (PetscMPIInt r = 0; r < size; r++) total_in += (size_t)recv_bytes[r];
-  PetscCall(CheckMPICount(total_in, "label exchange"));
-  {
-    char *packed;
-    PetscCall(PetscMalloc1(total_out + 1, &packed));
-    for (PetscMPIInt r = 0; r < size; r++)
-      if (out[r].size) PetscCall(PetscArraycpy(packed + send_displ[r], out[r].data, out[r].size));
-    for (PetscMPIInt r = 0; r < size; r++) PetscCall(PetscFree(out[r].data));
-    PetscCall(PetscMalloc1(total_in + 1, &incoming));
-    PetscCallMPI(MPI_Alltoallv(packed, send_bytes, send_displ, MPI_CHAR, incoming, recv_bytes, recv_displ, MPI_CHAR, comm));
-    PetscCall(PetscFree(packed));
-  }
-
-  /* 2. The owner keeps each label once, with the earliest line where it appears. */
-  {
-    PetscInt nin = recv_ndispl[size - 1] + recv_n[size - 1], capacity = 64;
-    size_t   at = 0;
-
-    PetscCall(LabelTableCreate(&owned));
-    PetscCall(PetscMalloc1(nin + 1, &owned_of));
-    PetscCall(PetscMalloc1(capacity, &owned_line));
-    for (PetscInt i = 0; i < nin; i++) {
-      PetscInt64  line;
-      const char *label;
-      size_t      length;
-      PetscInt    k;
-      PetscBool   inserted;
-
-      memcpy(&line, incoming + at, sizeof(line));
-      label  = incoming + at + sizeof(line);
-      length = strlen(label);
-      at += sizeof(line) + length + 1;
-      PetscCall(LabelTableInsert(owned, label, length, &k, &inserted));
-      if (inserted) {
-        if (k == capacity) {
-          PetscInt64 *grown;
-          capacity *= 2;
-          PetscCall(PetscMalloc1(capacity, &grown));
-          PetscCall(PetscArraycpy(grown, owned_line, k));
-          PetscCall(PetscFree(owned_line));
-          owned_line = grown;
-        }
-        owned_line[k] = line;
-      } else if (line < owned_line[k]) {
-        owned_line[k] = line;
-      }
-      owned_of[i] = k;
-    }
-    PetscCall(PetscFree(incoming));
-    PetscCall(LabelTableGetSize(owned, &nowned));
-  }
-
-  /* 3. Rank 0 numbers the distinct labels: preset ones keep their index, new ones follow by first line. */
-  {
-    Bytes        mine         = {0};
-    PetscMPIInt *gather_bytes = NULL, *gather_displ = NULL, *gather_n = NULL, *gather_ndispl = NULL, nown = (PetscMPIInt)nowned;
-    char        *all        = NULL;
-    PetscInt    *all_global = NULL;
-    size_t       total      = 0;
-
-    for (PetscInt k = 0; k < nowned; k++) PetscCall(BytesAppendLabel(&mine, owned_line[k], owned->pool + owned->offset[k]));
-    PetscCall(CheckMPICount(mine.size, "label numbering"));
-    if (rank == 0) PetscCall(PetscMalloc4(size, &gather_bytes, size, &gather_displ, size, &gather_n, size, &gather_ndispl));
-    {
-      PetscMPIInt nbytes = (PetscMPIInt)mine.size;
-      PetscCallMPI(MPI_Gather(&nbytes, 1, MPI_INT, gather_bytes, 1, MPI_INT, 0, comm));
-      PetscCallMPI(MPI_Gather(&nown, 1, MPI_INT, gather_n, 1, MPI_INT, 0, comm));
-    }
-    if (rank == 0) {
-      gather_displ[0] = gather_ndispl[0] = 0;
-      for (PetscMPIInt r = 1; r < size; r++) {
-        gather_displ[r]  = gather_displ[r - 1] + gather_bytes[r - 1];
-        gather_ndispl[r] = gather_ndispl[r - 1] + gather_n[r - 1];
-      }
-      for (PetscMPIInt r = 0; r < size; r++) total += (size_t)gather_bytes[r];
-      PetscCall(CheckMPICount(total, "label numbering"));
-      PetscCall(PetscMalloc1(total + 1, &all));
-    }
-    PetscCallMPI(MPI_Gatherv(mine.data, (PetscMPIInt)mine.size, MPI_CHAR, all, gather_bytes, gather_displ, MPI_CHAR, 0, comm));
-    PetscCall(PetscFree(mine.data));
-    if (rank == 0) {
-      PetscInt     nall = gather_ndispl[size - 1] + gather_n[size - 1], nnew = 0;
-      NewLabel    *fresh;
-      const char **label_at;
-      size_t       at = 0;
-
-      PetscCall(PetscMalloc1(nall + 1, &all_global));
-      PetscCall(PetscMalloc2(nall + 1, &fresh, nall + 1, &label_at));
-      for (PetscInt i = 0; i < nall; i++) {
-        PetscInt64 line;
-        PetscInt   k = -1;
-        memcpy(&line, all + at, sizeof(line));
-        label_at[i] = all + at + sizeof(line);
-        at += sizeof(line) + strlen(label_at[i]) + 1;
-        if (preset) PetscCall(LabelTableFind(preset, label_at[i], strlen(label_at[i]), &k));
-        all_global[i] = k;
-        if (k < 0) {
-          fresh[nnew].first_line = line;
-          fresh[nnew].position   = i;
-          nnew++;
-        }
-      }
-      qsort(fresh, (size_t)nnew, sizeof(NewLabel), CompareNewLabel);
-      if (added) PetscCall(LabelTableCreate(added));
-      for (PetscInt j = 0; j < nnew; j++) {
-        all_global[fresh[j].position] = npreset + j;
-        if (added) PetscCall(LabelTableInsert(*added, label_at[fresh[j].position], strlen(label_at[fresh[j].position]), NULL, NULL));
-      }
-      ntotal = npreset + nnew;
-      PetscCall(PetscFree2(fresh, label_at));
-    }
-    PetscCall(PetscMalloc1(nowned + 1, &owned_global));
-    PetscCallMPI(MPI_Scatterv(all_global, gather_n, gather_ndispl, MPIU_INT, owned_global, nown, MPIU_INT, 0, comm));
-    if (rank == 0) {
-      PetscCall(PetscFree(all_global));
-      PetscCall(PetscFree(all));
-      PetscCall(PetscFree4(gather_bytes, gather_displ, gather_n, gather_ndispl));
-    }
-    PetscCallMPI(MPI_Bcast(&ntotal, 1, MPIU_INT, 0, comm));
-  }
-
-  /* 4. Owners answer every rank in the order it asked. */
-  {
-    PetscInt nin = recv_ndispl[size - 1] + recv_n[size - 1];
-    PetscCall(PetscMalloc2(nin + 1, &answer, nlocal + 1, &reply));
-    for (PetscInt i = 0; i < nin; i++) answer[i] = owned_global[owned_of[i]];
-    PetscCallMPI(MPI_Alltoallv(answer, recv_n, recv_ndispl, MPIU_INT, reply, send_n, send_ndispl, MPIU_INT, comm));
-    for (PetscMPIInt r = 0; r < size; r++)
-      for (PetscInt j = 0; j < order_n[r]; j++) global[order[r][j]] = reply[send_ndispl[r] + j];
-    PetscCall(PetscFree2(answer, reply));
-  }
+  PetscCall(SendLabels(&nb, local, first_line));
+  PetscCall(OwnLabels(&nb));
+  PetscCall(NumberOwned(&nb, preset, npreset, added, &ntotal));
+  PetscCall(AnswerLabels(&nb, global));
   *nglobal = ntotal;
-
-  for (PetscMPIInt r = 0; r < size; r++) PetscCall(PetscFree(order[r]));
-  PetscCall(PetscFree2(order, order_n));
-  PetscCall(PetscFree(out));
-  PetscCall(PetscFree4(send_bytes, recv_bytes, send_displ, recv_displ));
-  PetscCall(PetscFree4(send_n, recv_n, send_ndispl, recv_ndispl));
-  PetscCall(PetscFree(owned_of));
-  PetscCall(PetscFree(owned_line));
-  PetscCall(PetscFree(owned_global));
-  PetscCall(LabelTableDestroy(&owned));
+  for (PetscMPIInt r = 0; r < nb.size; r++) PetscCall(PetscFree(nb.order[r]));
+  PetscCall(PetscFree2(nb.order, nb.order_n));
+  PetscCall(PetscFree4(nb.send_n, nb.recv_n, nb.send_ndispl, nb.recv_ndispl));
+  PetscCall(PetscFree(nb.owned_of));
+  PetscCall(PetscFree(nb.owned_line));
+  PetscCall(PetscFree(nb.owned_global));
+  PetscCall(LabelTableDestroy(&nb.owned));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -5,7 +5,7 @@
 const char *const HendersonPhaseNames[] = {"read", "pedigree", "number", "assemble", "solve", "pev", "write"};
 PetscLogEvent     HendersonPhaseEvents[HENDERSON_NUM_PHASES];
 PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
-PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultPedigree, HendersonEventMultScatter;
+PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultRelationships, HendersonEventMultScatter;
 
 PetscErrorCode HendersonLogInitialize(void)
 {
@@ -20,7 +20,7 @@ PetscErrorCode HendersonLogInitialize(void)
   for (int p = 0; p < HENDERSON_NUM_PHASES; p++) PetscCall(PetscLogEventRegister(event_names[p], classid, &HendersonPhaseEvents[p]));
   PetscCall(PetscLogEventRegister("HdMultGather", classid, &HendersonEventMultGather));
   PetscCall(PetscLogEventRegister("HdMultRecords", classid, &HendersonEventMultRecords));
-  PetscCall(PetscLogEventRegister("HdMultPedigree", classid, &HendersonEventMultPedigree));
+  PetscCall(PetscLogEventRegister("HdMultRelations", classid, &HendersonEventMultRelationships));
   PetscCall(PetscLogEventRegister("HdMultScatter", classid, &HendersonEventMultScatter));
   PetscCall(PetscLogStageRegister("Assemble", &HendersonStageAssemble));
   PetscCall(PetscLogStageRegister("Solve", &HendersonStageSolve));
@@ -28,7 +28,7 @@ PetscErrorCode HendersonLogInitialize(void)
 }
 
 static struct {
-  int    state; /* 0: options not read yet; 1: on; 2: off (quiet, or not rank 0) */
+  int    state; /* 0: options not read (no progress lines); 1: on; 2: off (quiet, or not rank 0) */
   double interval, last;
 } progress;
 
@@ -52,17 +52,7 @@ PetscErrorCode HendersonLogSetFromOptions(MPI_Comm comm)
 
 PetscBool HendersonProgressDue(void)
 {
-  if (progress.state == 0) {
-    PetscMPIInt rank     = 0;
-    PetscBool   quiet    = PETSC_FALSE;
-    PetscReal   interval = 5;
-    MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-    (void)PetscOptionsGetBool(NULL, NULL, "-quiet", &quiet, NULL);
-    (void)PetscOptionsGetReal(NULL, NULL, "-progress_interval", &interval, NULL);
-    progress.state    = rank == 0 && !quiet ? 1 : 2;
-    progress.interval = (double)interval;
-    progress.last     = HendersonSeconds();
-  }
+  /* before HendersonLogSetFromOptions() (a program that did not ask for progress lines): none */
   return progress.state == 1 && HendersonSeconds() - progress.last >= progress.interval ? PETSC_TRUE : PETSC_FALSE;
 }
 

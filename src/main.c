@@ -67,8 +67,15 @@ static PetscErrorCode CommandSolve(const char model_path[], Evaluation *ev, Pets
   PetscFunctionBeginUser;
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
   PetscCall(EvaluationSetFromOptions(*ev));
-  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD));
-  PetscCall(EvaluationRun(*ev, model_path));
+  PetscCall(EvaluationLoadModel(*ev, model_path));
+  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD)); /* the relationships' options are read with the model */
+  PetscCall(EvaluationRead(*ev));
+  PetscCall(EvaluationPedigree(*ev));
+  PetscCall(EvaluationNumber(*ev));
+  PetscCall(EvaluationAssemble(*ev));
+  PetscCall(EvaluationSolve(*ev));
+  PetscCall(EvaluationPEV(*ev));
+  PetscCall(EvaluationWrite(*ev, NULL));
   PetscCall(EvaluationIsQuiet(*ev, &quiet));
   if (!quiet) PetscCall(EvaluationView(*ev, PETSC_VIEWER_STDOUT_WORLD));
   PetscCall(EvaluationGetConverged(*ev, converged));
@@ -113,25 +120,20 @@ static PetscErrorCode CheckREMLCopy(const char copy[])
    are written with /variance, and a copy of the model file with the estimates next to it. */
 static PetscErrorCode CommandREML(const char model_path[], Evaluation *ev, REML *reml, PetscBool *converged)
 {
-  Model           model;
-  MME             mme;
-  MMEOperatorType type;
-  REMLMethod      method;
-  char            copy[HENDERSON_MAX_PATH + 16], note[256];
-  PetscBool       quiet;
+  Model      model;
+  REMLMethod method;
+  char       copy[HENDERSON_MAX_PATH + 16], note[256];
+  PetscBool  quiet;
 
   PetscFunctionBeginUser;
   PetscCall(REMLCreate(PETSC_COMM_WORLD, reml));
   PetscCall(REMLSetFromOptions(*reml));
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, ev));
   PetscCall(EvaluationSetFromOptions(*ev));
-  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD));
   PetscCall(REMLGetMethod(*reml, &method));
-  PetscCall(EvaluationGetMME(*ev, &mme));
-  PetscCall(MMEGetOperatorType(mme, &type));
-  if (type == MME_OPERATOR_AUTO && method != REML_METHOD_MCEM)
-    PetscCall(MMESetOperatorType(mme, MME_OPERATOR_ASSEMBLED)); /* the factorisation needs the entries */
+  if (method != REML_METHOD_MCEM) PetscCall(EvaluationRequireEntries(*ev)); /* AI and EM factor C */
   PetscCall(EvaluationLoadModel(*ev, model_path));
+  PetscCall(HendersonOptionsCheckUnused(PETSC_COMM_WORLD)); /* the relationships' options are read with the model */
   PetscCall(REMLModelCopyPath(model_path, copy, sizeof(copy)));
   PetscCall(EvaluationCheckOutputPath(*ev, copy, "model file with the estimates"));
   PetscCall(CheckREMLCopy(copy));
@@ -198,6 +200,7 @@ static PetscErrorCode CommandPedigree(const char path[])
   PetscFunctionBeginUser;
   PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
   ierr = PedigreeSetFromOptions(pedigree);
+  if (!ierr) ierr = HendersonLogSetFromOptions(PETSC_COMM_WORLD);
   if (!ierr) ierr = HendersonOptionsCheckUnused(PETSC_COMM_WORLD);
   if (!ierr) ierr = PedigreeLoad(pedigree, path);
   if (!ierr) ierr = PedigreeSetUp(pedigree);
@@ -227,6 +230,7 @@ static PetscErrorCode CommandHelp(const char command[])
     Pedigree pedigree;
     PetscCall(PedigreeCreate(PETSC_COMM_WORLD, &pedigree));
     PetscCall(PedigreeSetFromOptions(pedigree));
+    PetscCall(HendersonLogSetFromOptions(PETSC_COMM_WORLD));
     PetscCall(PedigreeDestroy(&pedigree));
   } else if (!strcmp(command, "export")) {
     Export export;

@@ -176,20 +176,14 @@ PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n,
       send_at[r] = (PetscMPIInt)start;
     }
   }
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
-  for (PetscMPIInt r = 0; r < size; r++) {
-    PetscCheck(nrecv + recv_n[r] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 2^31 entries for one rank; run with more ranks");
-    recv_at[r] = (PetscMPIInt)nrecv;
-    nrecv += recv_n[r];
-  }
-  PetscCall(PetscMalloc2(nrecv + 1, &k_a, nrecv + 1, &v_a));
+  PetscCall(HendersonExchange(comm, MPI_UINT64_T, sizeof(uint64_t), send_n, send_at, key, recv_n, recv_at, (void **)&k_a, &nrecv, "entries"));
+  PetscCall(PetscMalloc1(nrecv + 1, &v_a));
+  PetscCallMPI(MPI_Alltoallv(value, send_n, send_at, MPIU_SCALAR, v_a, recv_n, recv_at, MPIU_SCALAR, comm)); /* the same counts */
   PetscCall(PetscMalloc2(nrecv + 1, &k_b, nrecv + 1, &v_b));
   k_in  = k_a;
   v_in  = v_a;
   k_out = k_b;
   v_out = v_b;
-  PetscCallMPI(MPI_Alltoallv(key, send_n, send_at, MPI_UINT64_T, k_in, recv_n, recv_at, MPI_UINT64_T, comm));
-  PetscCallMPI(MPI_Alltoallv(value, send_n, send_at, MPIU_SCALAR, v_in, recv_n, recv_at, MPIU_SCALAR, comm));
   /* pairwise merges of the runs, in rank order (the same sums for the same rank count) */
   PetscCall(PetscMalloc2(size, &run_start, size, &run_n));
   for (PetscMPIInt r = 0; r < size; r++) {
@@ -228,7 +222,8 @@ PetscErrorCode ExchangeToOwners(MPI_Comm comm, PetscLayout layout, PetscCount n,
     (*cj)[k] = (PetscInt)(k_in[run_start[0] + k] & 0xFFFFFFFFu);
     (*cv)[k] = v_in[run_start[0] + k];
   }
-  PetscCall(PetscFree2(k_a, v_a));
+  PetscCall(PetscFree(k_a));
+  PetscCall(PetscFree(v_a));
   PetscCall(PetscFree2(k_b, v_b));
   PetscCall(PetscFree2(run_start, run_n));
   PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));

@@ -1,8 +1,12 @@
-/* mmeimpl.h -- what the two forms of the mixed model equations share (private to src/mme*.c).
+/* mmeimpl.h -- what the forms of the mixed model equations share (private to src/mme*.c).
 
-   mme.c          the public MME object, the records' terms, the balanced row layout, the assembled AIJ
-   mme_sum.c      the hash table that sums entries on a rank and the exchange of sorted entries
-   mme_data.c     the iteration-on-data operator: C applied from the records and the pedigree */
+   mme.c            the MME object: life cycle, registry of forms, balanced row layout, statistics, view
+   mme_sum.c        the hash table that sums entries on a rank and the exchange of sorted entries
+   mme_assembled.c  MMEASSEMBLED: C as an AIJ matrix, by COO assembly; also F = X'R^-1X (estimable.h)
+   mme_data.c       MMEDATA: C applied from the records and the relationships, never stored
+
+   A form implements the ops below; it reads the records through recordterms.h and the random groups'
+   K^-1 (x) G0^-1 through relationship.h, and knows nothing of the other form. */
 #ifndef HENDERSON_MMEIMPL_H
 #define HENDERSON_MMEIMPL_H
 
@@ -71,64 +75,6 @@ PETSC_INTERN PetscErrorCode AccumulatorAddToVector(MPI_Comm comm, PetscLayout la
 PETSC_INTERN PetscErrorCode MatCreateFromSortedEntries(MPI_Comm comm, PetscLayout layout, PetscCount n, const PetscInt ci[], const PetscInt cj[],
                                                        const PetscScalar cv[], Mat *A);
 
-/* ---- The terms of a record: what it contributes to the equations (mme.c) ---- */
-
-/* A record can touch up to nslots equations: one per (effect, trait of the effect, coefficient), in
-   that order; a social effect has one per (group mate, trait), the mates of smaller groups padded
-   with absent ones. Slot s belongs to trait trait[s]; its coefficient is 1 for a class effect, else the
-   (scaled) covariate or a Legendre polynomial of it (cov[s] >= 0 numbers those slots). */
-typedef struct {
-  PetscInt  nslots, ntraits, ncov;
-  PetscInt *trait, *cov, *effect;
-  PetscInt *position; /* of the slot's equation within its level (EquationsBlockEquation()'s K) */
-  PetscBool weighted;
-  /* the social effect (-1: none): its slots are (mate, trait), padded to the largest group's mates,
-     all with one coefficient (1/(n-1))^dilution (cov -1 without dilution) */
-  PetscInt        social, max_mates;
-  const PetscInt *mate_offset, *mates;
-  PetscReal       dilution;
-  /* private */
-  Model                   model;
-  Equations               eq;
-  PetscInt                neffects;
-  const PetscReal        *y, *w;
-  const PetscInt        **level;
-  const PetscReal       **value;
-  const ModelEffect     **model_effect;
-  const EquationsEffect **layout;
-  const EquationsBlock  **block;
-  PetscReal              *centre, *scale, (*range)[2];
-  PetscReal               R0[MODEL_MAX_TRAITS * MODEL_MAX_TRAITS];
-  PetscReal             **rinv; /* R0-inverse by pattern of traits present (2^ntraits, made when needed) */
-  PetscInt               *eq_, *first_, *level_;
-  PetscReal              *coef_;
-} RecordTerms;
-
-/* Everything a record contributes: per slot the equation (-1: none -- trait missing, unknown
-   animal, absent equation, zero coefficient), the coefficient and the first equation of its level
-   (the point block it lies in); the traits present (a bit mask), the weight, R-inverse for the
-   pattern (ntraits x ntraits, weight not applied) and R-inverse y (weight applied). */
-typedef struct {
-  PetscInt        *eq, *first; /* nslots each, owned by the RecordTerms */
-  PetscInt        *level;      /* the level of the slot's effect (a mate's for a social effect), -1 none */
-  PetscReal       *coef;
-  uint32_t         pattern;
-  PetscReal        weight;
-  const PetscReal *rinv;
-  PetscReal        ry[MODEL_MAX_TRAITS];
-} RecordContribution;
-
-PETSC_INTERN PetscErrorCode RecordTermsCreate(Model model, Equations eq, Records records, RecordTerms *rt);
-PETSC_INTERN PetscErrorCode RecordTermsDestroy(RecordTerms *rt);
-PETSC_INTERN PetscErrorCode RecordTermsGet(RecordTerms *rt, PetscInt r, RecordContribution *c);
-/* R0-inverse over the traits in PATTERN, zero elsewhere (ntraits x ntraits, owned by RT). */
-PETSC_INTERN PetscErrorCode RecordTermsResidualInverse(RecordTerms *rt, uint32_t pattern, const PetscReal **rinv);
-
-/* Inverse of a symmetric positive definite matrix of order N (row-major), in place. */
-PETSC_INTERN PetscErrorCode InvertSPD(PetscInt n, PetscReal A[]);
-/* G0-inverse of random group G, dim x dim (PetscFree() it). */
-PETSC_INTERN PetscErrorCode GroupInverse(const ModelGroup *group, PetscReal **Ginv);
-
 /* ---- The row layout ---- */
 
 /* Collective. Rows for every rank such that each moves the same bytes in an iteration: WEIGHT[b] are
@@ -140,26 +86,39 @@ static inline PetscInt      MMEBucket(PetscInt row, PetscInt n, PetscInt nbucket
 {
   return (PetscInt)((PetscInt64)row * nbuckets / n);
 }
+/* Not collective. Adds to WEIGHT the bytes PER_LEVEL of this rank's even share of the levels of BLOCK, at
+   their first equations (before the layout exists, every rank counts a share of every group). */
+PETSC_INTERN PetscErrorCode MMEAddLevelWeights(MME mme, const EquationsBlock *block, PetscInt64 per_level, PetscInt n, PetscInt nbuckets, PetscInt64 weight[]);
+/* Collective. The statistics of a product's exchange: NGHOST values of other ranks (GHOSTS, sorted), and
+   MESSAGES_PER_NEIGHBOUR messages a neighbouring rank (1: values in; 2: values in, sums back). */
+PETSC_INTERN PetscErrorCode MMESetCommunicationStats(MME mme, PetscInt nghost, const PetscInt ghosts[], PetscInt messages_per_neighbour);
+/* Not collective. A's point blocks (the levels of its rows), for point-block Jacobi. */
+PETSC_INTERN PetscErrorCode MMESetPointBlocks(MME mme, Equations eq, Mat A);
 
-/* ---- The iteration-on-data operator (mme_data.c) ---- */
+/* ---- The object and its types ---- */
 
-typedef struct _p_MMEData *MMEData;
-
-/* Collective. Builds the operator (a MATSHELL), the assembled point-block diagonal P (the
-   preconditioner's matrix) and the right-hand side; sets MME's layout when it has none. */
-PETSC_INTERN PetscErrorCode MMEDataCreate(MME mme, Model model, Equations eq, Records records, Pedigree pedigree, Mat *C, Mat *P, Vec *rhs);
+typedef struct _MMEOps *MMEOps;
+struct _MMEOps {
+  /* builds C, P and rhs from the records and the relationships; sets the layout when there is none */
+  PetscErrorCode (*assemble)(MME, Model, Equations, Records, PetscInt, Relationship[]);
+  PetscErrorCode (*view)(MME, PetscViewer);
+  PetscErrorCode (*destroy)(MME);
+};
 
 struct _p_MME {
-  MPI_Comm        comm;
-  PetscMPIInt     rank, size;
-  MMEOperatorType type; /* as set; resolved into operator */
-  MMEOperatorType operator;
-  PetscLayout     layout;
-  Mat             C, P;
-  Vec             rhs;
-  PetscBool       structure; /* COO structure set (assembled) */
-  PetscCount      ncoo;
-  MMEStats        stats;
+  MPI_Comm       comm;
+  PetscMPIInt    rank, size;
+  char           type[32];
+  struct _MMEOps ops[1];
+  void          *data;
+  PetscLayout    layout; /* rows of every rank: set by the first assembly, kept by the next */
+  Mat            C, P;
+  Vec            rhs;
+  PetscBool      entries; /* C holds its entries */
+  MMEStats       stats;
 };
+
+PETSC_INTERN PetscErrorCode MMECreate_Data(MME);
+PETSC_INTERN PetscErrorCode MMECreate_Assembled(MME);
 
 #endif

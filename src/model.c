@@ -1,7 +1,7 @@
 #include <henderson/model.h>
 #include <henderson/reader.h>
 #include <henderson/error.h>
-#include <petscblaslapack.h>
+#include <henderson/dense.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -380,8 +380,8 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
 static PetscErrorCode CovarianceMatrix(const char path[], PetscInt line, const char what[], PetscInt n, PetscInt nvalues, const PetscReal values[],
                                        PetscReal **matrix)
 {
-  PetscReal   *M, *L;
-  PetscBLASInt bn, info;
+  PetscReal *M, logdet;
+  PetscBool  ok;
 
   PetscFunctionBeginUser;
   PetscCheck(nvalues == n * (n + 1) / 2 || nvalues == n * n, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -400,12 +400,8 @@ static PetscErrorCode CovarianceMatrix(const char path[], PetscInt line, const c
     for (PetscInt i = 0; i < n; i++)
       for (PetscInt j = 0; j <= i; j++, k++) M[i * n + j] = M[j * n + i] = values[k];
   }
-  PetscCall(PetscMalloc1(n * n, &L));
-  PetscCall(PetscArraycpy(L, M, n * n));
-  PetscCall(PetscBLASIntCast(n, &bn));
-  LAPACKpotrf_("L", &bn, L, &bn, &info);
-  PetscCall(PetscFree(L));
-  PetscCheck(!info, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not positive definite", path, line, what);
+  PetscCall(DenseLogDetSPD(n, M, &logdet, &ok));
+  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not positive definite", path, line, what);
   *matrix = M;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -30,7 +30,7 @@ static PetscErrorCode ClusterEffect(Model model, Records records, const char nam
     PetscBool          same;
     PetscCall(ModelGetEffect(model, e, &effect));
     /* class effects with levels of their own: not the mean, not a covariate, not the animals */
-    if (!effect->column[0] || effect->kind == MODEL_EFFECT_COVARIATE || effect->structure == MODEL_STRUCTURE_PEDIGREE) continue;
+    if (!effect->column[0] || effect->kind == MODEL_EFFECT_COVARIATE || ModelEffectIsAnimal(effect)) continue;
     PetscCall(RecordsGetLevels(records, e, &nlevels, NULL));
     if (automatic) {
       if (effect->kind == MODEL_EFFECT_FIXED && nlevels > most) {
@@ -121,7 +121,7 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
     const ModelEffect *effect;
     const PetscInt    *animal;
     PetscCall(ModelGetEffect(model, e, &effect));
-    if (effect->structure != MODEL_STRUCTURE_PEDIGREE) continue;
+    if (!ModelEffectIsAnimal(effect)) continue;
     if (animal_effect < 0) animal_effect = e;
     PetscCall(RecordsGetEffect(records, e, &animal, NULL));
     for (PetscInt k = 0; k < nlocal; k++)

@@ -114,6 +114,13 @@ PetscErrorCode PedigreeSetUseInbreeding(Pedigree p, PetscBool use)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeGetUseInbreeding(Pedigree p, PetscBool *use)
+{
+  PetscFunctionBeginUser;
+  *use = p->use_inbreeding;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeGetUnusedGroup(Pedigree p, PetscInt *group)
 {
   PetscFunctionBeginUser;
@@ -1072,11 +1079,43 @@ PetscErrorCode PedigreeCreateInverse(Pedigree p, Mat *Ainv)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
+/* The lines of an evaluation's summary (format PETSC_VIEWER_ASCII_INFO). */
+static PetscErrorCode PedigreeViewSummary(Pedigree p, PetscViewer viewer)
 {
   const PedigreeStats *s = &p->stats;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer,
+                                   "  pedigree    %s: %" PetscInt_FMT " animals = %" PetscInt_FMT " listed + %" PetscInt_FMT
+                                   " parents not listed + %" PetscInt_FMT " with records only (both added as founders)\n",
+                                   p->path, s->animals, s->listed, s->parents_added, s->data_added));
+  if (s->header)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              first line '%s' read as a header%s\n", s->header_text,
+                                     s->header_automatic ? " (decided from the file; 'noheader' on the pedigree line says otherwise)" : ""));
+  PetscCall(PetscViewerASCIIPrintf(
+      viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n",
+      s->founders, s->generations, (double)s->mean_inbreeding, (double)s->max_inbreeding, s->inbred,
+      s->duplicates ? "; repeated identical lines ignored" : ""));
+  if (s->mendelian_floored)
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "              warning: %" PetscInt_FMT
+                                     " animals have parents with F near 1: their Mendelian sampling variance is raised to %g"
+                                     " (-pedigree_min_mendelian)\n",
+                                     s->mendelian_floored, (double)s->min_mendelian));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeView(Pedigree p, PetscViewer viewer)
+{
+  const PedigreeStats *s = &p->stats;
+  PetscViewerFormat    format;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerGetFormat(viewer, &format));
+  if (format == PETSC_VIEWER_ASCII_INFO) {
+    PetscCall(PedigreeViewSummary(p, viewer));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PetscViewerASCIIPrintf(viewer, "pedigree %s\n", p->path));
   if (s->header)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  header        first line '%s' read as a header%s\n", s->header_text,

@@ -18,6 +18,7 @@ typedef struct {
 struct _p_Records {
   MPI_Comm    comm;
   PetscMPIInt rank;
+  Model       model; /* the model read with (RecordsRead()) */
   PetscInt    neffects, ntraits;
   PetscInt    n, capacity;   /* local records */
   PetscReal  *y;             /* n x ntraits, NaN = missing */
@@ -169,13 +170,13 @@ static PetscErrorCode RecordsSetUpSpaces(Records r, Model model)
       }
       continue;
     }
-    if (effect->structure == MODEL_STRUCTURE_PEDIGREE) {
+    if (ModelEffectIsAnimal(effect)) {
       if (pedigree_space < 0) {
         pedigree_space                     = r->nspaces++;
         r->spaces[pedigree_space].pedigree = PETSC_TRUE;
       }
       s = pedigree_space;
-    } else if (effect->structure == MODEL_STRUCTURE_IID) {
+    } else if (effect->kind == MODEL_EFFECT_RANDOM) { /* the members of a group share their levels */
       if (group_space[effect->group] < 0) group_space[effect->group] = r->nspaces++;
       s = group_space[effect->group];
     } else
@@ -439,6 +440,7 @@ PetscErrorCode RecordsRead(Records r, Model model)
   PetscInt64         local[4 + MODEL_MAX_TRAITS], global[4 + MODEL_MAX_TRAITS];
 
   PetscFunctionBeginUser;
+  r->model = model;
   PetscCall(ModelGetNumEffects(model, &r->neffects));
   PetscCall(ModelGetNumTraits(model, &r->ntraits));
   PetscCall(PetscCalloc3(r->neffects, &r->level, r->neffects, &r->value, r->neffects, &r->space_of));
@@ -452,7 +454,7 @@ PetscErrorCode RecordsRead(Records r, Model model)
     for (PetscInt f = 0; f < r->neffects && effect->column[0]; f++) {
       const ModelEffect *other;
       PetscCall(ModelGetEffect(model, f, &other));
-      if (other->structure == MODEL_STRUCTURE_PEDIGREE && !strcmp(other->column, effect->column)) r->animal_column[e] = PETSC_TRUE;
+      if (ModelEffectIsAnimal(other) && !strcmp(other->column, effect->column)) r->animal_column[e] = PETSC_TRUE;
     }
   }
   for (PetscInt e = 0; e < r->neffects; e++) {
@@ -512,34 +514,13 @@ static int MemberCompare(const void *a, const void *b)
   return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* Collective. SEND_N[p] 64-bit integers from SEND + SEND_AT[p] go to rank p; *RECV (PetscFree() it) gets
-   what the ranks sent here, in rank order, RECV_N[p] from rank p, *NRECV in all. */
-static PetscErrorCode ExchangeInt64(MPI_Comm comm, PetscMPIInt size, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const PetscInt64 send[],
-                                    PetscMPIInt recv_n[], PetscInt64 **recv, PetscInt64 *nrecv)
-{
-  PetscMPIInt *recv_at;
-
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
-  PetscCall(PetscMalloc1(size, &recv_at));
-  *nrecv = 0;
-  for (PetscMPIInt p = 0; p < size; p++) {
-    PetscCheck(*nrecv + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many group members for one rank; run with more ranks");
-    recv_at[p] = (PetscMPIInt)*nrecv;
-    *nrecv += recv_n[p];
-  }
-  PetscCall(PetscMalloc1(*nrecv + 1, recv));
-  PetscCallMPI(MPI_Alltoallv(send, send_n, send_at, MPIU_INT64, *recv, recv_n, recv_at, MPIU_INT64, comm));
-  PetscCall(PetscFree(recv_at));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* Collective. Every member goes to the rank that gathers its group (group index modulo ranks); that
    rank sends every record of the group its group's size and its mates' animals, in line order. */
 static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
 {
-  PetscMPIInt size, *send_n, *recv_n, *send_at;
-  PetscInt64 *send, *recv, nrecv, *reply, *answer, nanswer;
+  PetscMPIInt size, *send_n, *recv_n, *send_at, *recv_at;
+  PetscInt64 *send, *recv, *reply, *answer;
+  PetscCount  nrecv, nanswer;
   Member     *member;
   /* counts: groups, members, members without a record, without an ID, not in the pedigree, groups of one,
      records without a group; extreme: -(smallest group), largest group */
@@ -552,7 +533,7 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
   PetscCall(ModelGetDataPath(model, &path));
   PetscCall(ModelGetPath(model, &model_path));
   PetscCall(ModelGetEffect(model, r->social_effect, &social));
-  PetscCall(PetscCalloc3(size, &send_n, size, &recv_n, size + 1, &send_at));
+  PetscCall(PetscCalloc4(size, &send_n, size, &recv_n, size + 1, &send_at, size, &recv_at));
   /* 1. members to the ranks of their groups */
   for (PetscInt64 m = 0; m < r->nmembers; m++) send_n[r->member_group[m] % size] += 4;
   for (PetscMPIInt p = 0; p < size; p++) send_at[p + 1] = send_at[p] + send_n[p];
@@ -571,7 +552,7 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     }
     PetscCall(PetscFree(next));
   }
-  PetscCall(ExchangeInt64(r->comm, size, send_n, send_at, send, recv_n, &recv, &nrecv));
+  PetscCall(HendersonExchange(r->comm, MPIU_INT64, sizeof(PetscInt64), send_n, send_at, send, recv_n, recv_at, (void **)&recv, &nrecv, "group members"));
   PetscCall(PetscFree(send));
   PetscCall(RecordsFreeMembers(r));
 
@@ -654,9 +635,9 @@ static PetscErrorCode RecordsSetUpSocial(Records r, Model model)
     PetscCall(PetscFree(next));
   }
   PetscCall(PetscFree(member));
-  PetscCall(ExchangeInt64(r->comm, size, send_n, send_at, reply, recv_n, &answer, &nanswer));
+  PetscCall(HendersonExchange(r->comm, MPIU_INT64, sizeof(PetscInt64), send_n, send_at, reply, recv_n, recv_at, (void **)&answer, &nanswer, "group mates"));
   PetscCall(PetscFree(reply));
-  PetscCall(PetscFree3(send_n, recv_n, send_at));
+  PetscCall(PetscFree4(send_n, recv_n, send_at, recv_at));
 
   /* 3. every record's mates */
   PetscCall(PetscCalloc3(r->n + 1, &r->mate_offset, nanswer + 1, &r->mates, r->n + 1, &r->group_size));
@@ -1009,5 +990,91 @@ PetscErrorCode RecordsGetLevelStats(Records r, PetscInt e, PetscBool *has, Recor
   PetscFunctionBeginUser;
   *has = r->level_stats && r->level[e] ? PETSC_TRUE : PETSC_FALSE;
   if (*has) *stats = r->level_stats[e];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A number as a person writes it (plain C: PETSc's %g writes 15 as "15."). */
+static void Number(char buffer[], size_t size, PetscReal v)
+{
+  snprintf(buffer, size, "%.6g", (double)v);
+}
+
+/* Per trait: the values used, their mean, SD, smallest and largest. */
+static PetscErrorCode ViewTraits(Records r, PetscViewer viewer)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt t = 0; t < r->ntraits; t++) {
+    const char *name;
+    char        v[4][32];
+    PetscCall(ModelGetTrait(r->model, t, &name, NULL));
+    Number(v[0], sizeof(v[0]), r->stats.mean[t]);
+    Number(v[1], sizeof(v[1]), r->stats.sd[t]);
+    Number(v[2], sizeof(v[2]), r->stats.min[t]);
+    Number(v[3], sizeof(v[3]), r->stats.max[t]);
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-11s %s: %" PetscInt64_FMT " values, mean %s, SD %s, min %s, max %s\n",
+                                     t ? "" : (r->ntraits > 1 ? "traits" : "trait"), name, r->stats.values[t], v[0], v[1], v[2], v[3]));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Per class effect: its levels and how many records each has (smallest, median, largest among the
+   levels with records); for an animal effect also the records whose animal is not in the pedigree. */
+static PetscErrorCode ViewEffects(Records r, PetscViewer viewer)
+{
+  PetscInt shown = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt e = 0; e < r->neffects; e++) {
+    const ModelEffect *effect;
+    RecordsLevelStats  ls;
+    PetscBool          has;
+    char               with[64] = "", missing[128] = "";
+    PetscCall(ModelGetEffect(r->model, e, &effect));
+    PetscCall(RecordsGetLevelStats(r, e, &has, &ls));
+    if (!has) continue;
+    if (ls.levels_with_records != ls.levels) snprintf(with, sizeof(with), ", %" PetscInt_FMT " with records", ls.levels_with_records);
+    if (ModelEffectIsAnimal(effect))
+      snprintf(missing, sizeof(missing), "; %" PetscInt64_FMT " of %" PetscInt64_FMT " records name animals not in the pedigree", ls.not_in_pedigree,
+               ls.records);
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %-11s %s: %" PetscInt_FMT " levels%s; records per level %" PetscInt64_FMT " / %.4g / %" PetscInt64_FMT "%s\n",
+                                     shown++ ? "" : "effects", effect->name, ls.levels, with, ls.smallest, (double)ls.median, ls.largest, missing));
+  }
+  if (shown) PetscCall(PetscViewerASCIIPrintf(viewer, "              (records per level: smallest / median / largest, over the levels with records)\n"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The social groups as the data have them. */
+static PetscErrorCode ViewSocial(Records r, PetscViewer viewer)
+{
+  const ModelEffect  *effect;
+  const RecordsStats *s = &r->stats;
+
+  PetscFunctionBeginUser;
+  if (r->social_effect < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetEffect(r->model, r->social_effect, &effect));
+  PetscCall(PetscViewerASCIIPrintf(viewer,
+                                   "  social      groups '%s': %" PetscInt64_FMT " of %" PetscInt64_FMT " to %" PetscInt64_FMT " members (%" PetscInt64_FMT
+                                   " of one); %" PetscInt64_FMT " members: %" PetscInt64_FMT " without a record, %" PetscInt64_FMT
+                                   " without an ID, %" PetscInt64_FMT " not in the pedigree (founders); %" PetscInt64_FMT " records without a group\n",
+                                   effect->social_column, s->social_groups, s->social_min, s->social_max, s->social_alone, s->social_members,
+                                   s->social_without_record, s->social_unknown_animal, s->social_not_in_pedigree, s->social_no_group));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RecordsView(Records r, PetscViewer viewer)
+{
+  const char         *path;
+  const RecordsStats *s = &r->stats;
+
+  PetscFunctionBeginUser;
+  PetscCheck(r->model, r->comm, PETSC_ERR_ARG_WRONGSTATE, "call RecordsRead() first");
+  PetscCall(ModelGetDataPath(r->model, &path));
+  PetscCall(PetscViewerASCIIPrintf(viewer,
+                                   "  data        %s: %" PetscInt64_FMT " lines, %" PetscInt64_FMT " records used, %" PetscInt64_FMT
+                                   " skipped (%" PetscInt64_FMT " trait missing, %" PetscInt64_FMT " covariate or weight missing)\n",
+                                   path, s->lines, s->used, s->missing_trait + s->missing_covariate, s->missing_trait, s->missing_covariate));
+  PetscCall(ViewTraits(r, viewer));
+  PetscCall(ViewEffects(r, viewer));
+  PetscCall(ViewSocial(r, viewer));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

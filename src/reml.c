@@ -1,9 +1,11 @@
-/* REML by average information (or EM) on the factorised MME: see reml.h. It walks the records with
-   the MME's own record terms (mmeimpl.h), so that its W and R^-1 are exactly those of the equations. */
+/* REML by average information (or EM) on the factorised MME, and Monte Carlo EM: see reml.h. It walks
+   the records with the MME's own record terms (recordterms.h), so that its W and R^-1 are exactly those
+   of the equations, and takes each random group's K^-1 and log|K| from its relationship. */
 #include <henderson/reml.h>
 #include <henderson/factor.h>
 #include <henderson/pev.h>
-#include "mmeimpl.h"
+#include <henderson/dense.h>
+#include <henderson/recordterms.h>
 #include <math.h>
 
 const char *const REMLMethods[] = {"ai", "em", "mcem", "REMLMethod", "REML_METHOD_", NULL};
@@ -107,36 +109,6 @@ PetscErrorCode REMLGetConverged(REML reml, PetscBool *converged)
 
 /* ---- small dense helpers ---- */
 
-/* log|S| of the symmetric positive definite S (order n, row-major; copied); *ok false if it is not. */
-static PetscReal LogDetSPD(PetscInt n, const PetscReal S[], PetscBool *ok)
-{
-  PetscReal L[MAXT * MAXT * 4], logdet = 0;
-  PetscInt  N = n;
-
-  *ok = PETSC_TRUE;
-  if (n > 2 * MAXT) {
-    *ok = PETSC_FALSE;
-    return 0;
-  }
-  for (PetscInt k = 0; k < n * n; k++) L[k] = S[k];
-  for (PetscInt j = 0; j < N; j++) {
-    PetscReal d = L[j * N + j];
-    for (PetscInt k = 0; k < j; k++) d -= L[j * N + k] * L[j * N + k];
-    if (!(d > 0)) {
-      *ok = PETSC_FALSE;
-      return 0;
-    }
-    L[j * N + j] = PetscSqrtReal(d);
-    logdet += 2 * PetscLogReal(L[j * N + j]);
-    for (PetscInt i = j + 1; i < N; i++) {
-      PetscReal v = L[i * N + j];
-      for (PetscInt k = 0; k < j; k++) v -= L[i * N + k] * L[j * N + k];
-      L[i * N + j] = v / L[j * N + j];
-    }
-  }
-  return logdet;
-}
-
 /* E:X = tr(E X) for the symmetric unit matrix E of element (a, b). */
 static inline PetscReal Contract(const PetscReal X[], PetscInt n, PetscInt a, PetscInt b)
 {
@@ -177,7 +149,7 @@ static PetscErrorCode BuildMatrices(REML reml, const PetscReal theta[], PetscRea
 static PetscErrorCode ApplyTheta(REML reml, const PetscReal theta[], PetscBool set, PetscBool *ok)
 {
   PetscInt  ngroups;
-  PetscReal R0[MAXT * MAXT], **G0;
+  PetscReal R0[MAXT * MAXT], **G0, logdet;
   PetscBool good;
 
   PetscFunctionBeginUser;
@@ -189,12 +161,12 @@ static PetscErrorCode ApplyTheta(REML reml, const PetscReal theta[], PetscBool s
     PetscCall(PetscMalloc1(group->dim * group->dim, &G0[g]));
   }
   PetscCall(BuildMatrices(reml, theta, R0, G0));
-  (void)LogDetSPD(reml->ntraits, R0, &good);
+  PetscCall(DenseLogDetSPD(reml->ntraits, R0, &logdet, &good));
   *ok = good;
   for (PetscInt g = 0; g < ngroups; g++) {
     const ModelGroup *group;
     PetscCall(ModelGetGroup(reml->model, g, &group));
-    (void)LogDetSPD(group->dim, G0[g], &good);
+    PetscCall(DenseLogDetSPD(group->dim, G0[g], &logdet, &good));
     *ok = (PetscBool)(*ok && good);
   }
   if (set && *ok) {
@@ -290,352 +262,377 @@ static PetscErrorCode RequestAdd(Requests *q, PetscInt row, PetscInt col)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A random group's structure on this rank: the K^-1 entries (i <= j, upper triangle, not summed) of its levels. */
-static PetscErrorCode GroupStructure(MPI_Comm comm, Evaluation ev, const ModelGroup *group, const EquationsBlock *block, PetscCount *n, PetscInt **ki,
-                                     PetscInt **kj, PetscReal **kv, PetscReal *logdetK)
+/* A random group's K^-1 on this rank (level space, upper triangle, not summed) and log|K|, from its relationship. */
+static PetscErrorCode GroupStructure(Evaluation ev, PetscInt g, PetscCount *n, PetscInt **ki, PetscInt **kj, PetscReal **kv, PetscReal *logdetK)
 {
-  PetscMPIInt rank, size;
+  Relationship rel;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  *logdetK = 0;
-  if (group->structure == MODEL_STRUCTURE_PEDIGREE) {
-    Pedigree         pedigree;
-    PedigreeStats    stats;
-    PetscInt         nlocal;
-    const PetscReal *alpha;
-    PetscReal        local = 0;
-    PetscCall(EvaluationGetPedigree(ev, &pedigree));
-    PetscCall(PedigreeGetStats(pedigree, &stats));
-    PetscCheck(!stats.groups, comm, PETSC_ERR_SUP, "REML with unknown-parent groups is not supported (leave out the groups line)");
-    PetscCall(PedigreeGetInverseEntries(pedigree, n, ki, kj, kv));
-    PetscCall(PedigreeGetLocal(pedigree, NULL, &nlocal, NULL, NULL, &alpha, NULL));
-    for (PetscInt i = 0; i < nlocal; i++) local -= PetscLogReal(alpha[i]); /* |A| = prod of 1 / alpha */
-    PetscCallMPI(MPI_Allreduce(&local, logdetK, 1, MPIU_REAL, MPI_SUM, comm));
-  } else {
-    PetscInt lo = (PetscInt)((PetscInt64)block->nlevels * rank / size), hi = (PetscInt)((PetscInt64)block->nlevels * (rank + 1) / size);
-    *n = hi - lo;
-    PetscCall(PetscMalloc3(hi - lo + 1, ki, hi - lo + 1, kj, hi - lo + 1, kv));
-    for (PetscInt l = lo; l < hi; l++) {
-      (*ki)[l - lo] = (*kj)[l - lo] = l;
-      (*kv)[l - lo]                 = 1;
-    }
-  }
+  PetscCall(EvaluationGetRelationship(ev, g, &rel));
+  PetscCall(RelationshipGetLogDeterminant(rel, logdetK)); /* first: it says what the type cannot do for REML */
+  PetscCall(RelationshipGetInverseStructure(rel, n, ki, kj, kv));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
+/* What one round works with, from the factorisation to the traces. */
+typedef struct {
+  PetscInt               t, npar, ngroups, nrecords;
+  Equations              eq;
+  Vec                    rhs, x, xall; /* the solutions, and all of them on every rank */
+  VecScatter             toall;
+  const PetscScalar     *X;
+  Factor                 factor;
+  PetscReal              logdetC, xr;
+  RecordTerms            rt;
+  PetscReal             *e;               /* residuals, nrecords x t */
+  PetscCount            *record_first;    /* each record's first request */
+  PetscReal              sums[8], all[8]; /* log|R|, y'R^-1y, observations, records, y'e; summed over ranks */
+  PetscReal              SumRinv[MAXT * MAXT], SumH[MAXT * MAXT], SumM[MAXT * MAXT];
+  PetscCount            *Kn, *group_first;
+  PetscInt             **Ki, **Kj;
+  PetscReal            **Kv, *logdetK, **Ginv, **S;
+  const EquationsBlock **block;
+  Requests               req; /* the entries of C^-1 the traces need, in the order they are read back */
+} RoundWork;
+
+/* The system at the current (co)variances, factored: log|C|, the solutions, x'r. */
+static PetscErrorCode RoundFactor(REML reml, Evaluation ev, RoundWork *w)
 {
-  Model              model = reml->model;
-  Equations          eq;
-  Records            records;
-  MME                mme;
-  Mat                C;
-  Vec                rhs, x, xall;
-  VecScatter         toall;
-  Factor             factor;
-  RecordTerms        rt;
-  Requests           req = {0};
-  const PetscScalar *X;
-  PetscInt           t = reml->ntraits, nrecords, ngroups, npar = reml->npar, neq;
-  PetscReal          logdetC, xr, sums[8] = {0}, all[8];
-  PetscReal         *e, SumRinv[MAXT * MAXT] = {0}, SumH[MAXT * MAXT] = {0}, SumM[MAXT * MAXT] = {0};
-  PetscCount        *group_first;
-  PetscInt          *record_first;
-  PetscReal        **Ginv, **S;
-  PetscCount        *Kn;
-  PetscInt         **Ki, **Kj;
-  PetscReal        **Kv, *logdetK;
-  PetscBool          ok;
+  MME       mme;
+  Mat       C;
+  PetscBool has;
 
   PetscFunctionBeginUser;
   PetscCall(EvaluationReassemble(ev));
   PetscCall(EvaluationGetMME(ev, &mme));
-  {
-    MMEStats stats;
-    PetscCall(MMEGetStats(mme, &stats));
-    PetscCheck(stats.operator== MME_OPERATOR_ASSEMBLED, reml->comm, PETSC_ERR_USER_INPUT,
-               "REML by %s factors the assembled equations: leave out -mme_operator %s (or take -reml_method mcem)", REMLMethods[reml->method],
-               MMEOperatorTypes[stats.operator]);
-  }
-  PetscCall(EvaluationGetEquations(ev, &eq));
-  PetscCall(EvaluationGetRecords(ev, &records));
-  PetscCall(MMEGetSystem(mme, &C, NULL, &rhs));
-  PetscCall(EquationsGetSize(eq, &neq));
-  PetscCall(ModelGetNumGroups(model, &ngroups));
-  PetscCall(FactorCreate(reml->comm, &factor));
-  PetscCall(FactorSetUp(factor, C));
-  PetscCall(FactorGetLogDeterminant(factor, &logdetC));
-  PetscCall(VecDuplicate(rhs, &x));
-  PetscCall(FactorSolve(factor, rhs, x));
-  PetscCall(VecDot(x, rhs, &xr));
-  PetscCall(VecScatterCreateToAll(x, &toall, &xall));
-  PetscCall(VecScatterBegin(toall, x, xall, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(toall, x, xall, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetArrayRead(xall, &X));
+  PetscCall(MMEHasEntries(mme, &has));
+  PetscCheck(has, reml->comm, PETSC_ERR_USER_INPUT, "REML by %s factors the assembled equations: leave out -mme_operator data (or take -reml_method mcem)",
+             REMLMethods[reml->method]);
+  PetscCall(EvaluationGetEquations(ev, &w->eq));
+  PetscCall(MMEGetSystem(mme, &C, NULL, &w->rhs));
+  PetscCall(FactorCreate(reml->comm, &w->factor));
+  PetscCall(FactorSetUp(w->factor, C));
+  PetscCall(FactorGetLogDeterminant(w->factor, &w->logdetC));
+  PetscCall(VecDuplicate(w->rhs, &w->x));
+  PetscCall(FactorSolve(w->factor, w->rhs, w->x));
+  PetscCall(VecDot(w->x, w->rhs, &w->xr));
+  PetscCall(VecScatterCreateToAll(w->x, &w->toall, &w->xall));
+  PetscCall(VecScatterBegin(w->toall, w->x, w->xall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(w->toall, w->x, w->xall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(w->xall, &w->X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  /* records: residuals, log|R|, y'R^-1y, and the entries of C^-1 that W_r C^-1 W_r' needs */
-  PetscCall(RecordsGetLocalSize(records, &nrecords));
-  PetscCall(RecordTermsCreate(model, eq, records, &rt));
-  PetscCall(PetscCalloc2(nrecords * t + 1, &e, nrecords + 1, &record_first));
-  for (PetscInt r = 0; r < nrecords; r++) {
+/* The records: residuals, log|R|, y'R^-1y, and the entries of C^-1 that W_r C^-1 W_r' needs. */
+static PetscErrorCode RoundRecords(REML reml, Evaluation ev, RoundWork *w)
+{
+  const PetscInt t = w->t;
+  Records        records;
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetRecords(ev, &records));
+  PetscCall(RecordsGetLocalSize(records, &w->nrecords));
+  PetscCall(RecordTermsCreate(reml->model, w->eq, records, &w->rt));
+  PetscCall(PetscCalloc2(w->nrecords * t + 1, &w->e, w->nrecords + 1, &w->record_first));
+  for (PetscInt r = 0; r < w->nrecords; r++) {
     RecordContribution c;
-    const PetscReal   *yr              = rt.y + r * t;
+    const PetscReal   *yr              = w->rt.y + r * t;
     PetscReal          RP[MAXT * MAXT] = {0}, ld;
     PetscInt           np              = 0, idx[MAXT];
-    PetscCall(RecordTermsGet(&rt, r, &c));
-    record_first[r] = req.n;
+    PetscBool          ok;
+    PetscCall(RecordTermsGet(&w->rt, r, &c));
+    w->record_first[r] = w->req.n;
     for (PetscInt a = 0; a < t; a++)
       if (c.pattern >> a & 1) idx[np++] = a;
-    for (PetscInt a = 0; a < t; a++) e[r * t + a] = (c.pattern >> a & 1) ? yr[a] : 0;
-    for (PetscInt s = 0; s < rt.nslots; s++)
-      if (c.eq[s] >= 0) e[r * t + rt.trait[s]] -= c.coef[s] * PetscRealPart(X[c.eq[s]]);
+    for (PetscInt a = 0; a < t; a++) w->e[r * t + a] = (c.pattern >> a & 1) ? yr[a] : 0;
+    for (PetscInt s = 0; s < w->rt.nslots; s++)
+      if (c.eq[s] >= 0) w->e[r * t + w->rt.trait[s]] -= c.coef[s] * PetscRealPart(w->X[c.eq[s]]);
     for (PetscInt a = 0; a < np; a++)
-      for (PetscInt b = 0; b < np; b++) RP[a * np + b] = rt.R0[idx[a] * t + idx[b]];
-    ld = LogDetSPD(np, RP, &ok);
+      for (PetscInt b = 0; b < np; b++) RP[a * np + b] = w->rt.R0[idx[a] * t + idx[b]];
+    PetscCall(DenseLogDetSPD(np, RP, &ld, &ok));
     PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_PLIB, "R0 not positive definite");
-    sums[0] += ld - np * PetscLogReal(c.weight); /* log|R_r|, R_r = R0_P / w */
+    w->sums[0] += ld - np * PetscLogReal(c.weight); /* log|R_r|, R_r = R0_P / w */
     for (PetscInt a = 0; a < t; a++)
       for (PetscInt b = 0; b < t; b++) {
-        if ((c.pattern >> a & 1) && (c.pattern >> b & 1)) sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b]; /* missing values are NaN */
-        SumRinv[a * t + b] += c.rinv[a * t + b];
+        if ((c.pattern >> a & 1) && (c.pattern >> b & 1)) w->sums[1] += c.weight * yr[a] * c.rinv[a * t + b] * yr[b]; /* missing values are NaN */
+        w->SumRinv[a * t + b] += c.rinv[a * t + b];
       }
-    sums[2] += np;                                                                               /* observations */
-    sums[3] += 1;                                                                                /* records */
-    for (PetscInt a = 0; a < t; a++) sums[4] += (c.pattern >> a & 1) ? yr[a] * e[r * t + a] : 0; /* y'e (EM, one trait) */
-    for (PetscInt s = 0; s < rt.nslots; s++)
-      for (PetscInt s2 = s; s2 < rt.nslots; s2++)
-        if (c.eq[s] >= 0 && c.eq[s2] >= 0) PetscCall(RequestAdd(&req, c.eq[s], c.eq[s2]));
+    w->sums[2] += np;                                                                                  /* observations */
+    w->sums[3] += 1;                                                                                   /* records */
+    for (PetscInt a = 0; a < t; a++) w->sums[4] += (c.pattern >> a & 1) ? yr[a] * w->e[r * t + a] : 0; /* y'e (EM, one trait) */
+    for (PetscInt s = 0; s < w->rt.nslots; s++)
+      for (PetscInt s2 = s; s2 < w->rt.nslots; s2++)
+        if (c.eq[s] >= 0 && c.eq[s2] >= 0) PetscCall(RequestAdd(&w->req, c.eq[s], c.eq[s2]));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  /* random groups: K^-1 entries and the C^-1 entries of tr(K^-1 C^{ab}) */
-  PetscCall(PetscMalloc4(ngroups + 1, &Kn, ngroups + 1, &Ki, ngroups + 1, &Kj, ngroups + 1, &Kv));
-  PetscCall(PetscMalloc4(ngroups + 1, &logdetK, ngroups + 1, &group_first, ngroups + 1, &Ginv, ngroups + 1, &S));
-  for (PetscInt g = 0; g < ngroups; g++) {
-    const ModelGroup      *group;
-    const EquationsEffect *layout;
-    const EquationsBlock  *block;
-    PetscInt               dim;
-    PetscCall(ModelGetGroup(model, g, &group));
-    PetscCall(EquationsGetEffect(eq, group->first, &layout));
-    PetscCall(EquationsGetBlock(eq, layout->block, &block));
-    dim = group->dim;
-    PetscCall(GroupStructure(reml->comm, ev, group, block, &Kn[g], &Ki[g], &Kj[g], &Kv[g], &logdetK[g]));
-    group_first[g] = req.n;
-    for (PetscCount k = 0; k < Kn[g]; k++)
+/* The random groups: K^-1 entries, log|K|, G0^-1, and the entries of C^-1 of tr(K^-1 C^{ab}). */
+static PetscErrorCode RoundGroups(REML reml, Evaluation ev, RoundWork *w)
+{
+  const PetscInt ng = w->ngroups;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc5(ng + 1, &w->Kn, ng + 1, &w->Ki, ng + 1, &w->Kj, ng + 1, &w->Kv, ng + 1, &w->block));
+  PetscCall(PetscMalloc4(ng + 1, &w->logdetK, ng + 1, &w->group_first, ng + 1, &w->Ginv, ng + 1, &w->S));
+  for (PetscInt g = 0; g < ng; g++) {
+    Relationship rel;
+    PetscInt     dim;
+    PetscCall(EvaluationGetRelationship(ev, g, &rel));
+    PetscCall(RelationshipGetBlocks(rel, &w->block[g], NULL));
+    PetscCall(GroupStructure(ev, g, &w->Kn[g], &w->Ki[g], &w->Kj[g], &w->Kv[g], &w->logdetK[g]));
+    PetscCall(RelationshipGetCovarianceInverse(rel, &w->Ginv[g]));
+    dim               = w->block[g]->size;
+    w->group_first[g] = w->req.n;
+    for (PetscCount k = 0; k < w->Kn[g]; k++)
       for (PetscInt p = 0; p < dim; p++)
         for (PetscInt q = 0; q < dim; q++) {
-          PetscInt ep = EquationsBlockEquation(block, Ki[g][k], p), eq_ = EquationsBlockEquation(block, Kj[g][k], q);
-          if (ep >= 0 && eq_ >= 0) PetscCall(RequestAdd(&req, ep, eq_)); /* read back in the same order below */
+          PetscInt ep = EquationsBlockEquation(w->block[g], w->Ki[g][k], p), eq_ = EquationsBlockEquation(w->block[g], w->Kj[g][k], q);
+          if (ep >= 0 && eq_ >= 0) PetscCall(RequestAdd(&w->req, ep, eq_)); /* read back in the same order below */
         }
-    PetscCall(PetscCalloc1(dim * dim, &S[g]));
-    PetscCall(GroupInverse(group, &Ginv[g]));
+    PetscCall(PetscCalloc1(dim * dim, &w->S[g]));
   }
-  /* the average information (its solves come before the selected inverse entries: see factor.h): working variates w_k (per record and trait), b_k = W'R^-1 w_k,
-   * AI = (w'R^-1w - b'C^-1b) / 2 */
-  if (out->ai) {
-    PetscReal *w, *wRw;
-    Vec       *b, *sol;
-    PetscCall(PetscCalloc2(npar * nrecords * t + 1, &w, npar * npar, &wRw));
-    PetscCall(VecDuplicateVecs(rhs, npar, &b));
-    PetscCall(VecDuplicateVecs(rhs, npar, &sol));
-    for (PetscInt r = 0; r < nrecords; r++) {
-      RecordContribution c;
-      PetscCall(RecordTermsGet(&rt, r, &c));
-      for (PetscInt k = 0; k < npar; k++) {
-        const Parameter *p  = &reml->par[k];
-        PetscReal       *wr = w + (k * nrecords + r) * t;
-        if (p->group < 0) { /* E_P R0_P^-1 e_r */
-          PetscReal z[MAXT] = {0};
-          if (!((c.pattern >> p->a & 1) && (c.pattern >> p->b & 1))) continue;
-          for (PetscInt a = 0; a < t; a++)
-            for (PetscInt j = 0; j < t; j++) z[a] += c.rinv[a * t + j] * e[r * t + j];
-          wr[p->a] += z[p->b];
-          if (p->a != p->b) wr[p->b] += z[p->a];
-        } else { /* W_r (E G0^-1 (x) I) u over the group's slots (a social effect's: its mates') */
-          const ModelGroup *group;
-          PetscInt          dim;
-          PetscCall(ModelGetGroup(model, p->group, &group));
-          dim = group->dim;
-          for (PetscInt s = 0; s < rt.nslots; s++) {
-            const PetscInt f = rt.effect[s], pos = rt.position[s];
-            PetscReal      Gu_a = 0, Gu_b = 0, v = 0;
-            if (rt.model_effect[f]->kind != MODEL_EFFECT_RANDOM || rt.model_effect[f]->group != p->group || c.eq[s] < 0) continue;
-            for (PetscInt j = 0; j < dim; j++) {
-              PetscInt  q  = EquationsBlockEquation(rt.block[f], c.level[s], j);
-              PetscReal uj = q >= 0 ? PetscRealPart(X[q]) : 0;
-              Gu_a += Ginv[p->group][p->a * dim + j] * uj;
-              Gu_b += Ginv[p->group][p->b * dim + j] * uj;
-            }
-            if (pos == p->a) v += Gu_b;
-            if (pos == p->b && p->a != p->b) v += Gu_a;
-            wr[rt.trait[s]] += c.coef[s] * v;
-          }
-        }
-      }
-      /* b_k += W_r' R_r^-1 w_k,r; w_k'R^-1 w_l */
-      for (PetscInt k = 0; k < npar; k++) {
-        PetscReal *wk = w + (k * nrecords + r) * t, Rw[MAXT] = {0};
-        for (PetscInt a = 0; a < t; a++)
-          for (PetscInt j = 0; j < t; j++) Rw[a] += c.weight * c.rinv[a * t + j] * wk[j];
-        for (PetscInt s = 0; s < rt.nslots; s++)
-          if (c.eq[s] >= 0 && Rw[rt.trait[s]] != 0) PetscCall(VecSetValue(b[k], c.eq[s], c.coef[s] * Rw[rt.trait[s]], ADD_VALUES));
-        for (PetscInt l = 0; l <= k; l++) {
-          PetscReal *wl = w + (l * nrecords + r) * t, v = 0;
-          for (PetscInt a = 0; a < t; a++) v += wl[a] * Rw[a];
-          wRw[k * npar + l] += v;
-        }
-      }
-    }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, wRw, (PetscMPIInt)(npar * npar), MPIU_REAL, MPI_SUM, reml->comm));
-    for (PetscInt k = 0; k < npar; k++) {
-      PetscCall(VecAssemblyBegin(b[k]));
-      PetscCall(VecAssemblyEnd(b[k]));
-      PetscCall(FactorSolve(factor, b[k], sol[k]));
-    }
-    for (PetscInt k = 0; k < npar; k++)
-      for (PetscInt l = 0; l <= k; l++) {
-        PetscScalar bs;
-        PetscCall(VecDot(b[k], sol[l], &bs));
-        out->ai[k * npar + l] = out->ai[l * npar + k] = 0.5 * (wRw[k * npar + l] - PetscRealPart(bs));
-      }
-    PetscCall(VecDestroyVecs(npar, &b));
-    PetscCall(VecDestroyVecs(npar, &sol));
-    PetscCall(PetscFree2(w, wRw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The working variate of parameter P on record R (WR, per trait): E_P R0_P^-1 e_r for a residual
+   parameter, W_r (E G0^-1 (x) I) u over the group's slots (a social effect's: its mates') otherwise. */
+static void WorkingVariate(const RoundWork *w, const Parameter *p, PetscInt r, const RecordContribution *c, PetscReal wr[])
+{
+  const PetscInt     t  = w->t;
+  const RecordTerms *rt = &w->rt;
+
+  if (p->group < 0) {
+    PetscReal z[MAXT] = {0};
+    if (!((c->pattern >> p->a & 1) && (c->pattern >> p->b & 1))) return;
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt j = 0; j < t; j++) z[a] += c->rinv[a * t + j] * w->e[r * t + j];
+    wr[p->a] += z[p->b];
+    if (p->a != p->b) wr[p->b] += z[p->a];
+    return;
   }
+  for (PetscInt s = 0; s < rt->nslots; s++) {
+    const PetscInt   f = rt->effect[s], pos = rt->position[s], dim = w->block[p->group]->size;
+    const PetscReal *Ginv = w->Ginv[p->group];
+    PetscReal        Gu_a = 0, Gu_b = 0, v = 0;
+    if (rt->model_effect[f]->kind != MODEL_EFFECT_RANDOM || rt->model_effect[f]->group != p->group || c->eq[s] < 0) continue;
+    for (PetscInt j = 0; j < dim; j++) {
+      PetscInt  q  = EquationsBlockEquation(rt->block[f], c->level[s], j);
+      PetscReal uj = q >= 0 ? PetscRealPart(w->X[q]) : 0;
+      Gu_a += Ginv[p->a * dim + j] * uj;
+      Gu_b += Ginv[p->b * dim + j] * uj;
+    }
+    if (pos == p->a) v += Gu_b;
+    if (pos == p->b && p->a != p->b) v += Gu_a;
+    wr[rt->trait[s]] += c->coef[s] * v;
+  }
+}
 
-  PetscCall(PetscMalloc1(req.n + 1, &req.value));
-  PetscCall(FactorGetInverseEntries(factor, req.n, req.row, req.col, req.value));
+/* The average information (its solves come before the selected inverse entries: see factor.h): working
+   variates w_k (per record and trait), b_k = W'R^-1 w_k, AI = (w'R^-1w - b'C^-1b) / 2. */
+static PetscErrorCode RoundAverageInformation(REML reml, RoundWork *w, PetscReal ai[])
+{
+  const PetscInt t = w->t, npar = w->npar, nrecords = w->nrecords;
+  PetscReal     *wv, *wRw;
+  Vec           *b, *sol;
 
-  /* residual: M_r = e e' + W_r C^-1 W_r' over the traits present; H = w R0_P^-1 M_r R0_P^-1 */
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc2(npar * nrecords * t + 1, &wv, npar * npar, &wRw));
+  PetscCall(VecDuplicateVecs(w->rhs, npar, &b));
+  PetscCall(VecDuplicateVecs(w->rhs, npar, &sol));
   for (PetscInt r = 0; r < nrecords; r++) {
     RecordContribution c;
+    PetscCall(RecordTermsGet(&w->rt, r, &c));
+    for (PetscInt k = 0; k < npar; k++) WorkingVariate(w, &reml->par[k], r, &c, wv + (k * nrecords + r) * t);
+    /* b_k += W_r' R_r^-1 w_k,r; w_k'R^-1 w_l */
+    for (PetscInt k = 0; k < npar; k++) {
+      PetscReal *wk = wv + (k * nrecords + r) * t, Rw[MAXT] = {0};
+      for (PetscInt a = 0; a < t; a++)
+        for (PetscInt j = 0; j < t; j++) Rw[a] += c.weight * c.rinv[a * t + j] * wk[j];
+      for (PetscInt s = 0; s < w->rt.nslots; s++)
+        if (c.eq[s] >= 0 && Rw[w->rt.trait[s]] != 0) PetscCall(VecSetValue(b[k], c.eq[s], c.coef[s] * Rw[w->rt.trait[s]], ADD_VALUES));
+      for (PetscInt l = 0; l <= k; l++) {
+        PetscReal *wl = wv + (l * nrecords + r) * t, v = 0;
+        for (PetscInt a = 0; a < t; a++) v += wl[a] * Rw[a];
+        wRw[k * npar + l] += v;
+      }
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, wRw, (PetscMPIInt)(npar * npar), MPIU_REAL, MPI_SUM, reml->comm));
+  for (PetscInt k = 0; k < npar; k++) {
+    PetscCall(VecAssemblyBegin(b[k]));
+    PetscCall(VecAssemblyEnd(b[k]));
+    PetscCall(FactorSolve(w->factor, b[k], sol[k]));
+  }
+  for (PetscInt k = 0; k < npar; k++)
+    for (PetscInt l = 0; l <= k; l++) {
+      PetscScalar bs;
+      PetscCall(VecDot(b[k], sol[l], &bs));
+      ai[k * npar + l] = ai[l * npar + k] = 0.5 * (wRw[k * npar + l] - PetscRealPart(bs));
+    }
+  PetscCall(VecDestroyVecs(npar, &b));
+  PetscCall(VecDestroyVecs(npar, &sol));
+  PetscCall(PetscFree2(wv, wRw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The residual traces: M_r = e e' + W_r C^-1 W_r' over the traits present; H = w R0_P^-1 M_r R0_P^-1. */
+static PetscErrorCode RoundResidualTraces(RoundWork *w)
+{
+  const PetscInt t = w->t;
+
+  PetscFunctionBeginUser;
+  for (PetscInt r = 0; r < w->nrecords; r++) {
+    RecordContribution c;
     PetscReal          M[MAXT * MAXT] = {0}, RM[MAXT * MAXT] = {0};
-    PetscCount         k = record_first[r];
-    PetscCall(RecordTermsGet(&rt, r, &c));
+    PetscCount         k = w->record_first[r];
+    PetscCall(RecordTermsGet(&w->rt, r, &c));
     for (PetscInt a = 0; a < t; a++)
-      for (PetscInt b = 0; b < t; b++) M[a * t + b] = e[r * t + a] * e[r * t + b];
-    for (PetscInt s = 0; s < rt.nslots; s++)
-      for (PetscInt s2 = s; s2 < rt.nslots; s2++)
+      for (PetscInt b = 0; b < t; b++) M[a * t + b] = w->e[r * t + a] * w->e[r * t + b];
+    for (PetscInt s = 0; s < w->rt.nslots; s++)
+      for (PetscInt s2 = s; s2 < w->rt.nslots; s2++)
         if (c.eq[s] >= 0 && c.eq[s2] >= 0) {
-          PetscReal v = c.coef[s] * c.coef[s2] * req.value[k++];
-          M[rt.trait[s] * t + rt.trait[s2]] += v;
-          if (s2 != s) M[rt.trait[s2] * t + rt.trait[s]] += v;
+          PetscReal v = c.coef[s] * c.coef[s2] * w->req.value[k++];
+          M[w->rt.trait[s] * t + w->rt.trait[s2]] += v;
+          if (s2 != s) M[w->rt.trait[s2] * t + w->rt.trait[s]] += v;
         }
     for (PetscInt a = 0; a < t; a++)
       for (PetscInt b = 0; b < t; b++) {
-        SumM[a * t + b] += c.weight * M[a * t + b];
+        w->SumM[a * t + b] += c.weight * M[a * t + b];
         for (PetscInt j = 0; j < t; j++) RM[a * t + b] += c.rinv[a * t + j] * M[j * t + b];
       }
     for (PetscInt a = 0; a < t; a++)
       for (PetscInt b = 0; b < t; b++)
-        for (PetscInt j = 0; j < t; j++) SumH[a * t + b] += c.weight * RM[a * t + j] * c.rinv[j * t + b];
+        for (PetscInt j = 0; j < t; j++) w->SumH[a * t + b] += c.weight * RM[a * t + j] * c.rinv[j * t + b];
   }
-  /* groups: S = U'K^-1U + T */
-  for (PetscInt g = 0; g < ngroups; g++) {
-    const ModelGroup      *group;
-    const EquationsEffect *layout;
-    const EquationsBlock  *block;
-    PetscInt               dim;
-    PetscCount             k = group_first[g];
-    PetscCall(ModelGetGroup(model, g, &group));
-    PetscCall(EquationsGetEffect(eq, group->first, &layout));
-    PetscCall(EquationsGetBlock(eq, layout->block, &block));
-    dim = group->dim;
-    for (PetscCount m = 0; m < Kn[g]; m++) {
-      PetscInt i = Ki[g][m], j = Kj[g][m];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The groups' traces: S = U'K^-1U + T, T_ab = tr(K^-1 C^{ab}), summed over ranks; and the other sums. */
+static PetscErrorCode RoundGroupTraces(REML reml, RoundWork *w)
+{
+  const PetscInt t = w->t;
+
+  PetscFunctionBeginUser;
+  for (PetscInt g = 0; g < w->ngroups; g++) {
+    const EquationsBlock *block = w->block[g];
+    const PetscInt        dim   = block->size;
+    PetscCount            k     = w->group_first[g];
+    for (PetscCount m = 0; m < w->Kn[g]; m++) {
+      PetscInt i = w->Ki[g][m], j = w->Kj[g][m];
       for (PetscInt p = 0; p < dim; p++)
         for (PetscInt q = 0; q < dim; q++) {
           PetscInt  ep = EquationsBlockEquation(block, i, p), eq_ = EquationsBlockEquation(block, j, q);
           PetscReal v;
           if (ep < 0 || eq_ < 0) continue;
-          v = req.value[k++] + PetscRealPart(X[ep]) * PetscRealPart(X[eq_]);
-          S[g][p * dim + q] += Kv[g][m] * v;
-          if (i != j) S[g][q * dim + p] += Kv[g][m] * v;
+          v = w->req.value[k++] + PetscRealPart(w->X[ep]) * PetscRealPart(w->X[eq_]);
+          w->S[g][p * dim + q] += w->Kv[g][m] * v;
+          if (i != j) w->S[g][q * dim + p] += w->Kv[g][m] * v;
         }
     }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, S[g], (PetscMPIInt)(dim * dim), MPIU_REAL, MPI_SUM, reml->comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w->S[g], (PetscMPIInt)(dim * dim), MPIU_REAL, MPI_SUM, reml->comm));
   }
-  PetscCallMPI(MPI_Allreduce(sums, all, 8, MPIU_REAL, MPI_SUM, reml->comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumRinv, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumH, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, SumM, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(w->sums, w->all, 8, MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w->SumRinv, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w->SumH, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w->SumM, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-  /* log L, the gradient and the EM estimates */
-  {
-    PetscReal minus2 = logdetC + all[0] + all[1] - xr;
-    PetscInt  nfixed = 0, neffects;
-    PetscCall(ModelGetNumEffects(model, &neffects));
-    for (PetscInt f = 0; f < neffects; f++) {
-      const ModelEffect     *effect;
-      const EquationsEffect *layout;
-      const EquationsBlock  *block;
-      PetscCall(ModelGetEffect(model, f, &effect));
-      if (effect->kind == MODEL_EFFECT_RANDOM) continue;
-      PetscCall(EquationsGetEffect(eq, f, &layout));
-      PetscCall(EquationsGetBlock(eq, layout->block, &block));
-      nfixed += block->nequations;
-    }
-    for (PetscInt g = 0; g < ngroups; g++) {
-      const ModelGroup      *group;
-      const EquationsEffect *layout;
-      const EquationsBlock  *block;
-      PetscCall(ModelGetGroup(model, g, &group));
-      PetscCall(EquationsGetEffect(eq, group->first, &layout));
-      PetscCall(EquationsGetBlock(eq, layout->block, &block));
-      minus2 += block->nlevels * LogDetSPD(group->dim, group->covariance, &ok) + group->dim * logdetK[g];
-    }
-    out->logL = -0.5 * minus2;
-    for (PetscInt k = 0; k < npar; k++) {
-      const Parameter *p = &reml->par[k];
-      if (p->group >= 0) {
-        const ModelGroup      *group;
-        const EquationsEffect *layout;
-        const EquationsBlock  *block;
-        PetscReal              Y[64 * 64], GS[64 * 64];
-        PetscInt               dim;
-        PetscCall(ModelGetGroup(model, p->group, &group));
-        PetscCall(EquationsGetEffect(eq, group->first, &layout));
-        PetscCall(EquationsGetBlock(eq, layout->block, &block));
-        dim = group->dim;
-        for (PetscInt a = 0; a < dim; a++) /* Y = G0^-1 S G0^-1 */
-          for (PetscInt b = 0; b < dim; b++) {
-            GS[a * dim + b] = 0;
-            for (PetscInt j = 0; j < dim; j++) GS[a * dim + b] += Ginv[p->group][a * dim + j] * S[p->group][j * dim + b];
-          }
-        for (PetscInt a = 0; a < dim; a++)
-          for (PetscInt b = 0; b < dim; b++) {
-            Y[a * dim + b] = 0;
-            for (PetscInt j = 0; j < dim; j++) Y[a * dim + b] += GS[a * dim + j] * Ginv[p->group][j * dim + b];
-          }
-        out->grad[k] = -0.5 * (block->nlevels * Contract(Ginv[p->group], dim, p->a, p->b) - Contract(Y, dim, p->a, p->b));
-        out->em[k]   = S[p->group][p->a * dim + p->b] / block->nlevels;
-      } else {
-        out->grad[k] = -0.5 * (Contract(SumRinv, t, p->a, p->b) - Contract(SumH, t, p->a, p->b));
-        /* one trait: Henderson's y'e / (n - rank X); several: the mean of w (e e' + W C^-1 W') */
-        out->em[k] = t == 1 ? all[4] / (all[2] - nfixed) : SumM[p->a * t + p->b] / all[3];
-      }
-    }
-  }
+/* The gradient and the EM estimate of group parameter P: Y = G0^-1 S G0^-1. */
+static void GroupGradient(const RoundWork *w, const Parameter *p, PetscReal *grad, PetscReal *em)
+{
+  const PetscInt   g = p->group, dim = w->block[g]->size, nlevels = w->block[g]->nlevels;
+  const PetscReal *Ginv = w->Ginv[g], *S = w->S[g];
+  PetscReal        Y[64 * 64], GS[64 * 64];
 
-  for (PetscInt g = 0; g < ngroups; g++) {
-    PetscCall(PetscFree3(Ki[g], Kj[g], Kv[g]));
-    PetscCall(PetscFree(S[g]));
-    PetscCall(PetscFree(Ginv[g]));
+  for (PetscInt a = 0; a < dim; a++)
+    for (PetscInt b = 0; b < dim; b++) {
+      GS[a * dim + b] = 0;
+      for (PetscInt j = 0; j < dim; j++) GS[a * dim + b] += Ginv[a * dim + j] * S[j * dim + b];
+    }
+  for (PetscInt a = 0; a < dim; a++)
+    for (PetscInt b = 0; b < dim; b++) {
+      Y[a * dim + b] = 0;
+      for (PetscInt j = 0; j < dim; j++) Y[a * dim + b] += GS[a * dim + j] * Ginv[j * dim + b];
+    }
+  *grad = -0.5 * (nlevels * Contract(Ginv, dim, p->a, p->b) - Contract(Y, dim, p->a, p->b));
+  *em   = S[p->a * dim + p->b] / nlevels;
+}
+
+/* log L, the gradient and the EM estimates. */
+static PetscErrorCode RoundLikelihood(REML reml, RoundWork *w, Round *out)
+{
+  const PetscInt t      = w->t;
+  PetscReal      minus2 = w->logdetC + w->all[0] + w->all[1] - w->xr;
+  PetscInt       nfixed;
+
+  PetscFunctionBeginUser;
+  PetscCall(EquationsGetFixedSize(w->eq, &nfixed));
+  for (PetscInt g = 0; g < w->ngroups; g++) {
+    const ModelGroup *group;
+    PetscReal         logdetG;
+    PetscBool         ok;
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(DenseLogDetSPD(group->dim, group->covariance, &logdetG, &ok));
+    minus2 += w->block[g]->nlevels * logdetG + group->dim * w->logdetK[g];
   }
-  PetscCall(PetscFree4(Kn, Ki, Kj, Kv));
-  PetscCall(PetscFree4(logdetK, group_first, Ginv, S));
-  PetscCall(PetscFree(req.row));
-  PetscCall(PetscFree(req.col));
-  PetscCall(PetscFree(req.value));
-  PetscCall(PetscFree2(e, record_first));
-  PetscCall(RecordTermsDestroy(&rt));
-  PetscCall(VecRestoreArrayRead(xall, &X));
-  PetscCall(VecScatterDestroy(&toall));
-  PetscCall(VecDestroy(&xall));
-  PetscCall(VecDestroy(&x));
-  PetscCall(FactorDestroy(&factor));
+  out->logL = -0.5 * minus2;
+  for (PetscInt k = 0; k < w->npar; k++) {
+    const Parameter *p = &reml->par[k];
+    if (p->group >= 0)
+      GroupGradient(w, p, &out->grad[k], &out->em[k]);
+    else {
+      out->grad[k] = -0.5 * (Contract(w->SumRinv, t, p->a, p->b) - Contract(w->SumH, t, p->a, p->b));
+      /* one trait: Henderson's y'e / (n - rank X); several: the mean of w (e e' + W C^-1 W') */
+      out->em[k] = t == 1 ? w->all[4] / (w->all[2] - nfixed) : w->SumM[p->a * t + p->b] / w->all[3];
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RoundWorkDestroy(RoundWork *w)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt g = 0; w->Kn && g < w->ngroups; g++) {
+    PetscCall(PetscFree3(w->Ki[g], w->Kj[g], w->Kv[g]));
+    PetscCall(PetscFree(w->S[g]));
+    PetscCall(PetscFree(w->Ginv[g]));
+  }
+  PetscCall(PetscFree5(w->Kn, w->Ki, w->Kj, w->Kv, w->block));
+  PetscCall(PetscFree4(w->logdetK, w->group_first, w->Ginv, w->S));
+  PetscCall(PetscFree(w->req.row));
+  PetscCall(PetscFree(w->req.col));
+  PetscCall(PetscFree(w->req.value));
+  PetscCall(PetscFree2(w->e, w->record_first));
+  PetscCall(RecordTermsDestroy(&w->rt));
+  if (w->X) PetscCall(VecRestoreArrayRead(w->xall, &w->X));
+  PetscCall(VecScatterDestroy(&w->toall));
+  PetscCall(VecDestroy(&w->xall));
+  PetscCall(VecDestroy(&w->x));
+  PetscCall(FactorDestroy(&w->factor));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
+{
+  RoundWork w;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&w, sizeof(w)));
+  w.t    = reml->ntraits;
+  w.npar = reml->npar;
+  PetscCall(ModelGetNumGroups(reml->model, &w.ngroups));
+  PetscCall(RoundFactor(reml, ev, &w));
+  PetscCall(RoundRecords(reml, ev, &w));
+  PetscCall(RoundGroups(reml, ev, &w));
+  if (out->ai) PetscCall(RoundAverageInformation(reml, &w, out->ai));
+  PetscCall(PetscMalloc1(w.req.n + 1, &w.req.value));
+  PetscCall(FactorGetInverseEntries(w.factor, w.req.n, w.req.row, w.req.col, w.req.value));
+  PetscCall(RoundResidualTraces(&w));
+  PetscCall(RoundGroupTraces(reml, &w));
+  PetscCall(RoundLikelihood(reml, &w, out));
+  PetscCall(RoundWorkDestroy(&w));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -644,7 +641,7 @@ static PetscErrorCode SolveSmall(PetscInt n, const PetscReal A[], const PetscRea
 {
   PetscFunctionBeginUser;
   PetscCall(PetscArraycpy(inv, A, n * n));
-  PetscCall(InvertSPD(n, inv));
+  PetscCall(DenseInvertSPD(n, inv));
   for (PetscInt i = 0; i < n; i++) {
     X[i] = 0;
     for (PetscInt j = 0; j < n; j++) X[i] += inv[i * n + j] * B[j];
@@ -751,9 +748,9 @@ static PetscErrorCode Heritabilities(REML reml)
       for (PetscInt k = 0; k < reml->npar; k++)
         if (reml->par[k].group == effect->group && reml->par[k].a == pos && reml->par[k].b == pos) {
           grad[k] = -1; /* d(total) / d theta_k, scaled below */
-          if (!found && effect->structure == MODEL_STRUCTURE_PEDIGREE) kadd = k;
+          if (!found && ModelEffectIsAnimal(effect)) kadd = k;
         }
-      if (!found && effect->structure == MODEL_STRUCTURE_PEDIGREE) {
+      if (!found && ModelEffectIsAnimal(effect)) {
         additive = group->covariance[pos * group->dim + pos];
         found    = PETSC_TRUE;
       }
@@ -782,25 +779,21 @@ static PetscErrorCode Heritabilities(REML reml)
    forms U'K^-1U of group G for the values V at its equations, over all ranks. */
 static PetscErrorCode GroupQuadratic(REML reml, Evaluation ev, PetscInt g, Vec v, PetscReal S[])
 {
-  const ModelGroup      *group;
-  const EquationsEffect *layout;
-  const EquationsBlock  *block;
-  Equations              eq;
-  PetscCount             n;
-  PetscInt              *ki, *kj, dim, nneeded = 0, *needed;
-  PetscReal             *kv, logdetK;
-  Vec                    local;
-  VecScatter             gather;
-  IS                     is;
-  const PetscScalar     *x;
+  const EquationsBlock *block;
+  Relationship          rel;
+  PetscCount            n;
+  PetscInt             *ki, *kj, dim, nneeded = 0, *needed;
+  PetscReal            *kv, logdetK;
+  Vec                   local;
+  VecScatter            gather;
+  IS                    is;
+  const PetscScalar    *x;
 
   PetscFunctionBeginUser;
-  PetscCall(EvaluationGetEquations(ev, &eq));
-  PetscCall(ModelGetGroup(reml->model, g, &group));
-  PetscCall(EquationsGetEffect(eq, group->first, &layout));
-  PetscCall(EquationsGetBlock(eq, layout->block, &block));
-  dim = group->dim;
-  PetscCall(GroupStructure(reml->comm, ev, group, block, &n, &ki, &kj, &kv, &logdetK));
+  PetscCall(EvaluationGetRelationship(ev, g, &rel));
+  PetscCall(RelationshipGetBlocks(rel, &block, NULL));
+  dim = block->size;
+  PetscCall(GroupStructure(ev, g, &n, &ki, &kj, &kv, &logdetK));
   PetscCall(PetscMalloc1(2 * n * dim + 1, &needed));
   for (PetscCount k = 0; k < n; k++)
     for (PetscInt p = 0; p < dim; p++) {
@@ -839,130 +832,155 @@ static PetscErrorCode GroupQuadratic(REML reml, Evaluation ev, PetscInt g, Vec v
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Monte Carlo EM-REML (Matilainen, Mantysaari, Lidauer, Stranden & Thompson 2013): the traces of EM-REML
-   from one simulated data set per round, solved by PCG like the evaluation -- no factorisation:
-     G0 = (U'K^-1U + (U* - U*_hat)'K^-1(U* - U*_hat)) / q,
-     R0 = mean over records of w (e_hat e_hat' + d d'), d = W (x*_hat - x*).
-   The estimates wander by the Monte Carlo noise: the result is the mean of the second half of the rounds. */
-static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
+/* Monte Carlo EM-REML's accumulators of one round. */
+typedef struct {
+  Design      design;
+  Vec         x, truth, xs; /* x_hat; one sample's true values and solutions */
+  PetscInt    nrecords;
+  PetscReal  *fit, *dev;       /* W x per record and trait */
+  PetscReal   RS[MAXT * MAXT]; /* sum of w (e_hat e_hat' + d d') */
+  PetscReal   records;         /* records, all ranks */
+  PetscReal **T;               /* per group: the mean of (U* - U*_hat)'K^-1(U* - U*_hat) */
+} MonteCarloRound;
+
+/* The residual part of the round: w e_hat e_hat' over the records (every record must have every trait). */
+static PetscErrorCode MonteCarloResidual(REML reml, MonteCarloRound *mc)
 {
-  PetscInt   npar = reml->npar, ngroups, t = reml->ntraits, seed = reml->seed, burn, samples = reml->samples;
-  PetscReal *sum, **T;
+  const PetscInt t = reml->ntraits;
+
+  PetscFunctionBeginUser;
+  PetscCall(DesignApply(mc->design, mc->x, mc->fit));
+  for (PetscInt r = 0; r < mc->nrecords; r++) {
+    uint32_t         pattern;
+    PetscReal        w, e[MAXT];
+    const PetscReal *y;
+    PetscCall(DesignGetRecord(mc->design, r, &pattern, &w, NULL, NULL, &y));
+    PetscCheck(pattern == ((uint32_t)1 << t) - 1, PETSC_COMM_SELF, PETSC_ERR_SUP, "-reml_method mcem: every record must have every trait (use ai or em)");
+    for (PetscInt a = 0; a < t; a++) e[a] = y[a] - mc->fit[r * t + a];
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++) mc->RS[a * t + b] += w * e[a] * e[b];
+    mc->records += 1;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One simulated data set M of the round: solved by PCG, its errors added to the residual (d d') and group
+   (T) accumulators, each over SAMPLES. */
+static PetscErrorCode MonteCarloSample(REML reml, Evaluation ev, PetscInt m, MonteCarloRound *mc)
+{
+  const PetscInt t = reml->ntraits;
+  PetscInt       nrel, ngroups;
+  Relationship  *rel;
+  MME            mme;
+  Mat            C, P;
+  Vec            rhs;
+  Solver         solver;
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetRelationships(ev, &nrel, &rel));
+  PetscCall(EvaluationGetMME(ev, &mme));
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(VecDuplicate(mc->x, &rhs));
+  PetscCall(PEVSimulate(mc->design, nrel, rel, reml->seed, reml->rounds * reml->samples + m, mc->truth, rhs));
+  PetscCall(MMEGetSystem(mme, &C, &P, NULL));
+  PetscCall(SolverCreate(reml->comm, &solver));
+  PetscCall(SolverSetUp(solver, C, P));
+  PetscCall(VecZeroEntries(mc->xs));
+  PetscCall(SolverSolve(solver, rhs, mc->xs));
+  PetscCall(SolverDestroy(&solver));
+  PetscCall(VecDestroy(&rhs));
+  PetscCall(VecAXPY(mc->xs, -1, mc->truth)); /* x*_hat - x* */
+  PetscCall(DesignApply(mc->design, mc->xs, mc->dev));
+  for (PetscInt r = 0; r < mc->nrecords; r++) {
+    PetscReal w;
+    PetscCall(DesignGetRecord(mc->design, r, NULL, &w, NULL, NULL, NULL));
+    for (PetscInt a = 0; a < t; a++)
+      for (PetscInt b = 0; b < t; b++) mc->RS[a * t + b] += w * mc->dev[r * t + a] * mc->dev[r * t + b] / reml->samples;
+  }
+  for (PetscInt g = 0; g < ngroups; g++) {
+    PetscReal Tm[64 * 64];
+    PetscCall(GroupQuadratic(reml, ev, g, mc->xs, Tm));
+    for (PetscInt k = 0; k < 64 * 64; k++) mc->T[g][k] += Tm[k] / reml->samples;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The round's new parameters: R0 = RS / records, G0 = (U'K^-1U + T) / q. */
+static PetscErrorCode MonteCarloUpdate(REML reml, Evaluation ev, MonteCarloRound *mc)
+{
+  const PetscInt t = reml->ntraits;
+  PetscInt       ngroups;
+  Equations      eq;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetNumGroups(reml->model, &ngroups));
-  PetscCall(PetscMalloc1(ngroups + 1, &T));
-  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscMalloc1(64 * 64, &T[g]));
-  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT,
-             "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
-  PetscCall(PetscCalloc1(npar, &sum));
-  burn = reml->max_it / 2;
-  for (reml->rounds = 0; reml->rounds < reml->max_it; reml->rounds++) {
-    Design     design;
-    Equations  eq;
-    Records    records;
-    Pedigree   pedigree;
-    MME        mme;
-    Vec        x, rhs, truth, xs;
-    Solver     solver;
-    PetscInt   nrecords;
-    PetscReal *fit, *dev, RS[MAXT * MAXT] = {0}, counts[2] = {0};
-    PetscBool  ok;
-    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-    PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
-    PetscCall(EvaluationReassemble(ev));
-    PetscCall(EvaluationSolve(ev)); /* x_hat */
-    PetscCall(EvaluationGetSolution(ev, &x));
-    PetscCall(EvaluationGetEquations(ev, &eq));
-    PetscCall(EvaluationGetRecords(ev, &records));
-    PetscCall(EvaluationGetPedigree(ev, &pedigree));
-    PetscCall(EvaluationGetMME(ev, &mme));
-    PetscCall(MMEGetSystem(mme, NULL, NULL, &rhs));
-    PetscCall(DesignCreate(reml->model, eq, records, x, &design));
-    PetscCall(VecDuplicate(x, &truth));
-    PetscCall(VecDuplicate(x, &xs));
-    /* the residual: w (e_hat e_hat' + d d') over the records, d from each sample */
-    PetscCall(DesignGetSizes(design, &nrecords, NULL, NULL));
-    PetscCall(PetscMalloc2(nrecords * t + 1, &fit, nrecords * t + 1, &dev));
-    PetscCall(DesignApply(design, x, fit));
-    for (PetscInt r = 0; r < nrecords; r++) {
-      uint32_t         pattern;
-      PetscReal        w, e[MAXT];
-      const PetscReal *y;
-      PetscCall(DesignGetRecord(design, r, &pattern, &w, NULL, NULL, &y));
-      PetscCheck(pattern == ((uint32_t)1 << t) - 1, PETSC_COMM_SELF, PETSC_ERR_SUP, "-reml_method mcem: every record must have every trait (use ai or em)");
-      for (PetscInt a = 0; a < t; a++) e[a] = y[a] - fit[r * t + a];
-      for (PetscInt a = 0; a < t; a++)
-        for (PetscInt b = 0; b < t; b++) RS[a * t + b] += w * e[a] * e[b];
-      counts[0] += 1;
-    }
-    for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscArrayzero(T[g], 64 * 64));
-    for (PetscInt m = 0; m < samples; m++) {
-      Vec simulated_rhs;
-      Mat C, P;
-      PetscCall(VecDuplicate(x, &simulated_rhs));
-      PetscCall(PEVSimulate(design, reml->model, eq, pedigree, seed, reml->rounds * samples + m, truth, simulated_rhs));
-      PetscCall(MMEGetSystem(mme, &C, &P, NULL));
-      PetscCall(SolverCreate(reml->comm, &solver));
-      PetscCall(SolverSetUp(solver, C, P));
-      PetscCall(VecZeroEntries(xs));
-      PetscCall(SolverSolve(solver, simulated_rhs, xs));
-      PetscCall(SolverDestroy(&solver));
-      PetscCall(VecDestroy(&simulated_rhs));
-      PetscCall(VecAXPY(xs, -1, truth)); /* x*_hat - x* */
-      PetscCall(DesignApply(design, xs, dev));
-      for (PetscInt r = 0; r < nrecords; r++) {
-        PetscReal w;
-        PetscCall(DesignGetRecord(design, r, NULL, &w, NULL, NULL, NULL));
-        for (PetscInt a = 0; a < t; a++)
-          for (PetscInt b = 0; b < t; b++) RS[a * t + b] += w * dev[r * t + a] * dev[r * t + b] / samples;
-      }
-      for (PetscInt g = 0; g < ngroups; g++) {
-        PetscReal Tm[64 * 64];
-        PetscCall(GroupQuadratic(reml, ev, g, xs, Tm));
-        for (PetscInt k = 0; k < 64 * 64; k++) T[g][k] += Tm[k] / samples;
-      }
-    }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, RS, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 1, MPIU_REAL, MPI_SUM, reml->comm));
-    PetscCall(PetscFree2(fit, dev));
-    /* history: this round's parameters (log L is not computed: NaN) */
-    reml->history[reml->rounds * (npar + 1)] = (PetscReal)NAN;
-    PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
-    /* the new parameters */
-    for (PetscInt k = 0; k < npar; k++) {
-      const Parameter *p = &reml->par[k];
-      if (p->group < 0) reml->theta[k] = RS[p->a * t + p->b] / counts[0];
-    }
-    for (PetscInt g = 0; g < ngroups; g++) {
-      const ModelGroup      *group;
-      const EquationsEffect *layout;
-      const EquationsBlock  *block;
-      PetscReal              Q[64 * 64];
-      PetscCall(ModelGetGroup(reml->model, g, &group));
-      PetscCall(EquationsGetEffect(eq, group->first, &layout));
-      PetscCall(EquationsGetBlock(eq, layout->block, &block));
-      PetscCall(GroupQuadratic(reml, ev, g, x, Q));
-      for (PetscInt k = 0; k < npar; k++) {
-        const Parameter *p = &reml->par[k];
-        if (p->group == g) reml->theta[k] = (Q[p->a * group->dim + p->b] + T[g][p->a * group->dim + p->b]) / block->nlevels;
-      }
-    }
-    if (reml->rounds >= burn)
-      for (PetscInt k = 0; k < npar; k++) sum[k] += reml->theta[k];
-    {
-      char line[4096];
-      snprintf(line, sizeof(line), "reml: round %d (Monte Carlo EM),", (int)reml->rounds + 1);
-      for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
-      (void)HendersonProgressDue();
-      HendersonProgressPrintf("%s", line);
-    }
-    PetscCall(VecDestroy(&truth));
-    PetscCall(VecDestroy(&xs));
-    PetscCall(DesignDestroy(&design));
+  PetscCall(EvaluationGetEquations(ev, &eq));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, mc->RS, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mc->records, 1, MPIU_REAL, MPI_SUM, reml->comm));
+  for (PetscInt k = 0; k < reml->npar; k++) {
+    const Parameter *p = &reml->par[k];
+    if (p->group < 0) reml->theta[k] = mc->RS[p->a * t + p->b] / mc->records;
   }
-  /* the estimate: the mean of the second half; its Monte Carlo standard error by batch means (10
-     batches: the rounds of EM are strongly correlated) */
+  for (PetscInt g = 0; g < ngroups; g++) {
+    const ModelGroup     *group;
+    const EquationsBlock *block;
+    PetscReal             Q[64 * 64];
+    PetscCall(ModelGetGroup(reml->model, g, &group));
+    PetscCall(EquationsGetGroupBlocks(eq, reml->model, g, &block, NULL));
+    PetscCall(GroupQuadratic(reml, ev, g, mc->x, Q));
+    for (PetscInt k = 0; k < reml->npar; k++) {
+      const Parameter *p = &reml->par[k];
+      if (p->group == g) reml->theta[k] = (Q[p->a * group->dim + p->b] + mc->T[g][p->a * group->dim + p->b]) / block->nlevels;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One round of Monte Carlo EM at the current parameters: the solutions, the samples, the new parameters. */
+static PetscErrorCode MonteCarloRoundRun(REML reml, Evaluation ev, PetscReal **T)
+{
+  MonteCarloRound mc;
+  Equations       eq;
+  Records         records;
+  PetscInt        ngroups;
+  PetscBool       ok;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&mc, sizeof(mc)));
+  mc.T = T;
+  PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+  PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
+  PetscCall(EvaluationReassemble(ev));
+  PetscCall(EvaluationSolve(ev)); /* x_hat */
+  PetscCall(EvaluationGetSolution(ev, &mc.x));
+  PetscCall(EvaluationGetEquations(ev, &eq));
+  PetscCall(EvaluationGetRecords(ev, &records));
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(DesignCreate(reml->model, eq, records, mc.x, &mc.design));
+  PetscCall(VecDuplicate(mc.x, &mc.truth));
+  PetscCall(VecDuplicate(mc.x, &mc.xs));
+  PetscCall(DesignGetSizes(mc.design, &mc.nrecords, NULL, NULL));
+  PetscCall(PetscMalloc2(mc.nrecords * reml->ntraits + 1, &mc.fit, mc.nrecords * reml->ntraits + 1, &mc.dev));
+  PetscCall(MonteCarloResidual(reml, &mc));
+  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscArrayzero(T[g], 64 * 64));
+  for (PetscInt m = 0; m < reml->samples; m++) PetscCall(MonteCarloSample(reml, ev, m, &mc));
+  /* history: this round's parameters (log L is not computed: NaN) */
+  reml->history[reml->rounds * (reml->npar + 1)] = (PetscReal)NAN;
+  PetscCall(PetscArraycpy(reml->history + reml->rounds * (reml->npar + 1) + 1, reml->theta, reml->npar));
+  PetscCall(MonteCarloUpdate(reml, ev, &mc));
+  PetscCall(PetscFree2(mc.fit, mc.dev));
+  PetscCall(VecDestroy(&mc.truth));
+  PetscCall(VecDestroy(&mc.xs));
+  PetscCall(DesignDestroy(&mc.design));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The estimate: the mean SUM / kept of the rounds after BURN; its Monte Carlo standard error by batch means
+   (10 batches: the rounds of EM are strongly correlated). */
+static void MonteCarloEstimate(REML reml, const PetscReal sum[], PetscInt burn)
+{
+  const PetscInt npar = reml->npar;
+
   for (PetscInt k = 0; k < npar; k++) {
     PetscInt  kept = reml->max_it - burn, nbatch = PetscMin(10, kept), size = kept / nbatch;
     PetscReal mean = sum[k] / kept, ss = 0;
@@ -978,6 +996,38 @@ static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
     reml->se[k]    = nbatch > 1 ? PetscSqrtReal(ss / (nbatch - 1) / nbatch) : 0;
     reml->theta[k] = mean;
   }
+}
+
+/* Monte Carlo EM-REML (Matilainen, Mantysaari, Lidauer, Stranden & Thompson 2013): the traces of EM-REML
+   from one simulated data set per round, solved by PCG like the evaluation -- no factorisation:
+     G0 = (U'K^-1U + (U* - U*_hat)'K^-1(U* - U*_hat)) / q,
+     R0 = mean over records of w (e_hat e_hat' + d d'), d = W (x*_hat - x*).
+   The estimates wander by the Monte Carlo noise: the result is the mean of the second half of the rounds. */
+static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
+{
+  PetscInt   npar = reml->npar, ngroups, burn;
+  PetscReal *sum, **T;
+  PetscBool  ok;
+
+  PetscFunctionBeginUser;
+  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT,
+             "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
+  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
+  PetscCall(PetscMalloc1(ngroups + 1, &T));
+  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscMalloc1(64 * 64, &T[g]));
+  PetscCall(PetscCalloc1(npar, &sum));
+  burn = reml->max_it / 2;
+  for (reml->rounds = 0; reml->rounds < reml->max_it; reml->rounds++) {
+    char line[4096];
+    PetscCall(MonteCarloRoundRun(reml, ev, T));
+    if (reml->rounds >= burn)
+      for (PetscInt k = 0; k < npar; k++) sum[k] += reml->theta[k];
+    snprintf(line, sizeof(line), "reml: round %d (Monte Carlo EM),", (int)reml->rounds + 1);
+    for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
+    (void)HendersonProgressDue();
+    HendersonProgressPrintf("%s", line);
+  }
+  MonteCarloEstimate(reml, sum, burn);
   for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(T[g]));
   PetscCall(PetscFree(T));
   reml->history[reml->max_it * (npar + 1)] = (PetscReal)NAN;
@@ -986,12 +1036,25 @@ static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
   reml->converged = PETSC_TRUE;
   reml->has_ai    = PETSC_FALSE;
   reml->mc_se     = PETSC_TRUE;
-  {
-    PetscBool ok;
-    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-    PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
-  }
+  PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+  PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
   PetscCall(PetscFree(sum));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* What REML asks of every random group's relationship, checked before the first round: K^-1's entries, and
+   log|K| (AI, EM) or samples (Monte Carlo EM). */
+static PetscErrorCode REMLCheckRelationships(REML reml, Evaluation ev)
+{
+  PetscInt      nrel;
+  Relationship *rel;
+
+  PetscFunctionBeginUser;
+  PetscCall(EvaluationGetRelationships(ev, &nrel, &rel));
+  for (PetscInt g = 0; g < nrel; g++) {
+    PetscCall(RelationshipCheckOperation(rel[g], RELATIONSHIP_OP_ENTRIES));
+    PetscCall(RelationshipCheckOperation(rel[g], reml->method == REML_METHOD_MCEM ? RELATIONSHIP_OP_SAMPLE : RELATIONSHIP_OP_LOGDET));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -1006,6 +1069,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscFunctionBeginUser;
   PetscCall(EvaluationGetModel(ev, &reml->model));
   PetscCall(SetUpParameters(reml, ev));
+  PetscCall(REMLCheckRelationships(reml, ev));
   PetscCall(EvaluationGetSocialGroupSize(ev, &reml->social_n)); /* the n of T2, as of the total breeding value */
   npar = reml->npar;
   PetscReal *ai_storage;

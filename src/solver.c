@@ -218,6 +218,21 @@ PetscErrorCode SolverSetFromOptions(Solver s)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode SolverNeedsEntries(Solver s, PetscBool *needs)
+{
+  PC          pc;
+  PCType      type;
+  const char *diagonal[] = {PCJACOBI, PCPBJACOBI, PCVPBJACOBI, PCNONE};
+
+  PetscFunctionBeginUser;
+  PetscCall(KSPGetPC(s->ksp, &pc));
+  PetscCall(PCGetType(pc, &type));
+  *needs = PETSC_TRUE;
+  for (size_t k = 0; k < sizeof(diagonal) / sizeof(diagonal[0]); k++)
+    if (type && !strcmp(type, diagonal[k])) *needs = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode SolverIsCheckpointing(Solver s, PetscBool *checkpointing)
 {
   PetscFunctionBeginUser;
@@ -488,5 +503,17 @@ PetscErrorCode SolverGetKSP(Solver s, KSP *ksp)
 {
   PetscFunctionBeginUser;
   *ksp = s->ksp;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SolverView(Solver s, PetscViewer viewer)
+{
+  const SolverResult *r = &s->result;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  solver      %s + %s: %" PetscInt_FMT " iterations, relative residual %.3e (rtol %.1e), %s\n", r->ksp_type,
+                                   r->pc_type, r->iterations, (double)r->relative_residual, (double)r->rtol, r->converged ? "converged" : "NOT CONVERGED"));
+  if (r->replacements)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              the true residual replaced the recursive one %" PetscInt_FMT " times\n", r->replacements));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -99,6 +99,16 @@ PetscReal HendersonKeyedUniform(uint64_t key)
   return (PetscReal)(HendersonHash64(key) >> 11) * 0x1.0p-52 - 1;
 }
 
+/* A standard normal number that depends only on its key (seed, sample, stream, index, component):
+   the same whichever rank draws it. Box-Muller on two hashed uniforms. */
+PetscReal HendersonKeyedNormal(uint64_t seed, uint64_t sample, uint64_t stream, uint64_t index, uint64_t component)
+{
+  uint64_t  h  = HendersonHash64(HendersonHash64(HendersonHash64(HendersonHash64(seed) ^ sample) ^ (stream << 40 ^ component)) ^ index);
+  uint64_t  h2 = HendersonHash64(h ^ 0xD1B54A32D192ED03ULL);
+  PetscReal u1 = ((PetscReal)(h >> 11) + 1) * 0x1.0p-53, u2 = (PetscReal)(h2 >> 11) * 0x1.0p-53;
+  return PetscSqrtReal(-2 * PetscLogReal(u1)) * PetscCosReal(2 * PETSC_PI * u2);
+}
+
 uint64_t HendersonRandomToken(void)
 {
   uint64_t        token = 0;
@@ -293,5 +303,25 @@ PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm)
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscCheck(!unused, comm, PETSC_ERR_USER_INPUT, "%s that nothing here reads: %s%s (a typing error? henderson COMMAND -help lists the options)",
              unused == 1 ? "an option" : "options", list, unused > 8 ? ", ..." : "");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode HendersonExchange(MPI_Comm comm, MPI_Datatype type, size_t unit, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const void *send,
+                                 PetscMPIInt recv_n[], PetscMPIInt recv_at[], void **recv, PetscCount *nrecv, const char what[])
+{
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm));
+  *nrecv = 0;
+  for (PetscMPIInt p = 0; p < size; p++) {
+    /* MPI counts and displacements are ints */
+    PetscCheck(*nrecv + recv_n[p] <= PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 2^31 %s for one rank; run with more ranks", what);
+    recv_at[p] = (PetscMPIInt)*nrecv;
+    *nrecv += recv_n[p];
+  }
+  PetscCall(PetscMalloc(unit * (size_t)*nrecv + 8, recv));
+  PetscCallMPI(MPI_Alltoallv(send, send_n, send_at, type, *recv, recv_n, recv_at, type, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

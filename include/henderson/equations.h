@@ -44,10 +44,16 @@ PETSC_EXTERN PetscErrorCode EquationsDestroy(Equations *equations);
 /* Collective. Lays out the equations of MODEL's effects with the levels of RECORDS (and the groups of PEDIGREE). */
 PETSC_EXTERN PetscErrorCode EquationsSetUp(Equations equations, Model model, Records records, Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode EquationsGetSize(Equations equations, PetscInt *n);
+/* Collective. How many equations, and every effect's levels (a line of an evaluation's summary). */
+PETSC_EXTERN PetscErrorCode EquationsView(Equations equations, PetscViewer viewer);
 /* The equations of the fixed effects and covariates: 0..n-1, before every random effect's. */
 PETSC_EXTERN PetscErrorCode EquationsGetFixedSize(Equations equations, PetscInt *n);
 PETSC_EXTERN PetscErrorCode EquationsGetEffect(Equations equations, PetscInt e, const EquationsEffect **effect);
 PETSC_EXTERN PetscErrorCode EquationsGetBlock(Equations equations, PetscInt b, const EquationsBlock **block);
+/* The block of effect E's levels (EquationsGetEffect(), then EquationsGetBlock()). */
+PETSC_EXTERN PetscErrorCode EquationsGetEffectBlock(Equations equations, PetscInt e, const EquationsBlock **block);
+/* The blocks of random group G of MODEL: its levels', and its unknown-parent groups' (NULL without). */
+PETSC_EXTERN PetscErrorCode EquationsGetGroupBlocks(Equations equations, Model model, PetscInt g, const EquationsBlock **levels, const EquationsBlock **groups);
 /* The effect that absorbs the mean of trait T. */
 PETSC_EXTERN PetscErrorCode EquationsGetMeanEffect(Equations equations, PetscInt t, PetscInt *e);
 /* The level of fixed effect E set to zero in trait position I, or -1. */
@@ -70,6 +76,19 @@ static inline PetscInt EquationsBlockEquation(const EquationsBlock *b, PetscInt 
     PetscInt position = b->index[level * b->size + k];
     return position < 0 ? -1 : b->offset + b->start[level] + position;
   }
+}
+
+/* Not collective. The levels LO..HI-1 of BLOCK that belong to the rank owning rows RSTART..REND-1: a level
+   belongs to the rank of its first equation (for a level without equations, of where it would be), so
+   that levels are never split; LAST says the rank is the last one (levels beyond the last equation are
+   its too). */
+PETSC_EXTERN PetscErrorCode EquationsBlockGetLocalLevels(const EquationsBlock *block, PetscInt rstart, PetscInt rend, PetscBool last, PetscInt *lo,
+                                                         PetscInt *hi);
+
+/* The first equation of LEVEL of a block (where it would be, for a level without equations). */
+static inline PetscInt EquationsBlockFirst(const EquationsBlock *b, PetscInt level)
+{
+  return b->offset + (b->start ? b->start[level] : level * b->size);
 }
 
 #endif

@@ -1,10 +1,10 @@
 /* henderson/evaluation.h -- one genetic evaluation: the stages in order, and the objects they make.
 
-     EvaluationLoadModel  -> Model
+     EvaluationLoadModel  -> Model, a Relationship per random group (of the type the model names)
      EvaluationRead       -> Records          (every rank its own part of the data file)
      EvaluationPedigree   -> Pedigree         (rank 0)
      EvaluationNumber     -> global levels, data-only animals added, inbreeding, A-inverse, animals ordered herd by herd
-     EvaluationAssemble   -> Equations, MME   (distributed Mat and rhs)
+     EvaluationAssemble   -> Equations, MME   (distributed Mat and rhs; the relationships set up with its rows)
      EvaluationSolve      -> solution Vec     (KSP)
      EvaluationPEV        -> diag(C^-1)       (with -pev exact; pev.h)
      EvaluationWrite      -> HDF5 file
@@ -20,6 +20,7 @@
 #include <henderson/records.h>
 #include <henderson/order.h>
 #include <henderson/equations.h>
+#include <henderson/relationship.h>
 #include <henderson/mme.h>
 #include <henderson/solver.h>
 #include <henderson/output.h>
@@ -47,6 +48,9 @@ PETSC_EXTERN PetscErrorCode EvaluationNumber(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationAssemble(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationSolve(Evaluation evaluation);
 PETSC_EXTERN PetscErrorCode EvaluationPEV(Evaluation evaluation);
+/* Not collective, before EvaluationAssemble(). The caller will factor C (REML by AI or EM): with
+   -mme_operator auto, the assembled form is taken. */
+PETSC_EXTERN PetscErrorCode EvaluationRequireEntries(Evaluation evaluation);
 /* Collective, after EvaluationAssemble(). Builds the MME again, in the same form, with the model's
    current (co)variances (REML changes them between rounds); the solver is rebuilt at the next solve. */
 PETSC_EXTERN PetscErrorCode EvaluationReassemble(Evaluation evaluation);
@@ -67,6 +71,9 @@ PETSC_EXTERN PetscErrorCode EvaluationGetRecords(Evaluation evaluation, Records 
 PETSC_EXTERN PetscErrorCode EvaluationGetSocialGroupSize(Evaluation evaluation, PetscReal *n);
 PETSC_EXTERN PetscErrorCode EvaluationGetPedigree(Evaluation evaluation, Pedigree *pedigree);
 PETSC_EXTERN PetscErrorCode EvaluationGetEquations(Evaluation evaluation, Equations *equations);
+/* After EvaluationLoadModel(): the random groups' relationships (N of them, one per group, in order). */
+PETSC_EXTERN PetscErrorCode EvaluationGetRelationships(Evaluation evaluation, PetscInt *n, Relationship **rel);
+PETSC_EXTERN PetscErrorCode EvaluationGetRelationship(Evaluation evaluation, PetscInt g, Relationship *rel);
 PETSC_EXTERN PetscErrorCode EvaluationGetMME(Evaluation evaluation, MME *mme);
 PETSC_EXTERN PetscErrorCode EvaluationGetSolution(Evaluation evaluation, Vec *x);
 PETSC_EXTERN PetscErrorCode EvaluationGetSolverResult(Evaluation evaluation, SolverResult *result);

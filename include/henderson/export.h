@@ -28,7 +28,7 @@ typedef struct _p_Export *Export;
 
 PETSC_EXTERN PetscErrorCode ExportCreate(MPI_Comm comm, Export *export);
 PETSC_EXTERN PetscErrorCode ExportDestroy(Export *export);
-/* Collective. -export_order file|level|label. */
+/* Collective. -export_order file|level|label, -export_digits N (10; 17 writes a double exactly). */
 PETSC_EXTERN PetscErrorCode ExportSetFromOptions(Export export);
 PETSC_EXTERN PetscErrorCode ExportSetOrder(Export export, ExportOrder order);
 /* Not collective. Writes the solutions file PATH to OUT: every effect (EFFECT NULL) with a header, or one

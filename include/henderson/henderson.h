@@ -12,6 +12,9 @@
 #include <henderson/records.h>
 #include <henderson/order.h>
 #include <henderson/equations.h>
+#include <henderson/dense.h>
+#include <henderson/recordterms.h>
+#include <henderson/relationship.h>
 #include <henderson/mme.h>
 #include <henderson/cg.h>
 #include <henderson/solver.h>

@@ -21,7 +21,7 @@ PETSC_EXTERN PetscLogEvent     HendersonPhaseEvents[];
 PETSC_EXTERN PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
 /* The parts of a product with the iteration-on-data operator: gathering the ghost values, the
    records, the pedigree (and iid) terms, and adding the ghost rows into their owners. */
-PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultPedigree, HendersonEventMultScatter;
+PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultRelationships, HendersonEventMultScatter;
 
 /* Progress on long phases: lines "henderson: ..." on standard error from rank 0, at most one every
    -progress_interval seconds (5); -quiet silences them (and the summary). Not collective: every

@@ -14,8 +14,10 @@
      records and animals in a local hash table and the entries go to the owners of their rows. For
      preconditioners that need the entries (ICC, hypre, GAMG, direct solvers) and for prediction
      error variances.
-   Option -mme_operator data|assembled|auto; auto (the default) takes data unless -pc_type names a
-   preconditioner other than jacobi, pbjacobi, vpbjacobi or none.
+   The form is a type chosen by name (MMESetType(), option -mme_operator data|assembled|auto); with auto
+   the evaluation picks one (the data operator, unless the preconditioner, -pev exact or REML needs the
+   entries). Both take the random groups' K^-1 (x) G0^-1 from their Relationship objects
+   (relationship.h), and set each one up with the operator's row layout.
 
    The rows are shared out so that every rank moves the same bytes in an iteration, and a rank's
    rows are whole levels (the traits and correlated effects of an animal are never split). The
@@ -26,40 +28,48 @@
 
 #include <petscmat.h>
 #include <henderson/equations.h>
+#include <henderson/relationship.h>
 
 typedef struct _p_MME *MME;
-
-typedef enum { MME_OPERATOR_AUTO, MME_OPERATOR_DATA, MME_OPERATOR_ASSEMBLED } MMEOperatorType;
-PETSC_EXTERN const char *const MMEOperatorTypes[];
+typedef const char    *MMEType;
+#define MMEDATA "data"
+#define MMEASSEMBLED "assembled"
 
 typedef struct {
-  MMEOperatorType operator; /* the form used (never auto) */
-  PetscInt        equations;
-  PetscInt64      nonzeros;       /* stored nonzeros of C (both triangles); -1 for the data operator */
-  PetscInt64      local_entries;  /* largest number of matrix entries on a rank (assembled) or records (data) */
-  PetscInt64      records;        /* records in the operator (data), all ranks */
-  PetscInt64      operator_bytes; /* bytes one product with C reads from its own storage, all ranks (not the vectors) */
-  PetscInt64      ghosts;         /* values of other ranks' equations one product needs, all ranks */
-  PetscInt        ghosts_max;     /* the most one rank needs */
-  PetscInt        owned_min;      /* the fewest equations a rank owns */
-  PetscInt        neighbours_max; /* the most ranks one rank exchanges ghost values with */
-  PetscInt64      messages;       /* messages one product sends, all ranks (ghost values out and, for data, back) */
+  char       type[32]; /* the form used */
+  PetscInt   equations;
+  PetscInt64 nonzeros;       /* stored nonzeros of C (both triangles); -1 for the data operator */
+  PetscInt64 local_entries;  /* largest number of matrix entries on a rank (assembled) or records (data) */
+  PetscInt64 records;        /* records in the operator (data), all ranks */
+  PetscInt64 operator_bytes; /* bytes one product with C reads from its own storage, all ranks (not the vectors) */
+  PetscInt64 ghosts;         /* values of other ranks' equations one product needs, all ranks */
+  PetscInt   ghosts_max;     /* the most one rank needs */
+  PetscInt   owned_min;      /* the fewest equations a rank owns */
+  PetscInt   neighbours_max; /* the most ranks one rank exchanges ghost values with */
+  PetscInt64 messages;       /* messages one product sends, all ranks (ghost values out and, for data, back) */
 } MMEStats;
 
+PETSC_EXTERN PetscErrorCode MMERegister(const char name[], PetscErrorCode (*create)(MME));
 PETSC_EXTERN PetscErrorCode MMECreate(MPI_Comm comm, MME *mme);
 PETSC_EXTERN PetscErrorCode MMEDestroy(MME *mme);
-/* Not collective. The form of C (before MMEAssemble()); MMESetFromOptions() reads -mme_operator. */
-PETSC_EXTERN PetscErrorCode MMESetOperatorType(MME mme, MMEOperatorType type);
+/* Not collective, before MMEAssemble(). */
+PETSC_EXTERN PetscErrorCode MMESetType(MME mme, MMEType type);
+/* Not collective. NULL until a type is set. */
+PETSC_EXTERN PetscErrorCode MMEGetType(MME mme, MMEType *type);
+/* Collective. -mme_operator data|assembled|auto (auto, the default, leaves the type unset). */
 PETSC_EXTERN PetscErrorCode MMESetFromOptions(MME mme);
-/* Not collective. The form as set (auto until MMEAssemble() resolves it; MMEGetStats() has the form used). */
-PETSC_EXTERN PetscErrorCode MMEGetOperatorType(MME mme, MMEOperatorType *type);
-/* Collective. Builds C and r. Distributes the pedigree (PedigreeDistribute()) to match the row
-   ownership when the model has a pedigree effect (PEDIGREE may be NULL otherwise). */
-PETSC_EXTERN PetscErrorCode MMEAssemble(MME mme, Model model, Equations equations, Records records, Pedigree pedigree);
+/* Collective. Builds C and r with the random groups' relationships REL[0..NREL-1] (one per group of the
+   model, in order), which it sets up with its row layout. A second call (new variances) rebuilds them on
+   the same rows. */
+PETSC_EXTERN PetscErrorCode MMEAssemble(MME mme, Model model, Equations equations, Records records, PetscInt nrel, Relationship rel[]);
 /* Not collective. The system: the operator C, the matrix the preconditioner is built from (C itself
    when assembled, its assembled point-block diagonal otherwise) and r (references owned by MME). */
 PETSC_EXTERN PetscErrorCode MMEGetSystem(MME mme, Mat *C, Mat *P, Vec *rhs);
 PETSC_EXTERN PetscErrorCode MMEGetStats(MME mme, MMEStats *stats);
+/* Not collective. Whether C holds its entries (a factorisation, ICC, AMG need them). */
+PETSC_EXTERN PetscErrorCode MMEHasEntries(MME mme, PetscBool *has);
+/* Collective. The form, equations, and what a product moves. */
+PETSC_EXTERN PetscErrorCode MMEView(MME mme, PetscViewer viewer);
 /* Collective. F = X'R^-1X, the block of C of the fixed effects and covariates (EquationsGetFixedSize()), as
    a distributed AIJ matrix with rows shared out evenly. C is singular exactly when F is: the random
    effects' part adds G^-1, positive definite. */

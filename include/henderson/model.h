@@ -149,4 +149,16 @@ static inline PetscInt ModelEffectTraitPosition(const ModelEffect *effect, Petsc
   return -1;
 }
 
+/* Whether the levels of the effect (of the group) are the animals of the pedigree, with K = A (or, next,
+   H of single step): records, numbering, unknown-parent groups, inbreeding and heritabilities key on it.
+   What K is, and how it enters the equations, is the relationship's business (relationship.h). */
+static inline PetscBool ModelEffectIsAnimal(const ModelEffect *effect)
+{
+  return effect->structure == MODEL_STRUCTURE_PEDIGREE ? PETSC_TRUE : PETSC_FALSE;
+}
+static inline PetscBool ModelGroupIsAnimal(const ModelGroup *group)
+{
+  return group->structure == MODEL_STRUCTURE_PEDIGREE ? PETSC_TRUE : PETSC_FALSE;
+}
+
 #endif

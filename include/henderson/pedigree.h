@@ -60,6 +60,7 @@ PETSC_EXTERN PetscErrorCode PedigreeSetGroups(Pedigree pedigree, PetscInt n, con
 PETSC_EXTERN PetscErrorCode PedigreeSetHeader(Pedigree pedigree, ModelPedigreeHeader header);
 /* Before PedigreeSetUp(). Whether A-inverse accounts for inbreeding (the default); F is computed either way. */
 PETSC_EXTERN PetscErrorCode PedigreeSetUseInbreeding(Pedigree pedigree, PetscBool use);
+PETSC_EXTERN PetscErrorCode PedigreeGetUseInbreeding(Pedigree pedigree, PetscBool *use);
 /* Collective. Options: -pedigree_inbreeding indirect|meuwissen_luo, -pedigree_min_mendelian D (1e-8):
    the floor of the Mendelian sampling variance d_i in A-inverse (animals whose parents have F near 1). */
 PETSC_EXTERN PetscErrorCode PedigreeSetFromOptions(Pedigree pedigree);
@@ -104,6 +105,8 @@ PETSC_EXTERN PetscErrorCode PedigreeGetInverseEntries(Pedigree pedigree, PetscCo
 /* Collective. A-inverse as a distributed AIJ matrix (rows distributed as by PedigreeDistribute(), the
    groups' rows on the last rank). */
 PETSC_EXTERN PetscErrorCode PedigreeCreateInverse(Pedigree pedigree, Mat *Ainv);
+/* Collective. The statistics: animals, founders, generations, inbreeding; with the format
+   PETSC_VIEWER_ASCII_INFO as lines of an evaluation's summary. */
 PETSC_EXTERN PetscErrorCode PedigreeView(Pedigree pedigree, PetscViewer viewer);
 
 #endif

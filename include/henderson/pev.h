@@ -23,7 +23,7 @@
 #include <henderson/model.h>
 #include <henderson/equations.h>
 #include <henderson/records.h>
-#include <henderson/pedigree.h>
+#include <henderson/relationship.h>
 #include <henderson/solver.h>
 #include <henderson/design.h>
 
@@ -40,15 +40,16 @@ PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt 
    local ROWS[k] or COLS[k]. */
 PETSC_EXTERN PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d);
 /* Collective. Data set SAMPLE (of SEED) simulated from the model with the fixed effects at 0: TRUTH gets the
-   random effects' true values at their equations (0 elsewhere), RHS = W'R^-1 y*, y* = W truth + e*.
+   random effects' true values at their equations (0 elsewhere), drawn by the random groups' relationships
+   REL[0..NREL-1] (RelationshipSample()), RHS = W'R^-1 y*, y* = W truth + e*.
    Monte Carlo EM-REML uses it too. */
-PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, Model model, Equations eq, Pedigree pedigree, PetscInt64 seed, PetscInt64 sample, Vec truth, Vec rhs);
+PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, PetscInt nrel, Relationship rel[], PetscInt64 seed, PetscInt64 sample, Vec truth, Vec rhs);
 /* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
-   levels of RECORDS and the animals of PEDIGREE, NULL without a pedigree effect) solved by SOLVER, set up
+   levels of RECORDS and the random groups' relationships REL[0..NREL-1]) solved by SOLVER, set up
    with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); *ITERATIONS: the
    solver's iterations over all samples; *NOT_CONVERGED: the samples whose solve did not converge. */
-PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pedigree pedigree, Solver solver, PetscInt nsamples, PetscInt64 seed,
-                                              PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations,
-                                              PetscInt *not_converged);
+PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], Solver solver, PetscInt nsamples,
+                                              PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
+                                              PetscInt64 *iterations, PetscInt *not_converged);
 
 #endif

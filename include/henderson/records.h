@@ -55,6 +55,9 @@ PETSC_EXTERN PetscErrorCode RecordsDestroy(Records *records);
 /* Collective. Reads this rank's part of the model's data file (and checks the model's columns
    against its header). Malformed lines are errors naming the file and the line. */
 PETSC_EXTERN PetscErrorCode RecordsRead(Records records, Model model);
+/* Collective, after RecordsComputeLevelStats(). The data file, per trait its values, per class effect its
+   levels and records per level, the social groups: lines of the evaluation's summary. */
+PETSC_EXTERN PetscErrorCode RecordsView(Records records, PetscViewer viewer);
 /* Collective. Numbers the labels of every level space. Labels of the pedigree space are looked up
    among the pedigree's animals; those not found are appended to it as founders. */
 PETSC_EXTERN PetscErrorCode RecordsNumber(Records records, Model model, Pedigree pedigree);

@@ -43,6 +43,9 @@ PETSC_EXTERN PetscErrorCode SolverCreate(MPI_Comm comm, Solver *solver);
 PETSC_EXTERN PetscErrorCode SolverDestroy(Solver *solver);
 /* Collective. Reads the options: the KSP's (-ksp_*, -pc_*) and -checkpoint_every N, -checkpoint_minutes M. */
 PETSC_EXTERN PetscErrorCode SolverSetFromOptions(Solver solver);
+/* Not collective, after SolverSetFromOptions(). Whether the preconditioner needs the entries of C
+   (anything but Jacobi, point-block Jacobi or none: ICC, ILU, AMG, a factorisation). */
+PETSC_EXTERN PetscErrorCode SolverNeedsEntries(Solver solver, PetscBool *needs);
 /* Not collective. Whether checkpoints are asked for. */
 PETSC_EXTERN PetscErrorCode SolverIsCheckpointing(Solver solver, PetscBool *checkpointing);
 /* Collective. Sets the operator C, the matrix P the preconditioner is built from (C itself, or an
@@ -51,6 +54,8 @@ PETSC_EXTERN PetscErrorCode SolverSetUp(Solver solver, Mat C, Mat P);
 /* Collective. Solves C x = rhs starting from the X given (zero for a cold start). */
 PETSC_EXTERN PetscErrorCode SolverSolve(Solver solver, Vec rhs, Vec x);
 PETSC_EXTERN PetscErrorCode SolverGetResult(Solver solver, SolverResult *result);
+/* Collective. The last solve: method, iterations, the true relative residual, converged or not. */
+PETSC_EXTERN PetscErrorCode SolverView(Solver solver, PetscViewer viewer);
 /* Collective, after SolverSetUp(). Checkpoints go to PATH when -checkpoint_every or
    -checkpoint_minutes asks for them; IDENTITY (text) names the evaluation they belong to. */
 PETSC_EXTERN PetscErrorCode SolverSetCheckpoint(Solver solver, const char path[], const char identity[]);

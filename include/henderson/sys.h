@@ -48,6 +48,22 @@ PETSC_EXTERN PetscErrorCode HendersonStrlcat(char s[], const char t[], size_t n)
 PETSC_EXTERN uint64_t HendersonHash64(uint64_t z);
 /* A number in [-1, 1) that depends only on KEY. Not collective. */
 PETSC_EXTERN PetscReal HendersonKeyedUniform(uint64_t key);
+/* A standard normal number that depends only on its key (seed, sample, stream, index, component): the same
+   whichever rank draws it. Box-Muller on two hashed uniforms. Not collective. */
+PETSC_EXTERN PetscReal HendersonKeyedNormal(uint64_t seed, uint64_t sample, uint64_t stream, uint64_t index, uint64_t component);
+/* Not collective. Rank RANK's even share LO..HI-1 of N items over SIZE ranks (the first ranks get the
+   fewer when N is not a multiple). */
+static inline void HendersonEvenShare(PetscInt64 n, PetscMPIInt rank, PetscMPIInt size, PetscInt *lo, PetscInt *hi)
+{
+  *lo = (PetscInt)(n * rank / size);
+  *hi = (PetscInt)(n * (rank + 1) / size);
+}
+/* Collective. The exchange of "counts, then MPI_Alltoallv": SEND_N[p] items of TYPE (UNIT bytes each) from
+   item SEND_AT[p] of SEND go to rank p. RECV_N[p] and RECV_AT[p] (arrays of the communicator's size) get
+   how many came from rank p and where they lie in *RECV (PetscFree() it), in rank order; *NRECV all of
+   them. WHAT names the items in the error for more than 2^31 on one rank. */
+PETSC_EXTERN PetscErrorCode HendersonExchange(MPI_Comm comm, MPI_Datatype type, size_t unit, const PetscMPIInt send_n[], const PetscMPIInt send_at[],
+                                              const void *send, PetscMPIInt recv_n[], PetscMPIInt recv_at[], void **recv, PetscCount *nrecv, const char what[]);
 /* 64 random bits (the system's random source, else the clock and the process ID): names of temporary
    files that no other run uses. Not collective. */
 PETSC_EXTERN uint64_t HendersonRandomToken(void);
