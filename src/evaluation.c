@@ -36,6 +36,7 @@ PetscErrorCode EvaluationDestroy(Evaluation *evaluation)
   PetscCall(EquationsDestroy(&ev->equations));
   PetscCall(RecordsDestroy(&ev->records));
   PetscCall(PedigreeDestroy(&ev->pedigree));
+  PetscCall(GenotypesDestroy(&ev->genotypes));
   PetscCall(ModelDestroy(&ev->model));
   PetscCall(PetscFree(*evaluation));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -156,6 +157,25 @@ PetscErrorCode EvaluationRead(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The genotypes of the model's genotypes line, read and checked; the genotyped animals that the pedigree
+   does not list become founders. */
+static PetscErrorCode EvaluationGenotypes(Evaluation ev)
+{
+  const ModelGenotypes *genotypes;
+  double                start;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetGenotypes(ev->model, &genotypes));
+  if (!genotypes->line) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_GENOTYPES, &start));
+  PetscCall(GenotypesDestroy(&ev->genotypes));
+  PetscCall(GenotypesCreate(ev->comm, &ev->genotypes));
+  PetscCall(GenotypesLoad(ev->genotypes, ev->model));
+  PetscCall(GenotypesAddToPedigree(ev->genotypes, ev->pedigree));
+  PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_GENOTYPES, start));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationPedigree(Evaluation ev)
 {
   PetscBool   needed;
@@ -202,6 +222,7 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
                groups[unused], path);
   }
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
+  PetscCall(EvaluationGenotypes(ev));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -220,6 +241,7 @@ PetscErrorCode EvaluationNumber(Evaluation ev)
     PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
     PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
     PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree, ev->order_by));
+    if (ev->genotypes) PetscCall(GenotypesNumber(ev->genotypes, ev->pedigree));
     PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_NUMBER, start));
   }
   PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
@@ -264,7 +286,10 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
   PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
-  for (PetscInt g = 0; g < ev->nrel; g++) PetscCall(RelationshipSetEquations(ev->rel[g], ev->equations, ev->pedigree));
+  for (PetscInt g = 0; g < ev->nrel; g++) {
+    PetscCall(RelationshipSetGenotypes(ev->rel[g], ev->genotypes));
+    PetscCall(RelationshipSetEquations(ev->rel[g], ev->equations, ev->pedigree));
+  }
   if (!ev->mme) {
     PetscCall(MMECreate(ev->comm, &ev->mme));
     PetscCall(MMESetFromOptions(ev->mme));

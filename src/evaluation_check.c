@@ -39,26 +39,29 @@ static PetscErrorCode CheckEarlierFile(const char path[], const char what[], Out
    the checkpoint path a henderson checkpoint; else the run stops before any work, and touches nothing. */
 static PetscErrorCode CheckPathsRoot(Evaluation ev, PetscBool checkpointing)
 {
-  const char    *model, *data, *pedigree, *output, *inputs[4], *names[4] = {"model file", "data file", "pedigree file", "--initial file"};
-  OutputFileKind kind;
+  const char *model, *data, *pedigree, *output, *inputs[5], *names[5] = {"model file", "data file", "pedigree file", "genotypes file", "--initial file"};
+  const ModelGenotypes *genotypes;
+  OutputFileKind        kind;
 
   PetscFunctionBeginUser;
   PetscCall(ModelGetPath(ev->model, &model));
   PetscCall(ModelGetDataPath(ev->model, &data));
   PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
   PetscCall(ModelGetOutputPath(ev->model, &output));
+  PetscCall(ModelGetGenotypes(ev->model, &genotypes));
   inputs[0] = model;
   inputs[1] = data;
   inputs[2] = pedigree;
-  inputs[3] = ev->initial_option[0] ? ev->initial_option : NULL;
-  if (inputs[3]) PetscCall(HendersonCheckRegular(inputs[3], "the --initial file"));
-  for (int k = 0; k < 3; k++) /* the output may be the --initial file: last month's solutions, replaced by this month's */
+  inputs[3] = genotypes->line ? genotypes->path : NULL;
+  inputs[4] = ev->initial_option[0] ? ev->initial_option : NULL;
+  if (inputs[4]) PetscCall(HendersonCheckRegular(inputs[4], "the --initial file"));
+  for (int k = 0; k < 4; k++) /* the output may be the --initial file: last month's solutions, replaced by this month's */
     PetscCheck(!HendersonSameFile(output, inputs[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s: the output %s is the %s %s; it would be overwritten (name another output)", model, output, names[k], inputs[k]);
   PetscCall(CheckEarlierFile(output, "output", OUTPUT_FILE_SOLUTIONS, &kind));
   ev->output_replaced = kind == OUTPUT_FILE_SOLUTIONS ? PETSC_TRUE : PETSC_FALSE;
   if (!checkpointing) PetscFunctionReturn(PETSC_SUCCESS);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < 5; k++)
     PetscCheck(!HendersonSameFile(ev->checkpoint_path, inputs[k]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "-checkpoint_file %s is the %s %s; it would be overwritten and removed (name another file)", ev->checkpoint_path, names[k], inputs[k]);
   PetscCheck(!HendersonSameFile(ev->checkpoint_path, output), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -167,6 +170,10 @@ PetscErrorCode EvaluationCheckData(Evaluation ev)
     PetscBool          has;
     PetscCall(ModelGetEffect(ev->model, e, &effect));
     PetscCall(RecordsGetLevelStats(ev->records, e, &has, &ls));
+    PetscCheck(!has || !ModelEffectIsGenomic(effect) || ls.not_in_pedigree == 0, ev->comm, PETSC_ERR_USER_INPUT,
+               "%" PetscInt64_FMT " of the %" PetscInt64_FMT " records with an animal in column '%s' name animals without genotypes (or dropped by the quality "
+               "control): GBLUP (structure genomic) needs the genotypes of every animal with records",
+               ls.not_in_pedigree, ls.records, effect->column);
     if (has && ModelEffectIsAnimal(effect) && ls.not_in_pedigree > 0 && 2 * ls.not_in_pedigree > ls.records)
       PetscCall(EvaluationWarn(ev,
                                "%" PetscInt64_FMT " of the %" PetscInt64_FMT " records with an animal in column '%s' name animals that are not in %s (added as "

@@ -476,9 +476,9 @@ static PetscErrorCode WritePedigreeAttributes(Evaluation ev, Output output)
   const char   *path;
 
   PetscFunctionBeginUser;
-  if (!ev->pedigree) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PedigreeGetStats(ev->pedigree, &s));
   PetscCall(ModelGetPedigreePath(ev->model, &path));
+  if (!ev->pedigree || !path) PetscFunctionReturn(PETSC_SUCCESS); /* GBLUP: the genotyped animals alone, /genomic */
+  PetscCall(PedigreeGetStats(ev->pedigree, &s));
   PetscCall(OutputSetAttribute(output, "/pedigree", "path", OUTPUT_STRING, path));
   {
     const NamedInt v[] = {{"animals", s.animals},
@@ -501,6 +501,61 @@ static PetscErrorCode WritePedigreeAttributes(Evaluation ev, Output output)
 
 /* Collective. /solver: the operator, the solve, what it converged to, the seconds of every phase (the write
    phase timed up to here, from START). */
+/* Collective. /genomic: the genotypes read, used and dropped by each rule, G against A22, the tuning, the
+   APY core, and the allele frequencies used. */
+static PetscErrorCode WriteGenomicAttributes(Evaluation ev, Output output)
+{
+  GenotypesStats        s;
+  const ModelGenotypes *o;
+  const PetscReal      *p;
+
+  PetscFunctionBeginUser;
+  if (!ev->genotypes) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(GenotypesGetStats(ev->genotypes, &s));
+  PetscCall(ModelGetGenotypes(ev->model, &o));
+  PetscCall(OutputSetAttribute(output, "/genomic", "path", OUTPUT_STRING, o->path));
+  {
+    const NamedInt v[] = {{"animals_read", s.animals_read},
+                          {"animals_used", s.animals_used},
+                          {"animals_dropped_callrate", s.animals_dropped_callrate},
+                          {"animals_added", s.animals_added},
+                          {"snps_read", s.snps_read},
+                          {"snps_used", s.snps_used},
+                          {"snps_dropped_callrate", s.snps_dropped_callrate},
+                          {"snps_dropped_monomorphic", s.snps_dropped_monomorphic},
+                          {"snps_dropped_maf", s.snps_dropped_maf},
+                          {"apy_core", s.apy_core},
+                          {"plink", s.plink}};
+    PetscCall(SET_INTS(output, "/genomic", v));
+  }
+  {
+    const struct {
+      const char *name;
+      PetscReal   value;
+    } r[] = {{"scale", s.scale},
+             {"mean_diag_g", s.mean_diag_g},
+             {"mean_offdiag_g", s.mean_offdiag_g},
+             {"mean_diag_a22", s.mean_diag_a22},
+             {"mean_offdiag_a22", s.mean_offdiag_a22},
+             {"correlation", s.correlation},
+             {"tune_a", s.tune_a},
+             {"tune_b", s.tune_b},
+             {"blend", o->blend},
+             {"gamma", o->gamma},
+             {"tau", o->tau},
+             {"omega", o->omega},
+             {"maf", o->maf},
+             {"callrate", o->callrate},
+             {"animal_callrate", o->animal_callrate},
+             {"logdet_g", s.logdet_g},
+             {"logdet_a22", s.logdet_a22}};
+    for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++) PetscCall(OutputSetAttribute(output, "/genomic", r[k].name, OUTPUT_REAL, &r[k].value));
+  }
+  PetscCall(GenotypesGetFrequencies(ev->genotypes, &p));
+  PetscCall(OutputWriteMatrix(output, "/genomic", "frequencies", (PetscInt)s.snps_used, 0, p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode WriteSolverAttributes(Evaluation ev, Output output, double start)
 {
   MMEStats  m;
@@ -552,6 +607,7 @@ static PetscErrorCode WriteContents(Evaluation ev, Output output, double start)
   PetscCall(WriteProvenance(ev, output));
   PetscCall(WriteDataAttributes(ev, output));
   PetscCall(WritePedigreeAttributes(ev, output));
+  PetscCall(WriteGenomicAttributes(ev, output));
   PetscCall(WriteSolverAttributes(ev, output, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

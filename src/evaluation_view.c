@@ -67,18 +67,20 @@ static PetscErrorCode ViewResources(Evaluation ev, PetscViewer viewer)
 
 PetscErrorCode EvaluationView(Evaluation ev, PetscViewer viewer)
 {
-  const char *path;
+  const char *path, *pedigree;
 
   PetscFunctionBeginUser;
+  PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
   PetscCall(ModelGetPath(ev->model, &path));
   PetscCall(PetscViewerASCIIPrintf(viewer, "henderson %s: %s on %d rank%s\n", HendersonVersion(), path, (int)ev->size, ev->size == 1 ? "" : "s"));
   PetscCall(RecordsView(ev->records, viewer));
   PetscCall(ViewTotalBreedingValue(ev, viewer));
-  if (ev->pedigree) {
+  if (ev->pedigree && pedigree) { /* GBLUP: no pedigree file, the genotyped animals alone */
     PetscCall(PetscViewerPushFormat(viewer, PETSC_VIEWER_ASCII_INFO));
     PetscCall(PedigreeView(ev->pedigree, viewer));
     PetscCall(PetscViewerPopFormat(viewer));
   }
+  if (ev->genotypes) PetscCall(GenotypesView(ev->genotypes, viewer));
   PetscCall(EquationsView(ev->equations, viewer));
   for (PetscInt g = 0; g < ev->nrel; g++) PetscCall(RelationshipView(ev->rel[g], viewer));
   PetscCall(MMEView(ev->mme, viewer));

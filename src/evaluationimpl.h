@@ -20,6 +20,7 @@ struct _p_Evaluation {
   Model         model;
   Records       records;
   Pedigree      pedigree;
+  Genotypes     genotypes; /* NULL without a genotypes line */
   Equations     equations;
   PetscInt      nrel;
   Relationship *rel; /* one per random group: where its K enters the equations */

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-const char *const HendersonPhaseNames[] = {"read", "pedigree", "number", "assemble", "solve", "pev", "write"};
+const char *const HendersonPhaseNames[] = {"read", "pedigree", "genotypes", "number", "assemble", "solve", "pev", "write"};
 PetscLogEvent     HendersonPhaseEvents[HENDERSON_NUM_PHASES];
 PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
 PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultRelationships, HendersonEventMultScatter;
@@ -10,7 +10,7 @@ PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, Henderson
 PetscErrorCode HendersonLogInitialize(void)
 {
   static PetscBool   registered    = PETSC_FALSE;
-  static const char *event_names[] = {"HdRead", "HdPedigree", "HdNumber", "HdAssemble", "HdSolve", "HdPEV", "HdWrite"};
+  static const char *event_names[] = {"HdRead", "HdPedigree", "HdGenotypes", "HdNumber", "HdAssemble", "HdSolve", "HdPEV", "HdWrite"};
   PetscClassId       classid;
 
   PetscFunctionBeginUser;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 const char *const ModelEffectKindNames[] = {"fixed", "covariate", "random"};
-const char *const ModelStructureNames[]  = {"none", "iid", "pedigree"};
+const char *const ModelStructureNames[]  = {"none", "iid", "pedigree", "genomic"};
 
 #define MODEL_MAX_FIELDS 1024
 
@@ -28,6 +28,7 @@ struct _p_Model {
   char                data_path[HENDERSON_MAX_PATH], pedigree_path[HENDERSON_MAX_PATH], output_path[HENDERSON_MAX_PATH];
   PetscInt            data_line, pedigree_line, output_line; /* where the model file names them (0: output implied) */
   PetscBool           has_pedigree, inbreeding;
+  ModelGenotypes      genotypes;
   ModelPedigreeKind   pedigree_kind;
   ModelPedigreeHeader pedigree_header; /* auto unless the pedigree line says header or noheader */
   PetscInt            ngroup_ids, groups_line;
@@ -54,6 +55,7 @@ PetscErrorCode ModelCreate(MPI_Comm comm, Model *model)
   (*model)->comm          = comm;
   (*model)->weight_column = -1;
   (*model)->inbreeding    = PETSC_TRUE;
+  (*model)->genotypes     = (ModelGenotypes){.maf = 0.05, .callrate = 0.90, .animal_callrate = 0.90, .blend = 0.05, .tune = -1, .tau = 1, .omega = 1};
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -279,13 +281,13 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
   ModelEffect base = {.line = line, .kind = MODEL_EFFECT_RANDOM, .legendre = -1, .data_column = -1, .covariate_column = -1};
   PetscInt    end = n, k = 1, ncolumns, first, nas, nfor, nvalues = 0;
   PetscReal  *values;
-  const char *usage  = "'random' takes COLUMN [COLUMN...] pedigree|iid [legendre COVARIATE ORDER [range MIN MAX]] [social GROUP [dilution D] [size N]] "
+  const char *usage  = "'random' takes COLUMN [COLUMN...] pedigree|genomic|iid [legendre COVARIATE ORDER [range MIN MAX]] [social GROUP [dilution D] [size N]] "
                        "COVARIANCE... [as NAME...] [for TRAIT...]";
   ModelEffect social = {.kind = MODEL_EFFECT_RANDOM, .social = PETSC_FALSE};
 
   PetscFunctionBeginUser;
   PetscCall(ParseTrailing(m, line, n, fields, &end, &nas, as, &nfor, for_names));
-  while (k < end && strcmp(fields[k], "pedigree") && strcmp(fields[k], "iid")) k++;
+  while (k < end && strcmp(fields[k], "pedigree") && strcmp(fields[k], "iid") && strcmp(fields[k], "genomic")) k++;
   if (k == end) {
     /* name the word where the structure should have been: the last one before the numbers */
     PetscInt  word = -1;
@@ -296,13 +298,13 @@ static PetscErrorCode ParseRandom(Model m, PetscInt line, PetscInt n, char *fiel
       if (number) break;
       word = j;
     }
-    PetscCheck(word < 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' (pedigree or iid); %s", m->path, line,
+    PetscCheck(word < 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": unknown structure '%s' (pedigree, genomic or iid); %s", m->path, line,
                fields[word], usage);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no structure (pedigree or iid) after the column; %s", m->path, line, usage);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": no structure (pedigree, genomic or iid) after the column; %s", m->path, line, usage);
   }
   ncolumns = k - 1;
   PetscCheck(ncolumns >= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s", m->path, line, usage);
-  base.structure = !strcmp(fields[k], "pedigree") ? MODEL_STRUCTURE_PEDIGREE : MODEL_STRUCTURE_IID;
+  base.structure = !strcmp(fields[k], "pedigree") ? MODEL_STRUCTURE_PEDIGREE : !strcmp(fields[k], "genomic") ? MODEL_STRUCTURE_GENOMIC : MODEL_STRUCTURE_IID;
   k++;
   if (k < end && !strcmp(fields[k], "legendre")) {
     PetscCheck(k + 2 < end, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'legendre' takes COVARIATE ORDER", m->path, line);
@@ -443,6 +445,13 @@ static PetscErrorCode ModelResolve(Model m)
     PetscCheck(effect->structure != MODEL_STRUCTURE_PEDIGREE || m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt_FMT ": random effect '%s' has structure pedigree, but the model has no 'pedigree FILE' line", m->path, effect->line,
                effect->name);
+    PetscCheck(effect->structure != MODEL_STRUCTURE_GENOMIC || m->genotypes.line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt_FMT ": random effect '%s' has structure genomic, but the model has no 'genotypes FILE' line", m->path, effect->line,
+               effect->name);
+    PetscCheck(effect->structure != MODEL_STRUCTURE_GENOMIC || !m->has_pedigree, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s:%" PetscInt_FMT ": random effect '%s' has structure genomic (GBLUP, G alone), but the model has a pedigree: with a pedigree, structure "
+               "pedigree and the genotypes line give single-step (H)",
+               m->path, effect->line, effect->name);
   }
   { /* social effects: one per model (the output's total breeding value is "tbv") */
     PetscInt first = -1;
@@ -497,6 +506,68 @@ static PetscErrorCode ModelResolve(Model m)
       PetscCall(PetscMemzero(&m->pending[0], sizeof(PendingEffect)));
       for (PetscInt g = 0; g < m->ngroups; g++) m->groups[g].first++;
     }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A number of the genotypes line in [LO, HI]. */
+static PetscErrorCode ParseGenotypesNumber(Model m, PetscInt line, const char key[], const char text[], PetscReal lo, PetscReal hi, PetscReal *value)
+{
+  PetscFunctionBeginUser;
+  PetscCall(ParseNumber(m->path, line, text, key, value));
+  PetscCheck(*value >= lo && *value <= hi, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": genotypes %s %s is not in [%g, %g]", m->path, line,
+             key, text, (double)lo, (double)hi);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* genotypes FILE [maf X] [callrate X] [animal-callrate X] [blend X] [gamma X] [tune on|off] [tau X] [omega X]
+   [apy N|FILE] [frequencies FILE] */
+static PetscErrorCode ParseGenotypes(Model m, const char dir[], PetscInt line, PetscInt n, char **fields)
+{
+  ModelGenotypes *g    = &m->genotypes;
+  PetscInt        seen = g->line;
+
+  PetscFunctionBeginUser;
+  PetscCall(SetPath(m->path, dir, line, "genotypes", &seen, fields[1], g->path));
+  g->line = line;
+  for (PetscInt k = 2; k + 1 < n; k += 2) {
+    const char *key = fields[k], *value = fields[k + 1];
+    PetscReal   v;
+    if (!strcmp(key, "maf"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 0.5, &g->maf));
+    else if (!strcmp(key, "callrate"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1, &g->callrate));
+    else if (!strcmp(key, "animal-callrate"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1, &g->animal_callrate));
+    else if (!strcmp(key, "blend"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1, &g->blend));
+    else if (!strcmp(key, "gamma"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1e6, &g->gamma));
+    else if (!strcmp(key, "tau"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1e6, &g->tau));
+    else if (!strcmp(key, "omega"))
+      PetscCall(ParseGenotypesNumber(m, line, key, value, 0, 1e6, &g->omega));
+    else if (!strcmp(key, "frequencies"))
+      PetscCall(HendersonPathJoin(dir, value, g->frequencies_path, HENDERSON_MAX_PATH));
+    else if (!strcmp(key, "tune")) {
+      PetscCheck(!strcmp(value, "on") || !strcmp(value, "off"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": genotypes tune takes on or off, not '%s'", m->path, line, value);
+      g->tune = !strcmp(value, "on");
+    } else if (!strcmp(key, "apy")) {
+      PetscBool number;
+      PetscCall(HendersonParseReal(value, &v, &number));
+      if (number) {
+        PetscCheck(v >= 1 && v == (PetscInt)v, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                   "%s:%" PetscInt_FMT ": genotypes apy takes a core size (a whole number >= 1) or a file, not '%s'", m->path, line, value);
+        g->apy = (PetscInt)v;
+      } else {
+        g->apy = -1;
+        PetscCall(HendersonPathJoin(dir, value, g->apy_path, HENDERSON_MAX_PATH));
+      }
+    } else
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+              "%s:%" PetscInt_FMT ": unknown genotypes keyword '%s' (maf, callrate, animal-callrate, blend, gamma, tune, tau, omega, apy, frequencies)",
+              m->path, line, key);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -563,6 +634,10 @@ static PetscErrorCode ModelParse(Model m)
                      fields[k]);
         PetscCall(PetscStrallocpy(fields[k], &m->group_ids[k - 1]));
       }
+    } else if (!strcmp(key, "genotypes")) {
+      PetscCheck(n >= 2 && n % 2 == 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'genotypes' takes FILE [KEYWORD VALUE]...", m->path,
+                 lineno);
+      PetscCall(ParseGenotypes(m, dir, lineno, n, fields));
     } else if (!strcmp(key, "inbreeding")) {
       NEED(1, "on or off");
       PetscCheck(!inbreeding_line, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": 'inbreeding' given twice (first at line %" PetscInt_FMT ")",
@@ -607,7 +682,7 @@ static PetscErrorCode ModelParse(Model m)
     } else {
       SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
               "%s:%" PetscInt_FMT
-              ": unknown keyword '%s' (known: data, pedigree, groups, inbreeding, trait, weight, fixed, covariate, random, residual, output)",
+              ": unknown keyword '%s' (known: data, pedigree, genotypes, groups, inbreeding, trait, weight, fixed, covariate, random, residual, output)",
               m->path, lineno, key);
     }
 #undef NEED
@@ -635,6 +710,12 @@ static PetscErrorCode ModelParse(Model m)
   m->pedigree_line = pedigree_line;
   m->output_line   = output_line;
   PetscCall(ModelResolve(m));
+  if (m->genotypes.line) {
+    PetscBool animal;
+    PetscCall(ModelHasPedigreeEffect(m, &animal));
+    PetscCheck(animal, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": genotypes, but no random effect has structure pedigree or genomic",
+               m->path, m->genotypes.line);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -654,6 +735,10 @@ static PetscErrorCode ModelCheckFiles(Model m)
              "%s:%" PetscInt_FMT ": pedigree file %s: cannot open: %s", m->path, m->pedigree_line, m->pedigree_path, strerror(errno));
   PetscCheck(!m->has_pedigree || (!stat(m->pedigree_path, &st) && S_ISREG(st.st_mode)), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
              "%s:%" PetscInt_FMT ": pedigree file %s: not a regular file", m->path, m->pedigree_line, m->pedigree_path);
+  PetscCheck(!m->genotypes.line || !access(m->genotypes.path, R_OK), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "%s:%" PetscInt_FMT ": genotypes file %s: cannot open: %s", m->path, m->genotypes.line, m->genotypes.path, strerror(errno));
+  PetscCheck(!m->genotypes.line || (!stat(m->genotypes.path, &st) && S_ISREG(st.st_mode)), PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "%s:%" PetscInt_FMT ": genotypes file %s: not a regular file", m->path, m->genotypes.line, m->genotypes.path);
   PetscCall(PetscStrncpy(dir, m->output_path, sizeof(dir)));
   slash = strrchr(dir, '/');
   if (slash)
@@ -981,6 +1066,13 @@ PetscErrorCode ModelHasPedigreeEffect(Model m, PetscBool *has)
   PetscFunctionBeginUser;
   *has = PETSC_FALSE;
   for (PetscInt e = 0; e < m->neffects; e++)
-    if (m->effects[e].structure == MODEL_STRUCTURE_PEDIGREE) *has = PETSC_TRUE;
+    if (ModelEffectIsAnimal(&m->effects[e])) *has = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode ModelGetGenotypes(Model m, const ModelGenotypes **genotypes)
+{
+  PetscFunctionBeginUser;
+  *genotypes = &m->genotypes;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -560,6 +560,15 @@ PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
   PetscErrorCode ierr = PETSC_SUCCESS;
 
   PetscFunctionBeginUser;
+  if (!path) { /* no file: the animals are the founders added (GBLUP: the genotyped) */
+    p->path[0] = 0;
+    if (p->rank == 0) {
+      PetscCall(LabelTableCreate(&p->labels));
+      PetscCall(PedigreeReserve(p, 1));
+    }
+    p->unused_group = -1;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PetscStrncpy(p->path, path, sizeof(p->path)));
   if (p->rank == 0) ierr = PedigreeLoadRoot(p);
   PetscCall(HendersonAgree(p->comm, ierr));

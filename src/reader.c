@@ -293,6 +293,16 @@ PetscErrorCode ReaderNextLine(Reader r, PetscBool *done)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode ReaderSetMaxFields(Reader r, PetscInt maxfields)
+{
+  PetscFunctionBeginUser;
+  if (maxfields <= r->maxfields) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree(r->fields));
+  PetscCall(PetscMalloc1(maxfields, &r->fields));
+  r->maxfields = maxfields;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode ReaderGetFields(Reader reader, PetscInt *nfields, char *const **fields)
 {
   PetscFunctionBeginUser;

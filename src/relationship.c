@@ -29,6 +29,8 @@ static PetscErrorCode RelationshipRegisterAll(void)
   PetscCall(PetscRegisterFinalize(RelationshipFinalizePackage));
   PetscCall(RelationshipRegister(RELATIONSHIPIID, RelationshipCreate_IID));
   PetscCall(RelationshipRegister(RELATIONSHIPPEDIGREE, RelationshipCreate_Pedigree));
+  PetscCall(RelationshipRegister(RELATIONSHIPSINGLESTEP, RelationshipCreate_Genomic));
+  PetscCall(RelationshipRegister(RELATIONSHIPGENOMIC, RelationshipCreate_Genomic));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -74,6 +76,14 @@ PetscErrorCode RelationshipSetEquations(Relationship r, Equations eq, Pedigree p
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode RelationshipSetGenotypes(Relationship r, Genotypes genotypes)
+{
+  PetscFunctionBeginUser;
+  r->genotypes = genotypes;
+  r->setup     = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RelationshipSetType(Relationship r, RelationshipType type)
 {
   PetscErrorCode (*create)(Relationship);
@@ -98,7 +108,14 @@ PetscErrorCode RelationshipSetTypeFromModel(Relationship r)
   PetscFunctionBeginUser;
   PetscCheck(r->group, r->comm, PETSC_ERR_ARG_WRONGSTATE, "call RelationshipSetGroup() first");
   /* the one place where the model's structure word becomes a type */
-  PetscCall(RelationshipSetType(r, r->group->structure == MODEL_STRUCTURE_PEDIGREE ? RELATIONSHIPPEDIGREE : RELATIONSHIPIID));
+  const ModelGenotypes *genotypes;
+  RelationshipType      type = RELATIONSHIPIID;
+  PetscCall(ModelGetGenotypes(r->model, &genotypes));
+  if (r->group->structure == MODEL_STRUCTURE_PEDIGREE)
+    type = genotypes->line ? RELATIONSHIPSINGLESTEP : RELATIONSHIPPEDIGREE;
+  else if (r->group->structure == MODEL_STRUCTURE_GENOMIC)
+    type = RELATIONSHIPGENOMIC;
+  PetscCall(RelationshipSetType(r, type));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -203,7 +220,8 @@ PetscErrorCode RelationshipCheckOperation(Relationship r, RelationshipOperation 
   if (has) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(ModelGetEffect(r->model, r->group->first, &first));
   if (r->ops->whynot) PetscCall(r->ops->whynot(r, op, &why));
-  SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "the relationship of '%s' (%s) cannot %s%s%s", first->name, r->type, OperationWords[op], why ? ": " : "", why ? why : "");
+  SETERRQ(r->comm, PETSC_ERR_USER_INPUT, "the relationship of '%s' (%s) cannot %s%s%s", first->name, r->type, OperationWords[op], why ? ": " : "",
+          why ? why : "");
 }
 
 PetscErrorCode RelationshipGetGroup(Relationship r, const ModelGroup **group, PetscInt *g)

@@ -36,7 +36,7 @@ static PetscErrorCode IsFirstPedigreeGroup(Relationship r, PetscBool *first)
   for (PetscInt g = 0; g < ngroups; g++) {
     const ModelGroup *group;
     PetscCall(ModelGetGroup(r->model, g, &group));
-    if (group->structure != MODEL_STRUCTURE_PEDIGREE) continue;
+    if (!ModelGroupIsAnimal(group)) continue;
     *first = g == r->g ? PETSC_TRUE : PETSC_FALSE;
     break;
   }

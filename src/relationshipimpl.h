@@ -3,7 +3,8 @@
    relationship.c            the object: life cycle, the type registry, the operations that every type
                              shares (its entries in equations, from its K^-1 in level space)
    relationship_iid.c        K = I
-   relationship_pedigree.c   K = A, A^-1 from the pedigree */
+   relationship_pedigree.c   K = A, A^-1 from the pedigree
+   relationship_genomic.c    K = H of single step, or G (GBLUP), from the genotypes */
 #ifndef HENDERSON_RELATIONSHIPIMPL_H
 #define HENDERSON_RELATIONSHIPIMPL_H
 
@@ -41,6 +42,7 @@ struct _p_Relationship {
   const ModelGroup     *group;
   Equations             eq;
   Pedigree              pedigree;
+  Genotypes             genotypes;      /* the genomic types' */
   const EquationsBlock *block, *groups; /* the levels' equations; the unknown-parent groups' (NULL without) */
   /* after RelationshipSetUp() */
   PetscInt   lo, hi;                     /* this rank's levels: those whose first equation it owns */
@@ -54,5 +56,6 @@ PETSC_INTERN PetscErrorCode RelationshipLevelsOfLayout(const EquationsBlock *blo
 
 PETSC_INTERN PetscErrorCode RelationshipCreate_IID(Relationship);
 PETSC_INTERN PetscErrorCode RelationshipCreate_Pedigree(Relationship);
+PETSC_INTERN PetscErrorCode RelationshipCreate_Genomic(Relationship);
 
 #endif

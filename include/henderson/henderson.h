@@ -9,6 +9,7 @@
 #include <henderson/labels.h>
 #include <henderson/model.h>
 #include <henderson/pedigree.h>
+#include <henderson/genotypes.h>
 #include <henderson/records.h>
 #include <henderson/order.h>
 #include <henderson/equations.h>

@@ -6,13 +6,14 @@
 #include <henderson/sys.h>
 
 typedef enum {
-  HENDERSON_PHASE_READ,     /* model file and data file into per-rank records */
-  HENDERSON_PHASE_PEDIGREE, /* pedigree: read, check, order, inbreeding, A-inverse */
-  HENDERSON_PHASE_NUMBER,   /* labels to global level numbers */
-  HENDERSON_PHASE_ASSEMBLE, /* mixed model equations */
-  HENDERSON_PHASE_SOLVE,    /* preconditioned conjugate gradient */
-  HENDERSON_PHASE_PEV,      /* prediction error variances (when asked for) */
-  HENDERSON_PHASE_WRITE,    /* HDF5 */
+  HENDERSON_PHASE_READ,      /* model file and data file into per-rank records */
+  HENDERSON_PHASE_PEDIGREE,  /* pedigree: read, check, order, inbreeding, A-inverse */
+  HENDERSON_PHASE_GENOTYPES, /* genotypes: read, quality control (G and its inverse: in assemble, genotypes.h) */
+  HENDERSON_PHASE_NUMBER,    /* labels to global level numbers */
+  HENDERSON_PHASE_ASSEMBLE,  /* mixed model equations */
+  HENDERSON_PHASE_SOLVE,     /* preconditioned conjugate gradient */
+  HENDERSON_PHASE_PEV,       /* prediction error variances (when asked for) */
+  HENDERSON_PHASE_WRITE,     /* HDF5 */
   HENDERSON_NUM_PHASES
 } HendersonPhase;
 

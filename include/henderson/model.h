@@ -22,10 +22,27 @@ typedef enum {
 } ModelEffectKind;
 
 typedef enum {
-  MODEL_STRUCTURE_NONE,    /* fixed effects and covariates */
-  MODEL_STRUCTURE_IID,     /* I (x) G0 */
-  MODEL_STRUCTURE_PEDIGREE /* A (x) G0, A from the pedigree */
+  MODEL_STRUCTURE_NONE,     /* fixed effects and covariates */
+  MODEL_STRUCTURE_IID,      /* I (x) G0 */
+  MODEL_STRUCTURE_PEDIGREE, /* A (x) G0, A from the pedigree (H of single step with a genotypes line) */
+  MODEL_STRUCTURE_GENOMIC   /* G (x) G0, G from the genotypes (GBLUP: no pedigree) */
 } ModelStructure;
+
+/* The `genotypes FILE [KEYWORD VALUE]...` line: the file and what to do with it (genotypes.h). */
+typedef struct {
+  char      path[HENDERSON_MAX_PATH];
+  PetscInt  line;            /* 0: the model has no genotypes */
+  PetscReal maf;             /* SNPs with a minor allele frequency below it are dropped (0.05) */
+  PetscReal callrate;        /* SNPs called in fewer of the animals are dropped (0.90) */
+  PetscReal animal_callrate; /* animals with fewer of the SNPs called are dropped (0.90) */
+  PetscReal blend;           /* Gb = (1 - blend) G + blend A22 + gamma I (0.05; GBLUP: A22 = I) */
+  PetscReal gamma;           /* (0) */
+  PetscInt  tune;            /* Gt = a + b Gb with Gt's mean diagonal and off-diagonal those of A22: 1 on, 0 off, -1 default (single step on, GBLUP off) */
+  PetscReal tau, omega;      /* H^-1 = A^-1 + [0 0; 0 tau Gt^-1 - omega A22^-1] (1, 1) */
+  PetscInt  apy;             /* APY core size (0: exact G^-1; -1: the core of apy_path) */
+  char      apy_path[HENDERSON_MAX_PATH];         /* IDs of the core animals, one a line */
+  char      frequencies_path[HENDERSON_MAX_PATH]; /* allele frequencies, one a line in the order of the SNPs ("" : from the genotypes) */
+} ModelGenotypes;
 
 typedef enum {
   MODEL_PEDIGREE_ANIMAL,  /* animal sire dam */
@@ -132,8 +149,10 @@ PETSC_EXTERN PetscErrorCode ModelGetGroup(Model model, PetscInt g, const ModelGr
 PETSC_EXTERN PetscErrorCode ModelGetSocialEffect(Model model, PetscInt *social, PetscInt *direct);
 /* Not collective. The n of the total breeding value (0: the mean group size of the data). */
 PETSC_EXTERN PetscErrorCode ModelSetSocialSize(Model model, PetscReal n);
-/* Whether some effect has STRUCTURE pedigree. */
+/* Whether some effect's levels are the animals of a pedigree (structure pedigree or genomic). */
 PETSC_EXTERN PetscErrorCode ModelHasPedigreeEffect(Model model, PetscBool *has);
+/* The genotypes line (->line 0 without one). */
+PETSC_EXTERN PetscErrorCode ModelGetGenotypes(Model model, const ModelGenotypes **genotypes);
 
 /* Coefficients per trait of an effect: legendre + 1, or 1. */
 static inline PetscInt ModelEffectCoefficients(const ModelEffect *effect)
@@ -154,11 +173,16 @@ static inline PetscInt ModelEffectTraitPosition(const ModelEffect *effect, Petsc
    What K is, and how it enters the equations, is the relationship's business (relationship.h). */
 static inline PetscBool ModelEffectIsAnimal(const ModelEffect *effect)
 {
-  return effect->structure == MODEL_STRUCTURE_PEDIGREE ? PETSC_TRUE : PETSC_FALSE;
+  return effect->structure == MODEL_STRUCTURE_PEDIGREE || effect->structure == MODEL_STRUCTURE_GENOMIC ? PETSC_TRUE : PETSC_FALSE;
+}
+/* Whether K of the effect is G alone (GBLUP): every level needs genotypes. */
+static inline PetscBool ModelEffectIsGenomic(const ModelEffect *effect)
+{
+  return effect->structure == MODEL_STRUCTURE_GENOMIC ? PETSC_TRUE : PETSC_FALSE;
 }
 static inline PetscBool ModelGroupIsAnimal(const ModelGroup *group)
 {
-  return group->structure == MODEL_STRUCTURE_PEDIGREE ? PETSC_TRUE : PETSC_FALSE;
+  return group->structure == MODEL_STRUCTURE_PEDIGREE || group->structure == MODEL_STRUCTURE_GENOMIC ? PETSC_TRUE : PETSC_FALSE;
 }
 
 #endif

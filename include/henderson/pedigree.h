@@ -65,7 +65,8 @@ PETSC_EXTERN PetscErrorCode PedigreeGetUseInbreeding(Pedigree pedigree, PetscBoo
    the floor of the Mendelian sampling variance d_i in A-inverse (animals whose parents have F near 1). */
 PETSC_EXTERN PetscErrorCode PedigreeSetFromOptions(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeDestroy(Pedigree *pedigree);
-/* Collective. Rank 0 reads PATH, checks it and orders the animals (the first line: PedigreeSetHeader()). */
+/* Collective. Rank 0 reads PATH, checks it and orders the animals (the first line: PedigreeSetHeader()).
+   PATH NULL: no file, the animals are the founders added (PedigreeAddFounders()). */
 PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
 /* Not collective, after PedigreeLoad(): the first unknown-parent group (index into PedigreeSetGroups()'s
    IDs) that no line of the file names as a parent; -1 when every group is used. */

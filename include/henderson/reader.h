@@ -23,6 +23,8 @@ typedef struct _p_Reader *Reader;
 PETSC_EXTERN PetscErrorCode ReaderOpen(MPI_Comm comm, const char path[], PetscBool header, Reader *reader);
 /* Not collective. The column names of the header (NULL, 0 without one). */
 PETSC_EXTERN PetscErrorCode ReaderGetHeader(Reader reader, PetscInt *ncolumns, const char *const **names);
+/* Not collective. Lines of up to MAXFIELDS fields are split in full (wide files: genotypes). */
+PETSC_EXTERN PetscErrorCode ReaderSetMaxFields(Reader reader, PetscInt maxfields);
 /* Not collective. Moves to this rank's next data line and splits it; *done when the range is used up. */
 PETSC_EXTERN PetscErrorCode ReaderNextLine(Reader reader, PetscBool *done);
 /* Not collective. The fields of the current line (valid until the next ReaderNextLine()). */

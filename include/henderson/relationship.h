@@ -5,10 +5,13 @@
    its levels, and contributes K^-1 (x) G0^-1 to the mixed model equations. K depends on the group's
    type, chosen by name:
      iid        K = I (litters, herd-years, permanent environment)
-     pedigree   K = A, the numerator relationships: A^-1 by Henderson's rules with inbreeding
-                (Quaas 1976; unknown-parent groups by the QP transformation)
-   and, next, the genomic types (H^-1 of single step, G^-1, APY) -- a new type is a new file that
-   registers itself (RelationshipRegister()); nothing else in the program branches on the type.
+     pedigree     K = A, the numerator relationships: A^-1 by Henderson's rules with inbreeding
+                  (Quaas 1976; unknown-parent groups by the QP transformation)
+     single-step  K = H: H^-1 = A^-1 + [0 0; 0 tau Gt^-1 - omega A22^-1] over the genotyped animals
+                  (a pedigree group when the model has genotypes; G^-1 exact or by APY)
+     genomic      K = G among the genotyped animals (GBLUP)
+   A new type is a new file that registers itself (RelationshipRegister()); nothing else in the
+   program branches on the type.
 
    Life cycle, PETSc style: RelationshipCreate(), RelationshipSetGroup() (the model's group),
    RelationshipSetType() (RelationshipSetTypeFromModel(): the type the model file names),
@@ -30,11 +33,14 @@
 
 #include <henderson/equations.h>
 #include <henderson/pedigree.h>
+#include <henderson/genotypes.h>
 
 typedef struct _p_Relationship *Relationship;
 typedef const char             *RelationshipType;
 #define RELATIONSHIPIID "iid"
 #define RELATIONSHIPPEDIGREE "pedigree"
+#define RELATIONSHIPSINGLESTEP "single-step"
+#define RELATIONSHIPGENOMIC "genomic"
 
 /* What a type can do, for RelationshipHasOperation(). */
 typedef enum {
@@ -57,8 +63,10 @@ PETSC_EXTERN PetscErrorCode RelationshipDestroy(Relationship *r);
 PETSC_EXTERN PetscErrorCode RelationshipSetGroup(Relationship r, Model model, PetscInt g);
 /* Not collective. The group's equations EQ, and PEDIGREE (NULL without a pedigree effect): after the numbering. */
 PETSC_EXTERN PetscErrorCode RelationshipSetEquations(Relationship r, Equations eq, Pedigree pedigree);
+/* Not collective. The genotypes of the genomic types (NULL without). */
+PETSC_EXTERN PetscErrorCode RelationshipSetGenotypes(Relationship r, Genotypes genotypes);
 PETSC_EXTERN PetscErrorCode RelationshipSetType(Relationship r, RelationshipType type);
-/* The type the model file names for the group (pedigree or iid). */
+/* The type the model file names for the group (iid; pedigree, or single-step with a genotypes line; genomic). */
 PETSC_EXTERN PetscErrorCode RelationshipSetTypeFromModel(Relationship r);
 PETSC_EXTERN PetscErrorCode RelationshipGetType(Relationship r, RelationshipType *type);
 /* Collective. Options of the type, under the prefix -relationship_<group's first effect>_. */

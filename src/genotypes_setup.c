@@ -1,0 +1,442 @@
+/* The dense block of single step: tau Gt^-1 - omega A22^-1 over the genotyped animals, rows where the
+   animals are owned. Every dense matrix here is a PETSc MPIDense matrix with the rows of the genotyped
+   animals a rank owns (pedigree order); products by PETSc (MatMatTransposeMult), factorizations by
+   ScaLAPACK through PETSc (MATSCALAPACK), the small dense pieces of APY by LAPACK/BLAS. */
+#include "genotypesimpl.h"
+#include <henderson/dense.h>
+#include <petscblaslapack.h>
+
+/* SNPs a block of Z (memory: rows x SNP_BLOCK doubles at once). */
+#define SNP_BLOCK 1024
+/* Columns of A22 a pass of Colleau's method computes together. */
+#define COLLEAU_BLOCK 32
+
+/* The genotyped animals in pedigree order (every rank), and this rank's rows: those it owns. */
+static PetscErrorCode SortAnimals(Genotypes g)
+{
+  PetscMPIInt *counts, *at, n = (PetscMPIInt)g->n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(g->size, &counts, g->size + 1, &at));
+  PetscCallMPI(MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, g->comm));
+  at[0] = 0;
+  for (PetscMPIInt k = 0; k < g->size; k++) at[k + 1] = at[k] + counts[k];
+  g->ng = at[g->size];
+  PetscCall(PetscFree(g->sorted));
+  PetscCall(PetscMalloc1(g->ng + 1, &g->sorted));
+  PetscCallMPI(MPI_Allgatherv(g->animal, n, MPIU_INT, g->sorted, counts, at, MPIU_INT, g->comm));
+  PetscCall(PetscSortInt(g->ng, g->sorted));
+  g->first = g->nloc = 0;
+  for (PetscInt k = 0; k < g->ng; k++) {
+    if (g->sorted[k] < g->lo)
+      g->first++;
+    else if (g->sorted[k] < g->hi)
+      g->nloc++;
+  }
+  PetscCall(PetscFree2(counts, at));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The genotype rows to the ranks that own their animals, in pedigree order: ROWS (nloc x nsnp). */
+static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
+{
+  PetscInt    *firsts, *order, *pos;
+  PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
+  int8_t      *send;
+  PetscInt    *recv_pos;
+  void        *recv;
+  PetscCount   nrecv;
+  MPI_Datatype rowtype;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(g->size + 1, &firsts, g->n + 1, &order, g->n + 1, &pos));
+  PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
+  PetscCallMPI(MPI_Allgather(&g->first, 1, MPIU_INT, firsts, 1, MPIU_INT, g->comm));
+  firsts[g->size] = g->ng;
+  for (PetscInt i = 0; i < g->n; i++) {
+    PetscCall(PetscFindInt(g->animal[i], g->ng, g->sorted, &pos[i]));
+    order[i] = i;
+  }
+  PetscCall(PetscSortIntWithArray(g->n, pos, order)); /* positions ascend with the destination rank */
+  PetscCall(PetscMalloc1((size_t)g->n * (size_t)g->nsnp + 1, &send));
+  for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)g->nsnp, g->m + (size_t)order[i] * (size_t)g->nsnp, g->nsnp));
+  for (PetscMPIInt k = 0, i = 0; k < g->size; k++) {
+    send_at[k] = i;
+    while (i < g->n && pos[i] < firsts[k + 1]) i++;
+    send_n[k] = i - send_at[k];
+  }
+  PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, pos, recv_n, recv_at, (void **)&recv_pos, &nrecv, "genotyped animals"));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv, "genotyped animals"));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " genotype rows came for %" PetscInt_FMT " animals", nrecv, g->nloc);
+  PetscCall(PetscMalloc1((size_t)g->nloc * (size_t)g->nsnp + 1, rows));
+  for (PetscCount k = 0; k < nrecv; k++)
+    PetscCall(PetscArraycpy(*rows + (size_t)(recv_pos[k] - g->first) * (size_t)g->nsnp, (int8_t *)recv + (size_t)k * (size_t)g->nsnp, g->nsnp));
+  PetscCall(PetscFree(recv));
+  PetscCall(PetscFree(recv_pos));
+  PetscCall(PetscFree(send));
+  PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
+  PetscCall(PetscFree3(firsts, order, pos));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GenotypesCreateBlockMatrix(Genotypes g, PetscInt columns, Mat *M)
+{
+  PetscFunctionBeginUser;
+  /* ng x ng: the columns split as the rows (what MatMatTransposeMult() makes) */
+  PetscCall(MatCreateDense(g->comm, g->nloc, columns == g->ng ? g->nloc : PETSC_DECIDE, g->ng, columns, NULL, M));
+  PetscCall(MatZeroEntries(*M));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* G = ZZ' / (2 sum p(1-p)), Z = M - 2p a block of SNPs at a time. */
+static PetscErrorCode ComputeG(Genotypes g, const int8_t rows[], Mat *G)
+{
+  PetscReal scale = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < g->nsnp; j++) scale += 2 * g->p[j] * (1 - g->p[j]);
+  g->stats.scale = scale;
+  PetscCall(GenotypesCreateBlockMatrix(g, g->ng, G));
+  for (PetscInt j0 = 0; j0 < g->nsnp; j0 += SNP_BLOCK) {
+    PetscInt     nb = PetscMin(SNP_BLOCK, g->nsnp - j0), lda;
+    Mat          Z, P;
+    PetscScalar *z;
+    PetscCall(GenotypesCreateBlockMatrix(g, nb, &Z));
+    PetscCall(MatDenseGetArrayWrite(Z, &z));
+    PetscCall(MatDenseGetLDA(Z, &lda));
+    for (PetscInt j = 0; j < nb; j++)
+      for (PetscInt i = 0; i < g->nloc; i++) {
+        int8_t c                       = rows[(size_t)i * (size_t)g->nsnp + (size_t)(j0 + j)];
+        z[(size_t)j * (size_t)lda + i] = c == GENOTYPE_MISSING ? 0 : c - 2 * g->p[j0 + j];
+      }
+    PetscCall(MatDenseRestoreArrayWrite(Z, &z));
+    PetscCall(MatMatTransposeMult(Z, Z, MAT_INITIAL_MATRIX, PETSC_DEFAULT, &P));
+    PetscCall(MatAXPY(*G, 1, P, SAME_NONZERO_PATTERN));
+    PetscCall(MatDestroy(&P));
+    PetscCall(MatDestroy(&Z));
+  }
+  PetscCall(MatScale(*G, 1 / scale));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The whole pedigree on every rank (parents, d = 1/alpha), and an order with parents before progeny. */
+typedef struct {
+  PetscInt   n, *sire, *dam, *order;
+  PetscReal *d, c[2];
+} FullPedigree;
+
+static PetscErrorCode GatherPedigree(Genotypes g, Pedigree pedigree, FullPedigree *fp)
+{
+  PetscInt         start, n, done = 0;
+  const PetscInt  *sire, *dam;
+  const PetscReal *alpha;
+  PetscMPIInt     *counts, *at, nn;
+  char            *placed;
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeGetLocal(pedigree, &start, &n, &sire, &dam, &alpha, NULL));
+  PetscCall(PedigreeGetParentCoefficients(pedigree, fp->c));
+  PetscCall(PetscMalloc2(g->size, &counts, g->size + 1, &at));
+  nn = (PetscMPIInt)n;
+  PetscCallMPI(MPI_Allgather(&nn, 1, MPI_INT, counts, 1, MPI_INT, g->comm));
+  at[0] = 0;
+  for (PetscMPIInt k = 0; k < g->size; k++) at[k + 1] = at[k] + counts[k];
+  fp->n = at[g->size];
+  PetscCall(PetscMalloc4(fp->n + 1, &fp->sire, fp->n + 1, &fp->dam, fp->n + 1, &fp->order, fp->n + 1, &fp->d));
+  PetscCallMPI(MPI_Allgatherv(sire, nn, MPIU_INT, fp->sire, counts, at, MPIU_INT, g->comm));
+  PetscCallMPI(MPI_Allgatherv(dam, nn, MPIU_INT, fp->dam, counts, at, MPIU_INT, g->comm));
+  PetscCallMPI(MPI_Allgatherv(alpha, nn, MPIU_REAL, fp->d, counts, at, MPIU_REAL, g->comm));
+  for (PetscInt i = 0; i < fp->n; i++) fp->d[i] = 1 / fp->d[i];
+  PetscCall(PetscFree2(counts, at));
+  PetscCall(PetscCalloc1(fp->n + 1, &placed));
+  while (done < fp->n) { /* one pass a generation out of order in the numbering (usually one pass) */
+    PetscInt before = done;
+    for (PetscInt i = 0; i < fp->n; i++) {
+      if (placed[i] || (fp->sire[i] >= 0 && !placed[fp->sire[i]]) || (fp->dam[i] >= 0 && !placed[fp->dam[i]])) continue;
+      placed[i]         = 1;
+      fp->order[done++] = i;
+    }
+    PetscCheck(done > before, PETSC_COMM_SELF, PETSC_ERR_PLIB, "the pedigree has a loop");
+  }
+  PetscCall(PetscFree(placed));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A22's rows of this rank, by Colleau (2002): A e_j = T D T' e_j over the ancestors of the genotyped
+   animals only (in parents-first order: T' e_j from progeny to parents, then T from parents to progeny). */
+static PetscErrorCode ComputeA22(Genotypes g, Pedigree pedigree, Mat *A22)
+{
+  FullPedigree fp;
+  PetscInt    *sub, *list, ns = 0, lda;
+  PetscReal   *v;
+  PetscScalar *a;
+
+  PetscFunctionBeginUser;
+  PetscCall(GatherPedigree(g, pedigree, &fp));
+  PetscCall(PetscMalloc2(fp.n + 1, &sub, fp.n + 1, &list));
+  for (PetscInt i = 0; i < fp.n; i++) sub[i] = -1;
+  for (PetscInt k = 0; k < g->ng; k++) sub[g->sorted[k]] = 0;
+  for (PetscInt k = fp.n - 1; k >= 0; k--) { /* ancestors: progeny before parents */
+    PetscInt i = fp.order[k];
+    if (sub[i] < 0) continue;
+    if (fp.sire[i] >= 0) sub[fp.sire[i]] = 0;
+    if (fp.dam[i] >= 0) sub[fp.dam[i]] = 0;
+  }
+  for (PetscInt k = 0; k < fp.n; k++)
+    if (!sub[fp.order[k]]) {
+      sub[fp.order[k]] = ns;
+      list[ns++]       = fp.order[k];
+    }
+  PetscCall(PetscMalloc1((size_t)ns * COLLEAU_BLOCK + 1, &v));
+  PetscCall(GenotypesCreateBlockMatrix(g, g->ng, A22));
+  PetscCall(MatDenseGetArrayWrite(*A22, &a));
+  PetscCall(MatDenseGetLDA(*A22, &lda));
+  for (PetscInt r0 = 0; r0 < g->nloc; r0 += COLLEAU_BLOCK) {
+    PetscInt nb = PetscMin(COLLEAU_BLOCK, g->nloc - r0);
+    PetscCall(PetscArrayzero(v, (size_t)ns * COLLEAU_BLOCK));
+    for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[g->sorted[g->first + r0 + b]] * COLLEAU_BLOCK + b] = 1;
+    for (PetscInt k = ns - 1; k >= 0; k--) {
+      PetscInt   i = list[k], s = fp.sire[i], d = fp.dam[i];
+      PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
+      if (s >= 0)
+        for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[s] * COLLEAU_BLOCK + b] += fp.c[0] * vi[b];
+      if (d >= 0)
+        for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[d] * COLLEAU_BLOCK + b] += fp.c[1] * vi[b];
+    }
+    for (PetscInt k = 0; k < ns; k++) {
+      PetscInt   i = list[k], s = fp.sire[i], d = fp.dam[i];
+      PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
+      for (PetscInt b = 0; b < nb; b++) vi[b] *= fp.d[i];
+      if (s >= 0)
+        for (PetscInt b = 0; b < nb; b++) vi[b] += fp.c[0] * v[(size_t)sub[s] * COLLEAU_BLOCK + b];
+      if (d >= 0)
+        for (PetscInt b = 0; b < nb; b++) vi[b] += fp.c[1] * v[(size_t)sub[d] * COLLEAU_BLOCK + b];
+    }
+    for (PetscInt k = 0; k < g->ng; k++)
+      for (PetscInt b = 0; b < nb; b++) a[(size_t)k * (size_t)lda + (size_t)(r0 + b)] = v[(size_t)sub[g->sorted[k]] * COLLEAU_BLOCK + b];
+  }
+  PetscCall(MatDenseRestoreArrayWrite(*A22, &a));
+  PetscCall(PetscFree(v));
+  PetscCall(PetscFree2(sub, list));
+  PetscCall(PetscFree4(fp.sire, fp.dam, fp.order, fp.d));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Means of the diagonals and off-diagonals of G and A22, and the correlation of their off-diagonals. */
+static PetscErrorCode CompareGA22(Genotypes g, Mat G, Mat A22)
+{
+  const PetscScalar *x, *y;
+  PetscInt           ldx, ldy;
+  PetscReal          s[7] = {0}; /* diag G, diag A, sum g, sum a, gg, aa, ga over the off-diagonals */
+  PetscReal          n = (PetscReal)g->ng, m = n * (n - 1);
+
+  PetscFunctionBeginUser;
+  PetscCall(MatDenseGetArrayRead(G, &x));
+  PetscCall(MatDenseGetArrayRead(A22, &y));
+  PetscCall(MatDenseGetLDA(G, &ldx));
+  PetscCall(MatDenseGetLDA(A22, &ldy));
+  for (PetscInt j = 0; j < g->ng; j++)
+    for (PetscInt i = 0; i < g->nloc; i++) {
+      PetscReal gv = x[(size_t)j * (size_t)ldx + i], av = y[(size_t)j * (size_t)ldy + i];
+      if (j == g->first + i) {
+        s[0] += gv;
+        s[1] += av;
+        continue;
+      }
+      s[2] += gv;
+      s[3] += av;
+      s[4] += gv * gv;
+      s[5] += av * av;
+      s[6] += gv * av;
+    }
+  PetscCall(MatDenseRestoreArrayRead(G, &x));
+  PetscCall(MatDenseRestoreArrayRead(A22, &y));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 7, MPIU_REAL, MPI_SUM, g->comm));
+  g->stats.mean_diag_g      = s[0] / n;
+  g->stats.mean_diag_a22    = s[1] / n;
+  g->stats.mean_offdiag_g   = m > 0 ? s[2] / m : 0;
+  g->stats.mean_offdiag_a22 = m > 0 ? s[3] / m : 0;
+  {
+    PetscReal vg = s[4] / m - PetscSqr(s[2] / m), va = s[5] / m - PetscSqr(s[3] / m), cov = s[6] / m - s[2] * s[3] / (m * m);
+    g->stats.correlation = m > 0 && vg > 0 && va > 0 ? cov / PetscSqrtReal(vg * va) : 0;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* G <- a + b ((1 - blend) G + blend A22 + gamma I), a and b by tuning (0 and 1 without). */
+static PetscErrorCode BlendAndTune(Genotypes g, Mat G, Mat A22)
+{
+  const ModelGenotypes *o  = &g->opts;
+  const GenotypesStats *s  = &g->stats;
+  PetscReal             md = (1 - o->blend) * s->mean_diag_g + o->blend * s->mean_diag_a22 + o->gamma;
+  PetscReal             mo = (1 - o->blend) * s->mean_offdiag_g + o->blend * s->mean_offdiag_a22;
+  PetscReal             a = 0, b = 1;
+  PetscScalar          *x;
+  PetscInt              lda;
+
+  PetscFunctionBeginUser;
+  if (o->tune && g->ng > 1) {
+    PetscCheck(md != mo, g->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": G cannot be tuned to A22 (its mean diagonal equals its mean off-diagonal)",
+               g->model_path, o->line);
+    b = (s->mean_diag_a22 - s->mean_offdiag_a22) / (md - mo);
+    a = s->mean_diag_a22 - b * md;
+  }
+  g->stats.tune_a = a;
+  g->stats.tune_b = b;
+  PetscCall(MatScale(G, (1 - o->blend) * b));
+  PetscCall(MatAXPY(G, o->blend * b, A22, SAME_NONZERO_PATTERN));
+  PetscCall(MatShift(G, o->gamma * b));
+  PetscCall(MatDenseGetArray(G, &x));
+  PetscCall(MatDenseGetLDA(G, &lda));
+  for (PetscInt j = 0; j < g->ng; j++)
+    for (PetscInt i = 0; i < g->nloc; i++) x[(size_t)j * (size_t)lda + i] += a;
+  PetscCall(MatDenseRestoreArray(G, &x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* OUT: the rows of IN (any row layout) in the genotyped animals' layout. ScaLAPACK's matrices come back
+   from MatConvert() with PETSc's default split of the rows. */
+static PetscErrorCode RedistributeRows(Genotypes g, Mat in, Mat *out)
+{
+  const PetscInt    *from, *to;
+  PetscInt           lo, hi, lda, ng = g->ng;
+  PetscMPIInt       *send_n, *send_at, *recv_n, *recv_at;
+  PetscReal         *send, *recv, *y;
+  const PetscScalar *x;
+  PetscCount         nrecv;
+  MPI_Datatype       rowtype;
+
+  PetscFunctionBeginUser;
+  PetscCall(GenotypesCreateBlockMatrix(g, ng, out));
+  PetscCall(MatGetOwnershipRanges(in, &from));
+  PetscCall(MatGetOwnershipRanges(*out, &to));
+  lo = from[g->rank];
+  hi = from[g->rank + 1];
+  PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
+  for (PetscMPIInt k = 0; k < g->size; k++) { /* rows lo..hi-1 here, rows to[k]..to[k+1]-1 to rank k */
+    PetscInt a = PetscMax(lo, to[k]), b = PetscMin(hi, to[k + 1]);
+    send_at[k] = (PetscMPIInt)(PetscMin(a, hi) - lo);
+    send_n[k]  = (PetscMPIInt)PetscMax(0, b - a);
+  }
+  PetscCall(PetscMalloc1((size_t)(hi - lo) * (size_t)ng + 1, &send));
+  PetscCall(MatDenseGetArrayRead(in, &x));
+  PetscCall(MatDenseGetLDA(in, &lda));
+  for (PetscInt i = 0; i < hi - lo; i++)
+    for (PetscInt j = 0; j < ng; j++) send[(size_t)i * (size_t)ng + (size_t)j] = x[(size_t)j * (size_t)lda + (size_t)i];
+  PetscCall(MatDenseRestoreArrayRead(in, &x));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)ng, MPIU_REAL, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCall(HendersonExchange(g->comm, rowtype, sizeof(PetscReal) * (size_t)ng, send_n, send_at, send, recv_n, recv_at, (void **)&recv, &nrecv, "dense rows"));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " rows came for %" PetscInt_FMT, nrecv, g->nloc);
+  PetscCall(MatDenseGetArrayWrite(*out, &y));
+  PetscCall(MatDenseGetLDA(*out, &lda));
+  for (PetscInt i = 0; i < g->nloc; i++) /* in rank order, that is row order */
+    for (PetscInt j = 0; j < ng; j++) y[(size_t)j * (size_t)lda + (size_t)i] = recv[(size_t)i * (size_t)ng + (size_t)j];
+  PetscCall(MatDenseRestoreArrayWrite(*out, &y));
+  PetscCall(PetscFree(recv));
+  PetscCall(PetscFree(send));
+  PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* M^-1 (same rows) and log|M| by ScaLAPACK's Cholesky factorization and solves with I. */
+static PetscErrorCode InvertSPD(Genotypes g, Mat M, const char what[], Mat *Minv, PetscReal *logdet)
+{
+  Mat                S, Id, X, Y;
+  Vec                diag;
+  PetscErrorCode     ierr;
+  PetscInt           lo, hi;
+  const PetscScalar *d;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatConvert(M, MATSCALAPACK, MAT_INITIAL_MATRIX, &S));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = MatCholeskyFactor(S, NULL, NULL);
+  PetscCall(PetscPopErrorHandler());
+  if (ierr) PetscCall(MatDestroy(&S));
+  PetscCheck(!ierr, g->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": %s is not positive definite (blend it with A22, add gamma I, or check the genotypes)",
+             g->model_path, g->opts.line, what);
+  PetscCall(MatCreateVecs(S, NULL, &diag));
+  PetscCall(MatGetDiagonal(S, diag));
+  PetscCall(VecGetOwnershipRange(diag, &lo, &hi));
+  PetscCall(VecGetArrayRead(diag, &d));
+  *logdet = 0;
+  for (PetscInt i = 0; i < hi - lo; i++) *logdet += 2 * PetscLogReal(PetscAbsScalar(d[i]));
+  PetscCall(VecRestoreArrayRead(diag, &d));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, logdet, 1, MPIU_REAL, MPI_SUM, g->comm));
+  PetscCall(VecDestroy(&diag));
+  PetscCall(GenotypesCreateBlockMatrix(g, g->ng, &X));
+  PetscCall(MatShift(X, 1));
+  PetscCall(MatConvert(X, MATSCALAPACK, MAT_INITIAL_MATRIX, &Id));
+  PetscCall(MatDestroy(&X));
+  PetscCall(MatDuplicate(Id, MAT_DO_NOT_COPY_VALUES, &X));
+  PetscCall(MatMatSolve(S, Id, X));
+  PetscCall(MatConvert(X, MATDENSE, MAT_INITIAL_MATRIX, &Y));
+  PetscCall(RedistributeRows(g, Y, Minv));
+  PetscCall(MatDestroy(&Y));
+  PetscCall(MatDestroy(&X));
+  PetscCall(MatDestroy(&Id));
+  PetscCall(MatDestroy(&S));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* This rank's rows of M as a column-major nloc x ng array (a copy). */
+static PetscErrorCode LocalRows(Genotypes g, Mat M, PetscReal **rows)
+{
+  const PetscScalar *x;
+  PetscInt           lda;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1((size_t)g->nloc * (size_t)g->ng + 1, rows));
+  PetscCall(MatDenseGetArrayRead(M, &x));
+  PetscCall(MatDenseGetLDA(M, &lda));
+  for (PetscInt j = 0; j < g->ng; j++) PetscCall(PetscArraycpy(*rows + (size_t)j * (size_t)g->nloc, x + (size_t)j * (size_t)lda, g->nloc));
+  PetscCall(MatDenseRestoreArrayRead(M, &x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
+{
+  int8_t    *rows;
+  Mat        G, A22, Ginv, A22inv = NULL;
+  PetscReal *a22inv = NULL;
+
+  double t0 = HendersonSeconds(), t1, t2;
+
+  PetscFunctionBeginUser;
+  PetscCall(SortAnimals(g));
+  PetscCall(MoveRows(g, &rows));
+  PetscCall(ComputeG(g, rows, &G));
+  PetscCall(PetscFree(rows));
+  t1 = HendersonSeconds();
+  PetscCall(ComputeA22(g, pedigree, &A22));
+  PetscCall(CompareGA22(g, G, A22));
+  t2 = HendersonSeconds();
+  PetscCall(BlendAndTune(g, G, A22));
+  if (g->opts.apy)
+    PetscCall(GenotypesInvertAPY(g, pedigree, G, &Ginv, &g->stats.logdet_g));
+  else
+    PetscCall(InvertSPD(g, G, g->pedigree_file ? "the blended and tuned G" : "G (with blend and gamma)", &Ginv, &g->stats.logdet_g));
+  if (g->pedigree_file) { /* GBLUP's "pedigree" is the genotyped founders: A22 = I */
+    PetscCall(InvertSPD(g, A22, "A22", &A22inv, &g->stats.logdet_a22));
+    PetscCall(LocalRows(g, A22inv, &a22inv));
+  }
+  PetscCall(PetscFree(g->D));
+  PetscCall(LocalRows(g, Ginv, &g->D));
+  g->stats.seconds_g       = (PetscReal)(t1 - t0);
+  g->stats.seconds_a22     = (PetscReal)(t2 - t1);
+  g->stats.seconds_inverse = (PetscReal)(HendersonSeconds() - t2);
+  for (size_t k = 0; k < (size_t)g->nloc * (size_t)g->ng; k++) g->D[k] = g->opts.tau * g->D[k] - (a22inv ? g->opts.omega * a22inv[k] : 0);
+  if (!a22inv)
+    for (PetscInt i = 0; i < g->nloc; i++) g->D[(size_t)(g->first + i) * (size_t)g->nloc + i] -= g->opts.omega;
+  PetscCall(PetscFree(a22inv));
+  PetscCall(MatDestroy(&A22inv));
+  PetscCall(MatDestroy(&Ginv));
+  PetscCall(MatDestroy(&A22));
+  PetscCall(MatDestroy(&G));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
