@@ -277,6 +277,23 @@ static PetscErrorCode EvaluationChooseOperator(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* G that does not look like A22 (correlation of the off-diagonals below 0.5) is a sign of IDs mixed up
+   between the genotypes and the pedigree. */
+static PetscErrorCode EvaluationCheckGenomic(Evaluation ev)
+{
+  GenotypesStats s;
+  const char    *pedigree;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
+  if (!ev->genotypes || !pedigree) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(GenotypesGetStats(ev->genotypes, &s));
+  if (s.setup && s.correlation < 0.5)
+    PetscCall(EvaluationWarn(ev, "the off-diagonals of G and A22 correlate at %.3f (below 0.5): are the genotypes' IDs those of the pedigree?",
+                             (double)s.correlation));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationAssemble(Evaluation ev)
 {
   double start;
@@ -296,6 +313,7 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   }
   PetscCall(EvaluationChooseOperator(ev));
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->nrel, ev->rel));
+  PetscCall(EvaluationCheckGenomic(ev));
   if (ev->estimable_check) PetscCall(EvaluationCheckEstimable(ev));
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
@@ -323,6 +341,7 @@ PetscErrorCode EvaluationReassemble(Evaluation ev)
     PetscCall(MMESetType(ev->mme, name));
   }
   PetscCall(MMEAssemble(ev->mme, ev->model, ev->equations, ev->records, ev->nrel, ev->rel));
+  PetscCall(EvaluationCheckGenomic(ev));
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_ASSEMBLE, start));
   PetscCall(PetscLogStagePop());
   PetscFunctionReturn(PETSC_SUCCESS);
