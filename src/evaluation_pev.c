@@ -123,8 +123,9 @@ PetscErrorCode EvaluationEffectInbreeding(Evaluation ev, const ModelEffect *effe
 }
 
 /* The reliability 1 - PEV / VARIANCE, in [0, 1]. Exact PEV never exceeds the prior variance but for
-   rounding; a sampled one can (its relative error is sqrt(2/N)): such a PEV is set to the prior variance,
-   its reliability to 0, and counted (ev->pev_clipped, in the summary). NaN (not estimable) stays NaN. */
+   rounding (or where the prior is approximate: ungenotyped animals in single step, relationship.h), and
+   is never changed; a sampled one can (its relative error is sqrt(2/N)): such a PEV is set to the prior
+   variance, its reliability to 0, and counted (ev->pev_clipped, in the summary). NaN (not estimable) stays NaN. */
 PetscErrorCode EvaluationReliability(Evaluation ev, PetscReal variance, PetscReal *pev, PetscReal *sep, PetscReal *reliability)
 {
   PetscFunctionBeginUser;
@@ -133,6 +134,7 @@ PetscErrorCode EvaluationReliability(Evaluation ev, PetscReal variance, PetscRea
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   *reliability = 1 - *pev / variance;
+  if (*reliability < 0 && ev->pev_method == PEV_METHOD_EXACT) *reliability = 0;
   if (*reliability < 0) {
     if (*reliability < -1e-9) ev->pev_clipped++; /* beyond rounding */
     *reliability = 0;
@@ -143,8 +145,9 @@ PetscErrorCode EvaluationReliability(Evaluation ev, PetscReal variance, PetscRea
 }
 
 /* Collective. This rank's rows of the accuracy of effect E (or of its GROUPS), from diag(C^-1): pev, sep and,
-   for random effects, reliability = 1 - pev / ((1 + F) sigma2), sigma2 the effect's G0 diagonal for the
-   column (trait, coefficient), F = 0 for iid effects (RELIABILITY NULL otherwise). */
+   for random effects, reliability = 1 - pev / (K_ii sigma2), sigma2 the effect's G0 diagonal for the
+   column (trait, coefficient), K_ii the relationship's diagonal: 1 + F (pedigree), 1 (iid), Gt_ii for a
+   genotyped animal in single step (RELIABILITY NULL otherwise). */
 PetscErrorCode EvaluationEffectAccuracy(Evaluation ev, PetscInt e, PetscBool groups, PetscInt rstart, PetscInt rend, PetscReal **pev, PetscReal **sep,
                                         PetscReal **reliability)
 {
@@ -170,9 +173,9 @@ PetscErrorCode EvaluationEffectAccuracy(Evaluation ev, PetscInt e, PetscBool gro
   *reliability = NULL;
   if (effect->kind == MODEL_EFFECT_RANDOM && !groups) {
     const ModelGroup *group;
-    PetscReal        *F = NULL;
+    PetscReal        *K = NULL;
     PetscCall(ModelGetGroup(ev->model, effect->group, &group));
-    PetscCall(EvaluationEffectInbreeding(ev, effect, lo, hi, &F));
+    PetscCall(RelationshipGetDiagonal(ev->rel[effect->group], lo, hi, &K));
     PetscCall(PetscCalloc1((hi - lo) * columns + 1, reliability));
     for (PetscInt l = lo; l < hi; l++)
       for (PetscInt t = 0; t < ntraits; t++) {
@@ -180,11 +183,11 @@ PetscErrorCode EvaluationEffectAccuracy(Evaluation ev, PetscInt e, PetscBool gro
         if (i < 0) continue;
         for (PetscInt c = 0; c < ncoef; c++) {
           PetscInt  k = effect->position + i * ncoef + c, at = (l - lo) * columns + t * ncoef + c;
-          PetscReal variance = group->covariance[k * group->dim + k] * (1 + (F ? F[l - lo] : 0));
+          PetscReal variance = group->covariance[k * group->dim + k] * (K ? K[l - lo] : 1);
           PetscCall(EvaluationReliability(ev, variance, &(*pev)[at], &(*sep)[at], &(*reliability)[at]));
         }
       }
-    PetscCall(PetscFree(F));
+    PetscCall(PetscFree(K));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -34,6 +34,7 @@ PetscErrorCode GenotypesDestroy(Genotypes *genotypes)
   PetscCall(PetscFree(g->animal));
   PetscCall(PetscFree(g->sorted));
   PetscCall(PetscFree(g->D));
+  PetscCall(PetscFree(g->gdiag));
   PetscCall(PetscFree(g));
   *genotypes = NULL;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -577,6 +578,15 @@ PetscErrorCode GenotypesGetBlock(Genotypes g, PetscInt *ng, const PetscInt **ani
   if (first) *first = g->first;
   if (nlocal) *nlocal = g->nloc;
   if (D) *D = g->D;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GenotypesGetDiagonal(Genotypes g, PetscInt *ng, const PetscReal **diag)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(g->stats.setup, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "call GenotypesSetUp() first");
+  *ng   = g->ng;
+  *diag = g->gdiag;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

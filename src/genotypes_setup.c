@@ -297,6 +297,23 @@ static PetscErrorCode BlendAndTune(Genotypes g, Mat G, Mat A22)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Gt's diagonal on every rank (the prior variances of the genotyped animals, for reliabilities). */
+static PetscErrorCode GatherDiagonal(Genotypes g, Mat G)
+{
+  const PetscScalar *x;
+  PetscInt           lda;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(g->gdiag));
+  PetscCall(PetscCalloc1(g->ng + 1, &g->gdiag));
+  PetscCall(MatDenseGetArrayRead(G, &x));
+  PetscCall(MatDenseGetLDA(G, &lda));
+  for (PetscInt i = 0; i < g->nloc; i++) g->gdiag[g->first + i] = x[(size_t)(g->first + i) * (size_t)lda + (size_t)i];
+  PetscCall(MatDenseRestoreArrayRead(G, &x));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, g->gdiag, (PetscMPIInt)g->ng, MPIU_REAL, MPI_SUM, g->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* OUT: the rows of IN (any row layout) in the genotyped animals' layout. ScaLAPACK's matrices come back
    from MatConvert() with PETSc's default split of the rows. */
 static PetscErrorCode RedistributeRows(Genotypes g, Mat in, Mat *out)
@@ -417,6 +434,7 @@ PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
   PetscCall(CompareGA22(g, G, A22));
   t2 = HendersonSeconds();
   PetscCall(BlendAndTune(g, G, A22));
+  PetscCall(GatherDiagonal(g, G));
   if (g->opts.apy)
     PetscCall(GenotypesInvertAPY(g, pedigree, G, &Ginv, &g->stats.logdet_g));
   else

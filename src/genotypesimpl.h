@@ -30,6 +30,7 @@ struct _p_Genotypes {
   PetscInt       ng, first, nloc; /* genotyped animals; this rank's rows of the block */
   PetscInt      *sorted;          /* ng pedigree indices, ascending */
   PetscReal     *D;               /* nloc x ng column-major */
+  PetscReal     *gdiag;           /* ng: Gt's diagonal, every rank */
   GenotypesStats stats;
 };
 

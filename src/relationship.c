@@ -382,6 +382,16 @@ PetscErrorCode RelationshipSample(Relationship r, uint64_t seed, uint64_t sample
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode RelationshipGetDiagonal(Relationship r, PetscInt lo, PetscInt hi, PetscReal **K)
+{
+  PetscFunctionBeginUser;
+  PetscCall(RelationshipGetInbreeding(r, lo, hi, K));
+  if (!*K) PetscFunctionReturn(PETSC_SUCCESS);
+  for (PetscInt l = lo; l < hi; l++) (*K)[l - lo] += 1;
+  if (r->ops->diagonal) PetscCall(r->ops->diagonal(r, lo, hi, *K));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RelationshipGetInbreeding(Relationship r, PetscInt lo, PetscInt hi, PetscReal **F)
 {
   PetscFunctionBeginUser;

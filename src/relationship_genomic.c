@@ -184,6 +184,21 @@ static PetscErrorCode RelationshipInbreeding_Genomic(Relationship r, PetscInt lo
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Gt_ii of the genotyped animals among the levels LO..HI-1 (every rank knows the genotyped animals; the
+   diagonal's values come from their owners). */
+static PetscErrorCode RelationshipDiagonal_Genomic(Relationship r, PetscInt lo, PetscInt hi, PetscReal K[])
+{
+  GenomicTerm     *t = (GenomicTerm *)r->data;
+  const PetscReal *gdiag;
+  PetscInt         ng;
+
+  PetscFunctionBeginUser;
+  PetscCall(GenotypesGetDiagonal(r->genotypes, &ng, &gdiag));
+  for (PetscInt k = 0; k < ng; k++)
+    if (t->animal[k] >= lo && t->animal[k] < hi) K[t->animal[k] - lo] = gdiag[k];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* log|H| needs tau = omega = 1 (and the pedigree's: no unknown-parent groups); no sampling from H here. */
 static PetscErrorCode RelationshipHasOperation_Genomic(Relationship r, RelationshipOperation op, PetscBool *has)
 {
@@ -251,6 +266,7 @@ PetscErrorCode RelationshipCreate_Genomic(Relationship r)
   r->ops->structure     = RelationshipStructure_Genomic;
   r->ops->logdet        = RelationshipLogDet_Genomic;
   r->ops->inbreeding    = RelationshipInbreeding_Genomic;
+  r->ops->diagonal      = RelationshipDiagonal_Genomic;
   r->ops->hasoperation  = RelationshipHasOperation_Genomic;
   r->ops->whynot        = RelationshipWhyNot_Genomic;
   r->ops->view          = RelationshipView_Genomic;

@@ -8,7 +8,9 @@
    core, which is the exact G^-1. Rank 0 then does it all densely and independently: the quality
    control, G by VanRaden's first method, A by the tabular method, A22, the blending and tuning, H^-1 =
    A^-1 + [0 0; 0 Gt^-1 - A22^-1] by LAPACK inverses, the MME and its solution. The animals'
-   solutions and the herd differences must agree. */
+   solutions and the herd differences must agree. With -test_traits 2: two correlated traits, H ⊗ G0.
+   With -test_reml: AI-REML rounds, and its log L at its estimates against the dense REML log-likelihood
+   with var(u) = H sigma2a (log|H| = log|A| + log|Gt| - log|A22| in the program). */
 #include "testing.h"
 #include <math.h>
 #include <string.h>
@@ -23,14 +25,15 @@ static char work_dir[HENDERSON_MAX_PATH] = ".";
 #define NRECORDS 180
 #define NALL (NPED + NEXTRA)
 
-static const double sigma2a = 2.0, sigma2e = 5.0;
+static PetscInt      ntraits = 1;
+static const double G0[4] = {2.0, 0.8, 0.8, 3.0}, R0[4] = {5.0, 1.5, 1.5, 6.0}; /* one trait: the first entries */
 
 typedef struct {
   PetscInt sire[NALL], dam[NALL];
   PetscInt geno[NGENO + NEXTRA]; /* animals (indices into 0..NALL-1) */
   int8_t   m[NGENO + NEXTRA][NSNP];
   PetscInt herd[NRECORDS], animal[NRECORDS];
-  double   y[NRECORDS];
+  double   y[NRECORDS][2];
 } Simulation;
 
 static void AnimalID(PetscInt i, char id[16])
@@ -67,22 +70,23 @@ static PetscErrorCode WriteFiles(const Simulation *s)
   fclose(fp);
   snprintf(path, sizeof(path), "%s/data.txt", work_dir);
   fp = fopen(path, "w");
-  fprintf(fp, "animal herd y\n");
+  fprintf(fp, "animal herd y y2\n");
   for (PetscInt r = 0; r < NRECORDS; r++) {
     AnimalID(s->animal[r], id);
-    fprintf(fp, "%s H%d %.10f\n", id, (int)s->herd[r], s->y[r]);
+    fprintf(fp, "%s H%d %.10f %.10f\n", id, (int)s->herd[r], s->y[r][0], s->y[r][1]);
   }
   fclose(fp);
-  snprintf(path, sizeof(path), "%s/model.txt", work_dir);
-  fp = fopen(path, "w");
-  fprintf(fp, "data data.txt\npedigree pedigree.txt\ngenotypes genotypes.txt\ntrait y\nfixed herd\nrandom animal pedigree %g\nresidual %g\noutput exact.h5\n",
-          sigma2a, sigma2e);
-  fclose(fp);
-  snprintf(path, sizeof(path), "%s/model_apy.txt", work_dir);
-  fp = fopen(path, "w");
-  fprintf(fp, "data data.txt\npedigree pedigree.txt\ngenotypes genotypes.txt apy %d\ntrait y\nfixed herd\nrandom animal pedigree %g\nresidual %g\noutput apy.h5\n",
-          NGENO + NEXTRA, sigma2a, sigma2e);
-  fclose(fp);
+  for (int apy = 0; apy < 2; apy++) {
+    snprintf(path, sizeof(path), "%s/%s", work_dir, apy ? "model_apy.txt" : "model.txt");
+    fp = fopen(path, "w");
+    fprintf(fp, "data data.txt\npedigree pedigree.txt\n");
+    if (apy) fprintf(fp, "genotypes genotypes.txt apy %d\n", NGENO + NEXTRA);
+    else fprintf(fp, "genotypes genotypes.txt\n");
+    if (ntraits == 1) fprintf(fp, "trait y\nfixed herd\nrandom animal pedigree %g\nresidual %g\n", G0[0], R0[0]);
+    else fprintf(fp, "trait y\ntrait y2\nfixed herd\nrandom animal pedigree %g %g %g\nresidual %g %g %g\n", G0[0], G0[2], G0[3], R0[0], R0[2], R0[3]);
+    fprintf(fp, "output %s\n", apy ? "apy.h5" : "exact.h5");
+    fclose(fp);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -112,7 +116,8 @@ static PetscErrorCode Simulate(Simulation *s)
   for (PetscInt rr = 0; rr < NRECORDS; rr++) { /* the last 20 of the pedigree without records; a few extra animals with */
     s->animal[rr] = rr < NRECORDS - 3 ? perm[20 + TestRandomInt(&r, NPED - 20)] : NPED + rr - (NRECORDS - 3);
     s->herd[rr]   = TestRandomInt(&r, NHERD);
-    s->y[rr]      = 10 + s->herd[rr] + 2 * TestRandomNormal(&r);
+    s->y[rr][0]   = 10 + s->herd[rr] + 2 * TestRandomNormal(&r);
+    s->y[rr][1]   = 3 - s->herd[rr] + s->y[rr][0] / 4 + 2 * TestRandomNormal(&r);
   }
   PetscCall(WriteFiles(s));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -179,26 +184,64 @@ static PetscErrorCode DenseHinv(const Simulation *s, PetscReal *Hinv)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The MME [X'X X'Z; Z'X Z'Z + H^-1 sigma2e/sigma2a] (herds, then animals) and a solution. */
-static PetscErrorCode DenseSolve(const Simulation *s, PetscReal *x)
+/* The MME [X'R^-1X X'R^-1Z; Z'R^-1X Z'R^-1Z + H^-1 (x) G0^-1] (herds, then animals; traits within) and a
+   solution; with PEV (not NULL) the diagonal of C^-1 (C is of full rank here: no mean beside the herds). */
+static PetscErrorCode DenseSolve(const Simulation *s, PetscReal *x, PetscReal *pev)
 {
-  const PetscInt n = NHERD + NALL;
-  PetscReal     *C, *rhs, *Hinv;
+  const PetscInt T = ntraits, n = (NHERD + NALL) * T;
+  PetscReal     *C, *rhs, *Hinv, Ri[4], Gi[4];
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc3(n * n, &C, n, &rhs, NALL * NALL, &Hinv));
   PetscCall(DenseHinv(s, Hinv));
+  for (PetscInt k = 0; k < T * T; k++) {
+    Ri[k] = T == 1 ? R0[0] : R0[k];
+    Gi[k] = T == 1 ? G0[0] : G0[k];
+  }
+  PetscCall(TestInverseSPD(T, Ri));
+  PetscCall(TestInverseSPD(T, Gi));
   for (PetscInt r = 0; r < NRECORDS; r++) {
-    PetscInt e[2] = {s->herd[r], NHERD + s->animal[r]};
-    for (int k = 0; k < 2; k++) {
-      rhs[e[k]] += s->y[r];
-      for (int l = 0; l < 2; l++) C[e[k] * n + e[l]] += 1;
-    }
+    PetscInt e[2] = {s->herd[r] * T, (NHERD + s->animal[r]) * T};
+    for (int k = 0; k < 2; k++)
+      for (PetscInt t = 0; t < T; t++) {
+        for (PetscInt u = 0; u < T; u++) rhs[e[k] + t] += Ri[t * T + u] * s->y[r][u];
+        for (int l = 0; l < 2; l++)
+          for (PetscInt u = 0; u < T; u++) C[(e[k] + t) * n + e[l] + u] += Ri[t * T + u];
+      }
   }
   for (PetscInt i = 0; i < NALL; i++)
-    for (PetscInt j = 0; j < NALL; j++) C[(NHERD + i) * n + NHERD + j] += Hinv[i * NALL + j] * sigma2e / sigma2a;
+    for (PetscInt j = 0; j < NALL; j++)
+      for (PetscInt t = 0; t < T; t++)
+        for (PetscInt u = 0; u < T; u++) C[((NHERD + i) * T + t) * n + (NHERD + j) * T + u] += Hinv[i * NALL + j] * Gi[t * T + u];
   PetscCall(TestSolvePSD(n, C, rhs, x));
+  if (pev) {
+    PetscCall(TestInverseSPD(n, C));
+    for (PetscInt k = 0; k < n; k++) pev[k] = C[k * n + k];
+  }
   PetscCall(PetscFree3(C, rhs, Hinv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -pev exact: the animals' PEV against the dense inverse. */
+static PetscErrorCode ComparePEV(TestCounter *c, const PetscReal pev[], const char path[])
+{
+  TestSolution animal;
+  char         id[16];
+  PetscInt     bad = 0;
+  PetscReal    worst = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(TestSolutionLoad(path, "animal", "pev", &animal));
+  for (PetscInt i = 0; i < NALL; i++)
+    for (PetscInt t = 0; t < ntraits; t++) {
+      PetscReal v, want = pev[(NHERD + i) * ntraits + t];
+      AnimalID(i, id);
+      v     = TestSolutionGet(&animal, id, t);
+      worst = PetscMax(worst, PetscAbsReal(v - want));
+      if (!TestClose(v, want)) bad++;
+    }
+  TestCheck(c, bad == 0, "PEV of %d animals against the dense C^-1 with H^-1: %" PetscInt_FMT " differ (largest difference %.3g)", NALL, bad, (double)worst);
+  PetscCall(TestSolutionDestroy(&animal));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -212,24 +255,78 @@ static PetscErrorCode Compare(TestCounter *c, const PetscReal x[], const char pa
   PetscFunctionBeginUser;
   PetscCall(TestSolutionLoad(path, "animal", "value", &animal));
   PetscCall(TestSolutionLoad(path, "herd", "value", &herd));
-  for (PetscInt i = 0; i < NALL; i++) {
-    PetscReal v;
-    AnimalID(i, id);
-    v = TestSolutionGet(&animal, id, 0);
-    worst = PetscMax(worst, PetscAbsReal(v - x[NHERD + i]));
-    if (!TestClose(v, x[NHERD + i])) bad++;
-  }
+  for (PetscInt i = 0; i < NALL; i++)
+    for (PetscInt t = 0; t < ntraits; t++) {
+      PetscReal v, want = x[(NHERD + i) * ntraits + t];
+      AnimalID(i, id);
+      v     = TestSolutionGet(&animal, id, t);
+      worst = PetscMax(worst, PetscAbsReal(v - want));
+      if (!TestClose(v, want)) bad++;
+    }
   TestCheck(c, bad == 0 && animal.n == NALL, "%s: %" PetscInt_FMT " animals, %" PetscInt_FMT " differ from the dense H^-1 MME (largest difference %.3g)", what,
             animal.n, bad, (double)worst);
-  for (PetscInt h = 1; h < NHERD; h++) {
-    char l0[8], lh[8];
-    snprintf(l0, sizeof(l0), "H0");
-    snprintf(lh, sizeof(lh), "H%d", (int)h);
-    if (!TestClose(TestSolutionGet(&herd, lh, 0) - TestSolutionGet(&herd, l0, 0), x[h] - x[0])) bad++;
-  }
+  for (PetscInt h = 1; h < NHERD; h++)
+    for (PetscInt t = 0; t < ntraits; t++) {
+      char lh[8];
+      snprintf(lh, sizeof(lh), "H%d", (int)h);
+      if (!TestClose(TestSolutionGet(&herd, lh, t) - TestSolutionGet(&herd, "H0", t), x[h * ntraits + t] - x[t])) bad++;
+    }
   TestCheck(c, bad == 0, "%s: the herd differences agree", what);
   PetscCall(TestSolutionDestroy(&animal));
   PetscCall(TestSolutionDestroy(&herd));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* REML as `henderson reml` does it (the assembled operator), then its log L against the dense one. */
+static PetscErrorCode RunREML(TestCounter *c, const Simulation *s)
+{
+  char       path[HENDERSON_MAX_PATH + 32];
+  Evaluation ev;
+  REML       r;
+
+  PetscFunctionBeginUser;
+  snprintf(path, sizeof(path), "%s/model.txt", work_dir);
+  PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled"));
+  PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
+  PetscCall(EvaluationLoadModel(ev, path));
+  PetscCall(EvaluationRead(ev));
+  PetscCall(EvaluationPedigree(ev));
+  PetscCall(EvaluationNumber(ev));
+  PetscCall(EvaluationAssemble(ev));
+  PetscCall(REMLCreate(PETSC_COMM_WORLD, &r));
+  PetscCall(REMLSetFromOptions(r));
+  PetscCall(REMLRun(r, ev));
+  PetscCall(EvaluationReassemble(ev));
+  PetscCall(EvaluationSolve(ev));
+  PetscCall(EvaluationSetWriteHook(ev, REMLWriteOutput, r));
+  PetscCall(EvaluationWrite(ev, NULL));
+  PetscCall(REMLDestroy(&r));
+  PetscCall(EvaluationDestroy(&ev));
+  if (s) { /* rank 0 */
+    PetscReal  logL, dense, *X, *Z, *G, *R, *y, *va, *ve;
+    PetscInt   rows, columns;
+    const PetscInt n = NRECORDS;
+    snprintf(path, sizeof(path), "%s/exact.h5", work_dir);
+    PetscCall(OutputReadAttribute(path, "/variance", "log_likelihood", &logL));
+    PetscCall(OutputReadDataset(path, "/variance/animal", &rows, &columns, &va));
+    PetscCall(OutputReadDataset(path, "/variance/residual", &rows, &columns, &ve));
+    PetscCall(PetscCalloc5(n * NHERD, &X, n * NALL, &Z, NALL * NALL, &G, n * n, &R, n, &y));
+    for (PetscInt k = 0; k < n; k++) {
+      X[k * NHERD + s->herd[k]] = 1;
+      Z[k * NALL + s->animal[k]] = 1;
+      R[k * n + k]              = ve[0];
+      y[k]                      = s->y[k][0];
+    }
+    PetscCall(DenseHinv(s, G));
+    PetscCall(TestInverseSPD(NALL, G));
+    for (PetscInt k = 0; k < NALL * NALL; k++) G[k] *= va[0];
+    PetscCall(TestREMLLogLikelihood(n, NHERD, NALL, X, Z, G, R, y, &dense));
+    TestCheck(c, PetscAbsReal(logL - dense) <= 1e-7 * PetscAbsReal(dense), "REML log L with H %.10g = the dense one %.10g (sigma2a %g, sigma2e %g)", (double)logL,
+              (double)dense, (double)va[0], (double)ve[0]);
+    PetscCall(PetscFree5(X, Z, G, R, y));
+    PetscCall(PetscFree(va));
+    PetscCall(PetscFree(ve));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -261,19 +358,37 @@ int main(int argc, char **argv)
   PetscCall(HendersonErrorInitialize());
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-work", work_dir, sizeof(work_dir), NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-test_traits", &ntraits, NULL));
   PetscCall(TestMakeDirectory(PETSC_COMM_WORLD, work_dir));
   PetscCall(PetscNew(&s));
   if (rank == 0) PetscCall(Simulate(s));
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  {
+    PetscBool reml = PETSC_FALSE;
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-test_reml", &reml, NULL));
+    if (reml) {
+      PetscCall(RunREML(&c, rank == 0 ? s : NULL));
+      PetscCall(PetscFree(s));
+      code = TestFinish(PETSC_COMM_WORLD, &c, "test_genomic -test_reml");
+      PetscCall(HendersonErrorFinalize());
+      PetscCall(PetscFinalize());
+      return code;
+    }
+  }
   PetscCall(Run(&c, "model.txt", "single step"));
   PetscCall(Run(&c, "model_apy.txt", "APY with all in the core"));
   if (rank == 0) {
-    PetscReal *x;
+    PetscReal *x, *pev = NULL;
     char       path[HENDERSON_MAX_PATH + 32];
-    PetscCall(PetscMalloc1(NHERD + NALL, &x));
-    PetscCall(DenseSolve(s, x));
+    PetscBool  has_pev;
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &has_pev));
+    PetscCall(PetscMalloc1((NHERD + NALL) * ntraits, &x));
+    if (has_pev) PetscCall(PetscMalloc1((NHERD + NALL) * ntraits, &pev));
+    PetscCall(DenseSolve(s, x, pev));
     snprintf(path, sizeof(path), "%s/exact.h5", work_dir);
     PetscCall(Compare(&c, x, path, "single step"));
+    if (pev) PetscCall(ComparePEV(&c, pev, path));
+    PetscCall(PetscFree(pev));
     snprintf(path, sizeof(path), "%s/apy.h5", work_dir);
     PetscCall(Compare(&c, x, path, "APY, all in the core"));
     PetscCall(PetscFree(x));

@@ -62,6 +62,9 @@ PETSC_EXTERN PetscErrorCode GenotypesSetUp(Genotypes genotypes, Pedigree pedigre
 PETSC_EXTERN PetscErrorCode GenotypesGetBlock(Genotypes genotypes, PetscInt *ng, const PetscInt **animal, PetscInt *first, PetscInt *nlocal,
                                               const PetscReal **D);
 PETSC_EXTERN PetscErrorCode GenotypesGetStats(Genotypes genotypes, GenotypesStats *stats);
+/* Not collective, after GenotypesSetUp(). The diagonal of Gt (APY keeps it) of all NG genotyped animals, in
+   the order of GenotypesGetBlock()'s ANIMAL, on every rank. */
+PETSC_EXTERN PetscErrorCode GenotypesGetDiagonal(Genotypes genotypes, PetscInt *ng, const PetscReal **diag);
 /* Not collective. The allele frequencies used (snps_used of them, every rank). */
 PETSC_EXTERN PetscErrorCode GenotypesGetFrequencies(Genotypes genotypes, const PetscReal **p);
 /* Not collective. Whether H^-1 has a log-determinant here (tau = omega = 1). */

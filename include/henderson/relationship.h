@@ -113,6 +113,10 @@ PETSC_EXTERN PetscErrorCode RelationshipGetLogDeterminant(Relationship r, PetscR
 /* Collective. TRUTH at the group's equations = u ~ N(0, K (x) G0), the numbers keyed on (SEED, SAMPLE,
    the group, the level, the component): the same on any number of ranks. */
 PETSC_EXTERN PetscErrorCode RelationshipSample(Relationship r, uint64_t seed, uint64_t sample, Vec truth);
+/* Collective. The diagonal of K at the levels LO..HI-1, the levels' prior variance in units of G0 (for
+   reliabilities; PetscFree() it): 1 + F (pedigree), NULL for 1 (iid); single step: Gt_ii of a genotyped
+   animal, 1 + F of the others (H_ii of an ungenotyped animal differs: an approximation). */
+PETSC_EXTERN PetscErrorCode RelationshipGetDiagonal(Relationship r, PetscInt lo, PetscInt hi, PetscReal **K);
 /* Collective. The inbreeding F of the levels LO..HI-1 (PetscFree() it); NULL for a type without (iid: 0). */
 PETSC_EXTERN PetscErrorCode RelationshipGetInbreeding(Relationship r, PetscInt lo, PetscInt hi, PetscReal **F);
 
