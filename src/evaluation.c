@@ -288,6 +288,10 @@ static PetscErrorCode EvaluationCheckGenomic(Evaluation ev)
   PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
   if (!ev->genotypes || !pedigree) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(GenotypesGetStats(ev->genotypes, &s));
+  if (s.parent_conflicts)
+    PetscCall(EvaluationWarn(
+        ev, "%" PetscInt64_FMT " genotyped parent-offspring pairs have opposing homozygotes on more than 1 %% of their SNPs: wrong parents or samples?",
+        s.parent_conflicts));
   if (s.setup && s.correlation < 0.5)
     PetscCall(EvaluationWarn(ev, "the off-diagonals of G and A22 correlate at %.3f (below 0.5): are the genotypes' IDs those of the pedigree?",
                              (double)s.correlation));

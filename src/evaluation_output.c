@@ -525,6 +525,7 @@ static PetscErrorCode WriteGenomicAttributes(Evaluation ev, Output output)
                           {"snps_dropped_monomorphic", s.snps_dropped_monomorphic},
                           {"snps_dropped_maf", s.snps_dropped_maf},
                           {"apy_core", s.apy_core},
+                          {"parent_conflicts", s.parent_conflicts},
                           {"plink", s.plink}};
     PetscCall(SET_INTS(output, "/genomic", v));
   }

@@ -628,6 +628,9 @@ PetscErrorCode GenotypesView(Genotypes g, PetscViewer viewer)
                                    s->snps_read, s->snps_used, s->snps_dropped_callrate, (double)o->callrate, s->snps_dropped_monomorphic, s->snps_dropped_maf,
                                    (double)o->maf));
   if (!s->setup) PetscFunctionReturn(PETSC_SUCCESS);
+  if (g->pedigree_file)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt64_FMT " parent-offspring pairs with opposing homozygotes on > 1 %% of the SNPs\n",
+                                     s->parent_conflicts));
   PetscCall(PetscViewerASCIIPrintf(viewer, "              G (VanRaden 1, 2 sum p(1-p) = %.6g): mean diagonal %.4f, off-diagonal %.4f", (double)s->scale,
                                    (double)s->mean_diag_g, (double)s->mean_offdiag_g));
   if (g->pedigree_file)

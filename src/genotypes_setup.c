@@ -91,6 +91,84 @@ PetscErrorCode GenotypesCreateBlockMatrix(Genotypes g, PetscInt columns, Mat *M)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The genotype rows of the positions WANT (ascending: owners in rank order) from their owners. */
+static PetscErrorCode FetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got)
+{
+  PetscInt    *firsts, *asked;
+  PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
+  PetscCount   nasked, ngot;
+  int8_t      *reply;
+  MPI_Datatype rowtype;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(g->size + 1, &firsts));
+  PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
+  PetscCallMPI(MPI_Allgather(&g->first, 1, MPIU_INT, firsts, 1, MPIU_INT, g->comm));
+  firsts[g->size] = g->ng;
+  for (PetscMPIInt k = 0, i = 0; k < g->size; k++) {
+    send_at[k] = (PetscMPIInt)i;
+    while (i < nwant && want[i] < firsts[k + 1]) i++;
+    send_n[k] = (PetscMPIInt)i - send_at[k];
+  }
+  PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, want, recv_n, recv_at, (void **)&asked, &nasked, "genotype rows asked"));
+  PetscCall(PetscMalloc1((size_t)nasked * (size_t)g->nsnp + 1, &reply));
+  for (PetscCount k = 0; k < nasked; k++)
+    PetscCall(PetscArraycpy(reply + (size_t)k * (size_t)g->nsnp, rows + (size_t)(asked[k] - g->first) * (size_t)g->nsnp, g->nsnp));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, recv_n, recv_at, reply, send_n, send_at, (void **)got, &ngot, "genotype rows"));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCall(PetscFree(reply));
+  PetscCall(PetscFree(asked));
+  PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
+  PetscCall(PetscFree(firsts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Parent-offspring pairs, both genotyped, with opposing homozygotes (0 and 2) on more than 1 % of the SNPs
+   called in both: a wrong parent or a sample mix-up. Counted (stats.parent_conflicts). The second parent
+   column of a sire-MGS pedigree is a grandsire: only sires are compared there. */
+static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const int8_t rows[])
+{
+  PetscInt        start, n, nwant = 0, *want, *child, *order;
+  const PetscInt *parent[2];
+  PetscReal       c[2];
+  int8_t         *got;
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeGetLocal(pedigree, &start, &n, &parent[0], &parent[1], NULL, NULL));
+  PetscCall(PedigreeGetParentCoefficients(pedigree, c));
+  PetscCall(PetscMalloc3(2 * g->nloc + 1, &want, 2 * g->nloc + 1, &child, 2 * g->nloc + 1, &order));
+  for (PetscInt i = 0; i < g->nloc; i++)
+    for (int k = 0; k < 2; k++) {
+      PetscInt a = g->sorted[g->first + i] - start, p = a >= 0 && a < n ? parent[k][a] : -1, pos = -1;
+      if (p < 0 || (k == 1 && c[1] != 0.5)) continue;
+      PetscCall(PetscFindInt(p, g->ng, g->sorted, &pos));
+      if (pos < 0) continue;
+      want[nwant]  = pos;
+      child[nwant] = i;
+      order[nwant] = nwant;
+      nwant++;
+    }
+  PetscCall(PetscSortIntWithArray(nwant, want, order));
+  PetscCall(FetchRows(g, rows, nwant, want, &got));
+  g->stats.parent_conflicts = 0;
+  for (PetscInt k = 0; k < nwant; k++) {
+    const int8_t *x = rows + (size_t)child[order[k]] * (size_t)g->nsnp, *y = got + (size_t)k * (size_t)g->nsnp;
+    PetscInt      both = 0, opposing = 0;
+    for (PetscInt j = 0; j < g->nsnp; j++) {
+      if (x[j] == GENOTYPE_MISSING || y[j] == GENOTYPE_MISSING) continue;
+      both++;
+      opposing += (x[j] == 0 && y[j] == 2) || (x[j] == 2 && y[j] == 0);
+    }
+    if (opposing > 0.01 * both) g->stats.parent_conflicts++;
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &g->stats.parent_conflicts, 1, MPIU_INT64, MPI_SUM, g->comm));
+  PetscCall(PetscFree(got));
+  PetscCall(PetscFree3(want, child, order));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* G = ZZ' / (2 sum p(1-p)), Z = M - 2p a block of SNPs at a time. */
 static PetscErrorCode ComputeG(Genotypes g, const int8_t rows[], Mat *G)
 {
@@ -427,6 +505,7 @@ PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
   PetscFunctionBeginUser;
   PetscCall(SortAnimals(g));
   PetscCall(MoveRows(g, &rows));
+  if (g->pedigree_file) PetscCall(CheckParents(g, pedigree, rows));
   PetscCall(ComputeG(g, rows, &G));
   PetscCall(PetscFree(rows));
   t1 = HendersonSeconds();

@@ -7,7 +7,8 @@
 
    Quality control (the model file's genotypes line, BLUPF90's defaults): animals with a call rate below
    animal-callrate are dropped first; then, over the animals kept, SNPs with a call rate below callrate,
-   with a single allele, or with a minor allele frequency below maf.
+   with a single allele, or with a minor allele frequency below maf. Genotyped parent-offspring pairs with
+   opposing homozygotes on more than 1 % of the SNPs are counted (a warning).
 
    G: VanRaden's first method, G = ZZ' / (2 sum p(1-p)), Z = M - 2p (a missing call is 0 after centring),
    p from the animals kept (or the frequencies file). Gb = (1 - blend) G + blend A22 + gamma I; with
@@ -35,6 +36,7 @@ typedef struct {
   PetscBool  plink;
   PetscInt64 animals_read, animals_used, animals_dropped_callrate, animals_added; /* added: not in the pedigree, made founders */
   PetscInt64 snps_read, snps_used, snps_dropped_callrate, snps_dropped_monomorphic, snps_dropped_maf;
+  PetscInt64 parent_conflicts;                        /* genotyped parent-offspring pairs with opposing homozygotes on > 1 % of the SNPs */
   PetscReal  scale;                                   /* 2 sum p(1-p) */
   PetscReal  mean_diag_g, mean_offdiag_g;             /* of G before blending */
   PetscReal  mean_diag_a22, mean_offdiag_a22;         /* of A22 */
