@@ -16,9 +16,26 @@
    48 bytes each, until their pens are known), and the files are written through large buffers
    with hand-made number formatting, so ten million animals take seconds rather than minutes.
 
+   --genotyped N adds the SNP genotypes of N animals (genotypes.txt, or PLINK genotypes.bed/.bim/.fam,
+   and a genotypes line in the model), dropped through the pedigree with linkage: M SNPs spread
+   evenly over C chromosomes of 1 Morgan each (Haldane: a Poisson(1) number of crossovers per meiosis
+   and chromosome, at uniform positions); founders draw their two haplotypes with a frequency of the
+   second allele from Uniform(0.02, 0.98) per SNP, so some SNPs fail a MAF filter, and every other
+   animal gets one recombinant gamete of each real parent (also where the file hides the parent, as
+   the true values do).  The genotyped animals are drawn from the last 3 generations (then from
+   earlier ones where those are too few), and 0.5% of them (at least one from 100 on) are animals
+   outside the pedigree with founder haplotypes and IDs found nowhere else, as in a national data
+   set.  A share of the calls is written missing.  The SNPs are neutral: the true values do not
+   depend on them (no QTL), so G only tracks the relationships.  Haplotypes are bit arrays, 2 bits a
+   SNP per animal (12.5 kB at 50000 SNPs), held only for the genotyped animals (to the end) and their
+   ancestors (until their last offspring is made); the rest is 21 bytes an animal.  The genotypes
+   draw from a generator of their own, so everything else is the same as without them.
+
    usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]
                              [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]
-                             [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR] */
+                             [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR]
+                             [--genotyped N] [--snps M] [--chromosomes C]
+                             [--genotype-format text|plink|both] [--missing-call q] */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -64,6 +81,19 @@ enum {
   PEN_MAX = 12 /* of 1..PEN_MIN-1 joins its last pen, so no pen has more than PEN_MAX + PEN_MIN - 1 */
 };
 static const uint64_t SOCIAL_STREAM = 0x50c1a1u; /* seeds the social draws' own generator (see Simulate) */
+/* --genotyped: SNP genotypes dropped through the pedigree */
+static const uint64_t GENOTYPE_STREAM = 0x6e0e7a1u;               /* seeds the genotypes' own generator */
+static const double   OUTSIDE_SHARE   = 0.005;                    /* share of the genotyped animals that are not in the pedigree */
+static const double   FREQUENCY_MIN = 0.02, FREQUENCY_MAX = 0.98; /* founder frequencies of the second allele */
+static const double   BP_PER_MORGAN = 1e8;                        /* .bim positions */
+static const double   EXP_MINUS_ONE = 0.36787944117144233;        /* e^-1: Poisson(1) crossovers, 1 Morgan a chromosome */
+enum {
+  TYPED_GENERATIONS = 3,  /* the genotyped animals come from the last 3 generations, where there are enough */
+  FREQUENCY_BITS    = 16, /* founder frequencies are multiples of 2^-16, so that 64 SNPs draw at once (see FounderHaplotype) */
+  MAX_CROSSOVERS    = 16, /* per meiosis and chromosome: P(more than 16 of Poisson(1)) < 1e-14 */
+  FORMAT_TEXT       = 1,
+  FORMAT_PLINK      = 2
+};
 
 static void Die(const char *format, ...)
 {
@@ -189,10 +219,30 @@ static void OutFlush(Out *o)
   o->length = 0;
 }
 
+/* Afterwards `bytes` (at most OUT_BUFFER) fit without further checks. */
+static void OutRoom(Out *o, size_t bytes)
+{
+  if (o->length + bytes > OUT_BUFFER) OutFlush(o);
+}
+
 /* Called at the start of every line: afterwards a whole line fits without further checks. */
 static void OutLine(Out *o)
 {
-  if (o->length + LINE_MAX_BYTES > OUT_BUFFER) OutFlush(o);
+  OutRoom(o, LINE_MAX_BYTES);
+}
+
+/* Raw bytes of any length (the .bed file). */
+static void OutBytes(Out *o, const void *bytes, size_t length)
+{
+  const char *b = bytes;
+  while (length) {
+    size_t n = OUT_BUFFER - o->length < length ? OUT_BUFFER - o->length : length;
+    memcpy(o->buffer + o->length, b, n);
+    o->length += n;
+    b += n;
+    length -= n;
+    if (o->length == OUT_BUFFER) OutFlush(o);
+  }
 }
 
 static void OutClose(Out *o)
@@ -248,13 +298,25 @@ typedef struct {
   uint64_t    seed;
   int         traits, maternal, social, shuffle;
   const char *out;
+  int64_t     genotyped, snps;              /* --genotyped: genotyped animals (0 for none), SNPs */
+  int         chromosomes, genotype_format; /* FORMAT_TEXT and/or FORMAT_PLINK */
+  double      missing_call;
 } Options;
+
+/* The genotyped animals that are not in the pedigree: OUTSIDE_SHARE of them, at least one from 100 on. */
+static int64_t OutsideCount(int64_t genotyped)
+{
+  int64_t k = llround(OUTSIDE_SHARE * (double)genotyped);
+  return genotyped < 100 ? 0 : k < 1 ? 1 : k;
+}
 
 static void Usage(FILE *f)
 {
   fputs("usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]\n"
         "                          [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]\n"
         "                          [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR]\n"
+        "                          [--genotyped N] [--snps M] [--chromosomes C]\n"
+        "                          [--genotype-format text|plink|both] [--missing-call q]\n"
         "  writes DIR/pedigree.txt, data.txt, true_bv.txt and model.txt\n"
         "  defaults: N 100000, G 10, H N/200 (N/2000 with --social; at least 10), f 0.1, r 0.8, p 0.05, h2 0.3,\n"
         "            S 1, DIR .\n"
@@ -264,7 +326,11 @@ static void Usage(FILE *f)
         "  --social:   (one trait, no --maternal) the records' animals live in pens of 4-15 within their\n"
         "              herd-year-season (column pen); each record gets its pen mates' social genetic values\n"
         "              (variance 0.05, covariance -0.01 with the direct one; true_bv.txt column tbv_s) and a\n"
-        "              pen effect (0.05); the residual is 1 - h2 - 7 x 0.05 - 0.05 (7 mates on average)\n",
+        "              pen effect (0.05); the residual is 1 - h2 - 7 x 0.05 - 0.05 (7 mates on average)\n"
+        "  --genotyped N: SNP genotypes of N animals dropped through the pedigree (recombination by Haldane's map),\n"
+        "              mostly of the last 3 generations, 0.5% of them outside the pedigree: DIR/genotypes.txt (ID and\n"
+        "              one digit a SNP: copies of the first allele, 5 missing), with plink genotypes.bed/.bim/.fam;\n"
+        "              defaults: N 0 (none), M 50000, C 30 (1 Morgan each), text, q 0.01 (share of calls missing)\n",
         f);
 }
 
@@ -289,6 +355,26 @@ static double ParseReal(const char *name, const char *text, double min, double m
   return v;
 }
 
+static int ParseFormat(const char *text)
+{
+  if (!strcmp(text, "text")) return FORMAT_TEXT;
+  if (!strcmp(text, "plink")) return FORMAT_PLINK;
+  if (!strcmp(text, "both")) return FORMAT_TEXT | FORMAT_PLINK;
+  Die("--genotype-format takes text, plink or both, not '%s'", text);
+  return 0;
+}
+
+static void CheckGenotypeOptions(const Options *o)
+{
+  int64_t outside = OutsideCount(o->genotyped);
+  if (o->genotyped - outside > o->animals)
+    Die("--genotyped %lld takes %lld animals of the pedigree, but there are only %lld", (long long)o->genotyped, (long long)(o->genotyped - outside),
+        (long long)o->animals);
+  /* the animals outside the pedigree get IDs of the indices after the pedigree's, 9 digits as well */
+  if (o->animals + outside > 1000000000) Die("--animals and --genotyped leave no IDs for the %lld animals outside the pedigree", (long long)outside);
+  if (o->chromosomes > o->snps) Die("--chromosomes %d is more than --snps %lld", o->chromosomes, (long long)o->snps);
+}
+
 static Options ParseOptions(int argc, char **argv)
 {
   Options o = {.animals          = 100000,
@@ -300,7 +386,11 @@ static Options ParseOptions(int argc, char **argv)
                .h2               = 0.3,
                .seed             = 1,
                .traits           = 1,
-               .out              = "."};
+               .out              = ".",
+               .snps             = 50000,
+               .chromosomes      = 30,
+               .genotype_format  = FORMAT_TEXT,
+               .missing_call     = 0.01};
   for (int i = 1; i < argc; i++) {
     const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
@@ -345,6 +435,16 @@ static Options ParseOptions(int argc, char **argv)
       o.seed = (uint64_t)ParseInteger(name, value, 0, INT64_MAX);
     else if (!strcmp(name, "--out"))
       o.out = value;
+    else if (!strcmp(name, "--genotyped"))
+      o.genotyped = ParseInteger(name, value, 0, 999999999);
+    else if (!strcmp(name, "--snps"))
+      o.snps = ParseInteger(name, value, 1, 100000000);
+    else if (!strcmp(name, "--chromosomes"))
+      o.chromosomes = (int)ParseInteger(name, value, 1, 10000);
+    else if (!strcmp(name, "--genotype-format"))
+      o.genotype_format = ParseFormat(value);
+    else if (!strcmp(name, "--missing-call"))
+      o.missing_call = ParseReal(name, value, 0, 1, 0);
     else {
       Usage(stderr);
       Die("unknown option %s", name);
@@ -352,6 +452,7 @@ static Options ParseOptions(int argc, char **argv)
   }
   /* the model's social line has one 2 x 2 G0, direct and social on a single trait */
   if (o.social && (o.traits == 2 || o.maternal)) Die("--social works with one trait and without --maternal");
+  if (o.genotyped) CheckGenotypeOptions(&o);
   /* 200 animals a herd give herd-year-seasons of about 4 records, too few to cut into pens of
      4-12; pig units are larger anyway: with --social about 36 records a herd-year-season */
   if (!o.herds) {
@@ -378,9 +479,11 @@ typedef struct {
 
 typedef struct {
   Options  opt;
-  int64_t  n, nherds, ngen;  /* animals, herds, generations including the founders' */
-  int64_t *gen_start;        /* [ngen + 1] first animal of each generation (animals are in birth order) */
-  int32_t *sire, *dam;       /* [n] parents as the pedigree file has them: index, or -1 for unknown */
+  int64_t  n, nherds, ngen; /* animals, herds, generations including the founders' */
+  int64_t *gen_start;       /* [ngen + 1] first animal of each generation (animals are in birth order) */
+  int32_t *sire, *dam;      /* [n] parents as the pedigree file has them: index, or -1 for unknown */
+  int32_t *true_sire;       /* --genotyped: [n] the real parents, which the genes follow where the file hides them too */
+  int32_t *true_dam;
   int      ntraits, nvalues; /* nvalues true values per animal: direct for each trait, then maternal (--maternal) or social (--social) */
   double  *tbv;              /* [n * nvalues] true breeding values */
   double  *mpe;              /* [n] maternal permanent environment of the females (--maternal) */
@@ -413,10 +516,15 @@ typedef struct {
 /* Each animal's ID: its birth herd's country and 9 digits.  The digits are a bijection of the
    birth index (multiplying by 3^18, a unit modulo 10^9), so IDs are unique and their order
    gives away nothing about birth order, as with real national IDs. */
+static void PutCountryId(Out *o, int country, int64_t i)
+{
+  PutString(o, COUNTRY[country]);
+  PutUnsigned(o, ((uint64_t)i * 387420489u + 12345678u) % 1000000000u, 9);
+}
+
 static void PutId(Out *o, const Population *p, int32_t i)
 {
-  PutString(o, COUNTRY[p->herd_country[p->herd[i]]]);
-  PutUnsigned(o, ((uint64_t)i * 387420489u + 12345678u) % 1000000000u, 9);
+  PutCountryId(o, p->herd_country[p->herd[i]], i);
 }
 
 static void PutParent(Out *o, const Population *p, int32_t parent)
@@ -526,7 +634,11 @@ static void PopulationCreate(Population *p, const Options *opt, Rng *rng)
 
   p->sire = Allocate((size_t)p->n, sizeof(int32_t));
   p->dam  = Allocate((size_t)p->n, sizeof(int32_t));
-  p->tbv  = Allocate((size_t)p->n * (size_t)p->nvalues, sizeof(double));
+  if (opt->genotyped) {
+    p->true_sire = Allocate((size_t)p->n, sizeof(int32_t));
+    p->true_dam  = Allocate((size_t)p->n, sizeof(int32_t));
+  }
+  p->tbv = Allocate((size_t)p->n * (size_t)p->nvalues, sizeof(double));
   if (opt->maternal) p->mpe = Allocate((size_t)p->n, sizeof(double));
   p->herd         = Allocate((size_t)p->n, sizeof(int32_t));
   p->male         = Allocate((size_t)p->n, sizeof(uint8_t));
@@ -557,6 +669,8 @@ static void PopulationDestroy(Population *p)
   free(p->gen_start);
   free(p->sire);
   free(p->dam);
+  free(p->true_sire);
+  free(p->true_dam);
   free(p->tbv);
   free(p->mpe);
   free(p->herd);
@@ -821,6 +935,10 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
         u[j] = mean + sampling;
       }
       if (p->mpe && !p->male[i]) p->mpe[i] = sqrt(MATERNAL_PE_VARIANCE) * RngNormal(rng);
+      if (p->true_sire) {
+        p->true_sire[i] = s;
+        p->true_dam[i]  = d;
+      }
       p->sire[i] = s >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : s;
       p->dam[i]  = d >= 0 && RngUniform(rng) < p->opt.missing_parent ? -1 : d;
 
@@ -860,6 +978,373 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
   }
 }
 
+/* ---- Genotypes: SNPs dropped through the pedigree ---- */
+
+/* A haplotype is a bit array of `words` 64-bit words, bit j of word j/64 for SNP j, 1 for the second
+   allele; an animal's two (from its sire, then from its dam) lie in one array of 2 * words.  At the end
+   a genotyped animal's pair is turned into the two bits of its PLINK codes (see CallGenotypes). */
+typedef struct {
+  int64_t    nsnp, words, nchrom;
+  int64_t   *chrom_start; /* [nchrom + 1] first SNP of each chromosome */
+  uint64_t  *frequency;   /* [words * FREQUENCY_BITS] the founder frequencies' bits: FREQUENCY_BITS bit planes per word of SNPs */
+  Rng        rng;
+  uint64_t **hap;             /* [n + noutside] each animal's haplotypes while needed, else NULL */
+  uint8_t   *typed_flag;      /* [n] genotyped */
+  int32_t   *last_use;        /* [n] the last animal whose genes come from this one (through genotyped descendants), -1 if none */
+  int32_t   *typed;           /* [ntyped] the genotyped animals in file order: pedigree animals in birth order, then the outsiders n.. */
+  uint8_t   *outside_country; /* [noutside] */
+  uint64_t  *missing;         /* [words] one animal's missing calls */
+  int64_t    n, ntyped, noutside, ndropped, nmissing;
+  size_t     held, peak; /* haplotype arrays now and at most at once */
+} Genome;
+
+/* 4 SNPs of the two code bits (low nibble: bit 0, high nibble: bit 1) as text digits, and as 4 bytes of the codes (see WriteBed) */
+static char     DIGITS[256][4];
+static uint32_t CODE_BYTES[256];
+
+static void MakeTables(void)
+{
+  static const char digit[4] = {'2', '5', '1', '0'}; /* by PLINK code: copies of the first allele, 5 missing */
+  for (int x = 0; x < 256; x++) {
+    CODE_BYTES[x] = 0;
+    for (int s = 0; s < 4; s++) {
+      int code     = ((x >> s) & 1) | (((x >> (4 + s)) & 1) << 1);
+      DIGITS[x][s] = digit[code];
+      CODE_BYTES[x] |= (uint32_t)code << (8 * s);
+    }
+  }
+}
+
+static void HaplotypesNew(Genome *g, int64_t i)
+{
+  g->hap[i] = Allocate((size_t)(2 * g->words), sizeof(uint64_t));
+  if (++g->held > g->peak) g->peak = g->held;
+  g->ndropped++;
+}
+
+static void HaplotypesFree(Genome *g, int64_t i)
+{
+  free(g->hap[i]);
+  g->hap[i] = NULL;
+  g->held--;
+}
+
+/* A founder haplotype: bit j is 1 with SNP j's frequency q = sum_b q_b 2^(b - FREQUENCY_BITS).  From the
+   lowest bit plane up, r = (q_b ? u | r : u & r) with fair random bits u gives P(r) = q_b/2 + P(r)/2,
+   so 64 SNPs of different frequencies take FREQUENCY_BITS draws instead of 64.  Bits beyond the last
+   SNP have frequency 0 and stay 0. */
+static void FounderHaplotype(Genome *g, uint64_t *h)
+{
+  for (int64_t w = 0; w < g->words; w++) {
+    const uint64_t *q = g->frequency + w * FREQUENCY_BITS;
+    uint64_t        r = 0;
+    for (int b = 0; b < FREQUENCY_BITS; b++) {
+      uint64_t u = RngNext(&g->rng);
+      r          = (q[b] & (u | r)) | (~q[b] & u & r);
+    }
+    h[w] = r;
+  }
+}
+
+/* Bits a..b-1 of src to the same places of dst. */
+static void CopyBits(uint64_t *dst, const uint64_t *src, int64_t a, int64_t b)
+{
+  int64_t  wa, wb;
+  uint64_t ma, mb;
+  if (a >= b) return;
+  wa = a >> 6;
+  wb = (b - 1) >> 6;
+  ma = ~(uint64_t)0 << (a & 63);
+  mb = ~(uint64_t)0 >> (63 - ((b - 1) & 63));
+  if (wa == wb) ma &= mb;
+  dst[wa] = (dst[wa] & ~ma) | (src[wa] & ma);
+  if (wa == wb) return;
+  if (wb > wa + 1) memcpy(dst + wa + 1, src + wa + 1, (size_t)(wb - wa - 1) * sizeof(uint64_t));
+  dst[wb] = (dst[wb] & ~mb) | (src[wb] & mb);
+}
+
+/* Poisson(1) by Knuth's product of uniforms, capped at MAX_CROSSOVERS */
+static int Crossovers(Rng *rng)
+{
+  double product = RngUniform(rng);
+  int    k       = 0;
+  while (product > EXP_MINUS_ONE && k < MAX_CROSSOVERS) {
+    product *= RngUniform(rng);
+    k++;
+  }
+  return k;
+}
+
+/* A recombinant gamete of a parent's two haplotypes (parent) into h.  SNP k of a chromosome of m SNPs
+   sits at (k + 1/2)/m Morgan, so a crossover at x switches strands from SNP floor(x m + 1/2) on; each
+   chromosome starts on a random strand (independent assortment). */
+static void Gamete(Genome *g, const uint64_t *parent, uint64_t *h)
+{
+  for (int64_t c = 0; c < g->nchrom; c++) {
+    int64_t a = g->chrom_start[c], b = g->chrom_start[c + 1], cut[MAX_CROSSOVERS], from = a;
+    int     k = Crossovers(&g->rng), strand = (int)(RngNext(&g->rng) >> 63);
+    for (int x = 0; x < k; x++) { /* insertion sort: k is about 1 */
+      int64_t y = a + (int64_t)(RngUniform(&g->rng) * (double)(b - a) + 0.5);
+      int     z = x;
+      for (; z > 0 && cut[z - 1] > y; z--) cut[z] = cut[z - 1];
+      cut[z] = y;
+    }
+    for (int x = 0; x < k; x++) {
+      CopyBits(h, parent + strand * g->words, from, cut[x]);
+      strand ^= 1;
+      from = cut[x];
+    }
+    CopyBits(h, parent + strand * g->words, from, b);
+  }
+}
+
+/* Marks n_in animals of the pedigree as genotyped: uniformly among the last TYPED_GENERATIONS
+   generations, or all of the later generations and the rest uniformly from the one generation
+   before them that has enough. */
+static void ChooseTyped(Genome *g, const Population *p, int64_t n_in)
+{
+  int64_t last = p->ngen > TYPED_GENERATIONS ? p->ngen - TYPED_GENERATIONS : 0, g0 = last, lo, hi, want;
+  while (g0 > 0 && p->n - p->gen_start[g0] < n_in) g0--;
+  lo   = p->gen_start[g0];
+  hi   = g0 < last ? p->gen_start[g0 + 1] : p->n; /* drawn from lo..hi-1, all of hi..n-1 */
+  want = n_in - (p->n - hi);
+  for (int64_t i = lo; i < hi; i++) /* selection sampling: exactly `want` of them, each alike */
+    if (RngUniform(&g->rng) * (double)(hi - i) < (double)want) {
+      g->typed_flag[i] = 1;
+      want--;
+    }
+  for (int64_t i = hi; i < p->n; i++) g->typed_flag[i] = 1;
+}
+
+/* last_use: from the youngest back, every animal that is genotyped or has a genotyped descendant
+   passes that on to its real parents, the first time with the last of their offspring that needs them. */
+static void MarkAncestors(Genome *g, const Population *p)
+{
+  for (int64_t i = 0; i < p->n; i++) g->last_use[i] = -1;
+  for (int64_t i = p->n - 1; i >= 0; i--) {
+    const int32_t parent[2] = {p->true_sire[i], p->true_dam[i]};
+    if (!g->typed_flag[i] && g->last_use[i] < 0) continue;
+    for (int k = 0; k < 2; k++)
+      if (parent[k] >= 0 && g->last_use[parent[k]] < 0) g->last_use[parent[k]] = (int32_t)i;
+  }
+}
+
+static void GenomeCreate(Genome *g, const Population *p)
+{
+  const Options *o = &p->opt;
+  int64_t        k = 0;
+
+  g->n        = p->n;
+  g->nsnp     = o->snps;
+  g->words    = (o->snps + 63) / 64;
+  g->nchrom   = o->chromosomes;
+  g->ntyped   = o->genotyped;
+  g->noutside = OutsideCount(o->genotyped);
+  RngSeed(&g->rng, o->seed ^ GENOTYPE_STREAM);
+  MakeTables();
+
+  g->chrom_start = Allocate((size_t)g->nchrom + 1, sizeof(int64_t));
+  for (int64_t c = 0; c <= g->nchrom; c++) g->chrom_start[c] = g->nsnp * c / g->nchrom;
+  g->frequency = Allocate((size_t)(g->words * FREQUENCY_BITS), sizeof(uint64_t));
+  for (int64_t j = 0; j < g->nsnp; j++) {
+    double   f = FREQUENCY_MIN + (FREQUENCY_MAX - FREQUENCY_MIN) * RngUniform(&g->rng);
+    uint64_t q = (uint64_t)llround(ldexp(f, FREQUENCY_BITS));
+    for (int b = 0; b < FREQUENCY_BITS; b++)
+      if ((q >> b) & 1) g->frequency[(j / 64) * FREQUENCY_BITS + b] |= (uint64_t)1 << (j % 64);
+  }
+
+  g->hap             = Allocate((size_t)(p->n + g->noutside), sizeof(uint64_t *));
+  g->typed_flag      = Allocate((size_t)p->n, sizeof(uint8_t));
+  g->last_use        = Allocate((size_t)p->n, sizeof(int32_t));
+  g->typed           = Allocate((size_t)g->ntyped, sizeof(int32_t));
+  g->outside_country = Allocate((size_t)g->noutside, sizeof(uint8_t));
+  g->missing         = Allocate((size_t)g->words, sizeof(uint64_t));
+  ChooseTyped(g, p, g->ntyped - g->noutside);
+  MarkAncestors(g, p);
+  for (int64_t i = 0; i < p->n; i++)
+    if (g->typed_flag[i]) g->typed[k++] = (int32_t)i;
+  for (int64_t j = 0; j < g->noutside; j++) { /* any country: imported semen or embryos */
+    double u = RngUniform(&g->rng), c = 0;
+    int    country = 0;
+    while (country < NCOUNTRIES - 1 && u >= (c += COUNTRY_WEIGHT[country])) country++;
+    g->outside_country[j] = (uint8_t)country;
+    g->typed[k++]         = (int32_t)(p->n + j);
+  }
+}
+
+static void GenomeDestroy(Genome *g)
+{
+  if (g->hap)
+    for (int64_t i = 0; i < g->n + g->noutside; i++) free(g->hap[i]);
+  free(g->hap);
+  free(g->chrom_start);
+  free(g->frequency);
+  free(g->typed_flag);
+  free(g->last_use);
+  free(g->typed);
+  free(g->outside_country);
+  free(g->missing);
+}
+
+/* Gene dropping in birth order (parents before offspring): the haplotypes of the genotyped animals and
+   their ancestors; an ancestor's are freed after its last offspring that needs them, so that only a few
+   generations are held at once.  The animals outside the pedigree are founders. */
+static void DropGenes(Genome *g, const Population *p)
+{
+  for (int64_t i = 0; i < p->n; i++) {
+    const int32_t parent[2] = {p->true_sire[i], p->true_dam[i]};
+    if (!g->typed_flag[i] && g->last_use[i] < 0) continue;
+    HaplotypesNew(g, i);
+    for (int k = 0; k < 2; k++) {
+      if (parent[k] < 0)
+        FounderHaplotype(g, g->hap[i] + k * g->words);
+      else
+        Gamete(g, g->hap[parent[k]], g->hap[i] + k * g->words);
+    }
+    for (int k = 0; k < 2; k++)
+      if (parent[k] >= 0 && g->last_use[parent[k]] == i && !g->typed_flag[parent[k]]) HaplotypesFree(g, parent[k]);
+  }
+  for (int64_t j = 0; j < g->noutside; j++) {
+    HaplotypesNew(g, p->n + j);
+    FounderHaplotype(g, g->hap[p->n + j]);
+    FounderHaplotype(g, g->hap[p->n + j] + g->words);
+  }
+}
+
+/* g->missing: each call missing with chance q, by geometric gaps between the missing ones. */
+static void DrawMissing(Genome *g, double q)
+{
+  memset(g->missing, 0, (size_t)g->words * sizeof(uint64_t));
+  if (q <= 0) return;
+  for (int64_t j = -1;;) {
+    double gap = floor(log(1 - RngUniform(&g->rng)) / log1p(-q)); /* 1 - U in (0, 1] */
+    if (gap >= (double)(g->nsnp - 1 - j)) return;
+    j += 1 + (int64_t)gap;
+    g->missing[j / 64] |= (uint64_t)1 << (j % 64);
+    g->nmissing++;
+  }
+}
+
+static void PutTypedId(Out *o, const Population *p, const Genome *g, int32_t a)
+{
+  if (a < p->n)
+    PutId(o, p, a);
+  else
+    PutCountryId(o, g->outside_country[a - p->n], a);
+}
+
+/* ID, a blank and one digit a SNP, 4 SNPs a table look-up */
+static void PutGenotypeLine(Out *o, const Population *p, const Genome *g, int32_t a)
+{
+  const uint64_t *low = g->hap[a], *high = low + g->words;
+  OutLine(o);
+  PutTypedId(o, p, g, a);
+  PutChar(o, ' ');
+  for (int64_t w = 0; w < g->words; w++) {
+    OutRoom(o, 64);
+    for (int s = 0; s < 64; s += 4) {
+      memcpy(o->buffer + o->length, DIGITS[((low[w] >> s) & 15) | (((high[w] >> s) & 15) << 4)], 4);
+      o->length += 4;
+    }
+  }
+  o->length -= (size_t)(64 * g->words - g->nsnp); /* the last word's bits beyond the last SNP */
+  OutRoom(o, 1);
+  PutChar(o, '\n');
+}
+
+/* Draws the missing calls of each genotyped animal, in file order, and turns its haplotypes h0, h1 into
+   the two bits of its PLINK codes: bit 0 = h0 & h1 | missing, bit 1 = (h0 | h1) & ~missing, so 00 two
+   copies of the first allele, 10 one, 11 none, 01 missing.  Both formats are written from these. */
+static void CallGenotypes(Genome *g, const Population *p, Out *text)
+{
+  for (int64_t k = 0; k < g->ntyped; k++) {
+    uint64_t *h = g->hap[g->typed[k]];
+    DrawMissing(g, p->opt.missing_call);
+    for (int64_t w = 0; w < g->words; w++) {
+      uint64_t h0 = h[w], h1 = h[g->words + w], m = g->missing[w];
+      h[w]            = (h0 & h1) | m;
+      h[g->words + w] = (h0 | h1) & ~m;
+    }
+    if (text) PutGenotypeLine(text, p, g, g->typed[k]);
+  }
+}
+
+/* SNP-major: for each SNP, (ntyped + 3)/4 bytes, animal k in bits 2(k % 4), 2(k % 4) + 1.  A block of
+   64 SNPs at a time, 4 animals by 4 SNPs a step through CODE_BYTES. */
+static void WriteBed(const Genome *g, const char *dir)
+{
+  static const unsigned char magic[3] = {0x6c, 0x1b, 0x01}; /* PLINK 1, SNP-major */
+  const int64_t              stride   = (g->ntyped + 3) / 4;
+  unsigned char             *block    = Allocate((size_t)(64 * stride), 1);
+  Out                        bed;
+
+  OutOpen(&bed, dir, "genotypes.bed");
+  OutBytes(&bed, magic, sizeof(magic));
+  for (int64_t w = 0; w < g->words; w++) {
+    int64_t nj = g->nsnp - 64 * w < 64 ? g->nsnp - 64 * w : 64;
+    for (int64_t a = 0; a < g->ntyped; a += 4) {
+      uint64_t low[4] = {0}, high[4] = {0}; /* animals past the last one: code 00, as PLINK pads */
+      for (int k = 0; k < 4 && a + k < g->ntyped; k++) {
+        low[k]  = g->hap[g->typed[a + k]][w];
+        high[k] = g->hap[g->typed[a + k]][g->words + w];
+      }
+      for (int s = 0; s < nj; s += 4) {
+        uint32_t v = 0;
+        for (int k = 0; k < 4; k++) v |= CODE_BYTES[((low[k] >> s) & 15) | (((high[k] >> s) & 15) << 4)] << (2 * k);
+        for (int t = 0; t < 4 && s + t < nj; t++) block[(s + t) * stride + a / 4] = (unsigned char)(v >> (8 * t));
+      }
+    }
+    OutBytes(&bed, block, (size_t)(nj * stride));
+  }
+  OutClose(&bed);
+  free(block);
+}
+
+/* .bim: chromosome, name, 0 cM, position in bp, the first allele (A, the one counted) and the second (B);
+   .fam: the ID as family and individual, no parents, sex or phenotype. */
+static void WritePlinkMaps(const Genome *g, const Population *p, const char *dir)
+{
+  Out bim, fam;
+  OutOpen(&bim, dir, "genotypes.bim");
+  for (int64_t c = 0; c < g->nchrom; c++) {
+    int64_t a = g->chrom_start[c], m = g->chrom_start[c + 1] - a;
+    for (int64_t j = a; j < a + m; j++) {
+      OutLine(&bim);
+      PutUnsigned(&bim, (uint64_t)(c + 1), 1);
+      PutString(&bim, " snp");
+      PutUnsigned(&bim, (uint64_t)(j + 1), 1);
+      PutString(&bim, " 0 ");
+      PutUnsigned(&bim, (uint64_t)llround(((double)(j - a) + 0.5) / (double)m * BP_PER_MORGAN), 1);
+      PutString(&bim, " A B\n");
+    }
+  }
+  OutClose(&bim);
+  OutOpen(&fam, dir, "genotypes.fam");
+  for (int64_t k = 0; k < g->ntyped; k++) {
+    OutLine(&fam);
+    PutTypedId(&fam, p, g, g->typed[k]);
+    PutChar(&fam, ' ');
+    PutTypedId(&fam, p, g, g->typed[k]);
+    PutString(&fam, " 0 0 0 -9\n");
+  }
+  OutClose(&fam);
+}
+
+/* --genotyped: everything above, into genotypes.txt and/or genotypes.bed/.bim/.fam */
+static void WriteGenotypes(Genome *g, const Population *p)
+{
+  Out text;
+  GenomeCreate(g, p);
+  DropGenes(g, p);
+  if (p->opt.genotype_format & FORMAT_TEXT) OutOpen(&text, p->opt.out, "genotypes.txt");
+  CallGenotypes(g, p, p->opt.genotype_format & FORMAT_TEXT ? &text : NULL);
+  if (p->opt.genotype_format & FORMAT_TEXT) OutClose(&text);
+  if (p->opt.genotype_format & FORMAT_PLINK) {
+    WriteBed(g, p->opt.out);
+    WritePlinkMaps(g, p, p->opt.out);
+  }
+}
+
 /* The lower triangle by rows of the (co)variances among entries first..first+k-1 of M, with 6 significant digits. */
 static void PrintLower(FILE *f, const double M[][MAX_VALUES], int first, int k)
 {
@@ -867,23 +1352,32 @@ static void PrintLower(FILE *f, const double M[][MAX_VALUES], int first, int k)
     for (int j = first; j <= i; j++) fprintf(f, " %g", M[i][j]);
 }
 
+static const char *FormatName(int format)
+{
+  return format == FORMAT_TEXT ? "text" : format == FORMAT_PLINK ? "plink" : "both";
+}
+
 static void WriteModel(const Population *p)
 {
   const Options *o = &p->opt;
   const int      m = p->nvalues - 1; /* the maternal value's position */
-  char           path[4096];
+  char           path[4096], genotypes[192] = "";
   FILE          *f;
+  if (o->genotyped)
+    snprintf(genotypes, sizeof(genotypes), " --genotyped %lld --snps %lld --chromosomes %d --genotype-format %s --missing-call %g", (long long)o->genotyped,
+             (long long)o->snps, o->chromosomes, FormatName(o->genotype_format), o->missing_call);
   if ((size_t)snprintf(path, sizeof(path), "%s/model.txt", o->out) >= sizeof(path)) Die("path too long: %s/model.txt", o->out);
   if (!(f = fopen(path, "w"))) Die("cannot create %s: %s", path, strerror(errno));
   fprintf(f,
           "# simulated by henderson-simulate (--animals %lld --generations %lld --herds %lld --founder-fraction %g --record-fraction %g --missing-parent %g "
-          "--h2 %g --seed %llu%s%s%s%s)\n",
+          "--h2 %g --seed %llu%s%s%s%s%s)\n",
           (long long)o->animals, (long long)o->generations, (long long)o->herds, o->founder_fraction, o->record_fraction, o->missing_parent, o->h2,
           (unsigned long long)o->seed, o->traits == 2 ? " --traits 2" : "", o->maternal ? " --maternal" : "", o->social ? " --social" : "",
-          o->shuffle ? " --shuffle" : "");
+          o->shuffle ? " --shuffle" : "", genotypes);
+  fprintf(f, "data      data.txt\n"
+             "pedigree  pedigree.txt\n");
+  if (o->genotyped) fprintf(f, "genotypes %s\n", o->genotype_format & FORMAT_TEXT ? "genotypes.txt" : "genotypes.bed");
   fprintf(f,
-          "data      data.txt\n"
-          "pedigree  pedigree.txt\n"
           "trait     weight\n"
           "%s"
           "fixed     hys\n"
@@ -918,8 +1412,9 @@ static void WriteModel(const Population *p)
 
 int main(int argc, char **argv)
 {
-  Options         opt = ParseOptions(argc, argv);
-  Population      pop = {0};
+  Options         opt    = ParseOptions(argc, argv);
+  Population      pop    = {0};
+  Genome          genome = {0};
   Rng             rng;
   Out             pedigree, data, truth;
   struct timespec t0, t1;
@@ -937,6 +1432,7 @@ int main(int argc, char **argv)
   OutClose(&pedigree);
   OutClose(&data);
   OutClose(&truth);
+  if (opt.genotyped) WriteGenotypes(&genome, &pop);
   WriteModel(&pop);
   for (int64_t m = 0; m < pop.male_start[pop.ngen]; m++)
     if (pop.male_progeny[m] > largest) largest = pop.male_progeny[m];
@@ -950,6 +1446,13 @@ int main(int argc, char **argv)
          "%.2f s -> %s\n",
          (long long)pop.n, (long long)pop.gen_start[1], (long long)opt.generations, (long long)pop.nrecords, (long long)pop.nmissing, missing2,
          (long long)pop.nherds, (long long)pop.nhys, pens, (int)largest, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), opt.out);
+  if (opt.genotyped)
+    printf("henderson-simulate: genotypes of %lld animals (%lld outside the pedigree), %lld SNPs on %lld chromosomes, %.2f%% of the calls missing; "
+           "haplotypes of %lld animals dropped, at most %.1f MB held at once\n",
+           (long long)genome.ntyped, (long long)genome.noutside, (long long)genome.nsnp, (long long)genome.nchrom,
+           100.0 * (double)genome.nmissing / ((double)genome.ntyped * (double)genome.nsnp), (long long)genome.ndropped,
+           (double)genome.peak * (double)(2 * genome.words * (int64_t)sizeof(uint64_t)) / 1e6);
+  GenomeDestroy(&genome);
   PopulationDestroy(&pop);
   return EXIT_SUCCESS;
 }
