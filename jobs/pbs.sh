@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "${PBS_O_WORKDIR:-.}"
 henderson=${HENDERSON:-./build/henderson}
+# one BLAS thread a rank (the ranks fill the cores; the genomic set-up's dense algebra is BLAS)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 echo "henderson job ${PBS_JOBID:-?}: $(date)"
 # shellcheck disable=SC2086 # OPTIONS is a list of options
-mpirun "$henderson" solve "${MODEL:?qsub -v MODEL=path/to/model.txt}" --restart -checkpoint_minutes 30 -log_view ${OPTIONS:-}
+mpirun -x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS "$henderson" solve "${MODEL:?qsub -v MODEL=path/to/model.txt}" --restart -checkpoint_minutes 30 -log_view ${OPTIONS:-}

@@ -22,6 +22,8 @@ shift
 # Slurm runs a copy of this script from its spool directory: paths relative to the submission
 cd "${SLURM_SUBMIT_DIR:-.}"
 henderson=${HENDERSON:-$SLURM_SUBMIT_DIR/build/henderson}
+# one BLAS thread a rank (the ranks fill the cores; the genomic set-up's dense algebra is BLAS)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 echo "henderson job $SLURM_JOB_ID, start ${SLURM_RESTART_COUNT:-0}: $(date)"
 # -log_view: where the time went, per phase (HdRead ... HdWrite) and per PETSc operation.
 # A TERM before the time limit (--signal) ends the run; the job is requeued and resumes.
