@@ -37,22 +37,50 @@ static PetscErrorCode SortAnimals(Genotypes g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The genotype rows to the ranks that own their animals, in pedigree order: ROWS (nloc x nsnp). */
-static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
+/* SEND_N[k], SEND_AT[k]: which of the N ascending positions POS rank k owns (the genotyped animals in
+   pedigree order, each rank a contiguous range from its g->first). */
+static PetscErrorCode SplitByOwner(Genotypes g, PetscInt n, const PetscInt pos[], PetscMPIInt send_n[], PetscMPIInt send_at[])
 {
-  PetscInt    *firsts, *order, *pos;
-  PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
-  int8_t      *send;
-  PetscInt    *recv_pos;
-  void        *recv;
-  PetscCount   nrecv;
+  PetscInt *firsts;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(g->size + 1, &firsts));
+  PetscCallMPI(MPI_Allgather(&g->first, 1, MPIU_INT, firsts, 1, MPIU_INT, g->comm));
+  firsts[g->size] = g->ng;
+  for (PetscMPIInt k = 0, i = 0; k < g->size; k++) {
+    send_at[k] = i;
+    while (i < n && pos[i] < firsts[k + 1]) i++;
+    send_n[k] = i - send_at[k];
+  }
+  PetscCall(PetscFree(firsts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* HendersonExchange() of whole genotype rows (g->nsnp calls each). */
+static PetscErrorCode ExchangeRows(Genotypes g, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const int8_t send[], PetscMPIInt recv_n[],
+                                   PetscMPIInt recv_at[], int8_t **recv, PetscCount *nrecv)
+{
   MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc3(g->size + 1, &firsts, g->n + 1, &order, g->n + 1, &pos));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, send_n, send_at, send, recv_n, recv_at, (void **)recv, nrecv, "genotype rows"));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The genotype rows to the ranks that own their animals, in pedigree order: ROWS (nloc x nsnp). */
+static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
+{
+  PetscInt    *order, *pos, *recv_pos;
+  PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
+  int8_t      *send, *recv;
+  PetscCount   nrecv;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(g->n + 1, &order, g->n + 1, &pos));
   PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
-  PetscCallMPI(MPI_Allgather(&g->first, 1, MPIU_INT, firsts, 1, MPIU_INT, g->comm));
-  firsts[g->size] = g->ng;
   for (PetscInt i = 0; i < g->n; i++) {
     PetscCall(PetscFindInt(g->animal[i], g->ng, g->sorted, &pos[i]));
     order[i] = i;
@@ -60,25 +88,18 @@ static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
   PetscCall(PetscSortIntWithArray(g->n, pos, order)); /* positions ascend with the destination rank */
   PetscCall(PetscMalloc1((size_t)g->n * (size_t)g->nsnp + 1, &send));
   for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)g->nsnp, g->m + (size_t)order[i] * (size_t)g->nsnp, g->nsnp));
-  for (PetscMPIInt k = 0, i = 0; k < g->size; k++) {
-    send_at[k] = i;
-    while (i < g->n && pos[i] < firsts[k + 1]) i++;
-    send_n[k] = i - send_at[k];
-  }
+  PetscCall(SplitByOwner(g, g->n, pos, send_n, send_at));
   PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, pos, recv_n, recv_at, (void **)&recv_pos, &nrecv, "genotyped animals"));
-  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
-  PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv, "genotyped animals"));
-  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCall(ExchangeRows(g, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv));
   PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " genotype rows came for %" PetscInt_FMT " animals", nrecv, g->nloc);
   PetscCall(PetscMalloc1((size_t)g->nloc * (size_t)g->nsnp + 1, rows));
   for (PetscCount k = 0; k < nrecv; k++)
-    PetscCall(PetscArraycpy(*rows + (size_t)(recv_pos[k] - g->first) * (size_t)g->nsnp, (int8_t *)recv + (size_t)k * (size_t)g->nsnp, g->nsnp));
+    PetscCall(PetscArraycpy(*rows + (size_t)(recv_pos[k] - g->first) * (size_t)g->nsnp, recv + (size_t)k * (size_t)g->nsnp, g->nsnp));
   PetscCall(PetscFree(recv));
   PetscCall(PetscFree(recv_pos));
   PetscCall(PetscFree(send));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
-  PetscCall(PetscFree3(firsts, order, pos));
+  PetscCall(PetscFree2(order, pos));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -94,34 +115,22 @@ PetscErrorCode GenotypesCreateBlockMatrix(Genotypes g, PetscInt columns, Mat *M)
 /* The genotype rows of the positions WANT (ascending: owners in rank order) from their owners. */
 static PetscErrorCode FetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got)
 {
-  PetscInt    *firsts, *asked;
+  PetscInt    *asked;
   PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
   PetscCount   nasked, ngot;
   int8_t      *reply;
-  MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(g->size + 1, &firsts));
   PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
-  PetscCallMPI(MPI_Allgather(&g->first, 1, MPIU_INT, firsts, 1, MPIU_INT, g->comm));
-  firsts[g->size] = g->ng;
-  for (PetscMPIInt k = 0, i = 0; k < g->size; k++) {
-    send_at[k] = (PetscMPIInt)i;
-    while (i < nwant && want[i] < firsts[k + 1]) i++;
-    send_n[k] = (PetscMPIInt)i - send_at[k];
-  }
+  PetscCall(SplitByOwner(g, nwant, want, send_n, send_at));
   PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, want, recv_n, recv_at, (void **)&asked, &nasked, "genotype rows asked"));
   PetscCall(PetscMalloc1((size_t)nasked * (size_t)g->nsnp + 1, &reply));
   for (PetscCount k = 0; k < nasked; k++)
     PetscCall(PetscArraycpy(reply + (size_t)k * (size_t)g->nsnp, rows + (size_t)(asked[k] - g->first) * (size_t)g->nsnp, g->nsnp));
-  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
-  PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, recv_n, recv_at, reply, send_n, send_at, (void **)got, &ngot, "genotype rows"));
-  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCall(ExchangeRows(g, recv_n, recv_at, reply, send_n, send_at, got, &ngot));
   PetscCall(PetscFree(reply));
   PetscCall(PetscFree(asked));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
-  PetscCall(PetscFree(firsts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -222,49 +222,53 @@ static PetscErrorCode DenseSolve(const Simulation *s, PetscReal *x, PetscReal *p
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* -pev exact: the animals' PEV against the dense inverse. */
-static PetscErrorCode ComparePEV(TestCounter *c, const PetscReal pev[], const char path[])
+/* DATASET ("value", "pev") of every animal in PATH against the dense WANT (herds first, then the animals):
+   how many differ (TestClose), and by how much at most. */
+static PetscErrorCode CompareAnimals(const char path[], const char dataset[], const PetscReal want[], PetscInt *n, PetscInt *bad, PetscReal *worst)
 {
   TestSolution animal;
   char         id[16];
-  PetscInt     bad = 0;
-  PetscReal    worst = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(TestSolutionLoad(path, "animal", "pev", &animal));
+  *bad   = 0;
+  *worst = 0;
+  PetscCall(TestSolutionLoad(path, "animal", dataset, &animal));
   for (PetscInt i = 0; i < NALL; i++)
     for (PetscInt t = 0; t < ntraits; t++) {
-      PetscReal v, want = pev[(NHERD + i) * ntraits + t];
+      PetscReal v, w = want[(NHERD + i) * ntraits + t];
       AnimalID(i, id);
-      v     = TestSolutionGet(&animal, id, t);
-      worst = PetscMax(worst, PetscAbsReal(v - want));
-      if (!TestClose(v, want)) bad++;
+      v      = TestSolutionGet(&animal, id, t);
+      *worst = PetscMax(*worst, PetscAbsReal(v - w));
+      if (!TestClose(v, w)) (*bad)++;
     }
-  TestCheck(c, bad == 0, "PEV of %d animals against the dense C^-1 with H^-1: %" PetscInt_FMT " differ (largest difference %.3g)", NALL, bad, (double)worst);
+  *n = animal.n;
   PetscCall(TestSolutionDestroy(&animal));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -pev exact: the animals' PEV against the dense inverse. */
+static PetscErrorCode ComparePEV(TestCounter *c, const PetscReal pev[], const char path[])
+{
+  PetscInt  n, bad;
+  PetscReal worst;
+
+  PetscFunctionBeginUser;
+  PetscCall(CompareAnimals(path, "pev", pev, &n, &bad, &worst));
+  TestCheck(c, bad == 0, "PEV of %d animals against the dense C^-1 with H^-1: %" PetscInt_FMT " differ (largest difference %.3g)", NALL, bad, (double)worst);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode Compare(TestCounter *c, const PetscReal x[], const char path[], const char what[])
 {
-  TestSolution animal, herd;
-  char         id[16];
-  PetscInt     bad = 0;
-  PetscReal    worst = 0;
+  TestSolution herd;
+  PetscInt     n, bad;
+  PetscReal    worst;
 
   PetscFunctionBeginUser;
-  PetscCall(TestSolutionLoad(path, "animal", "value", &animal));
+  PetscCall(CompareAnimals(path, "value", x, &n, &bad, &worst));
+  TestCheck(c, bad == 0 && n == NALL, "%s: %" PetscInt_FMT " animals, %" PetscInt_FMT " differ from the dense H^-1 MME (largest difference %.3g)", what, n, bad,
+            (double)worst);
   PetscCall(TestSolutionLoad(path, "herd", "value", &herd));
-  for (PetscInt i = 0; i < NALL; i++)
-    for (PetscInt t = 0; t < ntraits; t++) {
-      PetscReal v, want = x[(NHERD + i) * ntraits + t];
-      AnimalID(i, id);
-      v     = TestSolutionGet(&animal, id, t);
-      worst = PetscMax(worst, PetscAbsReal(v - want));
-      if (!TestClose(v, want)) bad++;
-    }
-  TestCheck(c, bad == 0 && animal.n == NALL, "%s: %" PetscInt_FMT " animals, %" PetscInt_FMT " differ from the dense H^-1 MME (largest difference %.3g)", what,
-            animal.n, bad, (double)worst);
   for (PetscInt h = 1; h < NHERD; h++)
     for (PetscInt t = 0; t < ntraits; t++) {
       char lh[8];
@@ -272,7 +276,6 @@ static PetscErrorCode Compare(TestCounter *c, const PetscReal x[], const char pa
       if (!TestClose(TestSolutionGet(&herd, lh, t) - TestSolutionGet(&herd, "H0", t), x[h * ntraits + t] - x[t])) bad++;
     }
   TestCheck(c, bad == 0, "%s: the herd differences agree", what);
-  PetscCall(TestSolutionDestroy(&animal));
   PetscCall(TestSolutionDestroy(&herd));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -282,25 +285,11 @@ static PetscErrorCode RunREML(TestCounter *c, const Simulation *s)
 {
   char       path[HENDERSON_MAX_PATH + 32];
   Evaluation ev;
-  REML       r;
 
   PetscFunctionBeginUser;
   snprintf(path, sizeof(path), "%s/model.txt", work_dir);
-  PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled"));
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
-  PetscCall(EvaluationLoadModel(ev, path));
-  PetscCall(EvaluationRead(ev));
-  PetscCall(EvaluationPedigree(ev));
-  PetscCall(EvaluationNumber(ev));
-  PetscCall(EvaluationAssemble(ev));
-  PetscCall(REMLCreate(PETSC_COMM_WORLD, &r));
-  PetscCall(REMLSetFromOptions(r));
-  PetscCall(REMLRun(r, ev));
-  PetscCall(EvaluationReassemble(ev));
-  PetscCall(EvaluationSolve(ev));
-  PetscCall(EvaluationSetWriteHook(ev, REMLWriteOutput, r));
-  PetscCall(EvaluationWrite(ev, NULL));
-  PetscCall(REMLDestroy(&r));
+  PetscCall(TestRunREML(ev, path));
   PetscCall(EvaluationDestroy(&ev));
   if (s) { /* rank 0 */
     PetscReal  logL, dense, *X, *Z, *G, *R, *y, *va, *ve;

@@ -588,26 +588,9 @@ int main(int argc, char **argv)
   snprintf(output, sizeof(output), "%s/solutions.h5", work_dir);
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
   if (reml) { /* as `henderson reml`: estimates, then the solutions with them */
-    REML      r;
-    PetscBool converged;
-    Model     m;
-    PetscInt  ne;
-    PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled")); /* AI-REML factors the equations */
-    PetscCall(EvaluationLoadModel(ev, model));
-    PetscCall(EvaluationRead(ev));
-    PetscCall(EvaluationPedigree(ev));
-    PetscCall(EvaluationNumber(ev));
-    PetscCall(EvaluationAssemble(ev));
-    PetscCall(REMLCreate(PETSC_COMM_WORLD, &r));
-    PetscCall(REMLSetFromOptions(r));
-    PetscCall(REMLRun(r, ev));
-    PetscCall(REMLGetConverged(r, &converged));
-    PetscCall(EvaluationReassemble(ev));
-    PetscCall(EvaluationSolve(ev));
-    PetscCall(EvaluationSetWriteHook(ev, REMLWriteOutput, r));
-    PetscCall(EvaluationWrite(ev, NULL));
-    PetscCall(REMLView(r, PETSC_VIEWER_STDOUT_WORLD));
-    PetscCall(REMLDestroy(&r));
+    Model    m;
+    PetscInt ne;
+    PetscCall(TestRunREML(ev, model));
     /* the estimates replace the simulation's (co)variances in the dense system */
     PetscCall(EvaluationGetModel(ev, &m));
     PetscCall(ModelGetNumEffects(m, &ne));

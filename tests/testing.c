@@ -168,6 +168,29 @@ PetscErrorCode TestMatGatherDense(Mat A, PetscReal **dense)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode TestRunREML(Evaluation ev, const char model[])
+{
+  REML r;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsSetValue(NULL, "-mme_operator", "assembled"));
+  PetscCall(EvaluationLoadModel(ev, model));
+  PetscCall(EvaluationRead(ev));
+  PetscCall(EvaluationPedigree(ev));
+  PetscCall(EvaluationNumber(ev));
+  PetscCall(EvaluationAssemble(ev));
+  PetscCall(REMLCreate(PETSC_COMM_WORLD, &r));
+  PetscCall(REMLSetFromOptions(r));
+  PetscCall(REMLRun(r, ev));
+  PetscCall(EvaluationReassemble(ev));
+  PetscCall(EvaluationSolve(ev));
+  PetscCall(EvaluationSetWriteHook(ev, REMLWriteOutput, r));
+  PetscCall(EvaluationWrite(ev, NULL));
+  PetscCall(REMLView(r, PETSC_VIEWER_STDOUT_WORLD));
+  PetscCall(REMLDestroy(&r));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[])
 {
   PetscMPIInt rank;

@@ -66,6 +66,10 @@ PetscErrorCode TestSolutionDestroy(TestSolution *e);
 /* Column COLUMN of the level labelled LABEL; NAN when there is no such level. */
 PetscReal TestSolutionGet(const TestSolution *e, const char label[], PetscInt column);
 
+/* Collective. As `henderson reml MODEL` does it, on EV (created, nothing run yet): the assembled operator
+   (AI-REML factors the equations), the estimates, then the solutions with them, written with /variance. */
+PetscErrorCode TestRunREML(Evaluation ev, const char model[]);
+
 /* mkdir -p on rank 0. */
 PetscErrorCode TestMakeDirectory(MPI_Comm comm, const char path[]);
 
