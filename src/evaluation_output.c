@@ -526,7 +526,9 @@ static PetscErrorCode WriteGenomicAttributes(Evaluation ev, Output output)
                           {"snps_dropped_maf", s.snps_dropped_maf},
                           {"apy_core", s.apy_core},
                           {"parent_conflicts", s.parent_conflicts},
-                          {"plink", s.plink}};
+                          {"plink", s.plink},
+                          {"factored", s.factored},
+                          {"single_precision", s.single}};
     PetscCall(SET_INTS(output, "/genomic", v));
   }
   {

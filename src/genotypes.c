@@ -35,6 +35,8 @@ PetscErrorCode GenotypesDestroy(Genotypes *genotypes)
   PetscCall(PetscFree(g->sorted));
   PetscCall(PetscFree(g->D));
   PetscCall(PetscFree(g->gdiag));
+  PetscCall(PetscFree(g->ddiag));
+  PetscCall(GenotypesDestroyFactored(g));
   PetscCall(PetscFree(g));
   *genotypes = NULL;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -421,6 +423,13 @@ PetscErrorCode GenotypesLoad(Genotypes g, Model model)
     PetscCall(ReadText(g, opts->path));
   PetscCall(DropAnimals(g));
   PetscCall(DropSNPs(g));
+  /* the route now, so that what it cannot do (entries, log|H|) is known before any work: factored when
+     asked, or with APY past the dense route's range (the animals read; those added later are founders) */
+  g->factored = (PetscBool)(g->opts.block == MODEL_GENOTYPES_BLOCK_FACTORED ||
+                            (g->opts.block == MODEL_GENOTYPES_BLOCK_AUTO && g->opts.apy && g->stats.animals_used > GENOTYPES_DENSE_MAX));
+  PetscCheck(!g->factored || g->opts.apy, g->comm, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": genotypes block factored needs APY (apy N or apy FILE): the exact G^-1 is dense", g->model_path, g->opts.line);
+  g->stats.factored = g->factored;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -494,6 +503,7 @@ PetscErrorCode GenotypesAddToPedigree(Genotypes g, Pedigree pedigree)
   LabelTable  founders = NULL, labels;
 
   PetscFunctionBeginUser;
+  PetscCheck(!g->moved, g->comm, PETSC_ERR_ORDER, "GenotypesAddToPedigree() after GenotypesSetUp(): the rows have moved");
   PetscCall(GatherIDs(g, &lines));
   if (g->rank == 0) {
     PetscInt n;
@@ -526,6 +536,7 @@ PetscErrorCode GenotypesNumber(Genotypes g, Pedigree pedigree)
   PetscMPIInt *counts = NULL, *at = NULL, n = (PetscMPIInt)g->n;
 
   PetscFunctionBeginUser;
+  PetscCheck(!g->moved, g->comm, PETSC_ERR_ORDER, "GenotypesNumber() after GenotypesSetUp(): the rows have moved");
   if (g->rank == 0) {
     LabelTable labels;
     PetscInt   total;
@@ -577,7 +588,15 @@ PetscErrorCode GenotypesGetBlock(Genotypes g, PetscInt *ng, const PetscInt **ani
   if (animal) *animal = g->sorted;
   if (first) *first = g->first;
   if (nlocal) *nlocal = g->nloc;
-  if (D) *D = g->D;
+  if (D) *D = g->factored ? NULL : g->D;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GenotypesGetBlockDiagonal(Genotypes g, const PetscReal **diag)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(g->stats.setup, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "call GenotypesSetUp() first");
+  *diag = g->ddiag;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -593,7 +612,9 @@ PetscErrorCode GenotypesGetDiagonal(Genotypes g, PetscInt *ng, const PetscReal *
 PetscErrorCode GenotypesGetStats(Genotypes g, GenotypesStats *stats)
 {
   PetscFunctionBeginUser;
-  *stats = g->stats;
+  *stats                  = g->stats;
+  stats->inner_solves     = g->fac.inner_solves;
+  stats->inner_iterations = g->fac.inner_iterations;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -607,7 +628,7 @@ PetscErrorCode GenotypesGetFrequencies(Genotypes g, const PetscReal **p)
 PetscErrorCode GenotypesHasLogDeterminant(Genotypes g, PetscBool *has)
 {
   PetscFunctionBeginUser;
-  *has = (PetscBool)(g->opts.tau == 1 && g->opts.omega == 1);
+  *has = (PetscBool)(g->opts.tau == 1 && g->opts.omega == 1 && !g->factored);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -644,7 +665,16 @@ PetscErrorCode GenotypesView(Genotypes g, PetscViewer viewer)
   if (s->apy_core)
     PetscCall(PetscViewerASCIIPrintf(viewer, "              APY: G^-1 from a core of %" PetscInt_FMT " animals (%s)\n", s->apy_core,
                                      s->apy_chosen ? "evenly spaced in pedigree order" : o->apy_path));
+  if (s->factored)
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "              block factored: G's core columns in %s, APY's factors, A22^-1 from the sparse A^-1%s; the "
+                                     "correlation over the core's pairs\n",
+                                     s->single ? "single precision (no missing call: exact)" : "double precision",
+                                     g->pedigree_file ? " (A^11 by an inner KSP)" : ""));
   PetscCall(PetscViewerASCIIPrintf(viewer, "              seconds: G %.3f, A22 %.3f, inverses %.3f\n", (double)s->seconds_g, (double)s->seconds_a22,
                                    (double)s->seconds_inverse));
+  if (g->fac.inner_solves)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "              A^11 solves: %" PetscInt64_FMT ", %.1f iterations each\n", g->fac.inner_solves,
+                                     (double)g->fac.inner_iterations / (double)g->fac.inner_solves));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -46,8 +46,8 @@ static PetscErrorCode ReadCoreRoot(Genotypes g, Pedigree pedigree, PetscInt *nc,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The core's places among the genotyped animals (ascending): the file's, or N evenly spaced. */
-static PetscErrorCode ChooseCore(Genotypes g, Pedigree pedigree, PetscInt *nc, PetscInt **core)
+/* The file's core, or N evenly spaced. */
+PetscErrorCode GenotypesChooseCore(Genotypes g, Pedigree pedigree, PetscInt *nc, PetscInt **core)
 {
   PetscErrorCode ierr = PETSC_SUCCESS;
 
@@ -180,7 +180,7 @@ PetscErrorCode GenotypesInvertAPY(Genotypes g, Pedigree pedigree, Mat G, Mat *Gi
   PetscReal          logm = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(ChooseCore(g, pedigree, &apy.nc, &apy.core));
+  PetscCall(GenotypesChooseCore(g, pedigree, &apy.nc, &apy.core));
   PetscCall(PetscMalloc1(g->ng + 1, &apy.where));
   for (PetscInt k = 0; k < g->ng; k++) apy.where[k] = -1;
   for (PetscInt k = 0; k < apy.nc; k++) apy.where[apy.core[k]] = k;

@@ -6,10 +6,8 @@
 #include <henderson/dense.h>
 #include <petscblaslapack.h>
 
-/* SNPs a block of Z (memory: rows x SNP_BLOCK doubles at once). */
-#define SNP_BLOCK 1024
-/* Columns of A22 a pass of Colleau's method computes together. */
-#define COLLEAU_BLOCK 32
+/* SNPs of the rows moved at once (memory: two buffers of that many calls a row). */
+#define MOVE_BLOCK 4096
 
 /* The genotyped animals in pedigree order (every rank), and this rank's rows: those it owns. */
 static PetscErrorCode SortAnimals(Genotypes g)
@@ -56,27 +54,30 @@ static PetscErrorCode SplitByOwner(Genotypes g, PetscInt n, const PetscInt pos[]
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* HendersonExchange() of whole genotype rows (g->nsnp calls each). */
-static PetscErrorCode ExchangeRows(Genotypes g, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const int8_t send[], PetscMPIInt recv_n[],
-                                   PetscMPIInt recv_at[], int8_t **recv, PetscCount *nrecv)
+/* HendersonExchange() of genotype rows of WIDTH calls each. */
+static PetscErrorCode ExchangeRows(Genotypes g, PetscInt width, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const int8_t send[],
+                                   PetscMPIInt recv_n[], PetscMPIInt recv_at[], int8_t **recv, PetscCount *nrecv)
 {
   MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)g->nsnp, MPI_INT8_T, &rowtype));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)width, MPI_INT8_T, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)g->nsnp, send_n, send_at, send, recv_n, recv_at, (void **)recv, nrecv, "genotype rows"));
+  PetscCall(HendersonExchange(g->comm, rowtype, (size_t)width, send_n, send_at, send, recv_n, recv_at, (void **)recv, nrecv, "genotype rows"));
   PetscCallMPI(MPI_Type_free(&rowtype));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The genotype rows to the ranks that own their animals, in pedigree order: ROWS (nloc x nsnp). */
-static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
+/* The genotype rows to the ranks that own their animals, in pedigree order: g->m becomes the nloc own rows
+   (g->n, g->animal follow; the rows' IDs and lines are not needed past the numbering). A block of SNPs at a
+   time, so that the copies in flight stay small beside the rows themselves. */
+static PetscErrorCode MoveRows(Genotypes g)
 {
   PetscInt    *order, *pos, *recv_pos;
   PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
-  int8_t      *send, *recv;
+  int8_t      *send, *recv, *moved;
   PetscCount   nrecv;
+  size_t       nsnp = (size_t)g->nsnp;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(g->n + 1, &order, g->n + 1, &pos));
@@ -86,20 +87,31 @@ static PetscErrorCode MoveRows(Genotypes g, int8_t **rows)
     order[i] = i;
   }
   PetscCall(PetscSortIntWithArray(g->n, pos, order)); /* positions ascend with the destination rank */
-  PetscCall(PetscMalloc1((size_t)g->n * (size_t)g->nsnp + 1, &send));
-  for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)g->nsnp, g->m + (size_t)order[i] * (size_t)g->nsnp, g->nsnp));
   PetscCall(SplitByOwner(g, g->n, pos, send_n, send_at));
   PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, pos, recv_n, recv_at, (void **)&recv_pos, &nrecv, "genotyped animals"));
-  PetscCall(ExchangeRows(g, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv));
   PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " genotype rows came for %" PetscInt_FMT " animals", nrecv, g->nloc);
-  PetscCall(PetscMalloc1((size_t)g->nloc * (size_t)g->nsnp + 1, rows));
-  for (PetscCount k = 0; k < nrecv; k++)
-    PetscCall(PetscArraycpy(*rows + (size_t)(recv_pos[k] - g->first) * (size_t)g->nsnp, recv + (size_t)k * (size_t)g->nsnp, g->nsnp));
-  PetscCall(PetscFree(recv));
-  PetscCall(PetscFree(recv_pos));
+  PetscCall(PetscMalloc1((size_t)g->nloc * nsnp + 1, &moved));
+  PetscCall(PetscMalloc1((size_t)g->n * MOVE_BLOCK + 1, &send));
+  for (PetscInt j0 = 0; j0 < g->nsnp; j0 += MOVE_BLOCK) {
+    PetscInt nb = PetscMin(MOVE_BLOCK, g->nsnp - j0);
+    for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)nb, g->m + (size_t)order[i] * nsnp + (size_t)j0, nb));
+    PetscCall(ExchangeRows(g, nb, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv));
+    for (PetscCount k = 0; k < nrecv; k++)
+      PetscCall(PetscArraycpy(moved + (size_t)(recv_pos[k] - g->first) * nsnp + (size_t)j0, recv + (size_t)k * (size_t)nb, nb));
+    PetscCall(PetscFree(recv));
+  }
   PetscCall(PetscFree(send));
+  PetscCall(PetscFree(recv_pos));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
   PetscCall(PetscFree2(order, pos));
+  PetscCall(PetscFree(g->m));
+  g->m = moved;
+  g->n = g->nloc;
+  PetscCall(PetscFree(g->animal));
+  PetscCall(PetscMalloc1(g->nloc + 1, &g->animal));
+  PetscCall(PetscArraycpy(g->animal, g->sorted + g->first, g->nloc));
+  PetscCall(PetscFree(g->lines));
+  g->moved = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -112,8 +124,7 @@ PetscErrorCode GenotypesCreateBlockMatrix(Genotypes g, PetscInt columns, Mat *M)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The genotype rows of the positions WANT (ascending: owners in rank order) from their owners. */
-static PetscErrorCode FetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got)
+PetscErrorCode GenotypesFetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got)
 {
   PetscInt    *asked;
   PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
@@ -127,7 +138,7 @@ static PetscErrorCode FetchRows(Genotypes g, const int8_t rows[], PetscInt nwant
   PetscCall(PetscMalloc1((size_t)nasked * (size_t)g->nsnp + 1, &reply));
   for (PetscCount k = 0; k < nasked; k++)
     PetscCall(PetscArraycpy(reply + (size_t)k * (size_t)g->nsnp, rows + (size_t)(asked[k] - g->first) * (size_t)g->nsnp, g->nsnp));
-  PetscCall(ExchangeRows(g, recv_n, recv_at, reply, send_n, send_at, got, &ngot));
+  PetscCall(ExchangeRows(g, g->nsnp, recv_n, recv_at, reply, send_n, send_at, got, &ngot));
   PetscCall(PetscFree(reply));
   PetscCall(PetscFree(asked));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
@@ -160,7 +171,7 @@ static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const int8_t 
       nwant++;
     }
   PetscCall(PetscSortIntWithArray(nwant, want, order));
-  PetscCall(FetchRows(g, rows, nwant, want, &got));
+  PetscCall(GenotypesFetchRows(g, rows, nwant, want, &got));
   g->stats.parent_conflicts = 0;
   for (PetscInt k = 0; k < nwant; k++) {
     const int8_t *x = rows + (size_t)child[order[k]] * (size_t)g->nsnp, *y = got + (size_t)k * (size_t)g->nsnp;
@@ -209,13 +220,9 @@ static PetscErrorCode ComputeG(Genotypes g, const int8_t rows[], Mat *G)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The whole pedigree on every rank (parents, d = 1/alpha), and an order with parents before progeny. */
-typedef struct {
-  PetscInt   n, *sire, *dam, *order;
-  PetscReal *d, c[2];
-} FullPedigree;
-
-static PetscErrorCode GatherPedigree(Genotypes g, Pedigree pedigree, FullPedigree *fp)
+/* The whole pedigree on every rank (parents, d = 1/alpha), an order with parents before progeny, and the
+   ancestors of the genotyped animals in that order. */
+PetscErrorCode GenotypesAncestorsCreate(Genotypes g, Pedigree pedigree, Ancestors *a)
 {
   PetscInt         start, n, done = 0;
   const PetscInt  *sire, *dam;
@@ -225,90 +232,104 @@ static PetscErrorCode GatherPedigree(Genotypes g, Pedigree pedigree, FullPedigre
 
   PetscFunctionBeginUser;
   PetscCall(PedigreeGetLocal(pedigree, &start, &n, &sire, &dam, &alpha, NULL));
-  PetscCall(PedigreeGetParentCoefficients(pedigree, fp->c));
+  PetscCall(PedigreeGetParentCoefficients(pedigree, a->c));
   PetscCall(PetscMalloc2(g->size, &counts, g->size + 1, &at));
   nn = (PetscMPIInt)n;
   PetscCallMPI(MPI_Allgather(&nn, 1, MPI_INT, counts, 1, MPI_INT, g->comm));
   at[0] = 0;
   for (PetscMPIInt k = 0; k < g->size; k++) at[k + 1] = at[k] + counts[k];
-  fp->n = at[g->size];
-  PetscCall(PetscMalloc4(fp->n + 1, &fp->sire, fp->n + 1, &fp->dam, fp->n + 1, &fp->order, fp->n + 1, &fp->d));
-  PetscCallMPI(MPI_Allgatherv(sire, nn, MPIU_INT, fp->sire, counts, at, MPIU_INT, g->comm));
-  PetscCallMPI(MPI_Allgatherv(dam, nn, MPIU_INT, fp->dam, counts, at, MPIU_INT, g->comm));
-  PetscCallMPI(MPI_Allgatherv(alpha, nn, MPIU_REAL, fp->d, counts, at, MPIU_REAL, g->comm));
-  for (PetscInt i = 0; i < fp->n; i++) fp->d[i] = 1 / fp->d[i];
+  a->n = at[g->size];
+  PetscCall(PetscMalloc4(a->n + 1, &a->sire, a->n + 1, &a->dam, a->n + 1, &a->order, a->n + 1, &a->d));
+  PetscCallMPI(MPI_Allgatherv(sire, nn, MPIU_INT, a->sire, counts, at, MPIU_INT, g->comm));
+  PetscCallMPI(MPI_Allgatherv(dam, nn, MPIU_INT, a->dam, counts, at, MPIU_INT, g->comm));
+  PetscCallMPI(MPI_Allgatherv(alpha, nn, MPIU_REAL, a->d, counts, at, MPIU_REAL, g->comm));
+  for (PetscInt i = 0; i < a->n; i++) a->d[i] = 1 / a->d[i];
   PetscCall(PetscFree2(counts, at));
-  PetscCall(PetscCalloc1(fp->n + 1, &placed));
-  while (done < fp->n) { /* one pass a generation out of order in the numbering (usually one pass) */
+  PetscCall(PetscCalloc1(a->n + 1, &placed));
+  while (done < a->n) { /* one pass a generation out of order in the numbering (usually one pass) */
     PetscInt before = done;
-    for (PetscInt i = 0; i < fp->n; i++) {
-      if (placed[i] || (fp->sire[i] >= 0 && !placed[fp->sire[i]]) || (fp->dam[i] >= 0 && !placed[fp->dam[i]])) continue;
-      placed[i]         = 1;
-      fp->order[done++] = i;
+    for (PetscInt i = 0; i < a->n; i++) {
+      if (placed[i] || (a->sire[i] >= 0 && !placed[a->sire[i]]) || (a->dam[i] >= 0 && !placed[a->dam[i]])) continue;
+      placed[i]        = 1;
+      a->order[done++] = i;
     }
     PetscCheck(done > before, PETSC_COMM_SELF, PETSC_ERR_PLIB, "the pedigree has a loop");
   }
   PetscCall(PetscFree(placed));
+  PetscCall(PetscMalloc2(a->n + 1, &a->sub, a->n + 1, &a->list));
+  for (PetscInt i = 0; i < a->n; i++) a->sub[i] = -1;
+  for (PetscInt k = 0; k < g->ng; k++) a->sub[g->sorted[k]] = 0;
+  for (PetscInt k = a->n - 1; k >= 0; k--) { /* ancestors: progeny before parents */
+    PetscInt i = a->order[k];
+    if (a->sub[i] < 0) continue;
+    if (a->sire[i] >= 0) a->sub[a->sire[i]] = 0;
+    if (a->dam[i] >= 0) a->sub[a->dam[i]] = 0;
+  }
+  a->ns = 0;
+  for (PetscInt k = 0; k < a->n; k++)
+    if (!a->sub[a->order[k]]) {
+      a->sub[a->order[k]] = a->ns;
+      a->list[a->ns++]    = a->order[k];
+    }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A22's rows of this rank, by Colleau (2002): A e_j = T D T' e_j over the ancestors of the genotyped
-   animals only (in parents-first order: T' e_j from progeny to parents, then T from parents to progeny). */
+PetscErrorCode GenotypesAncestorsDestroy(Ancestors *a)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(a->sire, a->dam, a->order, a->d));
+  PetscCall(PetscFree2(a->sub, a->list));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* T' v from progeny to parents, then D, then T from parents to progeny: no animal outside the ancestors
+   of the genotyped contributes to A22. */
+void GenotypesColleau(const Ancestors *a, PetscInt nb, PetscReal v[])
+{
+  for (PetscInt k = a->ns - 1; k >= 0; k--) {
+    PetscInt   i = a->list[k], s = a->sire[i], d = a->dam[i];
+    PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
+    if (s >= 0)
+      for (PetscInt b = 0; b < nb; b++) v[(size_t)a->sub[s] * COLLEAU_BLOCK + b] += a->c[0] * vi[b];
+    if (d >= 0)
+      for (PetscInt b = 0; b < nb; b++) v[(size_t)a->sub[d] * COLLEAU_BLOCK + b] += a->c[1] * vi[b];
+  }
+  for (PetscInt k = 0; k < a->ns; k++) {
+    PetscInt   i = a->list[k], s = a->sire[i], d = a->dam[i];
+    PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
+    for (PetscInt b = 0; b < nb; b++) vi[b] *= a->d[i];
+    if (s >= 0)
+      for (PetscInt b = 0; b < nb; b++) vi[b] += a->c[0] * v[(size_t)a->sub[s] * COLLEAU_BLOCK + b];
+    if (d >= 0)
+      for (PetscInt b = 0; b < nb; b++) vi[b] += a->c[1] * v[(size_t)a->sub[d] * COLLEAU_BLOCK + b];
+  }
+}
+
+/* A22's rows of this rank, by Colleau (2002), a block of columns (the own animals) at a time. */
 static PetscErrorCode ComputeA22(Genotypes g, Pedigree pedigree, Mat *A22)
 {
-  FullPedigree fp;
-  PetscInt    *sub, *list, ns = 0, lda;
+  Ancestors    an;
+  PetscInt     lda;
   PetscReal   *v;
   PetscScalar *a;
 
   PetscFunctionBeginUser;
-  PetscCall(GatherPedigree(g, pedigree, &fp));
-  PetscCall(PetscMalloc2(fp.n + 1, &sub, fp.n + 1, &list));
-  for (PetscInt i = 0; i < fp.n; i++) sub[i] = -1;
-  for (PetscInt k = 0; k < g->ng; k++) sub[g->sorted[k]] = 0;
-  for (PetscInt k = fp.n - 1; k >= 0; k--) { /* ancestors: progeny before parents */
-    PetscInt i = fp.order[k];
-    if (sub[i] < 0) continue;
-    if (fp.sire[i] >= 0) sub[fp.sire[i]] = 0;
-    if (fp.dam[i] >= 0) sub[fp.dam[i]] = 0;
-  }
-  for (PetscInt k = 0; k < fp.n; k++)
-    if (!sub[fp.order[k]]) {
-      sub[fp.order[k]] = ns;
-      list[ns++]       = fp.order[k];
-    }
-  PetscCall(PetscMalloc1((size_t)ns * COLLEAU_BLOCK + 1, &v));
+  PetscCall(GenotypesAncestorsCreate(g, pedigree, &an));
+  PetscCall(PetscMalloc1((size_t)an.ns * COLLEAU_BLOCK + 1, &v));
   PetscCall(GenotypesCreateBlockMatrix(g, g->ng, A22));
   PetscCall(MatDenseGetArrayWrite(*A22, &a));
   PetscCall(MatDenseGetLDA(*A22, &lda));
   for (PetscInt r0 = 0; r0 < g->nloc; r0 += COLLEAU_BLOCK) {
     PetscInt nb = PetscMin(COLLEAU_BLOCK, g->nloc - r0);
-    PetscCall(PetscArrayzero(v, (size_t)ns * COLLEAU_BLOCK));
-    for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[g->sorted[g->first + r0 + b]] * COLLEAU_BLOCK + b] = 1;
-    for (PetscInt k = ns - 1; k >= 0; k--) {
-      PetscInt   i = list[k], s = fp.sire[i], d = fp.dam[i];
-      PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
-      if (s >= 0)
-        for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[s] * COLLEAU_BLOCK + b] += fp.c[0] * vi[b];
-      if (d >= 0)
-        for (PetscInt b = 0; b < nb; b++) v[(size_t)sub[d] * COLLEAU_BLOCK + b] += fp.c[1] * vi[b];
-    }
-    for (PetscInt k = 0; k < ns; k++) {
-      PetscInt   i = list[k], s = fp.sire[i], d = fp.dam[i];
-      PetscReal *vi = &v[(size_t)k * COLLEAU_BLOCK];
-      for (PetscInt b = 0; b < nb; b++) vi[b] *= fp.d[i];
-      if (s >= 0)
-        for (PetscInt b = 0; b < nb; b++) vi[b] += fp.c[0] * v[(size_t)sub[s] * COLLEAU_BLOCK + b];
-      if (d >= 0)
-        for (PetscInt b = 0; b < nb; b++) vi[b] += fp.c[1] * v[(size_t)sub[d] * COLLEAU_BLOCK + b];
-    }
+    PetscCall(PetscArrayzero(v, (size_t)an.ns * COLLEAU_BLOCK));
+    for (PetscInt b = 0; b < nb; b++) v[(size_t)an.sub[g->sorted[g->first + r0 + b]] * COLLEAU_BLOCK + b] = 1;
+    GenotypesColleau(&an, nb, v);
     for (PetscInt k = 0; k < g->ng; k++)
-      for (PetscInt b = 0; b < nb; b++) a[(size_t)k * (size_t)lda + (size_t)(r0 + b)] = v[(size_t)sub[g->sorted[k]] * COLLEAU_BLOCK + b];
+      for (PetscInt b = 0; b < nb; b++) a[(size_t)k * (size_t)lda + (size_t)(r0 + b)] = v[(size_t)an.sub[g->sorted[k]] * COLLEAU_BLOCK + b];
   }
   PetscCall(MatDenseRestoreArrayWrite(*A22, &a));
   PetscCall(PetscFree(v));
-  PetscCall(PetscFree2(sub, list));
-  PetscCall(PetscFree4(fp.sire, fp.dam, fp.order, fp.d));
+  PetscCall(GenotypesAncestorsDestroy(&an));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -353,26 +374,37 @@ static PetscErrorCode CompareGA22(Genotypes g, Mat G, Mat A22)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* G <- a + b ((1 - blend) G + blend A22 + gamma I), a and b by tuning (0 and 1 without). */
-static PetscErrorCode BlendAndTune(Genotypes g, Mat G, Mat A22)
+PetscErrorCode GenotypesTuning(Genotypes g)
 {
   const ModelGenotypes *o  = &g->opts;
   const GenotypesStats *s  = &g->stats;
   PetscReal             md = (1 - o->blend) * s->mean_diag_g + o->blend * s->mean_diag_a22 + o->gamma;
   PetscReal             mo = (1 - o->blend) * s->mean_offdiag_g + o->blend * s->mean_offdiag_a22;
-  PetscReal             a = 0, b = 1;
+
+  PetscFunctionBeginUser;
+  g->stats.tune_a = 0;
+  g->stats.tune_b = 1;
+  if (o->tune && g->ng > 1) {
+    PetscCheck(md != mo, g->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": G cannot be tuned to A22 (its mean diagonal equals its mean off-diagonal)",
+               g->model_path, o->line);
+    g->stats.tune_b = (s->mean_diag_a22 - s->mean_offdiag_a22) / (md - mo);
+    g->stats.tune_a = s->mean_diag_a22 - g->stats.tune_b * md;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* G <- a + b ((1 - blend) G + blend A22 + gamma I), a and b by tuning (0 and 1 without). */
+static PetscErrorCode BlendAndTune(Genotypes g, Mat G, Mat A22)
+{
+  const ModelGenotypes *o = &g->opts;
+  PetscReal             a, b;
   PetscScalar          *x;
   PetscInt              lda;
 
   PetscFunctionBeginUser;
-  if (o->tune && g->ng > 1) {
-    PetscCheck(md != mo, g->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": G cannot be tuned to A22 (its mean diagonal equals its mean off-diagonal)",
-               g->model_path, o->line);
-    b = (s->mean_diag_a22 - s->mean_offdiag_a22) / (md - mo);
-    a = s->mean_diag_a22 - b * md;
-  }
-  g->stats.tune_a = a;
-  g->stats.tune_b = b;
+  PetscCall(GenotypesTuning(g));
+  a = g->stats.tune_a;
+  b = g->stats.tune_b;
   PetscCall(MatScale(G, (1 - o->blend) * b));
   PetscCall(MatAXPY(G, o->blend * b, A22, SAME_NONZERO_PATTERN));
   PetscCall(MatShift(G, o->gamma * b));
@@ -503,20 +535,16 @@ static PetscErrorCode LocalRows(Genotypes g, Mat M, PetscReal **rows)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
+/* The dense route: G, A22 and both inverses formed (ng x ng each, rows on the owners), D = tau Gt^-1 -
+   omega A22^-1. */
+static PetscErrorCode SetUpDense(Genotypes g, Pedigree pedigree)
 {
-  int8_t    *rows;
   Mat        G, A22, Ginv, A22inv = NULL;
   PetscReal *a22inv = NULL;
-
-  double t0 = HendersonSeconds(), t1, t2;
+  double     t0     = HendersonSeconds(), t1, t2;
 
   PetscFunctionBeginUser;
-  PetscCall(SortAnimals(g));
-  PetscCall(MoveRows(g, &rows));
-  if (g->pedigree_file) PetscCall(CheckParents(g, pedigree, rows));
-  PetscCall(ComputeG(g, rows, &G));
-  PetscCall(PetscFree(rows));
+  PetscCall(ComputeG(g, g->m, &G));
   t1 = HendersonSeconds();
   PetscCall(ComputeA22(g, pedigree, &A22));
   PetscCall(CompareGA22(g, G, A22));
@@ -539,10 +567,30 @@ PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
   for (size_t k = 0; k < (size_t)g->nloc * (size_t)g->ng; k++) g->D[k] = g->opts.tau * g->D[k] - (a22inv ? g->opts.omega * a22inv[k] : 0);
   if (!a22inv)
     for (PetscInt i = 0; i < g->nloc; i++) g->D[(size_t)(g->first + i) * (size_t)g->nloc + i] -= g->opts.omega;
+  for (PetscInt i = 0; i < g->nloc; i++) g->ddiag[i] = g->D[(size_t)(g->first + i) * (size_t)g->nloc + i];
   PetscCall(PetscFree(a22inv));
   PetscCall(MatDestroy(&A22inv));
   PetscCall(MatDestroy(&Ginv));
   PetscCall(MatDestroy(&A22));
   PetscCall(MatDestroy(&G));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The route was chosen by GenotypesLoad(). */
+PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!g->released, g->comm, PETSC_ERR_SUP, "the factored set-up released the genotypes: the animals cannot move to other ranks after it");
+  PetscCall(SortAnimals(g));
+  PetscCall(MoveRows(g));
+  if (g->pedigree_file) PetscCall(CheckParents(g, pedigree, g->m));
+  PetscCall(PetscFree(g->ddiag));
+  PetscCall(PetscMalloc1(g->nloc + 1, &g->ddiag));
+  PetscCall(PetscFree(g->D));
+  PetscCall(GenotypesDestroyFactored(g));
+  if (g->factored)
+    PetscCall(GenotypesSetUpFactored(g, pedigree));
+  else
+    PetscCall(SetUpDense(g, pedigree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -4,7 +4,7 @@
 
 const char *const HendersonPhaseNames[] = {"read", "pedigree", "genotypes", "number", "assemble", "solve", "pev", "write"};
 PetscLogEvent     HendersonPhaseEvents[HENDERSON_NUM_PHASES];
-PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
+PetscLogStage     HendersonStageAssemble, HendersonStageSolve, HendersonStageGenomic;
 PetscLogEvent     HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultRelationships, HendersonEventMultScatter;
 
 PetscErrorCode HendersonLogInitialize(void)
@@ -24,6 +24,7 @@ PetscErrorCode HendersonLogInitialize(void)
   PetscCall(PetscLogEventRegister("HdMultScatter", classid, &HendersonEventMultScatter));
   PetscCall(PetscLogStageRegister("Assemble", &HendersonStageAssemble));
   PetscCall(PetscLogStageRegister("Solve", &HendersonStageSolve));
+  PetscCall(PetscLogStageRegister("Genomic product", &HendersonStageGenomic));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

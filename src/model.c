@@ -521,7 +521,7 @@ static PetscErrorCode ParseGenotypesNumber(Model m, PetscInt line, const char ke
 }
 
 /* genotypes FILE [maf X] [callrate X] [animal-callrate X] [blend X] [gamma X] [tune on|off] [tau X] [omega X]
-   [apy N|FILE] [frequencies FILE] */
+   [apy N|FILE] [block auto|dense|factored] [frequencies FILE] */
 static PetscErrorCode ParseGenotypes(Model m, const char dir[], PetscInt line, PetscInt n, char **fields)
 {
   ModelGenotypes *g    = &m->genotypes;
@@ -553,6 +553,12 @@ static PetscErrorCode ParseGenotypes(Model m, const char dir[], PetscInt line, P
       PetscCheck(!strcmp(value, "on") || !strcmp(value, "off"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                  "%s:%" PetscInt_FMT ": genotypes tune takes on or off, not '%s'", m->path, line, value);
       g->tune = !strcmp(value, "on");
+    } else if (!strcmp(key, "block")) {
+      PetscCheck(!strcmp(value, "auto") || !strcmp(value, "dense") || !strcmp(value, "factored"), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%" PetscInt_FMT ": genotypes block takes auto, dense or factored, not '%s'", m->path, line, value);
+      g->block = !strcmp(value, "dense")      ? MODEL_GENOTYPES_BLOCK_DENSE
+                 : !strcmp(value, "factored") ? MODEL_GENOTYPES_BLOCK_FACTORED
+                                              : MODEL_GENOTYPES_BLOCK_AUTO;
     } else if (!strcmp(key, "apy")) {
       PetscBool number;
       PetscCall(HendersonParseReal(value, &v, &number));
@@ -566,7 +572,7 @@ static PetscErrorCode ParseGenotypes(Model m, const char dir[], PetscInt line, P
       }
     } else
       SETERRQ(PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-              "%s:%" PetscInt_FMT ": unknown genotypes keyword '%s' (maf, callrate, animal-callrate, blend, gamma, tune, tau, omega, apy, frequencies)",
+              "%s:%" PetscInt_FMT ": unknown genotypes keyword '%s' (maf, callrate, animal-callrate, blend, gamma, tune, tau, omega, apy, block, frequencies)",
               m->path, line, key);
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -4,8 +4,9 @@
    genotyped animals (genotypes.h), is held by the ranks that own those animals, a row each. GBLUP is the
    same with a pedigree of the genotyped animals alone, all founders: A = A22 = I, H^-1 = Gt^-1.
 
-   The product: every rank needs x at all genotyped animals (ghosts of the data operator), W = X G0^-1
-   (ng x dim), and adds D_local W to its own rows (BLAS gemm). */
+   The product, D formed: every rank needs x at all genotyped animals (ghosts of the data operator), W = X G0^-1
+   (ng x dim), and adds D_local W to its own rows (BLAS gemm). D factored (genotypes.h): only the own
+   genotyped animals' x, W = X G0^-1 (nloc x dim), and GenotypesMultFactored() -- collective. */
 #include "relationshipimpl.h"
 #include <petscblaslapack.h>
 
@@ -13,7 +14,8 @@ typedef struct {
   Relationship     pedigree; /* the A^-1 part */
   PetscInt         ng, first, nloc;
   const PetscInt  *animal; /* ng genotyped animals (levels), ascending */
-  const PetscReal *D;      /* nloc x ng, column-major */
+  const PetscReal *D;      /* nloc x ng, column-major (NULL: factored) */
+  const PetscReal *ddiag;  /* nloc: D's diagonal */
   PetscReal       *Ginv;   /* dim x dim */
   int32_t         *local;  /* ng x dim: the data operator's local index of each genotyped equation (-1: none) */
   PetscReal       *X, *Y;  /* ng x dim, nloc x dim work (column-major) */
@@ -35,10 +37,11 @@ static PetscErrorCode RelationshipSetUp_Genomic(Relationship r, PetscLayout rows
   PetscCall(RelationshipGetLocalLevels(t->pedigree, &r->lo, &r->hi));
   PetscCall(GenotypesSetUp(r->genotypes, r->pedigree, r->lo, r->hi));
   PetscCall(GenotypesGetBlock(r->genotypes, &t->ng, &t->animal, &t->first, &t->nloc, &t->D));
+  PetscCall(GenotypesGetBlockDiagonal(r->genotypes, &t->ddiag));
   PetscCall(PetscFree(t->Ginv));
   PetscCall(RelationshipGetCovarianceInverse(r, &t->Ginv));
   PetscCall(PetscFree2(t->X, t->Y));
-  PetscCall(PetscMalloc2(t->ng * r->dim + 1, &t->X, t->nloc * r->dim + 1, &t->Y));
+  PetscCall(PetscMalloc2((t->D ? t->ng : t->nloc) * r->dim + 1, &t->X, t->nloc * r->dim + 1, &t->Y));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -48,6 +51,7 @@ static PetscErrorCode RelationshipNeeded_Genomic(Relationship r, RelationshipNee
 
   PetscFunctionBeginUser;
   PetscCall(RelationshipNeeded(t->pedigree, need, ctx));
+  if (!t->D) PetscFunctionReturn(PETSC_SUCCESS); /* factored: the own genotyped animals only */
   for (PetscInt k = 0; k < t->ng; k++)
     for (PetscInt l = 0; l < r->dim; l++) need(ctx, EquationsBlockEquation(r->block, t->animal[k], l));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -63,13 +67,30 @@ static PetscErrorCode RelationshipLocalize_Genomic(Relationship r, RelationshipL
   PetscCall(PetscMalloc1(t->ng * r->dim + 1, &t->local));
   for (PetscInt k = 0; k < t->ng; k++)
     for (PetscInt l = 0; l < r->dim; l++) {
-      PetscInt q               = EquationsBlockEquation(r->block, t->animal[k], l);
+      PetscInt q               = t->D || (k >= t->first && k < t->first + t->nloc) ? EquationsBlockEquation(r->block, t->animal[k], l) : -1;
       t->local[k * r->dim + l] = q < 0 ? -1 : local(ctx, q);
     }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* y += A^-1 (x) G0^-1 x, then y_own += D (X G0^-1). */
+/* W = X G0^-1 at the genotyped animals K0..K1-1 (rows of W from 0). */
+static void GenomicScale(Relationship r, PetscInt k0, PetscInt k1, const PetscScalar *x, PetscReal W[])
+{
+  GenomicTerm *t = (GenomicTerm *)r->data;
+  PetscInt     m = r->dim, n = k1 - k0;
+
+  for (PetscInt k = k0; k < k1; k++)
+    for (PetscInt l = 0; l < m; l++) {
+      PetscReal w = 0;
+      for (PetscInt j = 0; j < m; j++) {
+        int32_t q = t->local[k * m + j];
+        if (q >= 0) w += x[q] * t->Ginv[j * m + l];
+      }
+      W[l * n + (k - k0)] = w;
+    }
+}
+
+/* y += A^-1 (x) G0^-1 x, then y_own += D (X G0^-1): D's own rows times W (BLAS), or the factored product. */
 static PetscErrorCode RelationshipMultAdd_Genomic(Relationship r, const PetscScalar *x, PetscScalar *y)
 {
   GenomicTerm *t = (GenomicTerm *)r->data;
@@ -79,20 +100,17 @@ static PetscErrorCode RelationshipMultAdd_Genomic(Relationship r, const PetscSca
 
   PetscFunctionBeginUser;
   PetscCall(RelationshipMultAdd(t->pedigree, x, y));
-  if (!t->nloc) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscBLASIntCast(t->ng, &ng));
-  PetscCall(PetscBLASIntCast(t->nloc, &nloc));
-  PetscCall(PetscBLASIntCast(m, &dim));
-  for (PetscInt k = 0; k < t->ng; k++)
-    for (PetscInt l = 0; l < m; l++) {
-      PetscReal w = 0;
-      for (PetscInt j = 0; j < m; j++) {
-        int32_t q = t->local[k * m + j];
-        if (q >= 0) w += x[q] * t->Ginv[j * m + l];
-      }
-      t->X[l * t->ng + k] = w;
-    }
-  PetscCallBLAS("BLASgemm", BLASgemm_("N", "N", &nloc, &dim, &ng, &one, t->D, &nloc, t->X, &ng, &zero, t->Y, &nloc));
+  if (!t->D) {
+    GenomicScale(r, t->first, t->first + t->nloc, x, t->X);
+    PetscCall(GenotypesMultFactored(r->genotypes, m, t->X, t->Y));
+  } else {
+    if (!t->nloc) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCall(PetscBLASIntCast(t->ng, &ng));
+    PetscCall(PetscBLASIntCast(t->nloc, &nloc));
+    PetscCall(PetscBLASIntCast(m, &dim));
+    GenomicScale(r, 0, t->ng, x, t->X);
+    PetscCallBLAS("BLASgemm", BLASgemm_("N", "N", &nloc, &dim, &ng, &one, t->D, &nloc, t->X, &ng, &zero, t->Y, &nloc));
+  }
   for (PetscInt i = 0; i < t->nloc; i++)
     for (PetscInt l = 0; l < m; l++) {
       int32_t q = t->local[(t->first + i) * m + l];
@@ -110,7 +128,7 @@ static PetscErrorCode RelationshipBlockDiagonal_Genomic(Relationship r, PetscRea
   PetscFunctionBeginUser;
   PetscCall(RelationshipAddBlockDiagonal(t->pedigree, Dg, smax, bfirst, pos));
   for (PetscInt i = 0; i < t->nloc; i++) {
-    PetscReal d = t->D[(size_t)(t->first + i) * (size_t)t->nloc + i];
+    PetscReal d = t->ddiag[i];
     for (PetscInt k = 0; k < m; k++)
       for (PetscInt l = 0; l < m; l++) {
         int32_t qk = t->local[(t->first + i) * m + k], ql = t->local[(t->first + i) * m + l];
@@ -127,6 +145,14 @@ static PetscErrorCode RelationshipCost_Genomic(Relationship r, PetscLogDouble *f
 
   PetscFunctionBeginUser;
   PetscCall(RelationshipGetProductCost(t->pedigree, flops, bytes));
+  if (!t->D) {
+    PetscLogDouble f;
+    PetscInt64     b;
+    PetscCall(GenotypesGetProductCost(r->genotypes, &f, &b));
+    *flops += f * r->dim + 2.0 * t->nloc * r->dim * r->dim;
+    *bytes += b * r->dim;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   *flops += 2.0 * t->nloc * t->ng * r->dim + 2.0 * t->ng * r->dim * r->dim;
   *bytes += (PetscInt64)t->nloc * t->ng * 8;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -206,6 +232,11 @@ static PetscErrorCode RelationshipHasOperation_Genomic(Relationship r, Relations
 
   PetscFunctionBeginUser;
   if (op == RELATIONSHIP_OP_SAMPLE) *has = PETSC_FALSE;
+  if (op == RELATIONSHIP_OP_ENTRIES && r->genotypes) {
+    GenotypesStats s;
+    PetscCall(GenotypesGetStats(r->genotypes, &s));
+    if (s.setup && s.factored) *has = PETSC_FALSE;
+  }
   if (op != RELATIONSHIP_OP_LOGDET) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(r->pedigree && r->genotypes, r->comm, PETSC_ERR_ARG_WRONGSTATE, "call RelationshipSetEquations() and RelationshipSetGenotypes() first");
   PetscCall(GenotypesHasLogDeterminant(r->genotypes, has));
@@ -218,8 +249,10 @@ static PetscErrorCode RelationshipWhyNot_Genomic(Relationship r, RelationshipOpe
 {
   PetscFunctionBeginUser;
   (void)r;
-  *why = op == RELATIONSHIP_OP_SAMPLE ? "sampling from H (or G) is not implemented; use -pev exact, and REML by AI or EM"
-                                      : "log|H| needs tau = omega = 1 and no unknown-parent groups";
+  *why = op == RELATIONSHIP_OP_SAMPLE    ? "sampling from H (or G) is not implemented; use -pev exact, and REML by AI or EM"
+         : op == RELATIONSHIP_OP_ENTRIES ? "the factored block of H^-1 (genotypes ... block factored, or APY past 25 000 genotyped) is a product, not entries: "
+                                           "leave out -pev exact and the assembled operator, or use block dense"
+                                         : "log|H| needs tau = omega = 1 and no unknown-parent groups";
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

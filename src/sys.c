@@ -263,7 +263,8 @@ static PetscBool ReadLater(const char name[])
                                          "check_pointer_intensity",
                                          "no_signal_handler",
                                          "saws",
-                                         "viewer_"};
+                                         "viewer_",
+                                         "genomic_a11_"}; /* the factored single step's inner solver, made in the set-up */
   size_t                   n          = strlen(name);
 
   for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)

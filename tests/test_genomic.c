@@ -28,6 +28,20 @@ static char work_dir[HENDERSON_MAX_PATH] = ".";
 static PetscInt      ntraits = 1;
 static const double G0[4] = {2.0, 0.8, 0.8, 3.0}, R0[4] = {5.0, 1.5, 1.5, 6.0}; /* one trait: the first entries */
 
+/* The runs: exact G^-1; APY with every genotyped animal in the core (the exact G^-1 again), formed and
+   factored; APY with half of them in the core, formed and factored (the same APY: must agree). */
+static const struct {
+  const char *name, *block;
+  int         core;
+} variants[] = {
+  {"exact", "", 0},
+  {"apy", "dense", NGENO + NEXTRA},
+  {"factored", "factored", NGENO + NEXTRA},
+  {"apy_half", "dense", (NGENO + NEXTRA) / 2},
+  {"factored_half", "factored", (NGENO + NEXTRA) / 2},
+};
+#define NVARIANTS 5
+
 typedef struct {
   PetscInt sire[NALL], dam[NALL];
   PetscInt geno[NGENO + NEXTRA]; /* animals (indices into 0..NALL-1) */
@@ -76,15 +90,15 @@ static PetscErrorCode WriteFiles(const Simulation *s)
     fprintf(fp, "%s H%d %.10f %.10f\n", id, (int)s->herd[r], s->y[r][0], s->y[r][1]);
   }
   fclose(fp);
-  for (int apy = 0; apy < 2; apy++) {
-    snprintf(path, sizeof(path), "%s/%s", work_dir, apy ? "model_apy.txt" : "model.txt");
+  for (int v = 0; v < NVARIANTS; v++) {
+    snprintf(path, sizeof(path), "%s/model_%s.txt", work_dir, variants[v].name);
     fp = fopen(path, "w");
     fprintf(fp, "data data.txt\npedigree pedigree.txt\n");
-    if (apy) fprintf(fp, "genotypes genotypes.txt apy %d\n", NGENO + NEXTRA);
+    if (variants[v].core) fprintf(fp, "genotypes genotypes.txt apy %d block %s\n", variants[v].core, variants[v].block);
     else fprintf(fp, "genotypes genotypes.txt\n");
     if (ntraits == 1) fprintf(fp, "trait y\nfixed herd\nrandom animal pedigree %g\nresidual %g\n", G0[0], R0[0]);
     else fprintf(fp, "trait y\ntrait y2\nfixed herd\nrandom animal pedigree %g %g %g\nresidual %g %g %g\n", G0[0], G0[2], G0[3], R0[0], R0[2], R0[3]);
-    fprintf(fp, "output %s\n", apy ? "apy.h5" : "exact.h5");
+    fprintf(fp, "output %s.h5\n", variants[v].name);
     fclose(fp);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -280,6 +294,30 @@ static PetscErrorCode Compare(TestCounter *c, const PetscReal x[], const char pa
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* X as Compare() takes it (herds, then animals), from an output file. */
+static PetscErrorCode LoadSolutions(const char path[], PetscReal x[])
+{
+  TestSolution herd, animal;
+  char         id[16];
+
+  PetscFunctionBeginUser;
+  PetscCall(TestSolutionLoad(path, "herd", "value", &herd));
+  PetscCall(TestSolutionLoad(path, "animal", "value", &animal));
+  for (PetscInt t = 0; t < ntraits; t++) {
+    for (PetscInt h = 0; h < NHERD; h++) {
+      snprintf(id, sizeof(id), "H%d", (int)h);
+      x[h * ntraits + t] = TestSolutionGet(&herd, id, t);
+    }
+    for (PetscInt i = 0; i < NALL; i++) {
+      AnimalID(i, id);
+      x[(NHERD + i) * ntraits + t] = TestSolutionGet(&animal, id, t);
+    }
+  }
+  PetscCall(TestSolutionDestroy(&herd));
+  PetscCall(TestSolutionDestroy(&animal));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* REML as `henderson reml` does it (the assembled operator), then its log L against the dense one. */
 static PetscErrorCode RunREML(TestCounter *c, const Simulation *s)
 {
@@ -287,7 +325,7 @@ static PetscErrorCode RunREML(TestCounter *c, const Simulation *s)
   Evaluation ev;
 
   PetscFunctionBeginUser;
-  snprintf(path, sizeof(path), "%s/model.txt", work_dir);
+  snprintf(path, sizeof(path), "%s/model_exact.txt", work_dir);
   PetscCall(EvaluationCreate(PETSC_COMM_WORLD, &ev));
   PetscCall(TestRunREML(ev, path));
   PetscCall(EvaluationDestroy(&ev));
@@ -342,6 +380,7 @@ int main(int argc, char **argv)
   int         code;
   PetscMPIInt rank;
   Simulation *s;
+  PetscBool   assembled, has_pev;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(HendersonErrorInitialize());
@@ -364,13 +403,18 @@ int main(int argc, char **argv)
       return code;
     }
   }
-  PetscCall(Run(&c, "model.txt", "single step"));
-  PetscCall(Run(&c, "model_apy.txt", "APY with all in the core"));
+  /* the factored block has no entries: not with the assembled operator or exact PEV */
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mme_operator", &assembled));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &has_pev));
+  for (int v = 0; v < NVARIANTS; v++) {
+    char model[64];
+    if (!strcmp(variants[v].block, "factored") && (assembled || has_pev)) continue;
+    snprintf(model, sizeof(model), "model_%s.txt", variants[v].name);
+    PetscCall(Run(&c, model, variants[v].name));
+  }
   if (rank == 0) {
     PetscReal *x, *pev = NULL;
     char       path[HENDERSON_MAX_PATH + 32];
-    PetscBool  has_pev;
-    PetscCall(PetscOptionsHasName(NULL, NULL, "-pev", &has_pev));
     PetscCall(PetscMalloc1((NHERD + NALL) * ntraits, &x));
     if (has_pev) PetscCall(PetscMalloc1((NHERD + NALL) * ntraits, &pev));
     PetscCall(DenseSolve(s, x, pev));
@@ -380,6 +424,14 @@ int main(int argc, char **argv)
     PetscCall(PetscFree(pev));
     snprintf(path, sizeof(path), "%s/apy.h5", work_dir);
     PetscCall(Compare(&c, x, path, "APY, all in the core"));
+    if (!assembled && !has_pev) {
+      snprintf(path, sizeof(path), "%s/factored.h5", work_dir);
+      PetscCall(Compare(&c, x, path, "APY factored, all in the core"));
+      snprintf(path, sizeof(path), "%s/apy_half.h5", work_dir);
+      PetscCall(LoadSolutions(path, x));
+      snprintf(path, sizeof(path), "%s/factored_half.h5", work_dir);
+      PetscCall(Compare(&c, x, path, "APY factored against formed, half in the core"));
+    }
     PetscCall(PetscFree(x));
   }
   PetscCall(PetscFree(s));

@@ -17,8 +17,11 @@
    ancestors a column). The inverses by ScaLAPACK (PETSc's MATSCALAPACK: Cholesky, then solves with I);
    APY (Misztal et al. 2014) from the inverse of the core's block and the non-core conditional variances.
 
-   What a relationship needs: after GenotypesSetUp(), the dense block tau Gt^-1 - omega A22^-1, rows of
-   the genotyped animals this rank owns (pedigree order), columns of all genotyped animals.
+   What a relationship needs: after GenotypesSetUp(), the block D = tau Gt^-1 - omega A22^-1 at the rows of
+   the genotyped animals this rank owns (pedigree order): formed (the dense route: columns of all genotyped
+   animals), or factored (the model's `block factored`, or APY past GENOTYPES_DENSE_MAX genotyped animals:
+   G's and A22's core columns only, APY's factors, A22^-1 x = A^22 x - A^21 (A^11)^-1 A^12 x by the sparse
+   A^-1 and an inner KSP; D applied by GenotypesMultFactored(), never formed).
 
    Life cycle: GenotypesCreate(), GenotypesLoad() (read and check), GenotypesAddToPedigree() (after
    PedigreeLoad(): genotyped animals not in the pedigree become founders), GenotypesNumber() (after the
@@ -44,6 +47,9 @@ typedef struct {
   PetscReal  tune_a, tune_b;                          /* Gt = a + b Gb (0, 1 without tuning) */
   PetscInt   apy_core;                                /* 0: exact G^-1 */
   PetscBool  apy_chosen;                              /* the core chosen by the program (evenly spaced in pedigree order) */
+  PetscBool  factored;                                /* the block factored (APY's factors, A22^-1 from the pedigree), not formed */
+  PetscBool  single;                                  /* factored: G's products in single precision (no missing call: exact) */
+  PetscInt64 inner_solves, inner_iterations;          /* factored: the solves with A^11 so far, their iterations */
   PetscReal  logdet_g, logdet_a22;                    /* log|Gt| (APY: of G_APY), log|A22| */
   PetscReal  seconds_g, seconds_a22, seconds_inverse; /* of GenotypesSetUp() (the rows moved: in G's) */
   PetscBool  setup;
@@ -60,9 +66,18 @@ PETSC_EXTERN PetscErrorCode GenotypesNumber(Genotypes genotypes, Pedigree pedigr
 /* Collective. This rank owns the animals LO..HI-1 (PedigreeGetLocal()); again only when they changed. */
 PETSC_EXTERN PetscErrorCode GenotypesSetUp(Genotypes genotypes, Pedigree pedigree, PetscInt lo, PetscInt hi);
 /* Not collective, after GenotypesSetUp(). NG genotyped animals ANIMAL[] (ascending pedigree indices); this
-   rank's rows FIRST..FIRST+NLOCAL-1 of the block D = tau Gt^-1 - omega A22^-1 (column-major, NLOCAL x NG). */
+   rank's rows FIRST..FIRST+NLOCAL-1 of the block D = tau Gt^-1 - omega A22^-1 (column-major, NLOCAL x NG;
+   NULL in the factored route: GenotypesMultFactored()). */
 PETSC_EXTERN PetscErrorCode GenotypesGetBlock(Genotypes genotypes, PetscInt *ng, const PetscInt **animal, PetscInt *first, PetscInt *nlocal,
                                               const PetscReal **D);
+/* Collective, after GenotypesSetUp() of the factored route (GenotypesGetBlock() gives D = NULL): Y = D X
+   at this rank's rows, NLOCAL x DIM column-major each. */
+PETSC_EXTERN PetscErrorCode GenotypesMultFactored(Genotypes genotypes, PetscInt dim, const PetscReal X[], PetscReal Y[]);
+/* Not collective. Flops and bytes of one column of GenotypesMultFactored() here (MUMPS' solve left out). */
+PETSC_EXTERN PetscErrorCode GenotypesGetProductCost(Genotypes genotypes, PetscLogDouble *flops, PetscInt64 *bytes);
+/* Not collective, after GenotypesSetUp(). D's diagonal at this rank's rows (NLOCAL): in the factored route
+   with A22^-1's diagonal estimated (for a preconditioner only). */
+PETSC_EXTERN PetscErrorCode GenotypesGetBlockDiagonal(Genotypes genotypes, const PetscReal **diag);
 PETSC_EXTERN PetscErrorCode GenotypesGetStats(Genotypes genotypes, GenotypesStats *stats);
 /* Not collective, after GenotypesSetUp(). The diagonal of Gt (APY keeps it) of all NG genotyped animals, in
    the order of GenotypesGetBlock()'s ANIMAL, on every rank. */

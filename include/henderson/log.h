@@ -19,7 +19,8 @@ typedef enum {
 
 PETSC_EXTERN const char *const HendersonPhaseNames[];
 PETSC_EXTERN PetscLogEvent     HendersonPhaseEvents[];
-PETSC_EXTERN PetscLogStage     HendersonStageAssemble, HendersonStageSolve;
+/* Genomic product: the factored single-step block's products (messages and bytes of its own, -log_view). */
+PETSC_EXTERN PetscLogStage HendersonStageAssemble, HendersonStageSolve, HendersonStageGenomic;
 /* The parts of a product with the iteration-on-data operator: gathering the ghost values, the
    records, the pedigree (and iid) terms, and adding the ghost rows into their owners. */
 PETSC_EXTERN PetscLogEvent HendersonEventMultGather, HendersonEventMultRecords, HendersonEventMultRelationships, HendersonEventMultScatter;

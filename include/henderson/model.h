@@ -28,20 +28,26 @@ typedef enum {
   MODEL_STRUCTURE_GENOMIC   /* G (x) G0, G from the genotypes (GBLUP: no pedigree) */
 } ModelStructure;
 
+/* The genotyped animals' block of H^-1: formed (dense, ng x ng over the ranks), or factored (APY's factors
+   and A22^-1 by products through the sparse pedigree: no matrix of the genotyped animals' size); auto:
+   factored with APY past 25 000 genotyped animals. */
+typedef enum { MODEL_GENOTYPES_BLOCK_AUTO, MODEL_GENOTYPES_BLOCK_DENSE, MODEL_GENOTYPES_BLOCK_FACTORED } ModelGenotypesBlock;
+
 /* The `genotypes FILE [KEYWORD VALUE]...` line: the file and what to do with it (genotypes.h). */
 typedef struct {
-  char      path[HENDERSON_MAX_PATH];
-  PetscInt  line;            /* 0: the model has no genotypes */
-  PetscReal maf;             /* SNPs with a minor allele frequency below it are dropped (0.05) */
-  PetscReal callrate;        /* SNPs called in fewer of the animals are dropped (0.90) */
-  PetscReal animal_callrate; /* animals with fewer of the SNPs called are dropped (0.90) */
-  PetscReal blend;           /* Gb = (1 - blend) G + blend A22 + gamma I (0.05; GBLUP: A22 = I) */
-  PetscReal gamma;           /* (0) */
-  PetscInt  tune;            /* Gt = a + b Gb with Gt's mean diagonal and off-diagonal those of A22: 1 on, 0 off, -1 default (single step on, GBLUP off) */
-  PetscReal tau, omega;      /* H^-1 = A^-1 + [0 0; 0 tau Gt^-1 - omega A22^-1] (1, 1) */
-  PetscInt  apy;             /* APY core size (0: exact G^-1; -1: the core of apy_path) */
-  char      apy_path[HENDERSON_MAX_PATH];         /* IDs of the core animals, one a line */
-  char      frequencies_path[HENDERSON_MAX_PATH]; /* allele frequencies, one a line in the order of the SNPs ("" : from the genotypes) */
+  char                path[HENDERSON_MAX_PATH];
+  PetscInt            line;            /* 0: the model has no genotypes */
+  PetscReal           maf;             /* SNPs with a minor allele frequency below it are dropped (0.05) */
+  PetscReal           callrate;        /* SNPs called in fewer of the animals are dropped (0.90) */
+  PetscReal           animal_callrate; /* animals with fewer of the SNPs called are dropped (0.90) */
+  PetscReal           blend;           /* Gb = (1 - blend) G + blend A22 + gamma I (0.05; GBLUP: A22 = I) */
+  PetscReal           gamma;           /* (0) */
+  PetscInt            tune;       /* Gt = a + b Gb with Gt's mean diagonal and off-diagonal those of A22: 1 on, 0 off, -1 default (single step on, GBLUP off) */
+  PetscReal           tau, omega; /* H^-1 = A^-1 + [0 0; 0 tau Gt^-1 - omega A22^-1] (1, 1) */
+  PetscInt            apy;        /* APY core size (0: exact G^-1; -1: the core of apy_path) */
+  char                apy_path[HENDERSON_MAX_PATH];         /* IDs of the core animals, one a line */
+  char                frequencies_path[HENDERSON_MAX_PATH]; /* allele frequencies, one a line in the order of the SNPs ("" : from the genotypes) */
+  ModelGenotypesBlock block;                                /* how the genotyped animals' block of H^-1 is held (auto) */
 } ModelGenotypes;
 
 typedef enum {
