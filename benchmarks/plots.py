@@ -18,6 +18,9 @@ the python3 on PATH is another build). Reads benchmarks/logs/ (or --logs) and wr
                              from communication.sh's CSV
   scaling<flags>.png         speed-up (strong) and efficiency (weak) against ranks, from scaling.sh's
                              CSV (the last run of each point)
+  genomic.png                seconds of each phase of a single-step run (genotypes read, G, A22,
+                             inverses or APY's factors, solve), one bar per run, from genomic.sh's
+                             genomic_*.txt and genomic_factored.sh's genomic_factored_*.txt
 Whatever has no logs is left out; the names of the files written are printed.
 """
 import argparse
@@ -231,6 +234,48 @@ def plot_scaling(logs, out):
     return written
 
 
+def genomic_seconds(path):
+    """(genotypes, G, A22, inverses, solve) seconds of a single-step log, or None without genotypes."""
+    seconds, setup = summary_seconds(path), None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"seconds: G ([0-9.]+), A22 ([0-9.]+), inverses ([0-9.]+)", line)
+            if m:
+                setup = [float(x) for x in m.groups()]
+    if not seconds or not setup:
+        return None
+    return [seconds.get("genotypes", 0.0)] + setup + [seconds.get("solve", 0.0)]
+
+
+def plot_genomic(logs, out):
+    bars = []  # (label, seconds)
+    for path in sorted(glob.glob(os.path.join(logs, "genomic_*.txt"))):
+        m = re.fullmatch(r"genomic_(factored_)?(\d+)_(\d+)_(\d+)_(\d+)_([a-z]+)\.txt", os.path.basename(path))
+        if not m:
+            continue
+        seconds = genomic_seconds(path)
+        if seconds:
+            route = "factored" if m.group(1) else m.group(6)
+            bars.append((f"{route}: {int(m.group(2)):.0e} animals, {int(m.group(3)):.0e} genotyped, {m.group(5)} ranks", seconds))
+    if not bars:
+        return []
+    names = ["genotypes", "G", "A22", "inverses / APY factors", "solve"]
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(bars) + 2))
+    left = [0.0] * len(bars)
+    for k, name in enumerate(names):
+        widths = [b[1][k] for b in bars]
+        ax.barh(range(len(bars)), widths, left=left, label=name)
+        left = [l + w for l, w in zip(left, widths)]
+    ax.set_yticks(range(len(bars)))
+    ax.set_yticklabels([b[0] for b in bars], fontsize=8)
+    ax.set_xlabel("wall seconds")
+    ax.set_title("Single step: where the time goes (genomic.sh, genomic_factored.sh)")
+    ax.legend(fontsize=8)
+    target = os.path.join(out, "genomic.png")
+    save(fig, target)
+    return [target]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -241,7 +286,7 @@ def main():
         sys.exit(f"plots.py: no directory {args.logs}")
     os.makedirs(args.out, exist_ok=True)
     written = plot_phases(args.logs, args.out) + plot_residuals(args.logs, args.out)
-    written += plot_communication(args.logs, args.out) + plot_scaling(args.logs, args.out)
+    written += plot_communication(args.logs, args.out) + plot_scaling(args.logs, args.out) + plot_genomic(args.logs, args.out)
     if not written:
         print(f"plots.py: nothing to plot in {args.logs}", file=sys.stderr)
 
