@@ -130,6 +130,21 @@ static PetscErrorCode EvaluationCreateRelationships(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The genotypes object of a model with a genotypes line, made with the model so that its options are read
+   (and listed by -help) before the check for unused ones; loaded by EvaluationGenotypes(). */
+static PetscErrorCode EvaluationCreateGenotypes(Evaluation ev)
+{
+  const ModelGenotypes *genotypes;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelGetGenotypes(ev->model, &genotypes));
+  PetscCall(GenotypesDestroy(&ev->genotypes));
+  if (!genotypes->line) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(GenotypesCreate(ev->comm, &ev->genotypes));
+  PetscCall(GenotypesSetFromOptions(ev->genotypes));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode EvaluationLoadModel(Evaluation ev, const char model_path[])
 {
   double start;
@@ -141,6 +156,7 @@ PetscErrorCode EvaluationLoadModel(Evaluation ev, const char model_path[])
   if (!ev->options_set) PetscCall(EvaluationSetFromOptions(ev));
   PetscCall(EvaluationCheckOptions(ev));
   PetscCall(EvaluationCreateRelationships(ev));
+  PetscCall(EvaluationCreateGenotypes(ev));
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_READ, start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -168,8 +184,6 @@ static PetscErrorCode EvaluationGenotypes(Evaluation ev)
   PetscCall(ModelGetGenotypes(ev->model, &genotypes));
   if (!genotypes->line) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_GENOTYPES, &start));
-  PetscCall(GenotypesDestroy(&ev->genotypes));
-  PetscCall(GenotypesCreate(ev->comm, &ev->genotypes));
   PetscCall(GenotypesLoad(ev->genotypes, ev->model));
   PetscCall(GenotypesAddToPedigree(ev->genotypes, ev->pedigree));
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_GENOTYPES, start));

@@ -42,6 +42,20 @@ PetscErrorCode GenotypesDestroy(Genotypes *genotypes)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode GenotypesSetFromOptions(Genotypes g)
+{
+  PetscReal gb = g->node_memory / 1e9;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(g->comm, NULL, "Genotypes (single step)", NULL);
+  PetscCall(
+      PetscOptionsReal("-genotypes_node_memory", "GB a node may give the dense route's matrices (default: the node's available memory)", NULL, gb, &gb, NULL));
+  PetscOptionsEnd();
+  PetscCheck(gb >= 0, g->comm, PETSC_ERR_USER_INPUT, "-genotypes_node_memory %g: the memory cannot be negative", (double)gb);
+  g->node_memory = 1e9 * gb;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Room for one more row of NSNP genotypes. */
 static PetscErrorCode GrowRows(Genotypes g, PetscInt nsnp, PetscInt *capacity)
 {
@@ -402,6 +416,49 @@ static PetscErrorCode DropSNPs(Genotypes g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Linux's estimate of the memory that can be given out without swapping (bytes), or -1 where unknown */
+static double MemoryAvailable(void)
+{
+  char          line[256];
+  unsigned long kb = 0;
+  FILE         *f  = fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1) break;
+  fclose(f);
+  return kb ? 1024.0 * (double)kb : -1;
+}
+
+/* The dense route holds GENOTYPES_DENSE_PEAK_COPIES matrices of ng x ng doubles at its peak, spread over
+   the ranks.  A node without that much memory would have its ranks killed half-way by the kernel, with
+   no message; so the need of each node's ranks is set against what the node has (MemAvailable, or
+   -genotypes_node_memory for a node shared with other jobs) now, before any work. */
+static PetscErrorCode CheckDenseMemory(Genotypes g)
+{
+  MPI_Comm    node;
+  PetscMPIInt nrank;
+  double      ng = (double)g->stats.animals_used, need = GENOTYPES_DENSE_PEAK_COPIES * 8.0 * ng * ng / g->size, v[2] = {0, -HUGE_VAL}, node_need;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Allreduce(&need, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
+  PetscCallMPI(MPI_Comm_rank(node, &nrank));
+  PetscCallMPI(MPI_Comm_free(&node));
+  if (!nrank) {
+    double avail = g->node_memory > 0 ? (double)g->node_memory : MemoryAvailable();
+    if (avail > 0 && node_need > avail) {
+      v[0] = node_need;
+      v[1] = -avail;
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MAX, g->comm));
+  PetscCheck(v[0] == 0, g->comm, PETSC_ERR_MEM,
+             "%s:%" PetscInt_FMT ": the dense route for %.0f genotyped animals needs about %.3g GB on a node (%d matrices of %.0f^2 doubles over the ranks at "
+             "its peak) and a node has %.3g GB: use the factored route (apy N block factored), more nodes, or -genotypes_node_memory GB if more is free",
+             g->model_path, g->opts.line, ng, v[0] / 1e9, GENOTYPES_DENSE_PEAK_COPIES, ng, -v[1] / 1e9);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GenotypesLoad(Genotypes g, Model model)
 {
   const ModelGenotypes *opts;
@@ -430,6 +487,7 @@ PetscErrorCode GenotypesLoad(Genotypes g, Model model)
   PetscCheck(!g->factored || g->opts.apy, g->comm, PETSC_ERR_USER_INPUT,
              "%s:%" PetscInt_FMT ": genotypes block factored needs APY (apy N or apy FILE): the exact G^-1 is dense", g->model_path, g->opts.line);
   g->stats.factored = g->factored;
+  if (!g->factored) PetscCall(CheckDenseMemory(g));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -638,6 +696,7 @@ PetscErrorCode GenotypesView(Genotypes g, PetscViewer viewer)
   const ModelGenotypes *o = &g->opts;
 
   PetscFunctionBeginUser;
+  if (!o->line) PetscFunctionReturn(PETSC_SUCCESS); /* made with the model, not loaded yet */
   PetscCall(PetscViewerASCIIPrintf(viewer, "  genotypes   %s%s: %" PetscInt64_FMT " animals, %" PetscInt64_FMT " used (%" PetscInt64_FMT " call rate < %g",
                                    o->path, s->plink ? " (PLINK)" : "", s->animals_read, s->animals_used, s->animals_dropped_callrate,
                                    (double)o->animal_callrate));

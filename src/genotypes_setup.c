@@ -466,6 +466,7 @@ static PetscErrorCode RedistributeRows(Genotypes g, Mat in, Mat *out)
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)ng, MPIU_REAL, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
   PetscCall(HendersonExchange(g->comm, rowtype, sizeof(PetscReal) * (size_t)ng, send_n, send_at, send, recv_n, recv_at, (void **)&recv, &nrecv, "dense rows"));
+  PetscCall(PetscFree(send)); /* before filling out: in, out and recv are enough at once */
   PetscCallMPI(MPI_Type_free(&rowtype));
   PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " rows came for %" PetscInt_FMT, nrecv, g->nloc);
   PetscCall(MatDenseGetArrayWrite(*out, &y));
@@ -474,13 +475,12 @@ static PetscErrorCode RedistributeRows(Genotypes g, Mat in, Mat *out)
     for (PetscInt j = 0; j < ng; j++) y[(size_t)j * (size_t)lda + (size_t)i] = recv[(size_t)i * (size_t)ng + (size_t)j];
   PetscCall(MatDenseRestoreArrayWrite(*out, &y));
   PetscCall(PetscFree(recv));
-  PetscCall(PetscFree(send));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* M^-1 (same rows) and log|M| by ScaLAPACK's Cholesky factorization and solves with I. */
-static PetscErrorCode InvertSPD(Genotypes g, Mat M, const char what[], Mat *Minv, PetscReal *logdet)
+static PetscErrorCode InvertSPD(Genotypes g, Mat *M, const char what[], Mat *Minv, PetscReal *logdet)
 {
   Mat                S, Id, X, Y;
   Vec                diag;
@@ -489,7 +489,8 @@ static PetscErrorCode InvertSPD(Genotypes g, Mat M, const char what[], Mat *Minv
   const PetscScalar *d;
 
   PetscFunctionBeginUser;
-  PetscCall(MatConvert(M, MATSCALAPACK, MAT_INITIAL_MATRIX, &S));
+  PetscCall(MatConvert(*M, MATSCALAPACK, MAT_INITIAL_MATRIX, &S));
+  PetscCall(MatDestroy(M)); /* consumed: with it, S, Id and X alive at once the peak would be 4 ng^2 */
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   ierr = MatCholeskyFactor(S, NULL, NULL);
   PetscCall(PetscPopErrorHandler());
@@ -511,12 +512,12 @@ static PetscErrorCode InvertSPD(Genotypes g, Mat M, const char what[], Mat *Minv
   PetscCall(MatDestroy(&X));
   PetscCall(MatDuplicate(Id, MAT_DO_NOT_COPY_VALUES, &X));
   PetscCall(MatMatSolve(S, Id, X));
-  PetscCall(MatConvert(X, MATDENSE, MAT_INITIAL_MATRIX, &Y));
-  PetscCall(RedistributeRows(g, Y, Minv));
-  PetscCall(MatDestroy(&Y));
-  PetscCall(MatDestroy(&X));
   PetscCall(MatDestroy(&Id));
   PetscCall(MatDestroy(&S));
+  PetscCall(MatConvert(X, MATDENSE, MAT_INITIAL_MATRIX, &Y));
+  PetscCall(MatDestroy(&X));
+  PetscCall(RedistributeRows(g, Y, Minv));
+  PetscCall(MatDestroy(&Y));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -536,10 +537,11 @@ static PetscErrorCode LocalRows(Genotypes g, Mat M, PetscReal **rows)
 }
 
 /* The dense route: G, A22 and both inverses formed (ng x ng each, rows on the owners), D = tau Gt^-1 -
-   omega A22^-1. */
+   omega A22^-1.  Each matrix is freed as soon as it is used, A22's inverse made first, so that at most
+   DENSE_PEAK_COPIES of ng x ng doubles are alive at once (GenotypesCheckDenseMemory). */
 static PetscErrorCode SetUpDense(Genotypes g, Pedigree pedigree)
 {
-  Mat        G, A22, Ginv, A22inv = NULL;
+  Mat        G, A22, Ginv, A22inv;
   PetscReal *a22inv = NULL;
   double     t0     = HendersonSeconds(), t1, t2;
 
@@ -551,16 +553,20 @@ static PetscErrorCode SetUpDense(Genotypes g, Pedigree pedigree)
   t2 = HendersonSeconds();
   PetscCall(BlendAndTune(g, G, A22));
   PetscCall(GatherDiagonal(g, G));
-  if (g->opts.apy)
-    PetscCall(GenotypesInvertAPY(g, pedigree, G, &Ginv, &g->stats.logdet_g));
-  else
-    PetscCall(InvertSPD(g, G, g->pedigree_file ? "the blended and tuned G" : "G (with blend and gamma)", &Ginv, &g->stats.logdet_g));
   if (g->pedigree_file) { /* GBLUP's "pedigree" is the genotyped founders: A22 = I */
-    PetscCall(InvertSPD(g, A22, "A22", &A22inv, &g->stats.logdet_a22));
+    PetscCall(InvertSPD(g, &A22, "A22", &A22inv, &g->stats.logdet_a22));
     PetscCall(LocalRows(g, A22inv, &a22inv));
+    PetscCall(MatDestroy(&A22inv));
   }
+  PetscCall(MatDestroy(&A22));
+  if (g->opts.apy) {
+    PetscCall(GenotypesInvertAPY(g, pedigree, G, &Ginv, &g->stats.logdet_g));
+    PetscCall(MatDestroy(&G));
+  } else
+    PetscCall(InvertSPD(g, &G, g->pedigree_file ? "the blended and tuned G" : "G (with blend and gamma)", &Ginv, &g->stats.logdet_g));
   PetscCall(PetscFree(g->D));
   PetscCall(LocalRows(g, Ginv, &g->D));
+  PetscCall(MatDestroy(&Ginv));
   g->stats.seconds_g       = (PetscReal)(t1 - t0);
   g->stats.seconds_a22     = (PetscReal)(t2 - t1);
   g->stats.seconds_inverse = (PetscReal)(HendersonSeconds() - t2);
@@ -569,10 +575,6 @@ static PetscErrorCode SetUpDense(Genotypes g, Pedigree pedigree)
     for (PetscInt i = 0; i < g->nloc; i++) g->D[(size_t)(g->first + i) * (size_t)g->nloc + i] -= g->opts.omega;
   for (PetscInt i = 0; i < g->nloc; i++) g->ddiag[i] = g->D[(size_t)(g->first + i) * (size_t)g->nloc + i];
   PetscCall(PetscFree(a22inv));
-  PetscCall(MatDestroy(&A22inv));
-  PetscCall(MatDestroy(&Ginv));
-  PetscCall(MatDestroy(&A22));
-  PetscCall(MatDestroy(&G));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

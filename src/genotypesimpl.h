@@ -55,6 +55,7 @@ struct _p_Genotypes {
   ModelGenotypes opts;
   char           model_path[HENDERSON_MAX_PATH];
   PetscBool      pedigree_file; /* single step (a pedigree file), else GBLUP over founders */
+  PetscReal      node_memory;   /* -genotypes_node_memory: bytes a node may give the dense route, 0 for its available memory */
   /* after GenotypesLoad(): this rank's animals kept */
   PetscInt    n, nsnp; /* rows here; SNPs kept */
   LabelTable  ids;     /* the rows' IDs, in row order */
@@ -77,8 +78,13 @@ struct _p_Genotypes {
 };
 
 PETSC_INTERN PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree);
-/* The dense route's largest genotyped count when the block is auto and APY is asked for (ng^2 doubles: 5 GB). */
-#define GENOTYPES_DENSE_MAX 25000
+/* The dense route's largest genotyped count when the block is auto and APY is asked for: 0.8 GB a matrix,
+   7 GB at the peak; the factored route is faster from here on (RESULTS.md) */
+#define GENOTYPES_DENSE_MAX 10000
+/* The ng x ng matrices of doubles the dense route holds at once at its peak, over all ranks: SetUpDense
+   keeps 4 of its own, ScaLAPACK's conversions and solves add theirs; measured 6 on 1 rank and 8.2 on 2
+   (8000 genotyped: peak memory over the 512 MB of one matrix) */
+#define GENOTYPES_DENSE_PEAK_COPIES 9
 /* Releases the genotypes (g->m) once G's core columns are made. */
 PETSC_INTERN PetscErrorCode GenotypesSetUpFactored(Genotypes g, Pedigree pedigree);
 PETSC_INTERN PetscErrorCode GenotypesDestroyFactored(Genotypes g);

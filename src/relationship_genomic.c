@@ -250,7 +250,7 @@ static PetscErrorCode RelationshipWhyNot_Genomic(Relationship r, RelationshipOpe
   PetscFunctionBeginUser;
   (void)r;
   *why = op == RELATIONSHIP_OP_SAMPLE    ? "sampling from H (or G) is not implemented; use -pev exact, and REML by AI or EM"
-         : op == RELATIONSHIP_OP_ENTRIES ? "the factored block of H^-1 (genotypes ... block factored, or APY past 25 000 genotyped) is a product, not entries: "
+         : op == RELATIONSHIP_OP_ENTRIES ? "the factored block of H^-1 (genotypes ... block factored, or APY past 10 000 genotyped) is a product, not entries: "
                                            "leave out -pev exact and the assembled operator, or use block dense"
                                          : "log|H| needs tau = omega = 1 and no unknown-parent groups";
   PetscFunctionReturn(PETSC_SUCCESS);

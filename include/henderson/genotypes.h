@@ -23,7 +23,7 @@
    G's and A22's core columns only, APY's factors, A22^-1 x = A^22 x - A^21 (A^11)^-1 A^12 x by the sparse
    A^-1 and an inner KSP; D applied by GenotypesMultFactored(), never formed).
 
-   Life cycle: GenotypesCreate(), GenotypesLoad() (read and check), GenotypesAddToPedigree() (after
+   Life cycle: GenotypesCreate(), GenotypesSetFromOptions(), GenotypesLoad() (read and check), GenotypesAddToPedigree() (after
    PedigreeLoad(): genotyped animals not in the pedigree become founders), GenotypesNumber() (after the
    pedigree's final order), GenotypesSetUp() (with the pedigree distributed), GenotypesDestroy(). */
 #ifndef HENDERSON_GENOTYPES_H
@@ -57,6 +57,8 @@ typedef struct {
 
 PETSC_EXTERN PetscErrorCode GenotypesCreate(MPI_Comm comm, Genotypes *genotypes);
 PETSC_EXTERN PetscErrorCode GenotypesDestroy(Genotypes *genotypes);
+/* Collective: -genotypes_node_memory GB, what a node may give the dense route (default: what it has available). */
+PETSC_EXTERN PetscErrorCode GenotypesSetFromOptions(Genotypes genotypes);
 /* Collective. Reads the file of the model's genotypes line and applies the quality control. */
 PETSC_EXTERN PetscErrorCode GenotypesLoad(Genotypes genotypes, Model model);
 /* Collective, after PedigreeLoad() and before PedigreeSetUp(). An ID on two lines is an error here. */

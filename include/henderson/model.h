@@ -30,7 +30,7 @@ typedef enum {
 
 /* The genotyped animals' block of H^-1: formed (dense, ng x ng over the ranks), or factored (APY's factors
    and A22^-1 by products through the sparse pedigree: no matrix of the genotyped animals' size); auto:
-   factored with APY past 25 000 genotyped animals. */
+   factored with APY past 10 000 genotyped animals. */
 typedef enum { MODEL_GENOTYPES_BLOCK_AUTO, MODEL_GENOTYPES_BLOCK_DENSE, MODEL_GENOTYPES_BLOCK_FACTORED } ModelGenotypesBlock;
 
 /* The `genotypes FILE [KEYWORD VALUE]...` line: the file and what to do with it (genotypes.h). */
