@@ -2,7 +2,7 @@
 # Single-step genomic evaluation against the plain animal model on the same population: where the time and
 # the memory of a genomic run go, and what H does to the iterations.
 #
-#   sh benchmarks/genomic.sh [BUILD] [animals] [genotyped] [snps] [ranks] [apy core] [results file]
+#   sh benchmarks/genomic.sh [BUILD] [animals] [genotyped] [snps] [ranks] [apy core] [results file] [qtl]
 #     e.g.  sh benchmarks/genomic.sh build 100000 10000 50000 "1 2" 5000
 #
 # One population (henderson-simulate --genotyped: genotypes by gene dropping through the pedigree, text and
@@ -11,6 +11,9 @@
 # per run: iterations, the seconds of reading the genotypes (read + quality control), of G, of A22, of the
 # inverses, of the solve, the total, the peak memory of the largest rank. In the same run, the BLAS dgemm rate
 # of G's block shape on every rank (henderson-gemm): G's flops (2 ng^2 SNPs) over its seconds against it.
+# QTL of the SNPs (1000 unless given; 0 for neutral SNPs) carry half the genetic variance, the rest polygenic,
+# and the founders come from a historical population of 200 after HISTORY generations (100 unless set):
+# r(young) is the correlation of predicted and true values of the genotyped animals without a record.
 # OPENBLAS_NUM_THREADS=1 (one thread a rank) unless set.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,11 +25,13 @@ snps=${4:-50000}
 ranks=${5:-"1 2"}
 core=${6:-5000}
 results=${7:-$here/RESULTS.md}
+qtl=${8:-1000}
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 gemm=$build/benchmarks/henderson-gemm
 [ -x "$gemm" ] || bench_die "$gemm is missing (build first)"
 
 flags="--genotyped $genotyped --snps $snps --genotype-format both"
+if [ "$qtl" -gt 0 ]; then flags="$flags --qtl $qtl --history ${HISTORY:-100}"; fi
 dir=$(bench_simulate "$animals" "$flags")
 
 # model_TAG.txt: the simulated model with its genotypes line changed by SED
@@ -41,13 +46,14 @@ variant apy "s/^genotypes .*/genotypes genotypes.txt apy $core/"
 
 {
   echo
-  bench_header /dev/stdout "sh benchmarks/genomic.sh BUILD $animals $genotyped $snps \"$ranks\" $core"
+  bench_header /dev/stdout "sh benchmarks/genomic.sh BUILD $animals $genotyped $snps \"$ranks\" $core RESULTS $qtl"
   echo "Population: henderson-simulate --animals $animals --shuffle $flags (genotypes by gene dropping, 30 chromosomes);"
   echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS. Seconds of the genotypes phase (read, quality control), of G, A22 and the inverses"
   echo "(within assemble), of the solve; G's rate: 2 ng^2 SNPs flops over G's seconds, against dgemm in G's block shape."
+  echo "r(young): the correlation of predicted and true breeding values of the genotyped animals without a record (their number)."
   echo
-  echo "| ranks | run | iterations | genotypes s | G s | A22 s | inverses s | solve s | total s | peak MiB/rank | G GFlop/s | dgemm GFlop/s |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| ranks | run | iterations | genotypes s | G s | A22 s | inverses s | solve s | total s | peak MiB/rank | G GFlop/s | dgemm GFlop/s | r(young) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >> "$results"
 
 for p in $ranks; do
@@ -57,8 +63,9 @@ for p in $ranks; do
     rm -f "$dir/$run.h5"
     (cd "$dir" && mpirun -x OPENBLAS_NUM_THREADS -n "$p" "$henderson" solve "model_$run.txt") > "$log" 2>&1 || [ $? -eq 2 ] ||
       bench_die "$run failed on $p ranks: see $log"
+    acc=$(bench_young "$dir/$run.h5" "$dir")
     rm -f "$dir/$run.h5"
-    awk -v p="$p" -v run="$run" -v rate="$rate" '
+    awk -v p="$p" -v run="$run" -v rate="$rate" -v acc="$acc" '
       function num(s) { gsub(/[,:]/, "", s); return s + 0 }
       /^  genotypes / { for (i = 1; i <= NF; i++) if ($i == "used") ng = num($(i - 1)) }
       / SNPs, / { for (i = 1; i <= NF; i++) if ($i == "used") snps = num($(i - 1)) }
@@ -68,8 +75,8 @@ for p in $ranks; do
       /^  memory/ { mem = $3 }
       END {
         grate = (g > 0) ? sprintf("%.1f", 2 * ng * ng * snps / g / 1e9) : "-"
-        printf "| %d | %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |\n", p, run, it, v["genotypes"] == "" ? "-" : v["genotypes"],
-               g == "" ? "-" : g, a22 == "" ? "-" : a22, inv == "" ? "-" : inv, v["solve"], total, mem, grate, rate
+        printf "| %d | %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", p, run, it, v["genotypes"] == "" ? "-" : v["genotypes"],
+               g == "" ? "-" : g, a22 == "" ? "-" : a22, inv == "" ? "-" : inv, v["solve"], total, mem, grate, rate, acc
       }' "$log" >> "$results"
   done
 done

@@ -3,11 +3,13 @@
 # the plain animal model on the same population, with where the time and memory go, G's rate against the
 # BLAS of this machine in the same run, and what the genotypes buy in prediction.
 #
-#   sh benchmarks/genomic_factored.sh [BUILD] [animals] [genotyped] [snps] [ranks] [apy core] [missing] [results]
-#     e.g.  sh benchmarks/genomic_factored.sh build 1000000 100000 50000 2 5000 0
+#   sh benchmarks/genomic_factored.sh [BUILD] [animals] [genotyped] [snps] [ranks] [apy core] [missing] [qtl] [results]
+#     e.g.  sh benchmarks/genomic_factored.sh build 1000000 100000 50000 2 5000 0 1000
 #
 # One population (henderson-simulate --genotyped, PLINK, MISSING the fraction of missing calls: 0 as after
-# imputation, which lets G's products run in single precision), then for each rank count the animal model
+# imputation, which lets G's products run in single precision; QTL of the SNPs carry half the genetic
+# variance, the rest polygenic, 0 for neutral SNPs; with QTL the founders come from a historical population
+# of 200 after HISTORY generations, 100 unless set, for linkage disequilibrium), then for each rank count the animal model
 # and single step with `apy CORE block factored`. A line per run: iterations, the seconds of reading the
 # genotypes, of G's core columns, of A22's and the blending, of APY's factors and the A^11 blocks, of the
 # solve, the total, the peak memory of the largest rank and over all ranks, G's rate (2 ng core SNPs flops
@@ -25,34 +27,21 @@ snps=${4:-50000}
 ranks=${5:-"2"}
 core=${6:-5000}
 missing=${7:-0}
-results=${8:-$here/RESULTS.md}
+qtl=${8:-1000}
+results=${9:-$here/RESULTS.md}
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 gemm=$build/benchmarks/henderson-gemm
 [ -x "$gemm" ] || bench_die "$gemm is missing (build first)"
 
 flags="--genotyped $genotyped --snps $snps --genotype-format plink --missing-call $missing"
+if [ "$qtl" -gt 0 ]; then flags="$flags --qtl $qtl --history ${HISTORY:-100}"; fi
 dir=$(bench_simulate "$animals" "$flags")
 sed -e "s/^output .*/output animal.h5/" -e '/^genotypes /d' "$dir/model.txt" > "$dir/model_animal.txt"
 sed -e "s/^output .*/output factored.h5/" -e "s/^genotypes .*/genotypes genotypes.bed apy $core block factored/" "$dir/model.txt" > "$dir/model_factored.txt"
 
-# the correlation of the solutions in H5 with the true values, over the genotyped animals without a record
-accuracy() {
-  "$henderson" export "$1" animal | awk -v fam="$dir/genotypes.fam" -v data="$dir/data.txt" -v tbv="$dir/true_bv.txt" '
-    BEGIN {
-      while ((getline l < fam) > 0) { split(l, f, " "); g[f[2]] = 1 }
-      while ((getline l < data) > 0) { split(l, f, " "); rec[f[1]] = 1 }
-      while ((getline l < tbv) > 0) { split(l, f, " "); t[f[1]] = f[2]; has[f[1]] = 1 }
-    }
-    ($1 in g) && !($1 in rec) && ($1 in has) { x = $NF; y = t[$1]; n++; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y }
-    END {
-      if (n < 3) { print "-"; exit }
-      c = (sxy - sx * sy / n) / sqrt((sxx - sx * sx / n) * (syy - sy * sy / n)); printf "%.3f (%d)\n", c, n
-    }'
-}
-
 {
   echo
-  bench_header /dev/stdout "sh benchmarks/genomic_factored.sh BUILD $animals $genotyped $snps \"$ranks\" $core $missing"
+  bench_header /dev/stdout "sh benchmarks/genomic_factored.sh BUILD $animals $genotyped $snps \"$ranks\" $core $missing $qtl"
   echo "Population: henderson-simulate --animals $animals --shuffle $flags; single step with \`apy $core block factored\`;"
   echo "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS. Seconds of the genotypes phase (read, quality control), of G's core columns, of"
   echo "A22's and the blending, of APY's factors and the A^11 blocks (within assemble), of the solve. G's rate: 2 ng core SNPs"
@@ -71,7 +60,7 @@ for p in $ranks; do
     rm -f "$dir/$run.h5"
     (cd "$dir" && mpirun -x OPENBLAS_NUM_THREADS -n "$p" "$henderson" solve "model_$run.txt") > "$log" 2>&1 || [ $? -eq 2 ] ||
       bench_die "$run failed on $p ranks: see $log"
-    acc=$(accuracy "$dir/$run.h5")
+    acc=$(bench_young "$dir/$run.h5" "$dir")
     rm -f "$dir/$run.h5"
     awk -v p="$p" -v run="$run" -v srate="$srate" -v drate="$drate" -v core="$core" -v acc="$acc" '
       function num(s) { gsub(/[,:]/, "", s); return s + 0 }

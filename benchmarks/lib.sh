@@ -15,6 +15,8 @@
 #   bench_attrs FILE.h5 GROUP   prints the attributes of GROUP as name=value lines (needs h5dump)
 #   bench_attr LINES NAME       the value of NAME in such lines (empty when missing)
 #   bench_summary LOG KEY       a field of henderson's summary in LOG (see the awk below for the keys)
+#   bench_young FILE.h5 DIR     prints the correlation of the animal solutions in FILE.h5 with the true values
+#                               of DIR/true_bv.txt over the genotyped animals without a record ("r (count)")
 #   bench_timeout SECONDS CMD.. runs CMD under timeout(1) when SECONDS > 0 and timeout exists
 #   bench_header FILE TEXT      appends the machine description (date, CPU, cores, memory, MPI, PETSc)
 #
@@ -131,4 +133,24 @@ bench_header() {
     echo "Produced by \`$2\` on $(date -u +%Y-%m-%d), $(lscpu 2> /dev/null | sed -n 's/^Model name: *//p' | head -n 1),"
     echo "$(nproc) cores, $(free -g 2> /dev/null | awk '/Mem:/{print $2}') GiB, $(mpirun --version 2> /dev/null | head -n 1), PETSc $(pkg-config --modversion PETSc 2> /dev/null || echo '?')."
   } >> "$1"
+}
+
+# The young genotyped candidates are what genomic selection is for: their predictions come from relatives
+# and, in single step, from their own genotypes only.  The genotyped IDs come from genotypes.fam, else the
+# first column of genotypes.txt.
+bench_young() {
+  _ids=$2/genotypes.fam
+  [ -f "$_ids" ] || _ids=$2/genotypes.txt
+  "$henderson" export "$1" animal | awk -v ids="$_ids" -v data="$2/data.txt" -v tbv="$2/true_bv.txt" '
+    BEGIN {
+      col = ids ~ /fam$/ ? 2 : 1
+      while ((getline l < ids) > 0) { split(l, f, " "); g[f[col]] = 1 }
+      while ((getline l < data) > 0) { split(l, f, " "); rec[f[1]] = 1 }
+      while ((getline l < tbv) > 0) { split(l, f, " "); t[f[1]] = f[2]; has[f[1]] = 1 }
+    }
+    ($1 in g) && !($1 in rec) && ($1 in has) { x = $NF; y = t[$1]; n++; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y }
+    END {
+      if (n < 3) { print "-"; exit }
+      c = (sxy - sx * sy / n) / sqrt((sxx - sx * sx / n) * (syy - sy * sy / n)); printf "%.3f (%d)\n", c, n
+    }'
 }

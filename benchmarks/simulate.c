@@ -25,17 +25,32 @@
    the true values do).  The genotyped animals are drawn from the last 3 generations (then from
    earlier ones where those are too few), and 0.5% of them (at least one from 100 on) are animals
    outside the pedigree with founder haplotypes and IDs found nowhere else, as in a national data
-   set.  A share of the calls is written missing.  The SNPs are neutral: the true values do not
-   depend on them (no QTL), so G only tracks the relationships.  Haplotypes are bit arrays, 2 bits a
-   SNP per animal (12.5 kB at 50000 SNPs), held only for the genotyped animals (to the end) and their
+   set.  A share of the calls is written missing.  Haplotypes are bit arrays, 2 bits a SNP per
+   animal (12.5 kB at 50000 SNPs), held only for the genotyped animals (to the end) and their
    ancestors (until their last offspring is made); the rest is 21 bytes an animal.  The genotypes
-   draw from a generator of their own, so everything else is the same as without them.
+   draw from generators of their own, so everything else is the same as without them.
+
+   Without --qtl the SNPs are neutral: the true values do not depend on them, and G only tracks the
+   relationships.  --qtl Q makes Q of the SNPs (drawn uniformly) quantitative trait loci with
+   normal effects scaled so that their genic variance in the founders is --qtl-share of h2; the
+   true value is then the QTL value (centred on the founders' mean) plus a polygenic value by the
+   pedigree with the rest of h2.  The QTL alleles of every animal (2 bits a QTL) are dropped with
+   the pedigree as it is made, and the genotypes later from the same meioses: every meiosis and every
+   founder haplotype word draws from a generator seeded by the animal (and word), so both passes see
+   the same crossovers and founder alleles, which is checked on every genotyped animal.
+
+   Without --history the founders' haplotypes are in linkage equilibrium and unrelated, so G sees the
+   QTL only through the pedigree's own linkage.  --history T draws them instead as gametes of a
+   Wright-Fisher population of --history-size Ne (200) after T generations of random mating from such
+   haplotypes: drift makes linkage disequilibrium between nearby SNPs and QTL (as in livestock, whose
+   Ne is about 100-200) and some SNPs fixed or rare.
 
    usage: henderson-simulate [--animals N] [--generations G] [--herds H] [--founder-fraction f]
                              [--record-fraction r] [--missing-parent p] [--h2 h2] [--seed S]
                              [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR]
                              [--genotyped N] [--snps M] [--chromosomes C]
-                             [--genotype-format text|plink|both] [--missing-call q] */
+                             [--genotype-format text|plink|both] [--missing-call q]
+                             [--qtl Q] [--qtl-share s] [--history T] [--history-size Ne] */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -83,6 +98,10 @@ enum {
 static const uint64_t SOCIAL_STREAM = 0x50c1a1u; /* seeds the social draws' own generator (see Simulate) */
 /* --genotyped: SNP genotypes dropped through the pedigree */
 static const uint64_t GENOTYPE_STREAM = 0x6e0e7a1u;               /* seeds the genotypes' own generator */
+static const uint64_t MEIOSIS_STREAM  = 0x3e1051u;                /* ... each meiosis's, by the child and the parent's side */
+static const uint64_t FOUNDER_STREAM  = 0xf0e2de1u;               /* ... each founder haplotype word's, by the animal, side and word */
+static const uint64_t QTL_STREAM      = 0x9717u;                  /* --qtl: the QTL's places and effects */
+static const uint64_t HISTORY_STREAM  = 0x415702u;                /* --history: the historical population's matings */
 static const double   OUTSIDE_SHARE   = 0.005;                    /* share of the genotyped animals that are not in the pedigree */
 static const double   FREQUENCY_MIN = 0.02, FREQUENCY_MAX = 0.98; /* founder frequencies of the second allele */
 static const double   BP_PER_MORGAN = 1e8;                        /* .bim positions */
@@ -301,6 +320,9 @@ typedef struct {
   int64_t     genotyped, snps;              /* --genotyped: genotyped animals (0 for none), SNPs */
   int         chromosomes, genotype_format; /* FORMAT_TEXT and/or FORMAT_PLINK */
   double      missing_call;
+  int64_t     qtl; /* --qtl: SNPs that are QTL (0: the SNPs are neutral) */
+  double      qtl_share;
+  int64_t     history, history_size; /* --history: generations of a historical population before the founders, and its size */
 } Options;
 
 /* The genotyped animals that are not in the pedigree: OUTSIDE_SHARE of them, at least one from 100 on. */
@@ -317,6 +339,7 @@ static void Usage(FILE *f)
         "                          [--traits 1|2] [--maternal] [--social] [--shuffle] [--out DIR]\n"
         "                          [--genotyped N] [--snps M] [--chromosomes C]\n"
         "                          [--genotype-format text|plink|both] [--missing-call q]\n"
+        "                          [--qtl Q] [--qtl-share s] [--history T] [--history-size Ne]\n"
         "  writes DIR/pedigree.txt, data.txt, true_bv.txt and model.txt\n"
         "  defaults: N 100000, G 10, H N/200 (N/2000 with --social; at least 10), f 0.1, r 0.8, p 0.05, h2 0.3,\n"
         "            S 1, DIR .\n"
@@ -330,7 +353,13 @@ static void Usage(FILE *f)
         "  --genotyped N: SNP genotypes of N animals dropped through the pedigree (recombination by Haldane's map),\n"
         "              mostly of the last 3 generations, 0.5% of them outside the pedigree: DIR/genotypes.txt (ID and\n"
         "              one digit a SNP: copies of the first allele, 5 missing), with plink genotypes.bed/.bim/.fam;\n"
-        "              defaults: N 0 (none), M 50000, C 30 (1 Morgan each), text, q 0.01 (share of calls missing)\n",
+        "              defaults: N 0 (none), M 50000, C 30 (1 Morgan each), text, q 0.01 (share of calls missing)\n"
+        "  --qtl Q:    (with --genotyped, one trait, no --maternal or --social) Q of the SNPs are QTL whose genic\n"
+        "              variance in the founders is s x h2 (default s 0.5); the rest of h2 is polygenic; DIR/qtl.txt\n"
+        "              (SNP, effect of a copy of allele B, founder frequency) and true_bv.txt column qtl (the QTL value)\n"
+        "  --history T: (with --genotyped) the founders' haplotypes are gametes of a population of Ne (default 200)\n"
+        "              after T generations of random mating: linkage disequilibrium and related founders (default 0:\n"
+        "              founders in linkage equilibrium)\n",
         f);
 }
 
@@ -373,6 +402,7 @@ static void CheckGenotypeOptions(const Options *o)
   /* the animals outside the pedigree get IDs of the indices after the pedigree's, 9 digits as well */
   if (o->animals + outside > 1000000000) Die("--animals and --genotyped leave no IDs for the %lld animals outside the pedigree", (long long)outside);
   if (o->chromosomes > o->snps) Die("--chromosomes %d is more than --snps %lld", o->chromosomes, (long long)o->snps);
+  if (o->qtl > o->snps) Die("--qtl %lld is more than --snps %lld", (long long)o->qtl, (long long)o->snps);
 }
 
 static Options ParseOptions(int argc, char **argv)
@@ -390,7 +420,9 @@ static Options ParseOptions(int argc, char **argv)
                .snps             = 50000,
                .chromosomes      = 30,
                .genotype_format  = FORMAT_TEXT,
-               .missing_call     = 0.01};
+               .missing_call     = 0.01,
+               .qtl_share        = 0.5,
+               .history_size     = 200};
   for (int i = 1; i < argc; i++) {
     const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
@@ -445,6 +477,14 @@ static Options ParseOptions(int argc, char **argv)
       o.genotype_format = ParseFormat(value);
     else if (!strcmp(name, "--missing-call"))
       o.missing_call = ParseReal(name, value, 0, 1, 0);
+    else if (!strcmp(name, "--qtl"))
+      o.qtl = ParseInteger(name, value, 0, 100000000);
+    else if (!strcmp(name, "--qtl-share"))
+      o.qtl_share = ParseReal(name, value, 0, 1, 1);
+    else if (!strcmp(name, "--history"))
+      o.history = ParseInteger(name, value, 0, 100000);
+    else if (!strcmp(name, "--history-size"))
+      o.history_size = ParseInteger(name, value, 1, 1000000);
     else {
       Usage(stderr);
       Die("unknown option %s", name);
@@ -452,6 +492,10 @@ static Options ParseOptions(int argc, char **argv)
   }
   /* the model's social line has one 2 x 2 G0, direct and social on a single trait */
   if (o.social && (o.traits == 2 || o.maternal)) Die("--social works with one trait and without --maternal");
+  /* the QTL are SNPs of the panel, and act on the one direct value */
+  if (o.qtl && !o.genotyped) Die("--qtl needs --genotyped: the QTL are SNPs of the genotypes");
+  if (o.history && !o.genotyped) Die("--history needs --genotyped: it makes the founders' haplotypes");
+  if (o.qtl && (o.traits == 2 || o.maternal || o.social)) Die("--qtl works with one trait and without --maternal or --social");
   if (o.genotyped) CheckGenotypeOptions(&o);
   /* 200 animals a herd give herd-year-seasons of about 4 records, too few to cut into pens of
      4-12; pig units are larger anyway: with --social about 36 records a herd-year-season */
@@ -477,8 +521,11 @@ typedef struct {
   double  y[2]; /* the traits without the pen's effects (--social); NaN where NA */
 } Record;
 
+typedef struct Genome Genome;
+
 typedef struct {
   Options  opt;
+  Genome  *qtl;             /* --qtl: the genome whose QTL make part of the true values, else NULL */
   int64_t  n, nherds, ngen; /* animals, herds, generations including the founders' */
   int64_t *gen_start;       /* [ngen + 1] first animal of each generation (animals are in birth order) */
   int32_t *sire, *dam;      /* [n] parents as the pedigree file has them: index, or -1 for unknown */
@@ -553,7 +600,8 @@ static void Cholesky(int k, double A[][MAX_VALUES], double L[][MAX_VALUES], cons
 }
 
 /* G, R and their factors.  The Mendelian sampling covariance is G less G/4 for each known parent
-   (inbreeding ignored), subtracted in that order as the single-trait code always did. */
+   (inbreeding ignored), subtracted in that order as the single-trait code always did; with --qtl it
+   is that of the polygenic value alone, (1 - s) G. */
 static void SetCovariances(Population *p, const Options *opt)
 {
   const int m = p->nvalues - 1; /* the maternal value's position */
@@ -590,8 +638,9 @@ static void SetCovariances(Population *p, const Options *opt)
     double V[MAX_VALUES][MAX_VALUES];
     for (int i = 0; i < p->nvalues; i++)
       for (int j = 0; j < p->nvalues; j++) {
-        V[i][j] = p->G[i][j];
-        for (int k = 0; k < known; k++) V[i][j] -= p->G[i][j] / 4;
+        const double g = p->G[i][j] * (opt->qtl ? 1 - opt->qtl_share : 1); /* times 1 exactly without --qtl */
+        V[i][j]        = g;
+        for (int k = 0; k < known; k++) V[i][j] -= g / 4;
       }
     Cholesky(p->nvalues, V, p->mendel[known],
              opt->maternal ? "the direct-maternal genetic covariance matrix (--h2 too small for --maternal)"
@@ -891,6 +940,15 @@ static void WritePedigreeLine(Out *o, const Population *p, int32_t i)
   PutChar(o, '\n');
 }
 
+static double QtlValue(const Genome *g, int64_t i);
+static double QtlDrop(Genome *g, int64_t i, int32_t s, int32_t d);
+
+/* True value j of animal a less what its QTL give it (--qtl): the part that follows the pedigree */
+static double Polygenic(const Population *p, int32_t a, size_t j)
+{
+  return p->tbv[(size_t)a * (size_t)p->nvalues + j] - (p->qtl && j == 0 ? QtlValue(p->qtl, a) : 0);
+}
+
 /* Breeds all generations in birth order, writing records, true values and (unshuffled) pedigree lines on the way. */
 static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *truth)
 {
@@ -905,6 +963,7 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
   if (p->ntraits == 2) PutString(truth, " tbv2");
   if (p->opt.maternal) PutString(truth, " tbv_m");
   if (p->opt.social) PutString(truth, " tbv_s");
+  if (p->qtl) PutString(truth, " qtl");
   PutChar(truth, '\n');
   for (int64_t g = 0; g < p->ngen; g++) {
     for (int64_t i = p->gen_start[g]; i < p->gen_start[g + 1]; i++) {
@@ -925,15 +984,17 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
          the true value always uses the real parents.  The social value (last) draws from a
          generator of its own, as do the pens, so that a seed gives the same pedigree, direct values
          and records with --social as without: the two evaluations differ only by the social
-         effects (where --herds is the same). */
+         effects (where --herds is the same).  With --qtl this is the polygenic part, and the QTL
+         value of the animal's own QTL alleles is added. */
       for (size_t j = 0; j < nv; j++) z[j] = RngNormal(p->opt.social && j == nv - 1 ? &p->social_rng : rng);
       for (size_t j = 0; j < nv; j++) {
         double mean = 0, sampling = 0;
-        if (s >= 0) mean += p->tbv[(size_t)s * nv + j] / 2;
-        if (d >= 0) mean += p->tbv[(size_t)d * nv + j] / 2;
+        if (s >= 0) mean += Polygenic(p, s, j) / 2;
+        if (d >= 0) mean += Polygenic(p, d, j) / 2;
         for (size_t l = 0; l <= j; l++) sampling += p->mendel[(s >= 0) + (d >= 0)][j][l] * z[l];
         u[j] = mean + sampling;
       }
+      if (p->qtl) u[0] += QtlDrop(p->qtl, i, s, d); /* the genes follow the real parents */
       if (p->mpe && !p->male[i]) p->mpe[i] = sqrt(MATERNAL_PE_VARIANCE) * RngNormal(rng);
       if (p->true_sire) {
         p->true_sire[i] = s;
@@ -956,6 +1017,10 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
       for (size_t j = 0; j < nv; j++) {
         PutChar(truth, ' ');
         PutFixed(truth, u[j], 6);
+      }
+      if (p->qtl) {
+        PutChar(truth, ' ');
+        PutFixed(truth, QtlValue(p->qtl, i), 6);
       }
       PutChar(truth, '\n');
       if (!p->opt.shuffle) WritePedigreeLine(pedigree, p, (int32_t)i);
@@ -983,11 +1048,16 @@ static void Simulate(Population *p, Rng *rng, Out *pedigree, Out *data, Out *tru
 /* A haplotype is a bit array of `words` 64-bit words, bit j of word j/64 for SNP j, 1 for the second
    allele; an animal's two (from its sire, then from its dam) lie in one array of 2 * words.  At the end
    a genotyped animal's pair is turned into the two bits of its PLINK codes (see CallGenotypes). */
-typedef struct {
+struct Genome {
   int64_t    nsnp, words, nchrom;
   int64_t   *chrom_start; /* [nchrom + 1] first SNP of each chromosome */
   uint64_t  *frequency;   /* [words * FREQUENCY_BITS] the founder frequencies' bits: FREQUENCY_BITS bit planes per word of SNPs */
-  Rng        rng;
+  uint64_t   seed;        /* of the generators of each meiosis and founder haplotype word */
+  double    *q;           /* [nsnp] the founders' frequency of the second allele */
+  uint64_t  *history;     /* --history: [history_size * 2 * words] the haplotypes of its last generation, else NULL */
+  int64_t    history_size;
+  uint64_t  *scratch;         /* [words] */
+  Rng        rng;             /* the frequencies, the genotyped animals chosen, the missing calls */
   uint64_t **hap;             /* [n + noutside] each animal's haplotypes while needed, else NULL */
   uint8_t   *typed_flag;      /* [n] genotyped */
   int32_t   *last_use;        /* [n] the last animal whose genes come from this one (through genotyped descendants), -1 if none */
@@ -996,7 +1066,16 @@ typedef struct {
   uint64_t  *missing;         /* [words] one animal's missing calls */
   int64_t    n, ntyped, noutside, ndropped, nmissing;
   size_t     held, peak; /* haplotype arrays now and at most at once */
-} Genome;
+  /* --qtl */
+  int64_t   nqtl, qwords;
+  int64_t  *qtl_snp;      /* [nqtl] the QTL's SNPs, ascending */
+  int64_t  *qtl_start;    /* [nchrom + 1] first QTL of each chromosome */
+  double   *qtl_effect;   /* [nqtl] of each copy of the second allele */
+  double    qtl_mean;     /* the founders' mean QTL value, taken off every animal's */
+  double    qtl_variance; /* their genic variance, sum 2 q (1 - q) a^2 */
+  uint64_t *qtl_hap;      /* [n * 2 * qwords] every animal's QTL alleles, bit k of word k/64 for QTL k, sire's then dam's */
+  double   *qtl_value;    /* [n] */
+};
 
 /* 4 SNPs of the two code bits (low nibble: bit 0, high nibble: bit 1) as text digits, and as 4 bytes of the codes (see WriteBed) */
 static char     DIGITS[256][4];
@@ -1029,21 +1108,47 @@ static void HaplotypesFree(Genome *g, int64_t i)
   g->held--;
 }
 
-/* A founder haplotype: bit j is 1 with SNP j's frequency q = sum_b q_b 2^(b - FREQUENCY_BITS).  From the
-   lowest bit plane up, r = (q_b ? u | r : u & r) with fair random bits u gives P(r) = q_b/2 + P(r)/2,
-   so 64 SNPs of different frequencies take FREQUENCY_BITS draws instead of 64.  Bits beyond the last
-   SNP have frequency 0 and stay 0. */
-static void FounderHaplotype(Genome *g, uint64_t *h)
+/* A generator of its own for (stream, a, b): a meiosis (child, side) or a founder haplotype's word,
+   so that the QTL (as the pedigree is made) and the genotypes (later) draw the same genes. */
+static void RngSeedAt(Rng *r, uint64_t seed, uint64_t a, uint64_t b)
 {
-  for (int64_t w = 0; w < g->words; w++) {
-    const uint64_t *q = g->frequency + w * FREQUENCY_BITS;
-    uint64_t        r = 0;
-    for (int b = 0; b < FREQUENCY_BITS; b++) {
-      uint64_t u = RngNext(&g->rng);
-      r          = (q[b] & (u | r)) | (~q[b] & u & r);
-    }
-    h[w] = r;
+  uint64_t x = seed, h = SplitMix64(&x);
+  x = h ^ a;
+  h = SplitMix64(&x);
+  x = h ^ b;
+  RngSeed(r, SplitMix64(&x));
+}
+
+/* Word w of haplotype k (0 from the sire, 1 from the dam) of founder a: bit j is 1 with SNP j's
+   frequency q = sum_b q_b 2^(b - FREQUENCY_BITS).  From the lowest bit plane up, r = (q_b ? u | r :
+   u & r) with fair random bits u gives P(r) = q_b/2 + P(r)/2, so 64 SNPs of different frequencies
+   take FREQUENCY_BITS draws instead of 64.  Bits beyond the last SNP have frequency 0 and stay 0. */
+static uint64_t FounderWord(const Genome *g, int64_t a, int k, int64_t w)
+{
+  const uint64_t *q = g->frequency + w * FREQUENCY_BITS;
+  uint64_t        r = 0;
+  Rng             rng;
+  RngSeedAt(&rng, g->seed ^ FOUNDER_STREAM, (uint64_t)(2 * a + k), (uint64_t)w);
+  for (int b = 0; b < FREQUENCY_BITS; b++) {
+    uint64_t u = RngNext(&rng);
+    r          = (q[b] & (u | r)) | (~q[b] & u & r);
   }
+  return r;
+}
+
+static void GameteFrom(const Genome *g, Rng *rng, const uint64_t *parent, uint64_t *h);
+
+/* Haplotype k of founder a: in linkage equilibrium word by word, or (--history) a gamete of a random
+   animal of the historical population's last generation, drawn from the founder's own generator. */
+static void FounderHaplotype(const Genome *g, int64_t a, int k, uint64_t *h)
+{
+  Rng rng;
+  if (!g->history) {
+    for (int64_t w = 0; w < g->words; w++) h[w] = FounderWord(g, a, k, w);
+    return;
+  }
+  RngSeedAt(&rng, g->seed ^ FOUNDER_STREAM, (uint64_t)(2 * a + k), UINT64_MAX);
+  GameteFrom(g, &rng, g->history + (size_t)RngBelow(&rng, g->history_size) * 2 * (size_t)g->words, h);
 }
 
 /* Bits a..b-1 of src to the same places of dst. */
@@ -1075,26 +1180,77 @@ static int Crossovers(Rng *rng)
   return k;
 }
 
-/* A recombinant gamete of a parent's two haplotypes (parent) into h.  SNP k of a chromosome of m SNPs
-   sits at (k + 1/2)/m Morgan, so a crossover at x switches strands from SNP floor(x m + 1/2) on; each
-   chromosome starts on a random strand (independent assortment). */
-static void Gamete(Genome *g, const uint64_t *parent, uint64_t *h)
+/* Chromosome c of a meiosis: its crossovers, as the first SNPs after them in ascending order into
+   cut (their number returned), and the strand it starts on (independent assortment).  SNP k of a
+   chromosome of m SNPs sits at (k + 1/2)/m Morgan, so a crossover at x switches strands from SNP
+   floor(x m + 1/2) on: SNP j comes from strand ^ (the number of cuts <= j) & 1. */
+static int Meiosis(const Genome *g, Rng *rng, int64_t c, int64_t cut[MAX_CROSSOVERS], int *strand)
+{
+  int64_t a = g->chrom_start[c], b = g->chrom_start[c + 1];
+  int     k = Crossovers(rng);
+  *strand   = (int)(RngNext(rng) >> 63);
+  for (int x = 0; x < k; x++) { /* insertion sort: k is about 1 */
+    int64_t y = a + (int64_t)(RngUniform(rng) * (double)(b - a) + 0.5);
+    int     z = x;
+    for (; z > 0 && cut[z - 1] > y; z--) cut[z] = cut[z - 1];
+    cut[z] = y;
+  }
+  return k;
+}
+
+/* A gamete of parent (its two haplotypes) into h, the meiosis drawn from rng */
+static void GameteFrom(const Genome *g, Rng *rng, const uint64_t *parent, uint64_t *h)
 {
   for (int64_t c = 0; c < g->nchrom; c++) {
-    int64_t a = g->chrom_start[c], b = g->chrom_start[c + 1], cut[MAX_CROSSOVERS], from = a;
-    int     k = Crossovers(&g->rng), strand = (int)(RngNext(&g->rng) >> 63);
-    for (int x = 0; x < k; x++) { /* insertion sort: k is about 1 */
-      int64_t y = a + (int64_t)(RngUniform(&g->rng) * (double)(b - a) + 0.5);
-      int     z = x;
-      for (; z > 0 && cut[z - 1] > y; z--) cut[z] = cut[z - 1];
-      cut[z] = y;
-    }
+    int64_t cut[MAX_CROSSOVERS], from = g->chrom_start[c], b = g->chrom_start[c + 1];
+    int     strand, k = Meiosis(g, rng, c, cut, &strand);
     for (int x = 0; x < k; x++) {
       CopyBits(h, parent + strand * g->words, from, cut[x]);
       strand ^= 1;
       from = cut[x];
     }
     CopyBits(h, parent + strand * g->words, from, b);
+  }
+}
+
+/* The gamete that parent gives child on side k (0 as sire, 1 as dam), into h: the meiosis's own generator. */
+static void Gamete(const Genome *g, const uint64_t *parent, int64_t child, int side, uint64_t *h)
+{
+  Rng rng;
+  RngSeedAt(&rng, g->seed ^ MEIOSIS_STREAM, (uint64_t)(2 * child + side), 0);
+  GameteFrom(g, &rng, parent, h);
+}
+
+/* --history T: a Wright-Fisher population of Ne, from haplotypes in linkage equilibrium, T generations
+   of random mating (a random parent for each gamete), so that drift makes linkage disequilibrium between
+   nearby SNPs (r^2 about 1/(1 + 4 Ne c) in the long run) and the pedigree's founders are related.  The
+   last generation's 2 Ne haplotypes are kept, and the SNPs' founder frequencies become their allele shares. */
+static void HistoryCreate(Genome *g, const Options *o)
+{
+  const size_t pair = 2 * (size_t)g->words;
+  uint64_t    *next;
+  Rng          rng;
+
+  g->history_size = o->history_size;
+  g->history      = Allocate((size_t)g->history_size * pair, sizeof(uint64_t));
+  next            = Allocate((size_t)g->history_size * pair, sizeof(uint64_t));
+  RngSeed(&rng, g->seed ^ HISTORY_STREAM);
+  for (int64_t i = 0; i < 2 * g->history_size; i++)
+    for (int64_t w = 0; w < g->words; w++) g->history[(size_t)i * (size_t)g->words + (size_t)w] = FounderWord(g, -1 - i, 0, w);
+  for (int64_t t = 0; t < o->history; t++) {
+    uint64_t *swap;
+    for (int64_t i = 0; i < g->history_size; i++)
+      for (int side = 0; side < 2; side++)
+        GameteFrom(g, &rng, g->history + (size_t)RngBelow(&rng, g->history_size) * pair, next + (size_t)i * pair + (size_t)side * (size_t)g->words);
+    swap       = g->history;
+    g->history = next;
+    next       = swap;
+  }
+  free(next);
+  for (int64_t j = 0; j < g->nsnp; j++) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < 2 * g->history_size; i++) count += (int64_t)((g->history[(size_t)i * (size_t)g->words + (size_t)(j / 64)] >> (j % 64)) & 1);
+    g->q[j] = (double)count / (double)(2 * g->history_size);
   }
 }
 
@@ -1129,18 +1285,20 @@ static void MarkAncestors(Genome *g, const Population *p)
   }
 }
 
-static void GenomeCreate(Genome *g, const Population *p)
-{
-  const Options *o = &p->opt;
-  int64_t        k = 0;
+static double Frequency(const Genome *g, int64_t j);
 
-  g->n        = p->n;
+/* The SNPs: chromosomes and founder frequencies, and the historical population (before the pedigree,
+   which --qtl needs them for) */
+static void GenomeLayout(Genome *g, const Options *o)
+{
+  g->n        = o->animals;
   g->nsnp     = o->snps;
   g->words    = (o->snps + 63) / 64;
   g->nchrom   = o->chromosomes;
   g->ntyped   = o->genotyped;
   g->noutside = OutsideCount(o->genotyped);
-  RngSeed(&g->rng, o->seed ^ GENOTYPE_STREAM);
+  g->seed     = o->seed ^ GENOTYPE_STREAM;
+  RngSeed(&g->rng, g->seed);
   MakeTables();
 
   g->chrom_start = Allocate((size_t)g->nchrom + 1, sizeof(int64_t));
@@ -1152,6 +1310,128 @@ static void GenomeCreate(Genome *g, const Population *p)
     for (int b = 0; b < FREQUENCY_BITS; b++)
       if ((q >> b) & 1) g->frequency[(j / 64) * FREQUENCY_BITS + b] |= (uint64_t)1 << (j % 64);
   }
+  g->q       = Allocate((size_t)g->nsnp, sizeof(double));
+  g->scratch = Allocate((size_t)g->words, sizeof(uint64_t));
+  for (int64_t j = 0; j < g->nsnp; j++) g->q[j] = Frequency(g, j);
+  if (o->history) HistoryCreate(g, o);
+}
+
+/* SNP j's frequency of the second allele in the haplotypes drawn by FounderWord */
+static double Frequency(const Genome *g, int64_t j)
+{
+  uint64_t q = 0;
+  for (int b = 0; b < FREQUENCY_BITS; b++) q |= ((g->frequency[(j / 64) * FREQUENCY_BITS + b] >> (j % 64)) & 1) << b;
+  return ldexp((double)q, -FREQUENCY_BITS);
+}
+
+/* --qtl: Q SNPs drawn uniformly (selection sampling, so ascending), normal effects scaled to a genic
+   variance of share x h2 in the founders, and room for every animal's QTL alleles. */
+static void QtlCreate(Genome *g, const Options *o)
+{
+  Rng     rng;
+  int64_t want = o->qtl, k = 0;
+  double  v = 0, scale;
+
+  RngSeed(&rng, o->seed ^ QTL_STREAM);
+  g->nqtl       = o->qtl;
+  g->qwords     = (o->qtl + 63) / 64;
+  g->qtl_snp    = Allocate((size_t)g->nqtl, sizeof(int64_t));
+  g->qtl_start  = Allocate((size_t)g->nchrom + 1, sizeof(int64_t));
+  g->qtl_effect = Allocate((size_t)g->nqtl, sizeof(double));
+  for (int64_t j = 0; j < g->nsnp && want; j++)
+    if (RngUniform(&rng) * (double)(g->nsnp - j) < (double)want) {
+      g->qtl_snp[k++] = j;
+      want--;
+    }
+  for (int64_t c = 0, q = 0; c <= g->nchrom; c++) {
+    while (q < g->nqtl && g->qtl_snp[q] < g->chrom_start[c]) q++;
+    g->qtl_start[c] = q;
+  }
+  for (int64_t q = 0; q < g->nqtl; q++) {
+    double f         = g->q[g->qtl_snp[q]];
+    g->qtl_effect[q] = RngNormal(&rng);
+    v += 2 * f * (1 - f) * g->qtl_effect[q] * g->qtl_effect[q];
+  }
+  scale = sqrt(o->qtl_share * o->h2 / v);
+  for (int64_t q = 0; q < g->nqtl; q++) {
+    g->qtl_effect[q] *= scale;
+    g->qtl_mean += 2 * g->q[g->qtl_snp[q]] * g->qtl_effect[q];
+  }
+  g->qtl_variance = o->qtl_share * o->h2;
+  g->qtl_hap      = Allocate((size_t)(g->n * 2 * g->qwords), sizeof(uint64_t));
+  g->qtl_value    = Allocate((size_t)g->n, sizeof(double));
+}
+
+static double QtlValue(const Genome *g, int64_t i)
+{
+  return g->qtl_value[i];
+}
+
+/* Haplotype `side` of animal i's QTL alleles: a founder's from its founder words (only those with a
+   QTL drawn), else the gamete of `parent` from the same meiosis as Gamete's. */
+static void QtlHaplotype(Genome *g, int64_t i, int side, int32_t parent)
+{
+  uint64_t       *h  = g->qtl_hap + (size_t)(i * 2 + side) * (size_t)g->qwords;
+  const uint64_t *ph = parent >= 0 ? g->qtl_hap + (size_t)parent * 2 * (size_t)g->qwords : NULL;
+  Rng             rng;
+  int64_t         last = -1;
+  uint64_t        word = 0;
+
+  if (!ph && g->history) { /* the whole gamete, then its QTL */
+    FounderHaplotype(g, i, side, g->scratch);
+    for (int64_t q = 0; q < g->nqtl; q++) h[q / 64] |= ((g->scratch[g->qtl_snp[q] / 64] >> (g->qtl_snp[q] % 64)) & 1) << (q % 64);
+    return;
+  }
+  if (!ph) { /* only the words with a QTL */
+    for (int64_t q = 0; q < g->nqtl; q++) {
+      int64_t j = g->qtl_snp[q];
+      if (j / 64 != last) word = FounderWord(g, i, side, last = j / 64);
+      h[q / 64] |= ((word >> (j % 64)) & 1) << (q % 64);
+    }
+    return;
+  }
+  RngSeedAt(&rng, g->seed ^ MEIOSIS_STREAM, (uint64_t)(2 * i + side), 0);
+  for (int64_t c = 0; c < g->nchrom; c++) {
+    int64_t cut[MAX_CROSSOVERS];
+    int     strand, k = Meiosis(g, &rng, c, cut, &strand), x = 0;
+    for (int64_t q = g->qtl_start[c]; q < g->qtl_start[c + 1]; q++) {
+      while (x < k && cut[x] <= g->qtl_snp[q]) x++;
+      h[q / 64] |= ((ph[((strand ^ x) & 1) * g->qwords + q / 64] >> (q % 64)) & 1) << (q % 64);
+    }
+  }
+}
+
+/* Animal i's QTL alleles from its real parents s and d (-1: none), and its QTL value */
+static double QtlDrop(Genome *g, int64_t i, int32_t s, int32_t d)
+{
+  const uint64_t *h = g->qtl_hap + (size_t)i * 2 * (size_t)g->qwords;
+  double          v = -g->qtl_mean;
+  QtlHaplotype(g, i, 0, s);
+  QtlHaplotype(g, i, 1, d);
+  for (int64_t q = 0; q < g->nqtl; q++) v += g->qtl_effect[q] * (double)(((h[q / 64] >> (q % 64)) & 1) + ((h[g->qwords + q / 64] >> (q % 64)) & 1));
+  return g->qtl_value[i] = v;
+}
+
+/* Dies unless the genotyped animals' SNPs at the QTL carry the alleles the true values were made of */
+static void QtlCheck(const Genome *g)
+{
+  for (int64_t k = 0; k < g->ntyped; k++) {
+    int32_t a = g->typed[k];
+    if (a >= g->n) continue; /* outside the pedigree: no true value */
+    for (int side = 0; side < 2; side++)
+      for (int64_t q = 0; q < g->nqtl; q++) {
+        int64_t j = g->qtl_snp[q];
+        if (((g->hap[a][side * g->words + j / 64] >> (j % 64)) & 1) !=
+            ((g->qtl_hap[(size_t)(a * 2 + side) * (size_t)g->qwords + (size_t)(q / 64)] >> (q % 64)) & 1))
+          Die("internal error: animal %d's SNP %lld is not the QTL allele its true value was made of", a, (long long)j);
+      }
+  }
+}
+
+/* The genotyped animals and the room for their haplotypes (after the pedigree, which they are chosen from) */
+static void GenomeCreate(Genome *g, const Population *p)
+{
+  int64_t k = 0;
 
   g->hap             = Allocate((size_t)(p->n + g->noutside), sizeof(uint64_t *));
   g->typed_flag      = Allocate((size_t)p->n, sizeof(uint8_t));
@@ -1184,6 +1464,14 @@ static void GenomeDestroy(Genome *g)
   free(g->typed);
   free(g->outside_country);
   free(g->missing);
+  free(g->q);
+  free(g->history);
+  free(g->scratch);
+  free(g->qtl_snp);
+  free(g->qtl_start);
+  free(g->qtl_effect);
+  free(g->qtl_hap);
+  free(g->qtl_value);
 }
 
 /* Gene dropping in birth order (parents before offspring): the haplotypes of the genotyped animals and
@@ -1197,17 +1485,17 @@ static void DropGenes(Genome *g, const Population *p)
     HaplotypesNew(g, i);
     for (int k = 0; k < 2; k++) {
       if (parent[k] < 0)
-        FounderHaplotype(g, g->hap[i] + k * g->words);
+        FounderHaplotype(g, i, k, g->hap[i] + k * g->words);
       else
-        Gamete(g, g->hap[parent[k]], g->hap[i] + k * g->words);
+        Gamete(g, g->hap[parent[k]], i, k, g->hap[i] + k * g->words);
     }
     for (int k = 0; k < 2; k++)
       if (parent[k] >= 0 && g->last_use[parent[k]] == i && !g->typed_flag[parent[k]]) HaplotypesFree(g, parent[k]);
   }
   for (int64_t j = 0; j < g->noutside; j++) {
     HaplotypesNew(g, p->n + j);
-    FounderHaplotype(g, g->hap[p->n + j]);
-    FounderHaplotype(g, g->hap[p->n + j] + g->words);
+    FounderHaplotype(g, p->n + j, 0, g->hap[p->n + j]);
+    FounderHaplotype(g, p->n + j, 1, g->hap[p->n + j] + g->words);
   }
 }
 
@@ -1330,12 +1618,37 @@ static void WritePlinkMaps(const Genome *g, const Population *p, const char *dir
   OutClose(&fam);
 }
 
+/* --qtl: qtl.txt, a line per QTL: its SNP's name (as in the .bim), the effect of a copy of the second
+   allele (B; the text genotypes count the first) and its founder frequency */
+static void WriteQtl(const Genome *g, const char *dir)
+{
+  Out o;
+  OutOpen(&o, dir, "qtl.txt");
+  OutLine(&o);
+  PutString(&o, "snp effect frequency\n");
+  for (int64_t q = 0; q < g->nqtl; q++) {
+    OutLine(&o);
+    PutString(&o, "snp");
+    PutUnsigned(&o, (uint64_t)(g->qtl_snp[q] + 1), 1);
+    PutChar(&o, ' ');
+    PutFixed(&o, g->qtl_effect[q], 8);
+    PutChar(&o, ' ');
+    PutFixed(&o, g->q[g->qtl_snp[q]], 8);
+    PutChar(&o, '\n');
+  }
+  OutClose(&o);
+}
+
 /* --genotyped: everything above, into genotypes.txt and/or genotypes.bed/.bim/.fam */
 static void WriteGenotypes(Genome *g, const Population *p)
 {
   Out text;
   GenomeCreate(g, p);
   DropGenes(g, p);
+  if (g->nqtl) {
+    QtlCheck(g);
+    WriteQtl(g, p->opt.out);
+  }
   if (p->opt.genotype_format & FORMAT_TEXT) OutOpen(&text, p->opt.out, "genotypes.txt");
   CallGenotypes(g, p, p->opt.genotype_format & FORMAT_TEXT ? &text : NULL);
   if (p->opt.genotype_format & FORMAT_TEXT) OutClose(&text);
@@ -1361,11 +1674,15 @@ static void WriteModel(const Population *p)
 {
   const Options *o = &p->opt;
   const int      m = p->nvalues - 1; /* the maternal value's position */
-  char           path[4096], genotypes[192] = "";
+  char           path[4096], genotypes[256] = "";
+  char           qtl[128] = "";
   FILE          *f;
+  if (o->qtl) snprintf(qtl, sizeof(qtl), " --qtl %lld --qtl-share %g", (long long)o->qtl, o->qtl_share);
+  if (o->history)
+    snprintf(qtl + strlen(qtl), sizeof(qtl) - strlen(qtl), " --history %lld --history-size %lld", (long long)o->history, (long long)o->history_size);
   if (o->genotyped)
-    snprintf(genotypes, sizeof(genotypes), " --genotyped %lld --snps %lld --chromosomes %d --genotype-format %s --missing-call %g", (long long)o->genotyped,
-             (long long)o->snps, o->chromosomes, FormatName(o->genotype_format), o->missing_call);
+    snprintf(genotypes, sizeof(genotypes), " --genotyped %lld --snps %lld --chromosomes %d --genotype-format %s --missing-call %g%s", (long long)o->genotyped,
+             (long long)o->snps, o->chromosomes, FormatName(o->genotype_format), o->missing_call, qtl);
   if ((size_t)snprintf(path, sizeof(path), "%s/model.txt", o->out) >= sizeof(path)) Die("path too long: %s/model.txt", o->out);
   if (!(f = fopen(path, "w"))) Die("cannot create %s: %s", path, strerror(errno));
   fprintf(f,
@@ -1424,6 +1741,11 @@ int main(int argc, char **argv)
   clock_gettime(CLOCK_MONOTONIC, &t0);
   RngSeed(&rng, opt.seed);
   PopulationCreate(&pop, &opt, &rng); /* first, so that bad options leave no directory behind */
+  if (opt.genotyped) GenomeLayout(&genome, &opt);
+  if (opt.qtl) {
+    QtlCreate(&genome, &opt);
+    pop.qtl = &genome;
+  }
   if (mkdir(opt.out, 0777) && errno != EEXIST) Die("cannot create directory %s: %s", opt.out, strerror(errno));
   OutOpen(&pedigree, opt.out, "pedigree.txt");
   OutOpen(&data, opt.out, "data.txt");
@@ -1452,6 +1774,17 @@ int main(int argc, char **argv)
            (long long)genome.ntyped, (long long)genome.noutside, (long long)genome.nsnp, (long long)genome.nchrom,
            100.0 * (double)genome.nmissing / ((double)genome.ntyped * (double)genome.nsnp), (long long)genome.ndropped,
            (double)genome.peak * (double)(2 * genome.words * (int64_t)sizeof(uint64_t)) / 1e6);
+  if (opt.qtl) {
+    int64_t first = pop.gen_start[pop.ngen - 1], m = pop.n - first;
+    double  s = 0, ss = 0;
+    for (int64_t i = first; i < pop.n; i++) {
+      s += genome.qtl_value[i];
+      ss += genome.qtl_value[i] * genome.qtl_value[i];
+    }
+    printf("henderson-simulate: %lld QTL among the SNPs, genic variance %g in the founders (%g of h2); the QTL values of the last generation: "
+           "mean %.3f, variance %.3f\n",
+           (long long)genome.nqtl, genome.qtl_variance, opt.qtl_share, s / (double)m, ss / (double)m - (s / (double)m) * (s / (double)m));
+  }
   GenomeDestroy(&genome);
   PopulationDestroy(&pop);
   return EXIT_SUCCESS;

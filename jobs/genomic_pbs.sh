@@ -7,7 +7,7 @@
 # PBS. Memory: the genotypes are one byte a call over the ranks (10^6 x 50 000: 50 GB), G's and A22's
 # core columns 16 x genotyped x core bytes over the ranks while they are made, P 8 x genotyped x core.
 # Environment: HENDERSON_BUILD (./build), BENCH_WORK (a shared scratch directory, ./bench-work), RESULTS
-# (benchmarks/RESULTS.md), MISSING (the fraction of missing calls, 0).
+# (benchmarks/RESULTS.md), MISSING (the fraction of missing calls, 0), QTL (SNPs that are QTL, 1000; 0 for neutral SNPs).
 #PBS -N henderson-genomic
 #PBS -l select=8:ncpus=32:mpiprocs=32
 #PBS -l walltime=04:00:00
@@ -22,4 +22,4 @@ ranks=""
 for ((n = 1; n <= nodes; n *= 2)); do ranks="$ranks $((n * ppn))"; done
 export BENCH_WORK=${BENCH_WORK:-$PWD/bench-work}
 exec sh benchmarks/genomic_factored.sh "${HENDERSON_BUILD:-build}" "${1:-10000000}" "${2:-1000000}" "${3:-50000}" "$ranks" "${4:-10000}" \
-  "${MISSING:-0}" "${RESULTS:-benchmarks/RESULTS.md}"
+  "${MISSING:-0}" "${QTL:-1000}" "${RESULTS:-benchmarks/RESULTS.md}"
