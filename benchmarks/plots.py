@@ -256,7 +256,7 @@ def plot_genomic(logs, out):
         seconds = genomic_seconds(path)
         if seconds:
             route = "factored" if m.group(1) else m.group(6)
-            bars.append((f"{route}: {int(m.group(2)):.0e} animals, {int(m.group(3)):.0e} genotyped, {m.group(5)} ranks", seconds))
+            bars.append((f"{route}: {int(m.group(2)):.2g} animals, {int(m.group(3)):.2g} genotyped, {m.group(5)} ranks", seconds))
     if not bars:
         return []
     names = ["genotypes", "G", "A22", "inverses / APY factors", "solve"]
