@@ -30,6 +30,7 @@ PetscErrorCode GenotypesDestroy(Genotypes *genotypes)
   PetscCall(LabelTableDestroy(&g->all));
   PetscCall(PetscFree(g->lines));
   PetscCall(PetscFree(g->m));
+  PetscCall(PetscFree(g->calls));
   PetscCall(PetscFree(g->p));
   PetscCall(PetscFree(g->animal));
   PetscCall(PetscFree(g->sorted));
@@ -416,6 +417,22 @@ static PetscErrorCode DropSNPs(Genotypes g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* g->m (one byte a call) into g->calls (2 bits a call), and g->m freed. */
+static PetscErrorCode PackCalls(Genotypes g)
+{
+  PetscFunctionBeginUser;
+  g->width = (g->nsnp + 3) / 4;
+  PetscCall(PetscFree(g->calls));
+  PetscCall(PetscCalloc1((size_t)g->n * (size_t)g->width + 1, &g->calls));
+  for (PetscInt i = 0; i < g->n; i++) {
+    const int8_t *x = g->m + (size_t)i * (size_t)g->nsnp;
+    uint8_t      *y = g->calls + (size_t)i * (size_t)g->width;
+    for (PetscInt j = 0; j < g->nsnp; j++) y[j >> 2] |= (uint8_t)((x[j] == GENOTYPE_MISSING ? GENOTYPE_PACKED_MISSING : x[j]) << (2 * (j & 3)));
+  }
+  PetscCall(PetscFree(g->m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Linux's estimate of the memory that can be given out without swapping (bytes), or -1 where unknown */
 static double MemoryAvailable(void)
 {
@@ -488,6 +505,7 @@ PetscErrorCode GenotypesLoad(Genotypes g, Model model)
              "%s:%" PetscInt_FMT ": genotypes block factored needs APY (apy N or apy FILE): the exact G^-1 is dense", g->model_path, g->opts.line);
   g->stats.factored = g->factored;
   if (!g->factored) PetscCall(CheckDenseMemory(g));
+  PetscCall(PackCalls(g));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

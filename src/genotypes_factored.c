@@ -34,34 +34,35 @@ PETSC_EXTERN void HendersonSgemm(const char *, const char *, const PetscBLASInt 
 typedef struct {
   PetscInt   nc, *core; /* places of the core among the genotyped, ascending */
   int8_t    *zc;        /* nc x nsnp: the core's genotypes, every rank */
-  PetscReal *Gc;        /* nloc x nc, column-major: G's core columns at the own rows, then Gt's */
+  PetscReal *Gc;        /* nloc x nc, row-major: G's core columns at the own rows, then Gt's; then P's storage */
   PetscReal *gd, *ad;   /* nloc: G's and A22's diagonals */
   PetscReal  sum_g, sum_a;
   PetscBool  single; /* no missing call anywhere: G's products in single precision */
 } Columns;
 
 /* Whether no call is missing, on any rank. */
-static PetscErrorCode NoMissingCall(Genotypes g, const int8_t rows[], PetscBool *none)
+static PetscErrorCode NoMissingCall(Genotypes g, const uint8_t rows[], PetscBool *none)
 {
   PetscFunctionBeginUser;
-  *none = PETSC_TRUE;
-  for (size_t k = 0; k < (size_t)g->nloc * (size_t)g->nsnp && *none; k++) *none = (PetscBool)(rows[k] != GENOTYPE_MISSING);
+  *none = PETSC_TRUE; /* a missing call is a pair of 1 bits (a row's unused bits are 0) */
+  for (size_t k = 0; k < (size_t)g->nloc * (size_t)g->width && *none; k++) *none = (PetscBool) !(rows[k] & (rows[k] >> 1) & 0x55);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, none, 1, MPIU_BOOL, MPI_LAND, g->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* G's diagonal (own rows) and the sum of all its entries, 1' Z Z' 1 / s, from the column sums of Z. */
-static PetscErrorCode GenomicSums(Genotypes g, const int8_t rows[], Columns *c)
+static PetscErrorCode GenomicSums(Genotypes g, const uint8_t rows[], Columns *c)
 {
   PetscReal *colsum;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc1(g->nsnp, &colsum));
   for (PetscInt i = 0; i < g->nloc; i++) {
-    const int8_t *x = rows + (size_t)i * (size_t)g->nsnp;
-    PetscReal     d = 0;
+    const uint8_t *x = rows + (size_t)i * (size_t)g->width;
+    PetscReal      d = 0;
     for (PetscInt j = 0; j < g->nsnp; j++) {
-      PetscReal z = x[j] == GENOTYPE_MISSING ? 0 : x[j] - 2 * g->p[j];
+      int8_t    m = GenotypeCall(x, j);
+      PetscReal z = m == GENOTYPE_MISSING ? 0 : m - 2 * g->p[j];
       d += z * z;
       colsum[j] += z;
     }
@@ -77,7 +78,7 @@ static PetscErrorCode GenomicSums(Genotypes g, const int8_t rows[], Columns *c)
 
 /* In single precision the codes themselves: sums of products of 0, 1 and 2 are integers below 2^24 for
    up to 4 million SNPs, exact. Z_i.Z_k = M_i.M_k - a_i - a_k + c0 with a_i = sum_j 2 p_j m_ij, c0 = sum_j 4 p_j^2. */
-static PetscErrorCode CoreColumnsSingle(Genotypes g, const int8_t rows[], Columns *c)
+static PetscErrorCode CoreColumnsSingle(Genotypes g, const uint8_t rows[], Columns *c)
 {
   PetscInt     n = g->nloc, ns = g->nsnp, nc = c->nc;
   float       *a, *b, *C, one = 1, zero = 0;
@@ -89,7 +90,7 @@ static PetscErrorCode CoreColumnsSingle(Genotypes g, const int8_t rows[], Column
   PetscCall(PetscCalloc2(n + 1, &ar, nc, &acore));
   for (PetscInt j = 0; j < ns; j++) c0 += 4 * g->p[j] * g->p[j];
   for (PetscInt i = 0; i < n; i++)
-    for (PetscInt j = 0; j < ns; j++) ar[i] += 2 * g->p[j] * rows[(size_t)i * (size_t)ns + (size_t)j];
+    for (PetscInt j = 0; j < ns; j++) ar[i] += 2 * g->p[j] * GenotypeCall(rows + (size_t)i * (size_t)g->width, j);
   for (PetscInt k = 0; k < nc; k++)
     for (PetscInt j = 0; j < ns; j++) acore[k] += 2 * g->p[j] * c->zc[(size_t)k * (size_t)ns + (size_t)j];
   PetscCall(PetscBLASIntCast(nc, &bnc));
@@ -101,14 +102,14 @@ static PetscErrorCode CoreColumnsSingle(Genotypes g, const int8_t rows[], Column
       PetscInt nb = PetscMin(SNP_BLOCK, ns - j0);
       PetscCall(PetscBLASIntCast(nb, &bk));
       for (PetscInt i = 0; i < nr; i++) /* transposed blocks: nb x rows, column-major, read in order */
-        for (PetscInt j = 0; j < nb; j++) a[(size_t)i * nb + j] = rows[(size_t)(r0 + i) * (size_t)ns + (size_t)(j0 + j)];
+        for (PetscInt j = 0; j < nb; j++) a[(size_t)i * nb + j] = GenotypeCall(rows + (size_t)(r0 + i) * (size_t)g->width, j0 + j);
       for (PetscInt k = 0; k < nc; k++)
         for (PetscInt j = 0; j < nb; j++) b[(size_t)k * nb + j] = c->zc[(size_t)k * (size_t)ns + (size_t)(j0 + j)];
       PetscCallBLAS("sgemm", HendersonSgemm("T", "N", &bm, &bnc, &bk, &one, a, &bk, b, &bk, j0 ? &one : &zero, C, &ldr));
     }
     for (PetscInt k = 0; k < nc; k++)
       for (PetscInt i = 0; i < nr; i++)
-        c->Gc[(size_t)k * (size_t)n + (size_t)(r0 + i)] = ((PetscReal)C[(size_t)k * nr + i] - ar[r0 + i] - acore[k] + c0) / g->stats.scale;
+        c->Gc[(size_t)(r0 + i) * (size_t)nc + (size_t)k] = ((PetscReal)C[(size_t)k * nr + i] - ar[r0 + i] - acore[k] + c0) / g->stats.scale;
   }
   PetscCall(PetscFree3(a, b, C));
   PetscCall(PetscFree2(ar, acore));
@@ -116,7 +117,7 @@ static PetscErrorCode CoreColumnsSingle(Genotypes g, const int8_t rows[], Column
 }
 
 /* In double precision on the centred codes (a missing call is 0 after centring). */
-static PetscErrorCode CoreColumnsDouble(Genotypes g, const int8_t rows[], Columns *c)
+static PetscErrorCode CoreColumnsDouble(Genotypes g, const uint8_t rows[], Columns *c)
 {
   PetscInt     n = g->nloc, ns = g->nsnp, nc = c->nc;
   PetscReal   *a, *b, one = 1, zero = 0;
@@ -125,7 +126,7 @@ static PetscErrorCode CoreColumnsDouble(Genotypes g, const int8_t rows[], Column
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2((size_t)ROW_CHUNK * SNP_BLOCK, &a, (size_t)nc * SNP_BLOCK, &b));
   PetscCall(PetscBLASIntCast(nc, &bnc));
-  PetscCall(PetscBLASIntCast(n, &ldc));
+  PetscCall(PetscBLASIntCast(nc, &ldc));
   for (PetscInt r0 = 0; r0 < n; r0 += ROW_CHUNK) {
     PetscInt nr = PetscMin(ROW_CHUNK, n - r0);
     PetscCall(PetscBLASIntCast(nr, &bm));
@@ -134,7 +135,7 @@ static PetscErrorCode CoreColumnsDouble(Genotypes g, const int8_t rows[], Column
       PetscCall(PetscBLASIntCast(nb, &bk));
       for (PetscInt i = 0; i < nr; i++)
         for (PetscInt j = 0; j < nb; j++) {
-          int8_t x              = rows[(size_t)(r0 + i) * (size_t)ns + (size_t)(j0 + j)];
+          int8_t x              = GenotypeCall(rows + (size_t)(r0 + i) * (size_t)g->width, j0 + j);
           a[(size_t)i * nb + j] = x == GENOTYPE_MISSING ? 0 : x - 2 * g->p[j0 + j];
         }
       for (PetscInt k = 0; k < nc; k++)
@@ -142,7 +143,8 @@ static PetscErrorCode CoreColumnsDouble(Genotypes g, const int8_t rows[], Column
           int8_t x              = c->zc[(size_t)k * (size_t)ns + (size_t)(j0 + j)];
           b[(size_t)k * nb + j] = x == GENOTYPE_MISSING ? 0 : x - 2 * g->p[j0 + j];
         }
-      PetscCallBLAS("BLASgemm", BLASgemm_("T", "N", &bm, &bnc, &bk, &one, a, &bk, b, &bk, j0 ? &one : &zero, c->Gc + r0, &ldc));
+      /* Gc's rows r0.. row-major are (Zc Z_rows')^T column-major, leading dimension nc */
+      PetscCallBLAS("BLASgemm", BLASgemm_("T", "N", &bnc, &bm, &bk, &one, b, &bk, a, &bk, j0 ? &one : &zero, c->Gc + (size_t)r0 * (size_t)nc, &ldc));
     }
   }
   for (size_t k = 0; k < (size_t)n * (size_t)nc; k++) c->Gc[k] /= g->stats.scale;
@@ -150,13 +152,19 @@ static PetscErrorCode CoreColumnsDouble(Genotypes g, const int8_t rows[], Column
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* G's core columns, diagonal and sum. The core's genotypes go to every rank. */
-static PetscErrorCode GenomicColumns(Genotypes g, const int8_t rows[], Columns *c)
+/* G's core columns, diagonal and sum. The core's genotypes go to every rank, unpacked there (a byte a call). */
+static PetscErrorCode GenomicColumns(Genotypes g, const uint8_t rows[], Columns *c)
 {
+  uint8_t *packed;
+
   PetscFunctionBeginUser;
   g->stats.scale = 0;
   for (PetscInt j = 0; j < g->nsnp; j++) g->stats.scale += 2 * g->p[j] * (1 - g->p[j]);
-  PetscCall(GenotypesFetchRows(g, rows, c->nc, c->core, &c->zc));
+  PetscCall(GenotypesFetchRows(g, rows, c->nc, c->core, &packed));
+  PetscCall(PetscMalloc1((size_t)c->nc * (size_t)g->nsnp + 1, &c->zc));
+  for (PetscInt k = 0; k < c->nc; k++)
+    for (PetscInt j = 0; j < g->nsnp; j++) c->zc[(size_t)k * (size_t)g->nsnp + (size_t)j] = GenotypeCall(packed + (size_t)k * (size_t)g->width, j);
+  PetscCall(PetscFree(packed));
   PetscCall(GenomicSums(g, rows, c));
   PetscCall(NoMissingCall(g, rows, &c->single));
   if (c->single)
@@ -173,7 +181,7 @@ static PetscErrorCode GenomicColumns(Genotypes g, const int8_t rows[], Columns *
 static inline void BlendEntry(Genotypes g, Columns *c, PetscInt i, PetscInt k, PetscReal av, PetscReal s[5])
 {
   const ModelGenotypes *o    = &g->opts;
-  size_t                q    = (size_t)k * (size_t)g->nloc + (size_t)i;
+  size_t                q    = (size_t)i * (size_t)c->nc + (size_t)k;
   PetscReal             gv   = c->Gc[q];
   PetscBool             self = (PetscBool)(c->core[k] == g->first + i);
 
@@ -311,7 +319,7 @@ static PetscErrorCode BlendDiagonal(Genotypes g, Columns *c)
 }
 
 /* Gcc^-1 on every rank, P = Gnc Gcc^-1 and M for the own non-core rows (a chunk of rows at a time), log|G_APY|. */
-static PetscErrorCode APYFactors(Genotypes g, const Columns *c)
+static PetscErrorCode APYFactors(Genotypes g, Columns *c)
 {
   Factored    *f = &g->fac;
   PetscReal   *Gnc, one = 1, zero = 0, logm = 0;
@@ -322,20 +330,24 @@ static PetscErrorCode APYFactors(Genotypes g, const Columns *c)
   PetscCall(PetscCalloc1((size_t)f->nc * (size_t)f->nc, &f->Gcci));
   for (PetscInt i = 0; i < g->nloc; i++)
     if (f->own[i] >= 0)
-      for (PetscInt k = 0; k < f->nc; k++) f->Gcci[(size_t)f->own[i] * (size_t)f->nc + k] = c->Gc[(size_t)k * (size_t)g->nloc + i];
+      for (PetscInt k = 0; k < f->nc; k++) f->Gcci[(size_t)f->own[i] * (size_t)f->nc + k] = c->Gc[(size_t)i * (size_t)f->nc + k];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, f->Gcci, (PetscMPIInt)(f->nc * f->nc), MPIU_REAL, MPI_SUM, g->comm));
   PetscCall(DenseLogDetSPD(f->nc, f->Gcci, &g->stats.logdet_g, &ok));
   PetscCheck(ok, g->comm, PETSC_ERR_USER_INPUT, "%s:%" PetscInt_FMT ": G of the APY core is not positive definite (a smaller core, blend or gamma)",
              g->model_path, g->opts.line);
   PetscCall(DenseInvertSPD(f->nc, f->Gcci));
-  PetscCall(PetscMalloc2((size_t)f->nn * (size_t)f->nc + 1, &f->P, f->nn + 1, &f->m));
+  /* P takes over Gc's storage, row r of P where row r of Gc was: the non-core row that row r of P comes
+     from is row r or a later one of Gc, copied out (Gnc) before its chunk's rows of P are written */
+  f->P  = c->Gc;
+  c->Gc = NULL;
+  PetscCall(PetscMalloc1(f->nn + 1, &f->m));
   PetscCall(PetscMalloc1((size_t)ROW_CHUNK * (size_t)f->nc, &Gnc));
   PetscCall(PetscBLASIntCast(f->nc, &bnc));
   for (PetscInt i0 = 0, r0 = 0; i0 < g->nloc;) { /* a chunk of non-core rows: row-major Gnc, then P' = Gcc^-1 Gnc' column-major */
     PetscInt nr = 0;
     for (; i0 < g->nloc && nr < ROW_CHUNK; i0++) {
       if (f->own[i0] >= 0) continue;
-      for (PetscInt k = 0; k < f->nc; k++) Gnc[(size_t)nr * (size_t)f->nc + k] = c->Gc[(size_t)k * (size_t)g->nloc + i0];
+      for (PetscInt k = 0; k < f->nc; k++) Gnc[(size_t)nr * (size_t)f->nc + k] = f->P[(size_t)i0 * (size_t)f->nc + k]; /* Gc's row i0 */
       f->m[r0 + nr++] = c->gd[i0];
     }
     PetscCall(PetscBLASIntCast(nr, &bn));
@@ -510,9 +522,10 @@ PetscErrorCode GenotypesSetUpFactored(Genotypes g, Pedigree pedigree)
   PetscCall(GenotypesChooseCore(g, pedigree, &c.nc, &c.core));
   f->nc       = c.nc;
   f->pedigree = g->pedigree_file;
-  PetscCall(PetscMalloc3((size_t)g->nloc * (size_t)c.nc + 1, &c.Gc, g->nloc + 1, &c.gd, g->nloc + 1, &c.ad));
-  PetscCall(GenomicColumns(g, g->m, &c));
-  PetscCall(PetscFree(g->m)); /* nothing needs the genotypes now: memory for the factors */
+  PetscCall(PetscMalloc1((size_t)g->nloc * (size_t)c.nc + 1, &c.Gc));
+  PetscCall(PetscMalloc2(g->nloc + 1, &c.gd, g->nloc + 1, &c.ad));
+  PetscCall(GenomicColumns(g, g->calls, &c));
+  PetscCall(PetscFree(g->calls)); /* nothing needs the genotypes now: memory for the factors */
   g->released = PETSC_TRUE;
   t1          = HendersonSeconds();
   PetscCall(PedigreeColumns(g, pedigree, &c));
@@ -529,7 +542,7 @@ PetscErrorCode GenotypesSetUpFactored(Genotypes g, Pedigree pedigree)
   PetscCall(APYDiagonal(g, gid));
   for (PetscInt i = 0; i < g->nloc; i++) g->ddiag[i] = g->opts.tau * gid[i] - g->opts.omega * a22d[i];
   PetscCall(PetscFree2(a22d, gid));
-  PetscCall(PetscFree3(c.Gc, c.gd, c.ad));
+  PetscCall(PetscFree2(c.gd, c.ad));
   PetscCall(PetscFree(c.core));
   g->stats.seconds_g       = (PetscReal)(t1 - t0);
   g->stats.seconds_a22     = (PetscReal)(t2 - t1);
@@ -545,7 +558,8 @@ PetscErrorCode GenotypesDestroyFactored(Genotypes g)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(f->own));
   PetscCall(PetscFree(f->Gcci));
-  PetscCall(PetscFree2(f->P, f->m));
+  PetscCall(PetscFree(f->P));
+  PetscCall(PetscFree(f->m));
   PetscCall(PetscFree3(f->xc, f->s, f->t));
   PetscCall(MatDestroy(&f->A11));
   PetscCall(MatDestroy(&f->A12));

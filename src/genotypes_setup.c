@@ -54,30 +54,30 @@ static PetscErrorCode SplitByOwner(Genotypes g, PetscInt n, const PetscInt pos[]
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* HendersonExchange() of genotype rows of WIDTH calls each. */
-static PetscErrorCode ExchangeRows(Genotypes g, PetscInt width, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const int8_t send[],
-                                   PetscMPIInt recv_n[], PetscMPIInt recv_at[], int8_t **recv, PetscCount *nrecv)
+/* HendersonExchange() of packed genotype rows (or blocks of them) of WIDTH bytes each. */
+static PetscErrorCode ExchangeRows(Genotypes g, PetscInt width, const PetscMPIInt send_n[], const PetscMPIInt send_at[], const uint8_t send[],
+                                   PetscMPIInt recv_n[], PetscMPIInt recv_at[], uint8_t **recv, PetscCount *nrecv)
 {
   MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)width, MPI_INT8_T, &rowtype));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)width, MPI_UINT8_T, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
   PetscCall(HendersonExchange(g->comm, rowtype, (size_t)width, send_n, send_at, send, recv_n, recv_at, (void **)recv, nrecv, "genotype rows"));
   PetscCallMPI(MPI_Type_free(&rowtype));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The genotype rows to the ranks that own their animals, in pedigree order: g->m becomes the nloc own rows
-   (g->n, g->animal follow; the rows' IDs and lines are not needed past the numbering). A block of SNPs at a
-   time, so that the copies in flight stay small beside the rows themselves. */
+/* The genotype rows to the ranks that own their animals, in pedigree order: g->calls becomes the nloc own
+   rows (g->n, g->animal follow; the rows' IDs and lines are not needed past the numbering). A block of
+   MOVE_BLOCK bytes (4 MOVE_BLOCK SNPs) at a time, so that the copies in flight stay small beside the rows. */
 static PetscErrorCode MoveRows(Genotypes g)
 {
   PetscInt    *order, *pos, *recv_pos;
   PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
-  int8_t      *send, *recv, *moved;
+  uint8_t     *send, *recv, *moved;
   PetscCount   nrecv;
-  size_t       nsnp = (size_t)g->nsnp;
+  size_t       width = (size_t)g->width;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(g->n + 1, &order, g->n + 1, &pos));
@@ -90,23 +90,23 @@ static PetscErrorCode MoveRows(Genotypes g)
   PetscCall(SplitByOwner(g, g->n, pos, send_n, send_at));
   PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, pos, recv_n, recv_at, (void **)&recv_pos, &nrecv, "genotyped animals"));
   PetscCheck(nrecv == g->nloc, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%" PetscCount_FMT " genotype rows came for %" PetscInt_FMT " animals", nrecv, g->nloc);
-  PetscCall(PetscMalloc1((size_t)g->nloc * nsnp + 1, &moved));
+  PetscCall(PetscMalloc1((size_t)g->nloc * width + 1, &moved));
   PetscCall(PetscMalloc1((size_t)g->n * MOVE_BLOCK + 1, &send));
-  for (PetscInt j0 = 0; j0 < g->nsnp; j0 += MOVE_BLOCK) {
-    PetscInt nb = PetscMin(MOVE_BLOCK, g->nsnp - j0);
-    for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)nb, g->m + (size_t)order[i] * nsnp + (size_t)j0, nb));
+  for (PetscInt j0 = 0; j0 < g->width; j0 += MOVE_BLOCK) {
+    PetscInt nb = PetscMin(MOVE_BLOCK, g->width - j0);
+    for (PetscInt i = 0; i < g->n; i++) PetscCall(PetscArraycpy(send + (size_t)i * (size_t)nb, g->calls + (size_t)order[i] * width + (size_t)j0, nb));
     PetscCall(ExchangeRows(g, nb, send_n, send_at, send, recv_n, recv_at, &recv, &nrecv));
     for (PetscCount k = 0; k < nrecv; k++)
-      PetscCall(PetscArraycpy(moved + (size_t)(recv_pos[k] - g->first) * nsnp + (size_t)j0, recv + (size_t)k * (size_t)nb, nb));
+      PetscCall(PetscArraycpy(moved + (size_t)(recv_pos[k] - g->first) * width + (size_t)j0, recv + (size_t)k * (size_t)nb, nb));
     PetscCall(PetscFree(recv));
   }
   PetscCall(PetscFree(send));
   PetscCall(PetscFree(recv_pos));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
   PetscCall(PetscFree2(order, pos));
-  PetscCall(PetscFree(g->m));
-  g->m = moved;
-  g->n = g->nloc;
+  PetscCall(PetscFree(g->calls));
+  g->calls = moved;
+  g->n     = g->nloc;
   PetscCall(PetscFree(g->animal));
   PetscCall(PetscMalloc1(g->nloc + 1, &g->animal));
   PetscCall(PetscArraycpy(g->animal, g->sorted + g->first, g->nloc));
@@ -124,21 +124,21 @@ PetscErrorCode GenotypesCreateBlockMatrix(Genotypes g, PetscInt columns, Mat *M)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GenotypesFetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got)
+PetscErrorCode GenotypesFetchRows(Genotypes g, const uint8_t rows[], PetscInt nwant, const PetscInt want[], uint8_t **got)
 {
   PetscInt    *asked;
   PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
   PetscCount   nasked, ngot;
-  int8_t      *reply;
+  uint8_t     *reply;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc4(g->size, &send_n, g->size, &send_at, g->size, &recv_n, g->size, &recv_at));
   PetscCall(SplitByOwner(g, nwant, want, send_n, send_at));
   PetscCall(HendersonExchange(g->comm, MPIU_INT, sizeof(PetscInt), send_n, send_at, want, recv_n, recv_at, (void **)&asked, &nasked, "genotype rows asked"));
-  PetscCall(PetscMalloc1((size_t)nasked * (size_t)g->nsnp + 1, &reply));
+  PetscCall(PetscMalloc1((size_t)nasked * (size_t)g->width + 1, &reply));
   for (PetscCount k = 0; k < nasked; k++)
-    PetscCall(PetscArraycpy(reply + (size_t)k * (size_t)g->nsnp, rows + (size_t)(asked[k] - g->first) * (size_t)g->nsnp, g->nsnp));
-  PetscCall(ExchangeRows(g, g->nsnp, recv_n, recv_at, reply, send_n, send_at, got, &ngot));
+    PetscCall(PetscArraycpy(reply + (size_t)k * (size_t)g->width, rows + (size_t)(asked[k] - g->first) * (size_t)g->width, g->width));
+  PetscCall(ExchangeRows(g, g->width, recv_n, recv_at, reply, send_n, send_at, got, &ngot));
   PetscCall(PetscFree(reply));
   PetscCall(PetscFree(asked));
   PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
@@ -148,12 +148,12 @@ PetscErrorCode GenotypesFetchRows(Genotypes g, const int8_t rows[], PetscInt nwa
 /* Parent-offspring pairs, both genotyped, with opposing homozygotes (0 and 2) on more than 1 % of the SNPs
    called in both: a wrong parent or a sample mix-up. Counted (stats.parent_conflicts). The second parent
    column of a sire-MGS pedigree is a grandsire: only sires are compared there. */
-static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const int8_t rows[])
+static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const uint8_t rows[])
 {
   PetscInt        start, n, nwant = 0, *want, *child, *order;
   const PetscInt *parent[2];
   PetscReal       c[2];
-  int8_t         *got;
+  uint8_t        *got;
 
   PetscFunctionBeginUser;
   PetscCall(PedigreeGetLocal(pedigree, &start, &n, &parent[0], &parent[1], NULL, NULL));
@@ -174,12 +174,13 @@ static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const int8_t 
   PetscCall(GenotypesFetchRows(g, rows, nwant, want, &got));
   g->stats.parent_conflicts = 0;
   for (PetscInt k = 0; k < nwant; k++) {
-    const int8_t *x = rows + (size_t)child[order[k]] * (size_t)g->nsnp, *y = got + (size_t)k * (size_t)g->nsnp;
-    PetscInt      both = 0, opposing = 0;
+    const uint8_t *x = rows + (size_t)child[order[k]] * (size_t)g->width, *y = got + (size_t)k * (size_t)g->width;
+    PetscInt       both = 0, opposing = 0;
     for (PetscInt j = 0; j < g->nsnp; j++) {
-      if (x[j] == GENOTYPE_MISSING || y[j] == GENOTYPE_MISSING) continue;
+      int8_t a = GenotypeCall(x, j), b = GenotypeCall(y, j);
+      if (a == GENOTYPE_MISSING || b == GENOTYPE_MISSING) continue;
       both++;
-      opposing += (x[j] == 0 && y[j] == 2) || (x[j] == 2 && y[j] == 0);
+      opposing += (a == 0 && b == 2) || (a == 2 && b == 0);
     }
     if (opposing > 0.01 * both) g->stats.parent_conflicts++;
   }
@@ -190,7 +191,7 @@ static PetscErrorCode CheckParents(Genotypes g, Pedigree pedigree, const int8_t 
 }
 
 /* G = ZZ' / (2 sum p(1-p)), Z = M - 2p a block of SNPs at a time. */
-static PetscErrorCode ComputeG(Genotypes g, const int8_t rows[], Mat *G)
+static PetscErrorCode ComputeG(Genotypes g, const uint8_t rows[], Mat *G)
 {
   PetscReal scale = 0;
 
@@ -207,7 +208,7 @@ static PetscErrorCode ComputeG(Genotypes g, const int8_t rows[], Mat *G)
     PetscCall(MatDenseGetLDA(Z, &lda));
     for (PetscInt j = 0; j < nb; j++)
       for (PetscInt i = 0; i < g->nloc; i++) {
-        int8_t c                       = rows[(size_t)i * (size_t)g->nsnp + (size_t)(j0 + j)];
+        int8_t c                       = GenotypeCall(rows + (size_t)i * (size_t)g->width, j0 + j);
         z[(size_t)j * (size_t)lda + i] = c == GENOTYPE_MISSING ? 0 : c - 2 * g->p[j0 + j];
       }
     PetscCall(MatDenseRestoreArrayWrite(Z, &z));
@@ -546,7 +547,7 @@ static PetscErrorCode SetUpDense(Genotypes g, Pedigree pedigree)
   double     t0     = HendersonSeconds(), t1, t2;
 
   PetscFunctionBeginUser;
-  PetscCall(ComputeG(g, g->m, &G));
+  PetscCall(ComputeG(g, g->calls, &G));
   t1 = HendersonSeconds();
   PetscCall(ComputeA22(g, pedigree, &A22));
   PetscCall(CompareGA22(g, G, A22));
@@ -585,7 +586,7 @@ PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree)
   PetscCheck(!g->released, g->comm, PETSC_ERR_SUP, "the factored set-up released the genotypes: the animals cannot move to other ranks after it");
   PetscCall(SortAnimals(g));
   PetscCall(MoveRows(g));
-  if (g->pedigree_file) PetscCall(CheckParents(g, pedigree, g->m));
+  if (g->pedigree_file) PetscCall(CheckParents(g, pedigree, g->calls));
   PetscCall(PetscFree(g->ddiag));
   PetscCall(PetscMalloc1(g->nloc + 1, &g->ddiag));
   PetscCall(PetscFree(g->D));

@@ -14,6 +14,15 @@
 #include <henderson/labels.h>
 
 #define GENOTYPE_MISSING ((int8_t)-1)
+/* After GenotypesLoad() the calls are held 2 bits each (g->calls): SNP j of a row in bits 2 (j % 4) of its
+   byte j / 4, 0-2 the copies counted and 3 missing; a row is g->width = (nsnp + 3) / 4 bytes, its last
+   byte's unused bits 0.  A quarter of a byte a call: the genotypes are the set-up's largest input. */
+#define GENOTYPE_PACKED_MISSING 3
+static inline int8_t GenotypeCall(const uint8_t *row, PetscInt j)
+{
+  int c = (row[j >> 2] >> (2 * (j & 3))) & 3;
+  return c == GENOTYPE_PACKED_MISSING ? GENOTYPE_MISSING : (int8_t)c;
+}
 /* SNPs a block of Z (memory: rows x SNP_BLOCK doubles at once). */
 #define SNP_BLOCK 1024
 /* Columns of A22 a pass of Colleau's method computes together. */
@@ -60,7 +69,9 @@ struct _p_Genotypes {
   PetscInt    n, nsnp; /* rows here; SNPs kept */
   LabelTable  ids;     /* the rows' IDs, in row order */
   PetscInt64 *lines;   /* the line of each row in its file */
-  int8_t     *m;       /* n x nsnp, row-major, GENOTYPE_MISSING for a missing call */
+  int8_t     *m;       /* while reading: n x nsnp, row-major, GENOTYPE_MISSING for a missing call */
+  uint8_t    *calls;   /* after GenotypesLoad(): n x width, the same packed (GenotypeCall()) */
+  PetscInt    width;   /* bytes a packed row */
   PetscReal  *p;       /* nsnp allele frequencies */
   LabelTable  all;     /* rank 0, from GenotypesAddToPedigree() to GenotypesNumber(): every rank's IDs in rank order */
   PetscInt   *animal;  /* n: pedigree index, after GenotypesNumber() */
@@ -69,7 +80,7 @@ struct _p_Genotypes {
   PetscInt       ng, first, nloc; /* genotyped animals; this rank's rows of the block */
   PetscInt      *sorted;          /* ng pedigree indices, ascending */
   PetscBool      factored;        /* the factored route (D not formed) */
-  PetscBool      moved, released; /* the rows moved to the owners (g->m: the nloc own rows); g->m freed */
+  PetscBool      moved, released; /* the rows moved to the owners (g->calls: the nloc own rows); g->calls freed */
   PetscReal     *D;               /* nloc x ng column-major (the dense route) */
   Factored       fac;             /* the factored route */
   PetscReal     *ddiag;           /* nloc: D's diagonal (the factored route: A22^-1's approximated) */
@@ -85,11 +96,11 @@ PETSC_INTERN PetscErrorCode GenotypesSetUpBlock(Genotypes g, Pedigree pedigree);
    keeps 4 of its own, ScaLAPACK's conversions and solves add theirs; measured 6 on 1 rank and 8.2 on 2
    (8000 genotyped: peak memory over the 512 MB of one matrix) */
 #define GENOTYPES_DENSE_PEAK_COPIES 9
-/* Releases the genotypes (g->m) once G's core columns are made. */
+/* Releases the genotypes (g->calls) once G's core columns are made. */
 PETSC_INTERN PetscErrorCode GenotypesSetUpFactored(Genotypes g, Pedigree pedigree);
 PETSC_INTERN PetscErrorCode GenotypesDestroyFactored(Genotypes g);
 /* The genotype rows of the positions WANT (ascending) from their owners (nwant x nsnp). */
-PETSC_INTERN PetscErrorCode GenotypesFetchRows(Genotypes g, const int8_t rows[], PetscInt nwant, const PetscInt want[], int8_t **got);
+PETSC_INTERN PetscErrorCode GenotypesFetchRows(Genotypes g, const uint8_t rows[], PetscInt nwant, const PetscInt want[], uint8_t **got);
 PETSC_INTERN PetscErrorCode GenotypesAncestorsCreate(Genotypes g, Pedigree pedigree, Ancestors *a);
 PETSC_INTERN PetscErrorCode GenotypesAncestorsDestroy(Ancestors *a);
 /* V (a->ns x COLLEAU_BLOCK, NB columns used) <- A V over the ancestors (Colleau 2002: A = T D T'). */
