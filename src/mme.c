@@ -84,8 +84,10 @@ PetscErrorCode MMEGetType(MME mme, MMEType *type)
 
 PetscErrorCode MMESetFromOptions(MME mme)
 {
-  char      type[32];
-  PetscBool set;
+  const char *const routes[] = {"auto", "direct", "grid"};
+  char              type[32];
+  PetscBool         set;
+  PetscInt          route = mme->ghost_route;
 
   PetscFunctionBeginUser;
   PetscCall(MMERegisterAll());
@@ -93,7 +95,12 @@ PetscErrorCode MMESetFromOptions(MME mme)
   PetscOptionsBegin(mme->comm, NULL, "Mixed model equations", "MME");
   PetscCall(PetscOptionsFList("-mme_operator", "Form of C: from the records and the relationships (data), an assembled AIJ matrix (assembled), or auto",
                               "MMESetType", MMEList, type, type, sizeof(type), &set));
+  PetscCall(PetscOptionsEList("-mme_ghost_route",
+                              "Ghost values of the data operator: straight from their owners (direct), through a grid of ranks, sqrt(p) messages (grid), "
+                              "or grid from 32 ranks on (auto)",
+                              "MMESetFromOptions", routes, 3, routes[route], &route, NULL));
   PetscOptionsEnd();
+  mme->ghost_route = (MMEGhostRoute)route;
   if (set && strcmp(type, "auto")) PetscCall(MMESetType(mme, type));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -190,18 +197,27 @@ PetscErrorCode MMEAddLevelWeights(MME mme, const EquationsBlock *block, PetscInt
 
 PetscErrorCode MMESetCommunicationStats(MME mme, PetscInt nghost, const PetscInt ghosts[], PetscInt messages_per_neighbour)
 {
-  const PetscInt *ranges;
-  PetscInt        neighbours = 0, owned, imax[2], iout[2];
-  PetscInt64      local[2], sum[2];
+  PetscInt neighbours = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscLayoutGetRanges(mme->layout, &ranges));
   for (PetscInt k = 0, last = -1; k < nghost; k++) { /* GHOSTS is sorted */
     PetscMPIInt owner;
     PetscCall(PetscLayoutFindOwner(mme->layout, ghosts[k], &owner));
     if (owner != last) neighbours++;
     last = owner;
   }
+  PetscCall(MMESetCommunicationCounts(mme, nghost, neighbours, messages_per_neighbour));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode MMESetCommunicationCounts(MME mme, PetscInt nghost, PetscInt neighbours, PetscInt messages_per_neighbour)
+{
+  const PetscInt *ranges;
+  PetscInt        owned, imax[2], iout[2];
+  PetscInt64      local[2], sum[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscLayoutGetRanges(mme->layout, &ranges));
   owned    = ranges[mme->rank + 1] - ranges[mme->rank];
   local[0] = nghost;
   local[1] = (PetscInt64)messages_per_neighbour * neighbours;

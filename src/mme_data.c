@@ -13,6 +13,7 @@
 #include "mmeimpl.h"
 #include <henderson/recordterms.h>
 #include <string.h>
+#include "mme_route.h"
 
 typedef struct _MME_Data {
   PetscInt       nowned, nghost;
@@ -30,6 +31,7 @@ typedef struct _MME_Data {
   Relationship  *rel;            /* the random groups' (the evaluation's: they outlive the operator) */
   PetscInt      *ghosts;         /* global equations of the ghosts, sorted */
   Vec            work_x, work_y; /* ghosted copies for vectors that are not ghosted */
+  GhostRoute     route;          /* NULL: the ghosted vectors' own exchange (direct) */
   Mat            P;
   PetscLogDouble flops;
 } * MME_Data;
@@ -47,6 +49,7 @@ static PetscErrorCode MMEDataDestroy(MME_Data d)
   PetscCall(PetscFree(d->ghosts));
   PetscCall(VecDestroy(&d->work_x));
   PetscCall(VecDestroy(&d->work_y));
+  PetscCall(GhostRouteDestroy(&d->route));
   PetscCall(MatDestroy(&d->P));
   PetscCall(PetscFree(d));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -182,8 +185,17 @@ static PetscErrorCode MatMult_Data(Mat C, Vec x, Vec y)
     PetscCall(VecGhostRestoreLocalForm(y, &yl));
 
   PetscCall(PetscLogEventBegin(HendersonEventMultGather, 0, 0, 0, 0));
-  PetscCall(VecGhostUpdateBegin(xg, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGhostUpdateEnd(xg, INSERT_VALUES, SCATTER_FORWARD));
+  if (d->route) {
+    PetscScalar *xw;
+    PetscCall(VecGhostGetLocalForm(xg, &xl));
+    PetscCall(VecGetArray(xl, &xw));
+    PetscCall(GhostRouteForward(d->route, xw));
+    PetscCall(VecRestoreArray(xl, &xw));
+    PetscCall(VecGhostRestoreLocalForm(xg, &xl));
+  } else {
+    PetscCall(VecGhostUpdateBegin(xg, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecGhostUpdateEnd(xg, INSERT_VALUES, SCATTER_FORWARD));
+  }
   PetscCall(PetscLogEventEnd(HendersonEventMultGather, 0, 0, 0, 0));
   PetscCall(VecGhostGetLocalForm(xg, &xl));
   PetscCall(VecGhostGetLocalForm(yg, &yl));
@@ -196,14 +208,21 @@ static PetscErrorCode MatMult_Data(Mat C, Vec x, Vec y)
   PetscCall(PetscLogEventBegin(HendersonEventMultRelationships, 0, 0, 0, 0));
   for (PetscInt g = 0; g < d->nrel; g++) PetscCall(RelationshipMultAdd(d->rel[g], xa, ya));
   PetscCall(PetscLogEventEnd(HendersonEventMultRelationships, 0, 0, 0, 0));
+  if (d->route) {
+    PetscCall(PetscLogEventBegin(HendersonEventMultScatter, 0, 0, 0, 0));
+    PetscCall(GhostRouteReverse(d->route, ya));
+    PetscCall(PetscLogEventEnd(HendersonEventMultScatter, 0, 0, 0, 0));
+  }
   PetscCall(VecRestoreArrayWrite(yl, &ya));
   PetscCall(VecRestoreArrayRead(xl, &xa));
   PetscCall(VecGhostRestoreLocalForm(yg, &yl));
   PetscCall(VecGhostRestoreLocalForm(xg, &xl));
-  PetscCall(PetscLogEventBegin(HendersonEventMultScatter, 0, 0, 0, 0));
-  PetscCall(VecGhostUpdateBegin(yg, ADD_VALUES, SCATTER_REVERSE));
-  PetscCall(VecGhostUpdateEnd(yg, ADD_VALUES, SCATTER_REVERSE));
-  PetscCall(PetscLogEventEnd(HendersonEventMultScatter, 0, 0, 0, 0));
+  if (!d->route) {
+    PetscCall(PetscLogEventBegin(HendersonEventMultScatter, 0, 0, 0, 0));
+    PetscCall(VecGhostUpdateBegin(yg, ADD_VALUES, SCATTER_REVERSE));
+    PetscCall(VecGhostUpdateEnd(yg, ADD_VALUES, SCATTER_REVERSE));
+    PetscCall(PetscLogEventEnd(HendersonEventMultScatter, 0, 0, 0, 0));
+  }
   if (yg != y) PetscCall(VecCopy(yg, y));
   { /* y was written through its local form: a get/restore pair marks it changed (cached norms go) */
     PetscScalar *touched;
@@ -727,7 +746,12 @@ static PetscErrorCode DataStats(MME mme, MME_Data d, PetscInt n)
   mme->stats.nonzeros       = -1;
   mme->stats.operator_bytes = sum[0];
   mme->stats.records        = sum[1];
-  PetscCall(MMESetCommunicationStats(mme, d->nghost, d->ghosts, 2)); /* values out, sums back */
+  if (d->route) { /* values out, sums back, each over both steps */
+    PetscInt neighbours;
+    PetscCall(GhostRouteGetNeighbours(d->route, &neighbours, NULL));
+    PetscCall(MMESetCommunicationCounts(mme, d->nghost, neighbours, 2));
+  } else
+    PetscCall(MMESetCommunicationStats(mme, d->nghost, d->ghosts, 2)); /* values out, sums back */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -757,6 +781,8 @@ static PetscErrorCode MMEAssemble_Data(MME mme, Model model, Equations eq, Recor
   for (PetscInt g = 0; g < nrel; g++) PetscCall(RelationshipLocalize(rel[g], GhostLocal, &su.gs));
   /* 6. the vectors: ghosted, the local form being exactly the local numbering */
   PetscCall(VecCreateGhost(mme->comm, d->nowned, n, d->nghost, d->ghosts, &d->work_x));
+  if (mme->ghost_route == MME_GHOST_ROUTE_GRID || (mme->ghost_route == MME_GHOST_ROUTE_AUTO && mme->size >= 32))
+    PetscCall(GhostRouteCreate(mme->comm, mme->layout, d->nghost, d->ghosts, &d->route));
   PetscCall(VecDuplicate(d->work_x, &d->work_y));
   PetscCall(BuildDiagonal(mme, eq, d));
   PetscCall(VecDuplicate(d->work_x, &mme->rhs));

@@ -92,6 +92,8 @@ PETSC_INTERN PetscErrorCode MMEAddLevelWeights(MME mme, const EquationsBlock *bl
 /* Collective. The statistics of a product's exchange: NGHOST values of other ranks (GHOSTS, sorted), and
    MESSAGES_PER_NEIGHBOUR messages a neighbouring rank (1: values in; 2: values in, sums back). */
 PETSC_INTERN PetscErrorCode MMESetCommunicationStats(MME mme, PetscInt nghost, const PetscInt ghosts[], PetscInt messages_per_neighbour);
+/* ... where the neighbours (ranks this rank receives from in one exchange) are counted already. */
+PETSC_INTERN PetscErrorCode MMESetCommunicationCounts(MME mme, PetscInt nghost, PetscInt neighbours, PetscInt messages_per_neighbour);
 /* Not collective. A's point blocks (the levels of its rows), for point-block Jacobi. */
 PETSC_INTERN PetscErrorCode MMESetPointBlocks(MME mme, Equations eq, Mat A);
 
@@ -105,6 +107,9 @@ struct _MMEOps {
   PetscErrorCode (*destroy)(MME);
 };
 
+/* -mme_ghost_route: how the data operator's ghost values travel (mme_route.c) */
+typedef enum { MME_GHOST_ROUTE_AUTO, MME_GHOST_ROUTE_DIRECT, MME_GHOST_ROUTE_GRID } MMEGhostRoute;
+
 struct _p_MME {
   MPI_Comm       comm;
   PetscMPIInt    rank, size;
@@ -116,6 +121,7 @@ struct _p_MME {
   Vec            rhs;
   PetscBool      entries; /* C holds its entries */
   MMEStats       stats;
+  MMEGhostRoute  ghost_route;
 };
 
 PETSC_INTERN PetscErrorCode MMECreate_Data(MME);

@@ -12,15 +12,15 @@ static char data_dir[HENDERSON_MAX_PATH] = ".", work_dir[HENDERSON_MAX_PATH] = "
 
 /* Loads PATH on all ranks (of KIND, with NGROUPS unknown-parent groups), computes F, and distributes
    the animals evenly. */
-static PetscErrorCode LoadPedigreeOf(const char path[], ModelPedigreeKind kind, PetscInt ngroups, const char *const groups[], Pedigree *pedigree)
+static PetscErrorCode LoadPedigreeOn(MPI_Comm comm, const char path[], ModelPedigreeKind kind, PetscInt ngroups, const char *const groups[], Pedigree *pedigree)
 {
   PetscMPIInt   size;
   PetscInt     *ranges;
   PedigreeStats stats;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  PetscCall(PedigreeCreate(PETSC_COMM_WORLD, pedigree));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PedigreeCreate(comm, pedigree));
   PetscCall(PedigreeSetFromOptions(*pedigree));
   PetscCall(PedigreeSetKind(*pedigree, kind));
   PetscCall(PedigreeSetGroups(*pedigree, ngroups, groups));
@@ -31,6 +31,13 @@ static PetscErrorCode LoadPedigreeOf(const char path[], ModelPedigreeKind kind, 
   for (PetscMPIInt r = 0; r <= size; r++) ranges[r] = (PetscInt)(((PetscInt64)stats.animals * r) / size);
   PetscCall(PedigreeDistribute(*pedigree, ranges));
   PetscCall(PetscFree(ranges));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode LoadPedigreeOf(const char path[], ModelPedigreeKind kind, PetscInt ngroups, const char *const groups[], Pedigree *pedigree)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LoadPedigreeOn(PETSC_COMM_WORLD, path, kind, ngroups, groups, pedigree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -271,6 +278,42 @@ static PetscErrorCode TestRandomPedigree(TestCounter *c, uint64_t seed, PetscInt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The sires of a generation are shared among the ranks: F must not depend on how. The same pedigree on all
+   ranks and on rank 0 alone, F compared bit for bit. */
+static PetscErrorCode TestRanksBitwise(TestCounter *c, uint64_t seed, PetscInt n, ModelPedigreeKind kind)
+{
+  char           path[HENDERSON_MAX_PATH + 64];
+  RandomPedigree rp = {0};
+  PetscMPIInt    rank, size;
+  Pedigree       world, alone = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  snprintf(path, sizeof(path), "%s/bitwise_%llu.csv", work_dir, (unsigned long long)seed);
+  if (rank == 0) PetscCall(MakeRandomPedigree(seed, n, path, &rp));
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(LoadPedigreeOn(PETSC_COMM_WORLD, path, kind, 0, NULL, &world));
+  if (rank == 0) {
+    const PetscReal *Fw, *Fa, *aw, *aa;
+    PetscInt         differ = 0, inbred = 0;
+    PetscCall(LoadPedigreeOn(PETSC_COMM_SELF, path, kind, 0, NULL, &alone));
+    PetscCall(PedigreeGetArrays(world, NULL, NULL, &Fw, &aw));
+    PetscCall(PedigreeGetArrays(alone, NULL, NULL, &Fa, &aa));
+    for (PetscInt i = 0; i < n; i++) {
+      if (memcmp(&Fw[i], &Fa[i], sizeof(PetscReal)) || memcmp(&aw[i], &aa[i], sizeof(PetscReal))) differ++;
+      if (Fa[i] > 0) inbred++;
+    }
+    TestCheck(c, differ == 0 && inbred > n / 4,
+              "seed %llu, %s: F and alpha on %d rank(s) and on one, bit for bit: %" PetscInt_FMT " of %" PetscInt_FMT " differ (%" PetscInt_FMT " inbred)",
+              (unsigned long long)seed, kind == MODEL_PEDIGREE_SIRE_MGS ? "sire-MGS" : "animal", size, differ, n, inbred);
+    PetscCall(PedigreeDestroy(&alone));
+    PetscCall(PetscFree3(rp.sire, rp.dam, rp.id));
+  }
+  PetscCall(PedigreeDestroy(&world));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Unknown-parent groups: the QP-transformed matrix from the library against the dense blocks
    [A^-1, -A^-1 Q; -Q' A^-1, Q' A^-1 Q], Q the group proportions of every animal. Unknown parents of
    animals of the first half are groups by sex and birth period; a few stay plainly unknown. */
@@ -467,6 +510,9 @@ int main(int argc, char **argv)
     PetscCall(TestSireMGS(&c, 4, 150));
     PetscCall(TestSireMGS(&c, 5, 300));
   }
+  PetscCall(PetscOptionsSetValue(NULL, "-pedigree_inbreeding", "indirect"));
+  PetscCall(TestRanksBitwise(&c, 8, 3000, MODEL_PEDIGREE_ANIMAL));
+  PetscCall(TestRanksBitwise(&c, 9, 2000, MODEL_PEDIGREE_SIRE_MGS));
   PetscCall(TestGroups(&c, 6, 240));
   PetscCall(TestGroups(&c, 7, 400));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_pedigree");

@@ -1,0 +1,39 @@
+/* Private: the Pedigree object's fields, for pedigree.c (reading, checks, order, distribution) and
+   pedigree_inbreeding.c (inbreeding and A-inverse). */
+#ifndef HENDERSON_PEDIGREEIMPL_H
+#define HENDERSON_PEDIGREEIMPL_H
+
+#include <henderson/pedigree.h>
+
+struct _p_Pedigree {
+  MPI_Comm            comm;
+  PetscMPIInt         rank, size;
+  char                path[HENDERSON_MAX_PATH];
+  PedigreeStats       stats;
+  PetscReal           coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
+  PetscBool           sire_mgs, use_inbreeding;
+  PetscBool           meuwissen_luo; /* -pedigree_inbreeding meuwissen_luo instead of the indirect method */
+  ModelPedigreeHeader header;        /* whether the first line is a header: as the model file says, or decided from the file */
+  PetscInt            unused_group;  /* after PedigreeLoad(): the first unknown-parent group no line names (-1: none) */
+  PetscReal           min_mendelian; /* -pedigree_min_mendelian: the floor of d_i */
+  LabelTable          group_labels;  /* every rank */
+  /* rank 0: the whole pedigree, by animal index (parents before progeny) */
+  LabelTable  labels;
+  PetscInt    n, capacity;
+  PetscInt   *sire, *dam; /* -1 = unknown */
+  PetscInt64 *line;       /* line where the animal is listed; 0 if it is not */
+  PetscReal  *inbreeding; /* after PedigreeSetUp() */
+  PetscReal  *alpha;      /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
+  PetscBool   setup;
+  /* every rank: its own animals after PedigreeDistribute() */
+  PetscInt    local_start, local_n;
+  PetscInt   *local_sire, *local_dam;
+  PetscReal  *local_alpha, *local_inbreeding;
+  PetscInt64 *local_line; /* the pedigree file's line of each (for the export in the file's order) */
+};
+
+/* pedigree_inbreeding.c: F of every animal and alpha_i = 1/d_i on rank 0, from the whole pedigree there
+   (the indirect method runs on every rank of the communicator, sires shared by generation). */
+PETSC_INTERN PetscErrorCode PedigreeInbreeding(Pedigree p);
+
+#endif
