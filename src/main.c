@@ -261,6 +261,7 @@ int main(int argc, char **argv)
   /* a write past a file size limit (ulimit -f) then fails with EFBIG, reported as an error, instead of
      killing the process with SIGXFSZ half way through writing */
   signal(SIGXFSZ, SIG_IGN);
+  PetscCall(HendersonMallocHugePages(argc, argv));
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(HendersonErrorInitialize());
   if (!strcmp(command, "--version") || !strcmp(command, "version")) {

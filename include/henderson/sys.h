@@ -20,6 +20,9 @@
    initialisation, finalisation or when it views an object (-log_view, -ksp_view, ...) and MUMPS' own
    (-mat_mumps_icntl_N, read when it factors) are not counted. */
 PETSC_EXTERN PetscErrorCode HendersonOptionsCheckUnused(MPI_Comm comm);
+/* Before PetscInitialize(): with -henderson_huge_pages 1 in ARGV, large blocks on 2 MiB boundaries, advised
+   as transparent huge pages (the option is read again, for -help, by HendersonErrorSetFromOptions()). */
+PETSC_EXTERN PetscErrorCode HendersonMallocHugePages(int argc, char **argv);
 
 #endif
 
