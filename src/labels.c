@@ -130,9 +130,8 @@ static inline PetscInt LabelTableLookup(LabelTable t, const char label[], size_t
   return -1;
 }
 
-PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length, PetscInt *index, PetscBool *inserted)
+static PetscErrorCode LabelTableInsertHashed(LabelTable t, const char label[], size_t length, uint64_t h, PetscInt *index, PetscBool *inserted)
 {
-  uint64_t h = LabelHash(label, length);
   PetscInt s, k;
 
   PetscFunctionBeginUser;
@@ -165,6 +164,61 @@ PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length,
   t->slot[s].tag   = LabelTag(h);
   t->max_length    = PetscMax(t->max_length, length);
   if (index) *index = k;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length, PetscInt *index, PetscBool *inserted)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableInsertHashed(t, label, length, LabelHash(label, length), index, inserted));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A lookup in a table of millions waits on three cache misses one after the other: the slot, the label's
+   offset, the label. For a batch of labels each miss is asked for ahead (prefetched) for all of them at
+   once, so that they overlap, before the labels go in one by one as LabelTableInsert() would put them. */
+#define LABEL_BATCH 64
+
+/* Asks ahead for the cache lines that looking up M hashed labels will touch. */
+static void LabelTablePrefetch(LabelTable t, PetscInt m, const uint64_t h[])
+{
+  for (PetscInt i = 0; i < m; i++) __builtin_prefetch(&t->slot[h[i] & (uint64_t)(t->nslots - 1)]);
+  for (PetscInt i = 0; i < m; i++) {
+    const LabelSlot *slot = &t->slot[h[i] & (uint64_t)(t->nslots - 1)];
+    if (slot->index >= 0 && slot->tag == LabelTag(h[i])) __builtin_prefetch(&t->offset[slot->index]);
+  }
+  for (PetscInt i = 0; i < m; i++) {
+    const LabelSlot *slot = &t->slot[h[i] & (uint64_t)(t->nslots - 1)];
+    if (slot->index >= 0 && slot->tag == LabelTag(h[i])) __builtin_prefetch(t->pool + t->offset[slot->index]);
+  }
+}
+
+PetscErrorCode LabelTableInsertMany(LabelTable t, PetscInt n, const char *const label[], const size_t length[], PetscInt index[])
+{
+  uint64_t h[LABEL_BATCH];
+
+  PetscFunctionBeginUser;
+  for (PetscInt b = 0; b < n; b += LABEL_BATCH) {
+    PetscInt m = PetscMin(LABEL_BATCH, n - b);
+    while (t->n + m > t->capacity) PetscCall(LabelTableGrow(t)); /* no growth within the batch: the slots stay where they were asked for */
+    for (PetscInt i = 0; i < m; i++) h[i] = LabelHash(label[b + i], length[b + i]);
+    LabelTablePrefetch(t, m, h);
+    for (PetscInt i = 0; i < m; i++) PetscCall(LabelTableInsertHashed(t, label[b + i], length[b + i], h[i], &index[b + i], NULL));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode LabelTableFindMany(LabelTable t, PetscInt n, const char *const label[], const size_t length[], PetscInt index[])
+{
+  uint64_t h[LABEL_BATCH];
+
+  PetscFunctionBeginUser;
+  for (PetscInt b = 0; b < n; b += LABEL_BATCH) {
+    PetscInt m = PetscMin(LABEL_BATCH, n - b);
+    for (PetscInt i = 0; i < m; i++) h[i] = LabelHash(label[b + i], length[b + i]);
+    LabelTablePrefetch(t, m, h);
+    for (PetscInt i = 0; i < m; i++) index[b + i] = LabelTableLookup(t, label[b + i], length[b + i], h[i], NULL);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -353,36 +407,31 @@ static PetscErrorCode SendLabels(Numbering *nb, LabelTable local, const PetscInt
 /* 2. The owner keeps each label once, with the earliest line where it appears. */
 static PetscErrorCode OwnLabels(Numbering *nb)
 {
-  PetscInt capacity = 64;
-  size_t   at       = 0;
+  const char **label;
+  size_t      *length, at = 0;
+  PetscInt64  *line;
+  PetscInt     next = 0;
 
   PetscFunctionBeginUser;
   PetscCall(LabelTableCreate(&nb->owned));
   PetscCall(PetscMalloc1(nb->nin + 1, &nb->owned_of));
-  PetscCall(PetscMalloc1(capacity, &nb->owned_line));
+  PetscCall(PetscMalloc3(nb->nin + 1, &label, nb->nin + 1, &length, nb->nin + 1, &line));
   for (PetscInt i = 0; i < nb->nin; i++) {
-    PetscInt64  line;
-    const char *label;
-    size_t      length;
-    PetscInt    k;
-    PetscBool   inserted;
-
-    memcpy(&line, nb->incoming + at, sizeof(line));
-    label  = nb->incoming + at + sizeof(line);
-    length = strlen(label);
-    at += sizeof(line) + length + 1;
-    PetscCall(LabelTableInsert(nb->owned, label, length, &k, &inserted));
-    if (inserted) {
-      if (k == capacity) {
-        capacity *= 2;
-        PetscCall(PetscRealloc(sizeof(PetscInt64) * capacity, &nb->owned_line));
-      }
-      nb->owned_line[k] = line;
-    } else if (line < nb->owned_line[k]) {
-      nb->owned_line[k] = line;
-    }
-    nb->owned_of[i] = k;
+    memcpy(&line[i], nb->incoming + at, sizeof(line[i]));
+    label[i]  = nb->incoming + at + sizeof(line[i]);
+    length[i] = strlen(label[i]);
+    at += sizeof(line[i]) + length[i] + 1;
   }
+  PetscCall(LabelTableInsertMany(nb->owned, nb->nin, label, length, nb->owned_of));
+  PetscCall(PetscMalloc1(nb->nin + 1, &nb->owned_line));
+  for (PetscInt i = 0; i < nb->nin; i++) { /* new labels get the next index, in order */
+    PetscInt k = nb->owned_of[i];
+    if (k == next)
+      nb->owned_line[next++] = line[i];
+    else if (line[i] < nb->owned_line[k])
+      nb->owned_line[k] = line[i];
+  }
+  PetscCall(PetscFree3(label, length, line));
   PetscCall(PetscFree(nb->incoming));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -395,24 +444,25 @@ static PetscErrorCode NumberGathered(const char *all, PetscInt nall, LabelTable 
   PetscInt     nnew = 0;
   NewLabel    *fresh;
   const char **label_at;
-  size_t       at = 0;
+  size_t       at = 0, *length;
+  PetscInt64  *line;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(nall + 1, &fresh, nall + 1, &label_at));
+  PetscCall(PetscMalloc4(nall + 1, &fresh, nall + 1, &label_at, nall + 1, &length, nall + 1, &line));
   for (PetscInt i = 0; i < nall; i++) {
-    PetscInt64 line;
-    PetscInt   k = -1;
-    memcpy(&line, all + at, sizeof(line));
-    label_at[i] = all + at + sizeof(line);
-    at += sizeof(line) + strlen(label_at[i]) + 1;
-    if (preset) PetscCall(LabelTableFind(preset, label_at[i], strlen(label_at[i]), &k));
-    all_global[i] = k;
-    if (k < 0) {
-      fresh[nnew].first_line = line;
+    memcpy(&line[i], all + at, sizeof(line[i]));
+    label_at[i] = all + at + sizeof(line[i]);
+    length[i]   = strlen(label_at[i]);
+    at += sizeof(line[i]) + length[i] + 1;
+    all_global[i] = -1;
+  }
+  if (preset) PetscCall(LabelTableFindMany(preset, nall, label_at, length, all_global));
+  for (PetscInt i = 0; i < nall; i++)
+    if (all_global[i] < 0) {
+      fresh[nnew].first_line = line[i];
       fresh[nnew].position   = i;
       nnew++;
     }
-  }
   qsort(fresh, (size_t)nnew, sizeof(NewLabel), CompareNewLabel);
   if (added) PetscCall(LabelTableCreate(added));
   for (PetscInt j = 0; j < nnew; j++) {
@@ -420,7 +470,7 @@ static PetscErrorCode NumberGathered(const char *all, PetscInt nall, LabelTable 
     if (added) PetscCall(LabelTableInsert(*added, label_at[fresh[j].position], strlen(label_at[fresh[j].position]), NULL, NULL));
   }
   *ntotal = npreset + nnew;
-  PetscCall(PetscFree2(fresh, label_at));
+  PetscCall(PetscFree4(fresh, label_at, length, line));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -137,46 +137,9 @@ typedef struct {
   PetscInt    nlines, capacity;
   PetscInt   *animal, *sire, *dam; /* raw IDs per line, -1 = unknown parent */
   PetscInt64 *line;
-  PetscInt   *count; /* occurrences of each raw ID, any column */
-  PetscInt    count_capacity;
 } RawPedigree;
 
-static PetscErrorCode RawAddId(RawPedigree *raw, const char label[], PetscInt *id)
-{
-  PetscFunctionBeginUser;
-  PetscCall(LabelTableInsert(raw->ids, label, strlen(label), id, NULL));
-  if (*id >= raw->count_capacity) {
-    PetscInt  capacity = PetscMax(1024, 2 * raw->count_capacity);
-    PetscInt *count;
-    PetscCall(PetscCalloc1(capacity, &count));
-    if (raw->count_capacity) PetscCall(PetscArraycpy(count, raw->count, raw->count_capacity));
-    PetscCall(PetscFree(raw->count));
-    raw->count          = count;
-    raw->count_capacity = capacity;
-  }
-  raw->count[*id]++;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* A parent field: -1 unknown, -2-g group g, else its raw ID. */
-static PetscErrorCode RawParent(RawPedigree *raw, LabelTable groups, const char field[], PetscInt *id)
-{
-  PetscFunctionBeginUser;
-  *id = -1;
-  if (HendersonIsMissing(field, PETSC_TRUE)) PetscFunctionReturn(PETSC_SUCCESS);
-  if (groups) {
-    PetscInt g;
-    PetscCall(LabelTableFind(groups, field, strlen(field), &g));
-    if (g >= 0) {
-      *id = -2 - g;
-      PetscFunctionReturn(PETSC_SUCCESS);
-    }
-  }
-  PetscCall(RawAddId(raw, field, id));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Room for CAPACITY lines, and as many raw IDs' counts. */
+/* Room for CAPACITY lines. */
 static PetscErrorCode RawReserve(RawPedigree *raw, PetscInt capacity)
 {
   PetscInt   *animal, *sire, *dam;
@@ -197,18 +160,100 @@ static PetscErrorCode RawReserve(RawPedigree *raw, PetscInt capacity)
   raw->dam      = dam;
   raw->line     = lines;
   raw->capacity = capacity;
-  if (capacity > raw->count_capacity) {
-    PetscInt *count;
-    PetscCall(PetscCalloc1(capacity, &count));
-    if (raw->count_capacity) PetscCall(PetscArraycpy(count, raw->count, raw->count_capacity));
-    PetscCall(PetscFree(raw->count));
-    raw->count          = count;
-    raw->count_capacity = capacity;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Lines are read in batches, and a batch's IDs looked up together (LabelTableInsertMany(), whose cache
+   misses overlap): the labels are copied out of the reader's line into TEXT; a column of the batch's
+   line i waits for label WAIT[3 i + c] (-1: it is unknown or a group, and RAW has it already). */
+#define PEDIGREE_BATCH 512
+
+typedef struct {
+  char       *text;
+  size_t      used, capacity;
+  size_t      at[3 * PEDIGREE_BATCH], length[3 * PEDIGREE_BATCH];
+  const char *label[3 * PEDIGREE_BATCH];
+  PetscInt    found[3 * PEDIGREE_BATCH], wait[3 * PEDIGREE_BATCH];
+  PetscInt    nlabels, first; /* labels waiting; the batch's first line in RAW */
+} RawBatch;
+
+/* Column C of line K waits for FIELD. */
+static PetscErrorCode BatchAdd(RawBatch *b, PetscInt k, int c, const char field[])
+{
+  size_t n = strlen(field);
+
+  PetscFunctionBeginUser;
+  if (b->used + n + 1 > b->capacity) {
+    size_t capacity = PetscMax(2 * b->capacity, b->used + n + 4096);
+    char  *text;
+    PetscCall(PetscMalloc1(capacity, &text));
+    if (b->used) PetscCall(PetscArraycpy(text, b->text, b->used));
+    PetscCall(PetscFree(b->text));
+    b->text     = text;
+    b->capacity = capacity;
+  }
+  memcpy(b->text + b->used, field, n + 1);
+  b->at[b->nlabels]     = b->used;
+  b->length[b->nlabels] = n;
+  b->used += n + 1;
+  b->wait[3 * (k - b->first) + c] = b->nlabels++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Parent column C of line K: -1 unknown, -2-g group g, else waiting for its raw ID. */
+static PetscErrorCode BatchParent(RawBatch *b, LabelTable groups, PetscInt k, int c, const char field[], PetscInt *code)
+{
+  PetscFunctionBeginUser;
+  *code                           = -1;
+  b->wait[3 * (k - b->first) + c] = -1;
+  if (HendersonIsMissing(field, PETSC_TRUE)) PetscFunctionReturn(PETSC_SUCCESS);
+  if (groups) {
+    PetscInt g;
+    PetscCall(LabelTableFind(groups, field, strlen(field), &g));
+    if (g >= 0) {
+      *code = -2 - g;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
+  PetscCall(BatchAdd(b, k, c, field));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The batch's labels looked up (raw IDs in order of appearance, as one by one), and its lines completed. */
+static PetscErrorCode BatchFlush(RawBatch *b, RawPedigree *raw)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < b->nlabels; k++) b->label[k] = b->text + b->at[k];
+  PetscCall(LabelTableInsertMany(raw->ids, b->nlabels, b->label, b->length, b->found));
+  for (PetscInt k = b->first; k < raw->nlines; k++) {
+    const PetscInt *wait = b->wait + 3 * (k - b->first);
+    raw->animal[k]       = b->found[wait[0]];
+    if (wait[1] >= 0) raw->sire[k] = b->found[wait[1]];
+    if (wait[2] >= 0) raw->dam[k] = b->found[wait[2]];
+  }
+  b->nlabels = 0;
+  b->used    = 0;
+  b->first   = raw->nlines;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sizes the tables once, from the file's size and the first line, instead of doubling them. */
+static PetscErrorCode RawSize(const char path[], char *const fields[], RawPedigree *raw)
+{
+  struct stat st;
+  size_t      id = strlen(fields[0]) + 1, text = id + strlen(fields[1]) + strlen(fields[2]) + 3;
+
+  PetscFunctionBeginUser;
+  if (!stat(path, &st) && st.st_size > 0) {
+    PetscInt64 lines = (PetscInt64)st.st_size / (PetscInt64)text + 1;
+    lines            = PetscMin(lines, (PetscInt64)PETSC_MAX_INT / 4);
+    PetscCall(LabelTableReserve(raw->ids, (PetscInt)(lines + lines / 8), (size_t)(lines + lines / 8) * id));
+    PetscCall(RawReserve(raw, (PetscInt)(lines + lines / 8)));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader reader, RawPedigree *raw)
+static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader reader, RawPedigree *raw, RawBatch *b)
 {
   PetscBool done;
 
@@ -225,17 +270,8 @@ static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader 
     PetscCheck(nfields >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s:%" PetscInt64_FMT ": a pedigree line needs animal, sire and dam (found %" PetscInt_FMT " field%s)", path, line, nfields,
                nfields == 1 ? "" : "s");
-    if (!sized) { /* size the tables once, from the file's size and this line, instead of doubling them */
-      struct stat st;
-      size_t      id = strlen(fields[0]) + 1, text = id + strlen(fields[1]) + strlen(fields[2]) + 3;
-      sized = PETSC_TRUE;
-      if (!stat(path, &st) && st.st_size > 0) {
-        PetscInt64 lines = (PetscInt64)st.st_size / (PetscInt64)text + 1;
-        lines            = PetscMin(lines, (PetscInt64)PETSC_MAX_INT / 4);
-        PetscCall(LabelTableReserve(raw->ids, (PetscInt)(lines + lines / 8), (size_t)(lines + lines / 8) * id));
-        PetscCall(RawReserve(raw, (PetscInt)(lines + lines / 8)));
-      }
-    }
+    if (!sized) PetscCall(RawSize(path, fields, raw));
+    sized = PETSC_TRUE;
     if (raw->nlines == raw->capacity) PetscCall(RawReserve(raw, PetscMax(1024, 2 * raw->capacity)));
     k = raw->nlines++;
     if (!(raw->nlines & 0xFFFF) && HendersonProgressDue()) HendersonProgressPrintf("reading %s: %.1f million lines", path, (double)raw->nlines / 1e6);
@@ -247,11 +283,13 @@ static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader 
       PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": '%s' is an unknown-parent group; it cannot be listed as an animal",
                  path, line, fields[0]);
     }
-    PetscCall(RawAddId(raw, fields[0], &raw->animal[k]));
-    PetscCall(RawParent(raw, groups, fields[1], &raw->sire[k]));
-    PetscCall(RawParent(raw, groups, fields[2], &raw->dam[k]));
+    PetscCall(BatchAdd(b, k, 0, fields[0]));
+    PetscCall(BatchParent(b, groups, k, 1, fields[1], &raw->sire[k]));
+    PetscCall(BatchParent(b, groups, k, 2, fields[2], &raw->dam[k]));
     raw->line[k] = line;
+    if (raw->nlines - b->first == PEDIGREE_BATCH) PetscCall(BatchFlush(b, raw));
   }
+  PetscCall(BatchFlush(b, raw));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -273,7 +311,13 @@ static PetscErrorCode RawRead(const char path[], LabelTable groups, PetscBool he
       PetscCall(HendersonStrlcat(header_text, names[c], size));
     }
   }
-  ierr = RawReadLines(path, groups, reader, raw);
+  {
+    RawBatch *batch;
+    PetscCall(PetscNew(&batch));
+    ierr = RawReadLines(path, groups, reader, raw, batch);
+    PetscCall(PetscFree(batch->text));
+    PetscCall(PetscFree(batch));
+  }
   PetscCall(ReaderClose(&reader)); /* the file is closed whatever happened */
   PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -284,7 +328,6 @@ static PetscErrorCode RawDestroy(RawPedigree *raw)
   PetscFunctionBeginUser;
   PetscCall(LabelTableDestroy(&raw->ids));
   PetscCall(PetscFree4(raw->animal, raw->sire, raw->dam, raw->line));
-  PetscCall(PetscFree(raw->count));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -307,8 +350,11 @@ static PetscErrorCode RawDetectHeader(RawPedigree *raw, PetscBool *header)
     for (int c = 0; c < 3 && *header; c++) {
       const char *label;
       PetscCall(LabelTableGetLabel(raw->ids, ids[c], &label));
-      if (HasDigit(label) || raw->count[ids[c]] != 1) *header = PETSC_FALSE;
+      if (HasDigit(label)) *header = PETSC_FALSE;
     }
+    for (PetscInt k = 1; k < raw->nlines && *header; k++) /* seen nowhere else */
+      for (int c = 0; c < 3; c++)
+        if (raw->animal[k] == ids[c] || raw->sire[k] == ids[c] || raw->dam[k] == ids[c]) *header = PETSC_FALSE;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -23,11 +23,16 @@ PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
 PETSC_EXTERN PetscErrorCode LabelTableReserve(LabelTable table, PetscInt n, size_t characters);
 /* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
 PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
+/* The same for N labels, in order (INDEX[k] for LABEL[k]), with the cache misses of a batch overlapped:
+   several times faster in a table of millions. */
+PETSC_EXTERN PetscErrorCode LabelTableInsertMany(LabelTable table, PetscInt n, const char *const label[], const size_t length[], PetscInt index[]);
 /* Renumbers in place: old label ORDER[k] becomes label k, for k < n; labels not in ORDER are dropped.
    No label is hashed or compared again. */
 PETSC_EXTERN PetscErrorCode LabelTablePermute(LabelTable table, PetscInt n, const PetscInt order[]);
 /* *index = -1 when LABEL is not in the table. */
 PETSC_EXTERN PetscErrorCode LabelTableFind(LabelTable table, const char label[], size_t length, PetscInt *index);
+/* The same for N labels (INDEX[k] for LABEL[k], -1 if absent), the cache misses of a batch overlapped. */
+PETSC_EXTERN PetscErrorCode LabelTableFindMany(LabelTable table, PetscInt n, const char *const label[], const size_t length[], PetscInt index[]);
 PETSC_EXTERN PetscErrorCode LabelTableGetLabel(LabelTable table, PetscInt index, const char **label);
 PETSC_EXTERN PetscErrorCode LabelTableGetSize(LabelTable table, PetscInt *size);
 /* Length of the longest label (0 for an empty table). */
