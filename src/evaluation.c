@@ -251,7 +251,7 @@ PetscErrorCode EvaluationNumber(Evaluation ev)
   if (ev->pedigree) {
     /* inbreeding and A-inverse need every animal, the founders from the data included */
     PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_PEDIGREE, &start));
-    PetscCall(PedigreeSetUp(ev->pedigree));
+    PetscCall(EvaluationPedigreeSetUp(ev));
     PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_PEDIGREE, start));
     PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_NUMBER, &start));
     PetscCall(OrderAnimals(ev->comm, ev->model, ev->records, ev->pedigree, ev->order_by));

@@ -117,3 +117,57 @@ PetscErrorCode EvaluationInitialGuess(Evaluation ev, const char path[], Vec x)
   PetscCallMPI(MPI_Bcast(ev->initial_levels, 2, MPIU_INT, 0, ev->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* Rank 0: from the earlier evaluation PATH, the labels, F and ancestry fingerprints of the first animal
+   effect's levels (*n = 0 when the file has no such effect, or no fingerprints: an older file). */
+static PetscErrorCode InitialInbreedingRead(Evaluation ev, const char path[], PetscInt *n, char ***labels, PetscReal **F, uint64_t **ancestry)
+{
+  PetscInt neffects, nfile, nvalues, ncolumns, nancestry;
+  char   **names;
+
+  PetscFunctionBeginUser;
+  *n = 0;
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  PetscCall(OutputListEffects(path, &nfile, &names));
+  for (PetscInt e = 0; e < neffects && !*n; e++) {
+    const ModelEffect *effect;
+    PetscBool          there = PETSC_FALSE, has;
+    PetscReal         *values;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    if (!ModelEffectIsAnimal(effect)) continue;
+    for (PetscInt k = 0; k < nfile; k++) there = there || !strcmp(names[k], effect->name);
+    if (!there) break;
+    PetscCall(OutputEffectHasDataset(path, effect->name, "ancestry", &has));
+    if (!has) break;
+    PetscCall(OutputReadEffect(path, effect->name, &nvalues, &ncolumns, labels, &values, F));
+    PetscCall(PetscFree(values));
+    PetscCall(OutputReadEffectAncestry(path, effect->name, &nancestry, ancestry));
+    PetscCheck(*F && nancestry == nvalues, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
+               "%s: effect '%s' has %" PetscInt_FMT " levels and %" PetscInt_FMT " fingerprints", path, effect->name, nvalues, nancestry);
+    *n = nvalues;
+  }
+  for (PetscInt k = 0; k < nfile; k++) PetscCall(PetscFree(names[k]));
+  PetscCall(PetscFree(names));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode EvaluationPedigreeSetUp(Evaluation ev)
+{
+  PetscInt       n        = 0;
+  char         **labels   = NULL;
+  PetscReal     *F        = NULL;
+  uint64_t      *ancestry = NULL;
+  PetscErrorCode ierr     = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  if (ev->initial_option[0] && ev->rank == 0) {
+    ierr = InitialInbreedingRead(ev, ev->initial_option, &n, &labels, &F, &ancestry);
+    if (!ierr && n) ierr = PedigreeSetKnownInbreeding(ev->pedigree, n, labels, ancestry, F);
+  }
+  PetscCall(HendersonAgree(ev->comm, ierr));
+  PetscCall(PedigreeSetUp(ev->pedigree));
+  PetscCall(PetscFree(labels));
+  PetscCall(PetscFree(F));
+  PetscCall(PetscFree(ancestry));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

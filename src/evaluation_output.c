@@ -312,6 +312,7 @@ static PetscErrorCode WriteEffect(Evaluation ev, Output output, PetscInt e, Pets
   if (ModelEffectIsAnimal(effect)) { /* the animals as the relationship distributed the pedigree */
     PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
     PetscCall(PedigreeGetLocalLines(ev->pedigree, &out.pedigree_line));
+    PetscCall(PedigreeGetLocalAncestry(ev->pedigree, &out.ancestry));
   }
   if (ev->pev) PetscCall(EvaluationEffectAccuracy(ev, e, PETSC_FALSE, rstart, rend, &pev, &sep, &reliability));
   out.pev         = pev;
@@ -490,7 +491,8 @@ static PetscErrorCode WritePedigreeAttributes(Evaluation ev, Output output)
                           {"inbred", s.inbred},
                           {"groups", s.groups},
                           {"header", s.header},
-                          {"mendelian_floored", s.mendelian_floored}};
+                          {"mendelian_floored", s.mendelian_floored},
+                          {"inbreeding_reused", s.inbreeding_reused}};
     PetscCall(SET_INTS(output, "/pedigree", v));
   }
   if (s.header) PetscCall(OutputSetAttribute(output, "/pedigree", "header_line", OUTPUT_STRING, s.header_text));

@@ -95,6 +95,8 @@ PETSC_INTERN PetscErrorCode EvaluationCheckEstimable(Evaluation ev);
 /* evaluation_initial.c */
 /* Collective. X from the solutions of the earlier evaluation PATH (warm start). */
 PETSC_INTERN PetscErrorCode EvaluationInitialGuess(Evaluation ev, const char path[], Vec x);
+/* Collective. PedigreeSetUp(), with --initial FILE the F of the animals whose ancestry is as it was there. */
+PETSC_INTERN PetscErrorCode EvaluationPedigreeSetUp(Evaluation ev);
 
 /* evaluation_output.c */
 /* This rank's rows LO..HI-1 of the output of effect E (or, with GROUPS, of its unknown-parent groups): a

@@ -263,6 +263,14 @@ PetscErrorCode LabelTableGetLabel(LabelTable t, PetscInt index, const char **lab
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode LabelTableGetHash(LabelTable t, PetscInt index, uint64_t *hash)
+{
+  PetscFunctionBeginUser;
+  PetscAssert(index >= 0 && index < t->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "label %" PetscInt_FMT " of %" PetscInt_FMT, index, t->n);
+  *hash = t->hash[index];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode LabelTableGetSize(LabelTable t, PetscInt *size)
 {
   PetscFunctionBeginUser;

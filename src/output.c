@@ -400,6 +400,9 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
     PetscCall(WriteRowsOfType(o, group, "pedigree_line", H5T_NATIVE_INT64, effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, line));
     PetscCall(PetscFree(line));
   }
+  if (effect->ancestry)
+    PetscCall(
+        WriteRowsOfType(o, group, "ancestry", H5T_NATIVE_UINT64, effect->nlevels, 0, effect->inbreeding_start, effect->inbreeding_count, effect->ancestry));
   PetscCall(WriteAttribute(o, group, "kind", OUTPUT_STRING, effect->kind));
   PetscCall(WriteAttribute(o, group, "structure", OUTPUT_STRING, effect->structure));
   PetscCall(WriteAttribute(o, group, "traits", OUTPUT_STRING, effect->traits));
@@ -635,6 +638,33 @@ PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *
   if (inbreeding) {
     *inbreeding = NULL;
     if (H5Lexists(group, "inbreeding", H5P_DEFAULT) > 0) PetscCall(ReadReals(path, group, "inbreeding", &rows, NULL, inbreeding));
+  }
+  H5Gclose(group);
+  H5Fclose(file);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode OutputReadEffectAncestry(const char path[], const char name[], PetscInt *nlevels, uint64_t **ancestry)
+{
+  hid_t file, group, dataset, space;
+
+  PetscFunctionBeginUser;
+  *nlevels  = 0;
+  *ancestry = NULL;
+  PetscCall(OpenEffect(path, name, &file, &group));
+  if (H5Lexists(group, "ancestry", H5P_DEFAULT) > 0) {
+    hsize_t dims[1] = {0};
+    dataset         = H5Dopen2(group, "ancestry", H5P_DEFAULT);
+    H5CheckRead(dataset, path, "open a dataset");
+    space = H5Dget_space(dataset);
+    PetscCheck(H5Sget_simple_extent_ndims(space) == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset 'ancestry' of '%s' is not one-dimensional", path,
+               name);
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    *nlevels = (PetscInt)dims[0];
+    PetscCall(PetscMalloc1(dims[0] + 1, ancestry));
+    H5CheckRead(H5Dread(dataset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *ancestry), path, "read a dataset");
+    H5Sclose(space);
+    H5Dclose(dataset);
   }
   H5Gclose(group);
   H5Fclose(file);

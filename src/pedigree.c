@@ -50,6 +50,8 @@ PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
   PetscCall(PetscFree2(p->inbreeding, p->alpha));
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
   PetscCall(PetscFree(p->local_line));
+  PetscCall(PetscFree(p->ancestry));
+  PetscCall(PetscFree(p->local_ancestry));
   PetscCall(PetscFree(*pedigree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -645,11 +647,20 @@ PetscErrorCode PedigreeGetArrays(Pedigree p, const PetscInt **sire, const PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeGetAncestry(Pedigree p, const uint64_t **ancestry)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the whole pedigree is on rank 0");
+  *ancestry = p->ancestry;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreePermute(Pedigree p, const PetscInt order[])
 {
   PetscInt    n = p->n, *position, *sire, *dam;
   PetscInt64 *line;
   PetscReal  *inbreeding, *alpha;
+  uint64_t   *ancestry;
 
   PetscFunctionBeginUser;
   PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the whole pedigree is on rank 0");
@@ -662,8 +673,10 @@ PetscErrorCode PedigreePermute(Pedigree p, const PetscInt order[])
   }
   PetscCall(PetscMalloc3(n + 1, &sire, n + 1, &dam, n + 1, &line));
   PetscCall(PetscMalloc2(n + 1, &inbreeding, n + 1, &alpha));
+  PetscCall(PetscMalloc1(n + 1, &ancestry));
   for (PetscInt k = 0; k < n; k++) {
     PetscInt old  = order[k];
+    ancestry[k]   = p->ancestry[order[k]];
     sire[k]       = p->sire[old] >= 0 ? position[p->sire[old]] : p->sire[old]; /* unknown (-1) and groups (-2-g) keep their codes */
     dam[k]        = p->dam[old] >= 0 ? position[p->dam[old]] : p->dam[old];
     line[k]       = p->line[old];
@@ -675,6 +688,8 @@ PetscErrorCode PedigreePermute(Pedigree p, const PetscInt order[])
   PetscCall(PetscArraycpy(p->line, line, n));
   PetscCall(PetscArraycpy(p->inbreeding, inbreeding, n));
   PetscCall(PetscArraycpy(p->alpha, alpha, n));
+  PetscCall(PetscArraycpy(p->ancestry, ancestry, n));
+  PetscCall(PetscFree(ancestry));
   PetscCall(PetscFree3(sire, dam, line));
   PetscCall(PetscFree2(inbreeding, alpha));
   PetscCall(PetscFree(position));
@@ -712,7 +727,17 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCallMPI(MPI_Scatterv(p->inbreeding, counts, displs, MPIU_REAL, p->local_inbreeding, mine, MPIU_REAL, 0, p->comm));
   PetscCall(PetscMalloc1(p->local_n + 1, &p->local_line));
   PetscCallMPI(MPI_Scatterv(p->line, counts, displs, MPIU_INT64, p->local_line, mine, MPIU_INT64, 0, p->comm));
+  PetscCall(PetscFree(p->local_ancestry));
+  PetscCall(PetscMalloc1(p->local_n + 1, &p->local_ancestry));
+  PetscCallMPI(MPI_Scatterv(p->ancestry, counts, displs, MPI_UINT64_T, p->local_ancestry, mine, MPI_UINT64_T, 0, p->comm));
   if (p->rank == 0) PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetLocalAncestry(Pedigree p, const uint64_t **ancestry)
+{
+  PetscFunctionBeginUser;
+  *ancestry = p->local_ancestry;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -828,6 +853,10 @@ static PetscErrorCode PedigreeViewSummary(Pedigree p, PetscViewer viewer)
       viewer, "              %" PetscInt_FMT " founders, %" PetscInt_FMT " generations; inbreeding mean %.6f, max %.6f, %" PetscInt_FMT " inbred%s\n",
       s->founders, s->generations, (double)s->mean_inbreeding, (double)s->max_inbreeding, s->inbred,
       s->duplicates ? "; repeated identical lines ignored" : ""));
+  if (s->inbreeding_reused)
+    PetscCall(PetscViewerASCIIPrintf(
+        viewer, "              inbreeding of %" PetscInt_FMT " animals kept from the earlier evaluation (ancestry unchanged), %" PetscInt_FMT " computed\n",
+        s->inbreeding_reused, s->animals - s->inbreeding_reused));
   if (s->mendelian_floored)
     PetscCall(PetscViewerASCIIPrintf(viewer,
                                      "              warning: %" PetscInt_FMT

@@ -14,6 +14,7 @@
 #include "pedigreeimpl.h"
 #include <henderson/error.h>
 #include <henderson/log.h>
+#include <string.h>
 
 /* Mendelian sampling variance d_i (in units of sigma2_a) of an animal i = c0 p0 + c1 p1 + m_i with
    parents S and D (c = 1/2, 1/2 for sire and dam; 1/2, 1/4 for sire and maternal grandsire; negative:
@@ -39,7 +40,14 @@ typedef struct {
   int32_t   *reduced, *stack;
   uint64_t  *member; /* bit j: animal j is in the current reduced pedigree */
   PetscReal *x;
+  PetscInt   swept; /* sires that need a sweep */
+  uint64_t  *known; /* NULL, or bit i: F_i is known already (an earlier evaluation's) */
 } Indirect;
+
+static inline PetscBool Known(const uint64_t *known, PetscInt i)
+{
+  return known && (known[i >> 6] >> (i & 63) & 1) ? PETSC_TRUE : PETSC_FALSE;
+}
 
 /* Sire S's sweep (Colleau 2002): the relationships a_sd with all his mates at once, as the column
    A e_s = T D T' e_s restricted to the reduced pedigree (s, his mates and all their ancestors): one
@@ -88,11 +96,21 @@ static void IndirectSweep(Indirect *ind, PetscInt s, PetscReal F[])
     x[j] += c[0] * (sire[j] >= 0 ? x[sire[j]] : 0) + c[1] * (dam[j] >= 0 ? x[dam[j]] : 0);
   }
   /* F_i = 2 c0 c1 a(p0, p1): a_sd / 2 for sire and dam, a_sm / 4 for sire and maternal grandsire */
-  for (PetscInt k = ind->first[s]; k < ind->first[s + 1]; k++) F[ind->progeny[k]] = 2 * c[0] * c[1] * x[dam[ind->progeny[k]]];
+  for (PetscInt k = ind->first[s]; k < ind->first[s + 1]; k++)
+    if (!Known(ind->known, ind->progeny[k])) F[ind->progeny[k]] = 2 * c[0] * c[1] * x[dam[ind->progeny[k]]];
   for (PetscInt k = 0; k < nreduced; k++) x[reduced[k]] = 0;
 }
 
-/* The progeny by sire, and the sires by their own generation. */
+/* Whether sire S needs a sweep: some progeny's F is not known. */
+static PetscBool IndirectNeeded(const Indirect *ind, PetscInt s)
+{
+  if (ind->first[s + 1] == ind->first[s]) return PETSC_FALSE;
+  for (PetscInt k = ind->first[s]; k < ind->first[s + 1]; k++)
+    if (!Known(ind->known, ind->progeny[k])) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+/* The progeny by sire, and the sires that need a sweep by their own generation. */
 static PetscErrorCode IndirectIndex(Indirect *ind)
 {
   PetscInt n = ind->n, nsires = 0;
@@ -110,22 +128,23 @@ static PetscErrorCode IndirectIndex(Indirect *ind)
     ind->levels   = PetscMax(ind->levels, generation[i]);
     if (s >= 0 && d >= 0) ind->first[s + 1]++;
   }
-  for (PetscInt i = 0; i < n; i++) {
-    if (ind->first[i + 1]) nsires++;
-    ind->first[i + 1] += ind->first[i];
-  }
+  for (PetscInt i = 0; i < n; i++) ind->first[i + 1] += ind->first[i];
   fill = ind->stack; /* free until the sweeps */
   for (PetscInt i = 0; i < n; i++) fill[i] = ind->first[i];
   for (PetscInt i = 0; i < n; i++)
     if (ind->sire[i] >= 0 && ind->dam[i] >= 0) ind->progeny[fill[ind->sire[i]]++] = (int32_t)i;
   PetscCall(PetscCalloc1(ind->levels + 2, &ind->level_first));
-  PetscCall(PetscMalloc1(nsires + 1, &ind->sires));
   for (PetscInt s = 0; s < n; s++)
-    if (ind->first[s + 1] > ind->first[s]) ind->level_first[generation[s] + 1]++;
+    if (IndirectNeeded(ind, s)) {
+      ind->level_first[generation[s] + 1]++;
+      nsires++;
+    }
+  PetscCall(PetscMalloc1(nsires + 1, &ind->sires));
   for (PetscInt g = 0; g <= ind->levels; g++) ind->level_first[g + 1] += ind->level_first[g];
   for (PetscInt g = 0; g <= ind->levels; g++) fill[g] = ind->level_first[g];
   for (PetscInt s = 0; s < n; s++)
-    if (ind->first[s + 1] > ind->first[s]) ind->sires[fill[generation[s]]++] = (int32_t)s;
+    if (IndirectNeeded(ind, s)) ind->sires[fill[generation[s]]++] = (int32_t)s;
+  ind->swept = nsires;
   PetscCall(PetscFree(generation));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -178,7 +197,10 @@ static PetscErrorCode InbreedingIndirect(Indirect *ind, MPI_Comm comm, PetscReal
   PetscCall(PetscMalloc3(n + 1, &ind->reduced, 4 * n + 4, &ind->stack, n + 1, &ind->x));
   PetscCall(PetscCalloc1(n / 64 + 1, &ind->member));
   PetscCall(IndirectIndex(ind));
-  for (PetscInt i = 0; i < n; i++) F[i] = ind->x[i] = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    if (!Known(ind->known, i)) F[i] = 0;
+    ind->x[i] = 0;
+  }
   for (PetscInt g = 1; g <= ind->levels; g++) {
     PetscInt sum = 0;
     for (PetscInt k = ind->level_first[g]; k < ind->level_first[g + 1]; k++) sum += Progeny(ind, ind->sires[k]);
@@ -199,16 +221,18 @@ static PetscErrorCode InbreedingIndirect(Indirect *ind, MPI_Comm comm, PetscReal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. The indirect method on every rank of P's communicator: rank 0 sends the parent arrays, and
-   F arrives in P->inbreeding on rank 0. */
-static PetscErrorCode PedigreeInbreedingShared(Pedigree p)
+/* Collective. The indirect method on every rank of P's communicator: rank 0 sends the parent arrays (and the
+   animals whose F is KNOWN, with it in P->inbreeding), and F arrives in P->inbreeding on rank 0. */
+static PetscErrorCode PedigreeInbreedingShared(Pedigree p, const uint64_t known[])
 {
   Indirect   ind = {0};
   PetscInt   n   = p->rank == 0 ? p->n : 0;
   PetscReal *F;
+  PetscBool  any_known = (PetscBool)(known != NULL);
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Bcast(&n, 1, MPIU_INT, 0, p->comm));
+  PetscCallMPI(MPI_Bcast(&any_known, 1, MPIU_BOOL, 0, p->comm));
   PetscCheck((PetscInt64)n < (PetscInt64)INT32_MAX / 4, p->comm, PETSC_ERR_SUP, "%" PetscInt_FMT " animals: the indirect method counts them in 32 bits", n);
   ind.n    = n;
   ind.c[0] = p->coefficient[0];
@@ -225,8 +249,16 @@ static PetscErrorCode PedigreeInbreedingShared(Pedigree p)
     F = p->inbreeding;
   else
     PetscCall(PetscMalloc1(n + 1, &F));
+  if (any_known) { /* their F (rank 0 has them in place), for the sweeps of their progeny's sires */
+    PetscCall(PetscMalloc1(n / 64 + 1, &ind.known));
+    if (p->rank == 0) PetscCall(PetscArraycpy(ind.known, known, n / 64 + 1));
+    PetscCallMPI(MPI_Bcast(ind.known, (PetscMPIInt)(n / 64 + 1), MPI_UINT64_T, 0, p->comm));
+    PetscCallMPI(MPI_Bcast(F, (PetscMPIInt)n, MPIU_REAL, 0, p->comm));
+  }
   PetscCall(InbreedingIndirect(&ind, p->comm, F));
+  PetscCall(PetscInfo(NULL, "indirect method: %" PetscInt_FMT " sires swept\n", ind.swept));
   if (p->rank != 0) PetscCall(PetscFree(F));
+  PetscCall(PetscFree(ind.known));
   PetscCall(PetscFree2(ind.sire, ind.dam));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -307,7 +339,8 @@ static inline PetscBool PairTableFind(const PairTable *t, uint64_t key, PetscRea
 /* Meuwissen & Luo (1992): F_i = sum_j L_ij^2 d_j - 1 over the ancestors j of i, the row of L built
    by passing half of each ancestor's coefficient to its parents, youngest ancestor first (an
    indexed max-heap); full sibs are computed once. */
-static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], const PetscInt sire[], const PetscInt dam[], PetscReal F[])
+static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], const PetscInt sire[], const PetscInt dam[], const uint64_t known[],
+                                             PetscReal F[])
 {
   PetscInt  *heap, nheap;
   PetscReal *d, *work;
@@ -319,6 +352,7 @@ static PetscErrorCode InbreedingMeuwissenLuo(PetscInt n, const PetscReal c[2], c
   for (PetscInt i = 0; i < n; i++) {
     PetscInt s = sire[i], m = dam[i];
     d[i] = MendelianVariance(c, sire[i], dam[i], F);
+    if (Known(known, i)) continue; /* F_i as it was */
     if (s < 0 || m < 0) {
       F[i] = 0; /* a_sd = 0 when a parent is unknown */
     } else {
@@ -412,20 +446,90 @@ static PetscErrorCode PedigreeAlphaRoot(Pedigree p)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PedigreeSetKnownInbreeding(Pedigree p, PetscInt n, char *const labels[], const uint64_t ancestry[], const PetscReal F[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(p->rank == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "PedigreeSetKnownInbreeding() is for rank 0");
+  PetscCheck(!p->setup, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "known inbreeding must be set before PedigreeSetUp()");
+  p->nknown         = n;
+  p->known_labels   = labels;
+  p->known_ancestry = ancestry;
+  p->known_F        = F;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A fingerprint of an animal's ancestry from its ID's hash and its parents' fingerprints (a group counts as
+   unknown: it adds no relationship), and the parents' coefficients: two animals with the same fingerprint
+   have the same F (unless 64 bits collide: about 1 in 10^19 a changed animal). */
+static inline uint64_t AncestryMix(uint64_t a, uint64_t b)
+{
+  return HendersonHash64(a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2)));
+}
+
+/* Rank 0: P->ancestry of every animal (parents before progeny). */
+static PetscErrorCode PedigreeAncestry(Pedigree p)
+{
+  const uint64_t unknown = 0x5bd1e9955bd1e995ULL, kind = p->sire_mgs ? 2 : 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(p->ancestry));
+  PetscCall(PetscMalloc1(p->n + 1, &p->ancestry));
+  for (PetscInt i = 0; i < p->n; i++) {
+    uint64_t h;
+    PetscCall(LabelTableGetHash(p->labels, i, &h));
+    h              = AncestryMix(AncestryMix(h, kind), p->sire[i] >= 0 ? p->ancestry[p->sire[i]] : unknown);
+    p->ancestry[i] = AncestryMix(h, p->dam[i] >= 0 ? p->ancestry[p->dam[i]] : unknown);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the animals whose ancestry is as in the earlier evaluation (PedigreeSetKnownInbreeding()) get
+   its F in P->inbreeding and a bit in *KNOWN (NULL when none). */
+static PetscErrorCode PedigreeMatchKnown(Pedigree p, uint64_t **known)
+{
+  PetscInt *index;
+  size_t   *length;
+
+  PetscFunctionBeginUser;
+  *known                     = NULL;
+  p->stats.inbreeding_reused = 0;
+  if (!p->nknown) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc2(p->nknown, &index, p->nknown, &length));
+  for (PetscInt k = 0; k < p->nknown; k++) length[k] = strlen(p->known_labels[k]);
+  PetscCall(LabelTableFindMany(p->labels, p->nknown, (const char *const *)p->known_labels, length, index));
+  PetscCall(PetscCalloc1(p->n / 64 + 1, known));
+  for (PetscInt k = 0; k < p->nknown; k++) {
+    PetscInt i = index[k];
+    if (i < 0 || p->known_ancestry[k] != p->ancestry[i] || Known(*known, i)) continue;
+    (*known)[i >> 6] |= (uint64_t)1 << (i & 63);
+    p->inbreeding[i] = p->known_F[k];
+    p->stats.inbreeding_reused++;
+  }
+  PetscCall(PetscFree2(index, length));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Inbreeding by the method chosen with -pedigree_inbreeding (indirect, the default, on every rank; or
    meuwissen_luo, on rank 0), then alpha and the statistics on rank 0. */
 PetscErrorCode PedigreeInbreeding(Pedigree p)
 {
   PetscErrorCode ierr  = PETSC_SUCCESS;
   double         start = HendersonSeconds();
+  uint64_t      *known = NULL;
 
   PetscFunctionBeginUser;
-  if (p->rank == 0) PetscCall(PetscMalloc2(p->n + 1, &p->inbreeding, p->n + 1, &p->alpha));
+  if (p->rank == 0) {
+    PetscCall(PetscMalloc2(p->n + 1, &p->inbreeding, p->n + 1, &p->alpha));
+    PetscCall(PedigreeAncestry(p));
+    PetscCall(PedigreeMatchKnown(p, &known));
+  }
   if (p->meuwissen_luo) {
-    if (p->rank == 0) ierr = InbreedingMeuwissenLuo(p->n, p->coefficient, p->sire, p->dam, p->inbreeding);
+    if (p->rank == 0) ierr = InbreedingMeuwissenLuo(p->n, p->coefficient, p->sire, p->dam, known, p->inbreeding);
     PetscCall(HendersonAgree(p->comm, ierr));
   } else
-    PetscCall(PedigreeInbreedingShared(p));
+    PetscCall(PedigreeInbreedingShared(p, known));
+  PetscCall(PetscFree(known));
+  p->nknown = 0;
   PetscCall(PetscInfo(NULL, "inbreeding (%s) on %d rank(s): %.3f s\n", p->meuwissen_luo ? "meuwissen_luo" : "indirect", p->size, HendersonSeconds() - start));
   if (p->rank == 0) ierr = PedigreeAlphaRoot(p);
   PetscCall(HendersonAgree(p->comm, ierr));

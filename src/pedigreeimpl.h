@@ -24,12 +24,19 @@ struct _p_Pedigree {
   PetscInt64 *line;       /* line where the animal is listed; 0 if it is not */
   PetscReal  *inbreeding; /* after PedigreeSetUp() */
   PetscReal  *alpha;      /* 1 / d_i, d_i the Mendelian sampling variance in units of sigma2_a */
-  PetscBool   setup;
+  uint64_t   *ancestry;   /* after PedigreeSetUp(): fingerprints of the animals' ancestries */
+  /* rank 0, during PedigreeSetUp(): F of an earlier evaluation (PedigreeSetKnownInbreeding()) */
+  PetscInt         nknown;
+  char *const     *known_labels;
+  const uint64_t  *known_ancestry;
+  const PetscReal *known_F;
+  PetscBool        setup;
   /* every rank: its own animals after PedigreeDistribute() */
   PetscInt    local_start, local_n;
   PetscInt   *local_sire, *local_dam;
   PetscReal  *local_alpha, *local_inbreeding;
   PetscInt64 *local_line; /* the pedigree file's line of each (for the export in the file's order) */
+  uint64_t   *local_ancestry;
 };
 
 /* pedigree_inbreeding.c: F of every animal and alpha_i = 1/d_i on rank 0, from the whole pedigree there

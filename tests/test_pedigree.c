@@ -314,6 +314,122 @@ static PetscErrorCode TestRanksBitwise(TestCounter *c, uint64_t seed, PetscInt n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The monthly re-run: pedigree B is A with one animal's sire removed (its ancestry and its descendants'
+   change) and new animals; loaded with A's F and fingerprints, the animals whose ancestry is as in A keep
+   A's F to the bit and only the others are computed, and F is that of B loaded alone. */
+static PetscErrorCode WriteVariant(const char path[], const RandomPedigree *rp, PetscInt changed, PetscInt nnew, uint64_t seed)
+{
+  FILE      *fp = fopen(path, "w");
+  TestRandom r;
+
+  PetscFunctionBeginUser;
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
+  TestRandomSeed(&r, seed);
+  for (PetscInt i = 0; i < rp->n; i++)
+    fprintf(fp, "%s %s %s\n", rp->id[i], rp->sire[i] >= 0 && i != changed ? rp->id[rp->sire[i]] : "0", rp->dam[i] >= 0 ? rp->id[rp->dam[i]] : "0");
+  for (PetscInt k = 0; k < nnew; k++) { /* progeny of the last 40 animals (odd: males, even: females) */
+    PetscInt s = rp->n - 1 - 2 * TestRandomInt(&r, 20), d = rp->n - 2 - 2 * TestRandomInt(&r, 20);
+    if (s % 2 == 0) {
+      PetscInt t = s;
+      s          = d;
+      d          = t;
+    }
+    fprintf(fp, "new%d %s %s\n", (int)k, rp->id[s], rp->id[d]);
+  }
+  fclose(fp);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode LoadWithKnown(const char path[], Pedigree known_from, Pedigree *pedigree)
+{
+  char      **labels = NULL;
+  PetscInt    n      = 0;
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PedigreeCreate(PETSC_COMM_WORLD, pedigree));
+  PetscCall(PedigreeSetFromOptions(*pedigree));
+  PetscCall(PedigreeLoad(*pedigree, path));
+  if (rank == 0 && known_from) {
+    LabelTable       table;
+    const PetscReal *F;
+    const uint64_t  *ancestry;
+    PetscCall(PedigreeGetLabels(known_from, &table));
+    PetscCall(LabelTableGetSize(table, &n));
+    PetscCall(PetscMalloc1(n, &labels));
+    for (PetscInt i = 0; i < n; i++) PetscCall(LabelTableGetLabel(table, i, (const char **)&labels[i]));
+    PetscCall(PedigreeGetArrays(known_from, NULL, NULL, &F, NULL));
+    PetscCall(PedigreeGetAncestry(known_from, &ancestry));
+    PetscCall(PedigreeSetKnownInbreeding(*pedigree, n, labels, ancestry, F));
+  }
+  PetscCall(PedigreeSetUp(*pedigree));
+  PetscCall(PetscFree(labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode TestKnownInbreeding(TestCounter *c, uint64_t seed, PetscInt n)
+{
+  char           a_path[HENDERSON_MAX_PATH + 64], b_path[HENDERSON_MAX_PATH + 64];
+  RandomPedigree rp = {0};
+  PetscMPIInt    rank;
+  PetscInt       changed = n / 2, nnew = n / 10;
+  Pedigree       a, incremental, full;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  snprintf(a_path, sizeof(a_path), "%s/known_a_%llu.csv", work_dir, (unsigned long long)seed);
+  snprintf(b_path, sizeof(b_path), "%s/known_b_%llu.txt", work_dir, (unsigned long long)seed);
+  if (rank == 0) {
+    PetscCall(MakeRandomPedigree(seed, n, a_path, &rp));
+    while (rp.sire[changed] < 0) changed++;
+    PetscCall(WriteVariant(b_path, &rp, changed, nnew, seed + 1));
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(LoadWithKnown(a_path, NULL, &a));
+  PetscCall(LoadWithKnown(b_path, a, &incremental));
+  PetscCall(LoadWithKnown(b_path, NULL, &full));
+  if (rank == 0) {
+    const PetscReal *Fa, *Fi, *Ff;
+    PedigreeStats    stats;
+    PetscInt         nb, expected = 0, same = 0, worst_at = -1;
+    PetscBool       *moved;
+    PetscReal        worst = 0;
+    PetscCall(PedigreeGetArrays(a, NULL, NULL, &Fa, NULL));
+    PetscCall(PedigreeGetArrays(incremental, NULL, NULL, &Fi, NULL));
+    PetscCall(PedigreeGetArrays(full, NULL, NULL, &Ff, NULL));
+    PetscCall(PedigreeGetStats(incremental, &stats));
+    nb = stats.animals;
+    /* in A's animals (truth order, parents first): the changed one and its descendants */
+    PetscCall(PetscCalloc1(n, &moved));
+    for (PetscInt i = 0; i < n; i++) {
+      moved[i] = (PetscBool)(i == changed || (rp.sire[i] >= 0 && moved[rp.sire[i]]) || (rp.dam[i] >= 0 && moved[rp.dam[i]]));
+      if (!moved[i]) expected++;
+    }
+    for (PetscInt i = 0; i < n; i++) {
+      PetscInt ia = IndexOf(a, rp.id[i]), ib = IndexOf(incremental, rp.id[i]);
+      if (!moved[i] && !memcmp(&Fa[ia], &Fi[ib], sizeof(PetscReal))) same++;
+    }
+    for (PetscInt i = 0; i < nb; i++) /* the same order: both loaded from B */
+      if (PetscAbsReal(Fi[i] - Ff[i]) > worst) {
+        worst    = PetscAbsReal(Fi[i] - Ff[i]);
+        worst_at = i;
+      }
+    TestCheck(c, stats.inbreeding_reused == expected && same == expected && expected < n,
+              "seed %llu: F of %" PetscInt_FMT " animals kept (expected %" PetscInt_FMT " of %" PetscInt_FMT ", %" PetscInt_FMT " to the bit), %" PetscInt_FMT
+              " computed",
+              (unsigned long long)seed, stats.inbreeding_reused, expected, n, same, nb - stats.inbreeding_reused);
+    TestCheck(c, worst < 1e-14, "seed %llu: F kept and computed against F computed afresh: largest difference %.3g (animal %" PetscInt_FMT ")",
+              (unsigned long long)seed, (double)worst, worst_at);
+    PetscCall(PetscFree(moved));
+    PetscCall(PetscFree3(rp.sire, rp.dam, rp.id));
+  }
+  PetscCall(PedigreeDestroy(&a));
+  PetscCall(PedigreeDestroy(&incremental));
+  PetscCall(PedigreeDestroy(&full));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Unknown-parent groups: the QP-transformed matrix from the library against the dense blocks
    [A^-1, -A^-1 Q; -Q' A^-1, Q' A^-1 Q], Q the group proportions of every animal. Unknown parents of
    animals of the first half are groups by sex and birth period; a few stay plainly unknown. */
@@ -509,6 +625,7 @@ int main(int argc, char **argv)
     PetscCall(TestRandomPedigree(&c, 3, 333));
     PetscCall(TestSireMGS(&c, 4, 150));
     PetscCall(TestSireMGS(&c, 5, 300));
+    PetscCall(TestKnownInbreeding(&c, 10, 800));
   }
   PetscCall(PetscOptionsSetValue(NULL, "-pedigree_inbreeding", "indirect"));
   PetscCall(TestRanksBitwise(&c, 8, 3000, MODEL_PEDIGREE_ANIMAL));

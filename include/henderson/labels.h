@@ -35,6 +35,8 @@ PETSC_EXTERN PetscErrorCode LabelTableFind(LabelTable table, const char label[],
 PETSC_EXTERN PetscErrorCode LabelTableFindMany(LabelTable table, PetscInt n, const char *const label[], const size_t length[], PetscInt index[]);
 PETSC_EXTERN PetscErrorCode LabelTableGetLabel(LabelTable table, PetscInt index, const char **label);
 PETSC_EXTERN PetscErrorCode LabelTableGetSize(LabelTable table, PetscInt *size);
+/* The label's LabelHash(), as stored (no look at the label itself). */
+PETSC_EXTERN PetscErrorCode LabelTableGetHash(LabelTable table, PetscInt index, uint64_t *hash);
 /* Length of the longest label (0 for an empty table). */
 PETSC_EXTERN PetscErrorCode LabelTableGetMaxLength(LabelTable table, size_t *length);
 /* Bytes held by the table. */

@@ -6,6 +6,8 @@
      /solutions/NAME/inbreeding  float64 [levels] (pedigree effects)
      /solutions/NAME/pedigree_line  int64 [levels] (pedigree effects): the line of the pedigree file
                              that lists the animal (0: not listed), for export in the file's order
+     /solutions/NAME/ancestry  uint64 [levels] (pedigree effects): a fingerprint of the animal's ancestry;
+                             --initial FILE keeps the F of animals whose fingerprint is unchanged
      /solutions/NAME/pev, sep    float64 [levels, traits x coefficients] (with -pev): prediction error
                              variance (var(b_hat) for fixed effects) and its square root
      /solutions/NAME/reliability float64, the same shape (random effects, with -pev)
@@ -45,6 +47,7 @@ typedef struct {
   const PetscReal  *inbreeding; /* inbreeding_count values for levels inbreeding_start.., or NULL */
   PetscInt          inbreeding_start, inbreeding_count;
   const PetscInt64 *pedigree_line; /* NULL, or the same levels' lines in the pedigree file (0: not listed) */
+  const uint64_t   *ancestry;      /* NULL, or the same levels' ancestry fingerprints */
   /* attributes */
   const char      *traits;      /* the traits the effect is in, comma-separated */
   const char      *columns;     /* the columns of value, comma-separated ("FAT" or "FAT:0,FAT:1,...") */
@@ -90,6 +93,8 @@ PETSC_EXTERN PetscErrorCode OutputDestroy(Output *output);
    free both with PetscFree(). INBREEDING is NULL when the effect has none. */
 PETSC_EXTERN PetscErrorCode OutputReadEffect(const char path[], const char name[], PetscInt *nlevels, PetscInt *ncolumns, char ***labels, PetscReal **values,
                                              PetscReal **inbreeding);
+/* Not collective: the ancestry fingerprints of effect NAME (NULL, 0 when it has none); PetscFree() them. */
+PETSC_EXTERN PetscErrorCode OutputReadEffectAncestry(const char path[], const char name[], PetscInt *nlevels, uint64_t **ancestry);
 /* Not collective: another [levels, columns] dataset of an effect ("pev", "sep", "reliability", ...); free with PetscFree(). */
 PETSC_EXTERN PetscErrorCode OutputReadEffectDataset(const char path[], const char name[], const char dataset[], PetscInt *nlevels, PetscInt *ncolumns,
                                                     PetscReal **values);

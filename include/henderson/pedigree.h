@@ -46,6 +46,7 @@ typedef struct {
   PetscBool header_automatic;  /* ... decided from the file, not said in the model file */
   char      header_text[128];  /* the header line's fields */
   PetscInt  mendelian_floored; /* animals whose d_i was below -pedigree_min_mendelian (parents' F near 1) and was raised to it */
+  PetscInt  inbreeding_reused; /* animals whose F came from an earlier evaluation (PedigreeSetKnownInbreeding()) */
   PetscReal min_mendelian;     /* that floor */
 } PedigreeStats;
 
@@ -76,12 +77,19 @@ PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *lab
 PETSC_EXTERN PetscErrorCode PedigreeGetGroupLabels(Pedigree pedigree, LabelTable *labels);
 /* Not collective, rank 0 only: appends founders (animals with records but not in the pedigree). */
 PETSC_EXTERN PetscErrorCode PedigreeAddFounders(Pedigree pedigree, LabelTable founders);
+/* Not collective, rank 0 only, before PedigreeSetUp(): the F of N animals of an earlier evaluation, by
+   LABELS, with the fingerprints of their ancestry then (PedigreeGetLocalAncestry()). An animal whose
+   fingerprint is the same now keeps that F; only the others' are computed. The arrays must stay valid
+   until PedigreeSetUp() returns. */
+PETSC_EXTERN PetscErrorCode PedigreeSetKnownInbreeding(Pedigree pedigree, PetscInt n, char *const labels[], const uint64_t ancestry[], const PetscReal F[]);
 /* Collective. Computes inbreeding and the A-inverse coefficients on rank 0 and shares the statistics. */
 PETSC_EXTERN PetscErrorCode PedigreeSetUp(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeGetStats(Pedigree pedigree, PedigreeStats *stats);
 /* Not collective, rank 0 only: the whole arrays by animal index (parent -1 = unknown, -2-g = group g). */
 PETSC_EXTERN PetscErrorCode PedigreeGetArrays(Pedigree pedigree, const PetscInt **sire, const PetscInt **dam, const PetscReal **inbreeding,
                                               const PetscReal **alpha);
+/* Not collective, rank 0 only, after PedigreeSetUp(): the ancestry fingerprints by animal index. */
+PETSC_EXTERN PetscErrorCode PedigreeGetAncestry(Pedigree pedigree, const uint64_t **ancestry);
 /* Not collective, rank 0 only, after PedigreeSetUp() and before PedigreeDistribute(): animal ORDER[k]
    becomes animal k (parents, inbreeding, alpha and labels follow). Parents may then come after their
    progeny: nothing after the set-up needs that order. */
@@ -95,6 +103,9 @@ PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start,
 /* Not collective, after PedigreeDistribute(): the line of the pedigree file that lists each of this rank's
    animals (0: not listed -- a parent that is not, or an animal with records only). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLocalLines(Pedigree pedigree, const PetscInt64 **line);
+/* Not collective, after PedigreeDistribute(): a 64-bit fingerprint of the ancestry of each of this rank's
+   animals (its ID, its parents' fingerprints and the kind of pedigree): the same fingerprint, the same F. */
+PETSC_EXTERN PetscErrorCode PedigreeGetLocalAncestry(Pedigree pedigree, const uint64_t **ancestry);
 /* Not collective. The coefficients of the two parent columns in q_i = e_i - c_0 e_sire - c_1 e_dam:
    1/2 and 1/2, or 1/2 and 1/4 for sire and maternal grandsire. A-inverse = sum_i alpha_i q_i q_i'. */
 PETSC_EXTERN PetscErrorCode PedigreeGetParentCoefficients(Pedigree pedigree, PetscReal c[2]);
