@@ -53,6 +53,9 @@ static inline PetscBool Known(const uint64_t *known, PetscInt i)
    A e_s = T D T' e_s restricted to the reduced pedigree (s, his mates and all their ancestors): one
    backward sweep from s through his ancestors (T' e_s, times D, which needs the F of his ancestors
    only), one forward sweep down to the mates (T). Every progeny i of s then has F_i = 2 c0 c1 a_sd. */
+/* How far ahead in the reduced pedigree its members' values are asked for. */
+#define SWEEP_AHEAD 8
+
 static void IndirectSweep(Indirect *ind, PetscInt s, PetscReal F[])
 {
   const int32_t   *sire = ind->sire, *dam = ind->dam;
@@ -66,7 +69,11 @@ static void IndirectSweep(Indirect *ind, PetscInt s, PetscReal F[])
      both sweeps need, without sorting. On the stack, j >= 0 is an animal to enter, -j-1 one to emit
      after its parents. */
   stack[nstack++] = (int32_t)s;
-  for (PetscInt k = ind->first[s]; k < ind->first[s + 1]; k++) stack[nstack++] = dam[ind->progeny[k]];
+  for (PetscInt k = ind->first[s]; k < ind->first[s + 1]; k++) {
+    stack[nstack++] = dam[ind->progeny[k]];
+    __builtin_prefetch(&sire[dam[ind->progeny[k]]]);
+    __builtin_prefetch(&dam[dam[ind->progeny[k]]]);
+  }
   while (nstack) {
     int32_t j = stack[--nstack];
     if (j < 0) {
@@ -76,15 +83,25 @@ static void IndirectSweep(Indirect *ind, PetscInt s, PetscReal F[])
     if (member[j >> 6] >> (j & 63) & 1) continue;
     member[j >> 6] |= (uint64_t)1 << (j & 63);
     stack[nstack++] = -j - 1;
-    if (sire[j] >= 0 && !(member[sire[j] >> 6] >> (sire[j] & 63) & 1)) stack[nstack++] = sire[j];
-    if (dam[j] >= 0 && !(member[dam[j] >> 6] >> (dam[j] & 63) & 1)) stack[nstack++] = dam[j];
+    if (sire[j] >= 0 && !(member[sire[j] >> 6] >> (sire[j] & 63) & 1)) {
+      stack[nstack++] = sire[j];
+      __builtin_prefetch(&sire[sire[j]]); /* its parents are read when it is entered: ask now */
+      __builtin_prefetch(&dam[sire[j]]);
+    }
+    if (dam[j] >= 0 && !(member[dam[j] >> 6] >> (dam[j] & 63) & 1)) {
+      stack[nstack++] = dam[j];
+      __builtin_prefetch(&sire[dam[j]]);
+      __builtin_prefetch(&dam[dam[j]]);
+    }
   }
   for (PetscInt k = 0; k < nreduced; k++) member[reduced[k] >> 6] = 0;
   /* backward: x = D T' e_s, nonzero on s and his ancestors (progeny before parents) */
   x[s] = 1.0;
   for (PetscInt k = nreduced - 1; k >= 0; k--) {
     int32_t   j = reduced[k];
-    PetscReal w = x[j];
+    PetscReal w;
+    if (k >= SWEEP_AHEAD) __builtin_prefetch(&x[reduced[k - SWEEP_AHEAD]]); /* the list is in no order of index */
+    w = x[j];
     if (w == 0) continue;
     if (sire[j] >= 0) x[sire[j]] += c[0] * w;
     if (dam[j] >= 0) x[dam[j]] += c[1] * w;
@@ -93,6 +110,7 @@ static void IndirectSweep(Indirect *ind, PetscInt s, PetscReal F[])
   /* forward: z = T x over the reduced pedigree (parents before progeny); z_d = a_sd */
   for (PetscInt k = 0; k < nreduced; k++) {
     int32_t j = reduced[k];
+    if (k + SWEEP_AHEAD < nreduced) __builtin_prefetch(&x[reduced[k + SWEEP_AHEAD]]);
     x[j] += c[0] * (sire[j] >= 0 ? x[sire[j]] : 0) + c[1] * (dam[j] >= 0 ? x[dam[j]] : 0);
   }
   /* F_i = 2 c0 c1 a(p0, p1): a_sd / 2 for sire and dam, a_sm / 4 for sire and maternal grandsire */
