@@ -131,17 +131,16 @@ static PetscErrorCode InitialInbreedingRead(Evaluation ev, const char path[], Pe
   PetscCall(OutputListEffects(path, &nfile, &names));
   for (PetscInt e = 0; e < neffects && !*n; e++) {
     const ModelEffect *effect;
-    PetscBool          there = PETSC_FALSE, has;
+    PetscBool          there = PETSC_FALSE;
     PetscReal         *values;
     PetscCall(ModelGetEffect(ev->model, e, &effect));
     if (!ModelEffectIsAnimal(effect)) continue;
     for (PetscInt k = 0; k < nfile; k++) there = there || !strcmp(names[k], effect->name);
     if (!there) break;
-    PetscCall(OutputEffectHasDataset(path, effect->name, "ancestry", &has));
-    if (!has) break;
+    PetscCall(OutputReadEffectAncestry(path, effect->name, &nancestry, ancestry));
+    if (!*ancestry) break; /* an older file */
     PetscCall(OutputReadEffect(path, effect->name, &nvalues, &ncolumns, labels, &values, F));
     PetscCall(PetscFree(values));
-    PetscCall(OutputReadEffectAncestry(path, effect->name, &nancestry, ancestry));
     PetscCheck(*F && nancestry == nvalues, PETSC_COMM_SELF, PETSC_ERR_FILE_READ,
                "%s: effect '%s' has %" PetscInt_FMT " levels and %" PetscInt_FMT " fingerprints", path, effect->name, nvalues, nancestry);
     *n = nvalues;

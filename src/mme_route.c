@@ -44,12 +44,6 @@ static inline PetscMPIInt Router(PetscMPIInt owner, PetscMPIInt rank, PetscMPIIn
   return m < size ? m : owner;
 }
 
-static int CompareInt(const void *a, const void *b)
-{
-  PetscInt x = *(const PetscInt *)a, y = *(const PetscInt *)b;
-  return (x > y) - (x < y);
-}
-
 /* Ask every ghost's router for it; each router answers with the slot it keeps the value in. */
 static PetscErrorCode AskRouters(MPI_Comm comm, PetscLayout layout, PetscInt nghost, const PetscInt ghosts[], PetscMPIInt router[], PetscInt slot_of[],
                                  PetscInt *nslots, PetscInt **slot_global)
@@ -81,10 +75,8 @@ static PetscErrorCode AskRouters(MPI_Comm comm, PetscLayout layout, PetscInt ngh
   /* the slots: the distinct equations asked for, ascending */
   PetscCall(PetscMalloc1(nasked + 1, slot_global));
   PetscCall(PetscArraycpy(*slot_global, asked, nasked));
-  qsort(*slot_global, (size_t)nasked, sizeof(PetscInt), CompareInt);
-  *nslots = 0;
-  for (PetscInt k = 0; k < nasked; k++)
-    if (!*nslots || (*slot_global)[*nslots - 1] != (*slot_global)[k]) (*slot_global)[(*nslots)++] = (*slot_global)[k];
+  *nslots = nasked;
+  PetscCall(PetscSortRemoveDupsInt(nslots, *slot_global));
   for (PetscInt k = 0; k < nasked; k++) {
     PetscInt at;
     PetscCall(PetscFindInt(asked[k], *nslots, *slot_global, &at));

@@ -186,13 +186,8 @@ static PetscErrorCode BatchAdd(RawBatch *b, PetscInt k, int c, const char field[
 
   PetscFunctionBeginUser;
   if (b->used + n + 1 > b->capacity) {
-    size_t capacity = PetscMax(2 * b->capacity, b->used + n + 4096);
-    char  *text;
-    PetscCall(PetscMalloc1(capacity, &text));
-    if (b->used) PetscCall(PetscArraycpy(text, b->text, b->used));
-    PetscCall(PetscFree(b->text));
-    b->text     = text;
-    b->capacity = capacity;
+    b->capacity = PetscMax(2 * b->capacity, b->used + n + 4096);
+    PetscCall(PetscRealloc(b->capacity, &b->text));
   }
   memcpy(b->text + b->used, field, n + 1);
   b->at[b->nlabels]     = b->used;
