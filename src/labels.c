@@ -180,7 +180,7 @@ PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length,
 #define LABEL_BATCH 64
 
 /* Asks ahead for the cache lines that looking up M hashed labels will touch. */
-static void LabelTablePrefetch(LabelTable t, PetscInt m, const uint64_t h[])
+HENDERSON_PREFETCH_INLINE void LabelTablePrefetch(LabelTable t, PetscInt m, const uint64_t h[])
 {
   for (PetscInt i = 0; i < m; i++) __builtin_prefetch(&t->slot[h[i] & (uint64_t)(t->nslots - 1)]);
   for (PetscInt i = 0; i < m; i++) {

@@ -156,7 +156,7 @@ static inline int32_t ParentEquation(const PedigreeTerm *p, PetscInt m, int32_t 
 }
 
 /* Parents are anywhere in x and y: ask for animal A's early (PREFETCH_AHEAD animals ahead), many at once. */
-static inline void PrefetchParents(const PedigreeTerm *p, PetscInt a, const PetscScalar *x, PetscScalar *y)
+HENDERSON_PREFETCH_INLINE void PrefetchParents(const PedigreeTerm *p, PetscInt a, const PetscScalar *x, PetscScalar *y)
 {
   if (a >= p->n) return;
   for (int k = 0; k < 2; k++) {
