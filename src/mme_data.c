@@ -9,7 +9,13 @@
    equations of other ranks that its records and relationships touch, in global order. The vectors are
    PETSc ghosted vectors with exactly that local form, so a product is: gather the ghosts' values
    (VecGhostUpdate, forward), run over records and relationships adding into owned and ghost rows alike,
-   and add the ghost rows into their owners (reverse). Nothing else is copied. */
+   and add the ghost rows into their owners (reverse). Nothing else is copied.
+
+   MatMatMult() with a dense block of K vectors runs the same pass once for all K: the vectors are
+   interleaved (the K values of an equation side by side), so that a record's equations and coefficients
+   are read once and a parent's K values come in one cache line, and a ghost's K values travel in one
+   message (a PetscSF with a unit of K scalars). Each column is the same to the bit as MatMult() of it on
+   one rank. */
 #include "mmeimpl.h"
 #include <henderson/recordterms.h>
 #include <string.h>
@@ -28,10 +34,13 @@ typedef struct _MME_Data {
   PetscInt       npatterns;
   PetscReal     *rinv; /* npatterns x ntraits x ntraits */
   PetscInt       nrel;
-  Relationship  *rel;            /* the random groups' (the evaluation's: they outlive the operator) */
-  PetscInt      *ghosts;         /* global equations of the ghosts, sorted */
-  Vec            work_x, work_y; /* ghosted copies for vectors that are not ghosted */
-  GhostRoute     route;          /* NULL: the ghosted vectors' own exchange (direct) */
+  Relationship  *rel;               /* the random groups' (the evaluation's: they outlive the operator) */
+  PetscInt      *ghosts;            /* global equations of the ghosts, sorted */
+  Vec            work_x, work_y;    /* ghosted copies for vectors that are not ghosted */
+  GhostRoute     route;             /* NULL: the ghosted vectors' own exchange (direct) */
+  GhostRoute     block_route;       /* blocks of vectors: ROUTE, or a direct one made at the first block product */
+  PetscScalar   *block_x, *block_y; /* a block's local form, interleaved */
+  PetscInt       block_k;           /* the vectors BLOCK_X has room for */
   Mat            P;
   PetscLogDouble flops;
 } * MME_Data;
@@ -49,7 +58,9 @@ static PetscErrorCode MMEDataDestroy(MME_Data d)
   PetscCall(PetscFree(d->ghosts));
   PetscCall(VecDestroy(&d->work_x));
   PetscCall(VecDestroy(&d->work_y));
+  if (d->block_route != d->route) PetscCall(GhostRouteDestroy(&d->block_route));
   PetscCall(GhostRouteDestroy(&d->route));
+  PetscCall(PetscFree2(d->block_x, d->block_y));
   PetscCall(MatDestroy(&d->P));
   PetscCall(PetscFree(d));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -189,7 +200,7 @@ static PetscErrorCode MatMult_Data(Mat C, Vec x, Vec y)
     PetscScalar *xw;
     PetscCall(VecGhostGetLocalForm(xg, &xl));
     PetscCall(VecGetArray(xl, &xw));
-    PetscCall(GhostRouteForward(d->route, xw));
+    PetscCall(GhostRouteForward(d->route, 1, xw));
     PetscCall(VecRestoreArray(xl, &xw));
     PetscCall(VecGhostRestoreLocalForm(xg, &xl));
   } else {
@@ -210,7 +221,7 @@ static PetscErrorCode MatMult_Data(Mat C, Vec x, Vec y)
   PetscCall(PetscLogEventEnd(HendersonEventMultRelationships, 0, 0, 0, 0));
   if (d->route) {
     PetscCall(PetscLogEventBegin(HendersonEventMultScatter, 0, 0, 0, 0));
-    PetscCall(GhostRouteReverse(d->route, ya));
+    PetscCall(GhostRouteReverse(d->route, 1, ya));
     PetscCall(PetscLogEventEnd(HendersonEventMultScatter, 0, 0, 0, 0));
   }
   PetscCall(VecRestoreArrayWrite(yl, &ya));
@@ -230,6 +241,177 @@ static PetscErrorCode MatMult_Data(Mat C, Vec x, Vec y)
     PetscCall(VecRestoreArray(y, &touched));
   }
   PetscCall(PetscLogFlops(d->flops));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- Several vectors at once ---- */
+
+/* One trait, K vectors interleaved, K known at compile time: the one-trait kernels' arithmetic, v (r^-1 w). */
+#define RECORDS_ONE_TRAIT_BLOCK(K)                                                                                                                             \
+  static void RecordsProductOneTraitBlock##K(const struct _MME_Data *d, const PetscScalar *restrict x, PetscScalar *restrict y)                                \
+  {                                                                                                                                                            \
+    const PetscInt  ns = d->nslots, nc = d->ncov, *cov = d->slot_cov;                                                                                          \
+    const PetscReal rinv = d->rinv[0];                                                                                                                         \
+    const int32_t  *e    = d->eq;                                                                                                                              \
+    for (PetscInt r = 0; r < d->nrecords; r++) {                                                                                                               \
+      const PetscReal *c     = d->coef + (size_t)r * nc;                                                                                                       \
+      const PetscInt   n     = d->nused ? d->nused[r] : ns;                                                                                                    \
+      const PetscReal  scale = d->weight ? rinv * d->weight[r] : rinv;                                                                                         \
+      PetscReal        v[K]  = {0};                                                                                                                            \
+      for (PetscInt s = 0; s < n; s++) {                                                                                                                       \
+        const PetscReal coef = cov[s] < 0 ? 1.0 : c[cov[s]];                                                                                                   \
+        if (e[s] < 0) continue;                                                                                                                                \
+        for (PetscInt j = 0; j < K; j++) v[j] += coef * x[(size_t)e[s] * K + j];                                                                               \
+      }                                                                                                                                                        \
+      for (PetscInt j = 0; j < K; j++) v[j] *= scale;                                                                                                          \
+      for (PetscInt s = 0; s < n; s++) {                                                                                                                       \
+        const PetscReal coef = cov[s] < 0 ? 1.0 : c[cov[s]];                                                                                                   \
+        if (e[s] < 0) continue;                                                                                                                                \
+        for (PetscInt j = 0; j < K; j++) y[(size_t)e[s] * K + j] += coef * v[j];                                                                               \
+      }                                                                                                                                                        \
+      e += n;                                                                                                                                                  \
+    }                                                                                                                                                          \
+  }
+RECORDS_ONE_TRAIT_BLOCK(2)
+RECORDS_ONE_TRAIT_BLOCK(4)
+RECORDS_ONE_TRAIT_BLOCK(8)
+RECORDS_ONE_TRAIT_BLOCK(16)
+
+/* K vectors interleaved (entry i of vector j at x[i K + j]): RecordsProduct's arithmetic for each vector, so
+   that each result is the same to the bit, while a record's equations and coefficients are read once for
+   all K and an animal's K values share its cache lines. V and F: room for ntraits x K values. */
+static void RecordsProductBlock(const struct _MME_Data *d, PetscInt k, const PetscScalar *restrict x, PetscScalar *restrict y, PetscScalar *restrict v,
+                                PetscScalar *restrict f)
+{
+  const PetscInt  ns = d->nslots, nc = d->ncov, nt = d->ntraits;
+  const PetscInt *cov = d->slot_cov, *trait = d->slot_trait;
+  const int32_t  *e      = d->eq;
+  const PetscBool scaled = (PetscBool)(nt == 1 && (d->nused || ns <= 8)); /* RecordsProduct's one-trait kernels */
+
+  if (k == 1) {
+    RecordsProduct(d, x, y);
+    return;
+  }
+  if (scaled) switch (k) {
+    case 2:
+      RecordsProductOneTraitBlock2(d, x, y);
+      return;
+    case 4:
+      RecordsProductOneTraitBlock4(d, x, y);
+      return;
+    case 8:
+      RecordsProductOneTraitBlock8(d, x, y);
+      return;
+    case 16:
+      RecordsProductOneTraitBlock16(d, x, y);
+      return;
+    default:
+      break; /* the general loop below */
+    }
+  for (PetscInt r = 0; r < d->nrecords; r++) {
+    const PetscReal *c    = d->coef + (size_t)r * nc;
+    const PetscReal *rinv = d->pattern ? d->rinv + (size_t)d->pattern[r] * nt * nt : d->rinv;
+    const PetscInt   n    = d->nused ? d->nused[r] : ns;
+    for (PetscInt j = 0; j < nt * k; j++) v[j] = 0;
+    for (PetscInt s = 0; s < n; s++) {
+      const PetscReal coef = cov[s] < 0 ? 1.0 : c[cov[s]];
+      if (e[s] < 0) continue;
+      for (PetscInt j = 0; j < k; j++) v[trait[s] * k + j] += coef * x[(size_t)e[s] * k + j];
+    }
+    if (scaled) { /* v (r^-1 w) */
+      const PetscReal scale = d->weight ? rinv[0] * d->weight[r] : rinv[0];
+      for (PetscInt j = 0; j < k; j++) f[j] = v[j] * scale;
+    } else
+      for (PetscInt t = 0; t < nt; t++)
+        for (PetscInt j = 0; j < k; j++) {
+          PetscReal sum = 0;
+          for (PetscInt u = 0; u < nt; u++) sum += rinv[t * nt + u] * v[u * k + j];
+          f[t * k + j] = d->weight ? sum * d->weight[r] : sum;
+        }
+    for (PetscInt s = 0; s < n; s++) {
+      const PetscReal coef = cov[s] < 0 ? 1.0 : c[cov[s]];
+      if (e[s] < 0) continue;
+      for (PetscInt j = 0; j < k; j++) y[(size_t)e[s] * k + j] += coef * f[trait[s] * k + j];
+    }
+    e += n;
+  }
+}
+
+/* The K columns of the dense X (its owned rows, leading dimension LDA) into the interleaved local form. */
+static void BlockInterleave(PetscInt nowned, PetscInt k, const PetscScalar *restrict X, PetscInt lda, PetscScalar *restrict x)
+{
+  for (PetscInt i = 0; i < nowned; i++)
+    for (PetscInt j = 0; j < k; j++) x[(size_t)i * k + j] = X[(size_t)j * lda + i];
+}
+
+static void BlockDeinterleave(PetscInt nowned, PetscInt k, const PetscScalar *restrict y, PetscScalar *restrict Y, PetscInt lda)
+{
+  for (PetscInt j = 0; j < k; j++)
+    for (PetscInt i = 0; i < nowned; i++) Y[(size_t)j * lda + i] = y[(size_t)i * k + j];
+}
+
+/* Room for K vectors in the local form, and the route of their ghost values. */
+static PetscErrorCode BlockReserve(Mat C, MME_Data d, PetscInt k)
+{
+  PetscFunctionBeginUser;
+  if (!d->block_route) {
+    if (d->route)
+      d->block_route = d->route;
+    else {
+      MPI_Comm    comm;
+      PetscLayout rows;
+      PetscCall(PetscObjectGetComm((PetscObject)C, &comm));
+      PetscCall(MatGetLayouts(C, &rows, NULL));
+      PetscCall(GhostRouteCreateDirect(comm, rows, d->nghost, d->ghosts, &d->block_route));
+    }
+  }
+  if (k > d->block_k) {
+    const size_t n = (size_t)(d->nowned + d->nghost) * (size_t)k + 1;
+    PetscCall(PetscFree2(d->block_x, d->block_y));
+    PetscCall(PetscMalloc2(n, &d->block_x, n, &d->block_y));
+    d->block_k = k;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Y = C X for a dense X of K columns (MatMatMult()): one pass over the records and the relationships for
+   all K, one exchange of K values a ghost; each column the same as MatMult() of it (to the bit on one rank). */
+static PetscErrorCode MatProductNumeric_Data(Mat C, Mat X, Mat Y, void *ctx)
+{
+  MME_Data           d;
+  const PetscScalar *Xa;
+  PetscScalar       *Ya, *v, *f;
+  PetscInt           k, ldx, ldy;
+
+  PetscFunctionBeginUser;
+  (void)ctx;
+  PetscCall(MatShellGetContext(C, &d));
+  PetscCall(MatGetSize(X, NULL, &k));
+  PetscCall(BlockReserve(C, d, k));
+  PetscCall(MatDenseGetLDA(X, &ldx));
+  PetscCall(MatDenseGetLDA(Y, &ldy));
+  PetscCall(MatDenseGetArrayRead(X, &Xa));
+  BlockInterleave(d->nowned, k, Xa, ldx, d->block_x);
+  PetscCall(MatDenseRestoreArrayRead(X, &Xa));
+  PetscCall(PetscLogEventBegin(HendersonEventMultGather, 0, 0, 0, 0));
+  PetscCall(GhostRouteForward(d->block_route, k, d->block_x));
+  PetscCall(PetscLogEventEnd(HendersonEventMultGather, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(d->block_y, (size_t)(d->nowned + d->nghost) * k));
+  PetscCall(PetscMalloc2(d->ntraits * k, &v, d->ntraits * k, &f));
+  PetscCall(PetscLogEventBegin(HendersonEventMultRecords, 0, 0, 0, 0));
+  RecordsProductBlock(d, k, d->block_x, d->block_y, v, f);
+  PetscCall(PetscLogEventEnd(HendersonEventMultRecords, 0, 0, 0, 0));
+  PetscCall(PetscFree2(v, f));
+  PetscCall(PetscLogEventBegin(HendersonEventMultRelationships, 0, 0, 0, 0));
+  for (PetscInt g = 0; g < d->nrel; g++) PetscCall(RelationshipMultAddBlock(d->rel[g], k, d->nowned + d->nghost, d->block_x, d->block_y));
+  PetscCall(PetscLogEventEnd(HendersonEventMultRelationships, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(HendersonEventMultScatter, 0, 0, 0, 0));
+  PetscCall(GhostRouteReverse(d->block_route, k, d->block_y));
+  PetscCall(PetscLogEventEnd(HendersonEventMultScatter, 0, 0, 0, 0));
+  PetscCall(MatDenseGetArrayWrite(Y, &Ya));
+  BlockDeinterleave(d->nowned, k, d->block_y, Ya, ldy);
+  PetscCall(MatDenseRestoreArrayWrite(Y, &Ya));
+  PetscCall(PetscLogFlops(d->flops * k));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -719,6 +901,7 @@ static PetscErrorCode CreateShell(MME mme, MME_Data d, PetscInt n, Mat *C)
   PetscCall(MatShellSetOperation(*C, MATOP_GET_DIAGONAL, (void (*)(void))MatGetDiagonal_Data));
   PetscCall(MatShellSetOperation(*C, MATOP_CREATE_VECS, (void (*)(void))MatCreateVecs_Data));
   PetscCall(MatShellSetOperation(*C, MATOP_DESTROY, (void (*)(void))MatDestroy_Data));
+  PetscCall(MatShellSetMatProductOperation(*C, MATPRODUCT_AB, NULL, MatProductNumeric_Data, NULL, MATDENSE, MATDENSE));
   PetscCall(MatSetOption(*C, MAT_SYMMETRIC, PETSC_TRUE));
   PetscCall(MatSetOption(*C, MAT_SYMMETRY_ETERNAL, PETSC_TRUE));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -14,15 +14,22 @@
    out: roots the owned equations, leaves the routers' slots; in: roots the routers' slots, leaves the
    ghosts. Forward: Bcast out, then Bcast in. Reverse: Reduce in (ghost sums into the slots), then
    Reduce out (the slots into the owners). The sums arrive in another order than the direct exchange
-   adds them: the products agree to rounding, not to the bit. */
+   adds them: the products agree to rounding, not to the bit.
+
+   Blocks of K vectors (MatMatMult() of the data operator) travel the same routes with a unit of K
+   scalars; without the grid they go straight from their owners (GhostRouteCreateDirect(), one PetscSF),
+   as a ghosted vector's own exchange would send a single vector. */
 #include "mmeimpl.h"
 #include "mme_route.h"
 
 struct _p_GhostRoute {
-  PetscSF      out, in; /* owners -> routers' slots, routers' slots -> ghosts */
-  PetscInt     nslots;
-  PetscScalar *slot;
+  PetscSF      out, in; /* owners -> routers' slots, routers' slots -> ghosts; direct: out NULL, in owners -> ghosts */
+  PetscInt     nowned, nslots;
+  PetscScalar *slot;       /* nslots x slot_k */
+  PetscInt     slot_k;     /* the values an equation that SLOT has room for */
   PetscInt     neighbours; /* ranks this rank receives from, both steps */
+  MPI_Datatype unit;       /* unit_k scalars: the values of one equation in a block of vectors */
+  PetscInt     unit_k;
 };
 
 /* The grid: C columns, the divisor of SIZE nearest sqrt(SIZE) from above (no more than twice it), else
@@ -135,6 +142,8 @@ PetscErrorCode GhostRouteCreate(MPI_Comm comm, PetscLayout layout, PetscInt ngho
   PetscCall(PetscSFSetGraph(gr->in, gr->nslots, nghost, ilocal, PETSC_OWN_POINTER, iremote, PETSC_OWN_POINTER));
   PetscCall(PetscFree2(router, slot_of));
   PetscCall(PetscMalloc1(gr->nslots + 1, &gr->slot));
+  gr->slot_k = 1;
+  gr->nowned = nowned;
   PetscCall(CountSources(gr->out, rank, &gr->neighbours));
   PetscCall(CountSources(gr->in, rank, &nin));
   gr->neighbours += nin;
@@ -142,10 +151,52 @@ PetscErrorCode GhostRouteCreate(MPI_Comm comm, PetscLayout layout, PetscInt ngho
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode GhostRouteCreateDirect(MPI_Comm comm, PetscLayout layout, PetscInt nghost, const PetscInt ghosts[], GhostRoute *route)
+{
+  GhostRoute  gr;
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&gr));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscLayoutGetLocalSize(layout, &gr->nowned));
+  PetscCall(PetscSFCreate(comm, &gr->in));
+  PetscCall(PetscSFSetGraphLayout(gr->in, layout, nghost, NULL, PETSC_COPY_VALUES, ghosts));
+  PetscCall(CountSources(gr->in, rank, &gr->neighbours));
+  *route = gr;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The MPI type of K values, and room for K values a router's slot. */
+static PetscErrorCode RouteSetBlock(GhostRoute gr, PetscInt k, MPI_Datatype *unit)
+{
+  PetscFunctionBeginUser;
+  if (k == 1) {
+    *unit = MPIU_SCALAR;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (k != gr->unit_k) {
+    PetscMPIInt count;
+    if (gr->unit_k) PetscCallMPI(MPI_Type_free(&gr->unit));
+    PetscCall(PetscMPIIntCast(k, &count));
+    PetscCallMPI(MPI_Type_contiguous(count, MPIU_SCALAR, &gr->unit));
+    PetscCallMPI(MPI_Type_commit(&gr->unit));
+    gr->unit_k = k;
+  }
+  if (gr->out && k > gr->slot_k) {
+    PetscCall(PetscFree(gr->slot));
+    PetscCall(PetscMalloc1(gr->nslots * k + 1, &gr->slot));
+    gr->slot_k = k;
+  }
+  *unit = gr->unit;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GhostRouteDestroy(GhostRoute *route)
 {
   PetscFunctionBeginUser;
   if (!*route) PetscFunctionReturn(PETSC_SUCCESS);
+  if ((*route)->unit_k) PetscCallMPI(MPI_Type_free(&(*route)->unit));
   PetscCall(PetscSFDestroy(&(*route)->out));
   PetscCall(PetscSFDestroy(&(*route)->in));
   PetscCall(PetscFree((*route)->slot));
@@ -153,24 +204,40 @@ PetscErrorCode GhostRouteDestroy(GhostRoute *route)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GhostRouteForward(GhostRoute gr, PetscScalar local[])
+PetscErrorCode GhostRouteForward(GhostRoute gr, PetscInt k, PetscScalar local[])
 {
+  MPI_Datatype unit;
+
   PetscFunctionBeginUser;
-  PetscCall(PetscSFBcastBegin(gr->out, MPIU_SCALAR, local, gr->slot, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(gr->out, MPIU_SCALAR, local, gr->slot, MPI_REPLACE));
-  PetscCall(PetscSFBcastBegin(gr->in, MPIU_SCALAR, gr->slot, local, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(gr->in, MPIU_SCALAR, gr->slot, local, MPI_REPLACE));
+  PetscCall(RouteSetBlock(gr, k, &unit));
+  if (!gr->out) { /* direct: the leaves are the ghosts, after the owned values */
+    PetscCall(PetscSFBcastBegin(gr->in, unit, local, local + (size_t)gr->nowned * k, MPI_REPLACE));
+    PetscCall(PetscSFBcastEnd(gr->in, unit, local, local + (size_t)gr->nowned * k, MPI_REPLACE));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscSFBcastBegin(gr->out, unit, local, gr->slot, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(gr->out, unit, local, gr->slot, MPI_REPLACE));
+  PetscCall(PetscSFBcastBegin(gr->in, unit, gr->slot, local, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(gr->in, unit, gr->slot, local, MPI_REPLACE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GhostRouteReverse(GhostRoute gr, PetscScalar local[])
+PetscErrorCode GhostRouteReverse(GhostRoute gr, PetscInt k, PetscScalar local[])
 {
+  MPI_Datatype unit;
+
   PetscFunctionBeginUser;
-  PetscCall(PetscArrayzero(gr->slot, gr->nslots));
-  PetscCall(PetscSFReduceBegin(gr->in, MPIU_SCALAR, local, gr->slot, MPI_SUM));
-  PetscCall(PetscSFReduceEnd(gr->in, MPIU_SCALAR, local, gr->slot, MPI_SUM));
-  PetscCall(PetscSFReduceBegin(gr->out, MPIU_SCALAR, gr->slot, local, MPI_SUM));
-  PetscCall(PetscSFReduceEnd(gr->out, MPIU_SCALAR, gr->slot, local, MPI_SUM));
+  PetscCall(RouteSetBlock(gr, k, &unit));
+  if (!gr->out) {
+    PetscCall(PetscSFReduceBegin(gr->in, unit, local + (size_t)gr->nowned * k, local, MPI_SUM));
+    PetscCall(PetscSFReduceEnd(gr->in, unit, local + (size_t)gr->nowned * k, local, MPI_SUM));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscArrayzero(gr->slot, gr->nslots * k));
+  PetscCall(PetscSFReduceBegin(gr->in, unit, local, gr->slot, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(gr->in, unit, local, gr->slot, MPI_SUM));
+  PetscCall(PetscSFReduceBegin(gr->out, unit, gr->slot, local, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(gr->out, unit, gr->slot, local, MPI_SUM));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -51,6 +51,7 @@ PetscErrorCode RelationshipDestroy(Relationship *r)
   PetscFunctionBeginUser;
   if (!*r) PetscFunctionReturn(PETSC_SUCCESS);
   if ((*r)->ops->destroy) PetscCall((*r)->ops->destroy(*r));
+  PetscCall(PetscFree2((*r)->column_x, (*r)->column_y));
   PetscCall(PetscFree(*r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -288,6 +289,38 @@ PetscErrorCode RelationshipMultAdd(Relationship r, const PetscScalar *x, PetscSc
 {
   PetscFunctionBeginUser;
   PetscCall(r->ops->multadd(r, x, y)); /* checked at RelationshipLocalize(): this runs every product */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Vector J of the interleaved block X, to or from a plain array. */
+static void ColumnGet(PetscInt k, PetscInt n, PetscInt j, const PetscScalar *restrict x, PetscScalar *restrict column)
+{
+  for (PetscInt i = 0; i < n; i++) column[i] = x[i * k + j];
+}
+
+static void ColumnSet(PetscInt k, PetscInt n, PetscInt j, const PetscScalar *restrict column, PetscScalar *restrict x)
+{
+  for (PetscInt i = 0; i < n; i++) x[i * k + j] = column[i];
+}
+
+PetscErrorCode RelationshipMultAddBlock(Relationship r, PetscInt k, PetscInt nlocal, const PetscScalar *x, PetscScalar *y)
+{
+  PetscFunctionBeginUser;
+  if (r->ops->multaddblock && k <= RELATIONSHIP_BLOCK_MAX) {
+    PetscCall(r->ops->multaddblock(r, k, x, y));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (nlocal > r->column_n) {
+    PetscCall(PetscFree2(r->column_x, r->column_y));
+    PetscCall(PetscMalloc2(nlocal, &r->column_x, nlocal, &r->column_y));
+    r->column_n = nlocal;
+  }
+  for (PetscInt j = 0; j < k; j++) { /* y_j += K x_j, as RelationshipMultAdd() would (a collective type calls it K times on every rank) */
+    ColumnGet(k, nlocal, j, x, r->column_x);
+    ColumnGet(k, nlocal, j, y, r->column_y);
+    PetscCall(r->ops->multadd(r, r->column_x, r->column_y));
+    ColumnSet(k, nlocal, j, r->column_y, y);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -48,6 +48,22 @@ static PetscErrorCode RelationshipMultAdd_IID(Relationship r, const PetscScalar 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* K vectors interleaved, each with MultAdd_IID's arithmetic. */
+static PetscErrorCode RelationshipMultAddBlock_IID(Relationship r, PetscInt nv, const PetscScalar *restrict x, PetscScalar *restrict y)
+{
+  IID           *iid = (IID *)r->data;
+  const PetscInt m   = r->dim;
+
+  PetscFunctionBeginUser;
+  for (PetscInt l = 0; l < r->hi - r->lo; l++) {
+    const size_t i = (size_t)(iid->first + l * m);
+    for (PetscInt k = 0; k < m; k++)
+      for (PetscInt j = 0; j < m; j++)
+        for (PetscInt v = 0; v < nv; v++) y[(i + k) * nv + v] += iid->Ginv[k * m + j] * x[(i + j) * nv + v];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode RelationshipBlockDiagonal_IID(Relationship r, PetscReal D[], PetscInt smax, const PetscInt bfirst[], const PetscInt pos[])
 {
   IID           *iid = (IID *)r->data;
@@ -141,6 +157,7 @@ PetscErrorCode RelationshipCreate_IID(Relationship r)
   r->ops->needed        = RelationshipNeeded_IID;
   r->ops->localize      = RelationshipLocalize_IID;
   r->ops->multadd       = RelationshipMultAdd_IID;
+  r->ops->multaddblock  = RelationshipMultAddBlock_IID;
   r->ops->blockdiagonal = RelationshipBlockDiagonal_IID;
   r->ops->cost          = RelationshipCost_IID;
   r->ops->structure     = RelationshipStructure_IID;

@@ -11,6 +11,9 @@
 #include <henderson/relationship.h>
 #include <henderson/error.h>
 
+/* The most vectors a type's multaddblock is given at once (more go through multadd one at a time). */
+#define RELATIONSHIP_BLOCK_MAX 64
+
 typedef struct _RelationshipOps *RelationshipOps;
 struct _RelationshipOps {
   PetscErrorCode (*setfromoptions)(Relationship, PetscOptionItems *);
@@ -18,6 +21,7 @@ struct _RelationshipOps {
   PetscErrorCode (*needed)(Relationship, RelationshipNeedFn, void *);
   PetscErrorCode (*localize)(Relationship, RelationshipLocalFn, void *);
   PetscErrorCode (*multadd)(Relationship, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*multaddblock)(Relationship, PetscInt, const PetscScalar *, PetscScalar *); /* optional: K vectors interleaved */
   PetscErrorCode (*blockdiagonal)(Relationship, PetscReal[], PetscInt, const PetscInt[], const PetscInt[]);
   PetscErrorCode (*cost)(Relationship, PetscLogDouble *, PetscInt64 *);
   PetscErrorCode (*structure)(Relationship, PetscCount *, PetscInt **, PetscInt **, PetscReal **);
@@ -49,6 +53,9 @@ struct _p_Relationship {
   PetscInt   lo, hi;                     /* this rank's levels: those whose first equation it owns */
   PetscInt64 level_bytes, level_entries; /* RelationshipGetLevelCost(), set by the type's create */
   PetscBool  setup;
+  /* RelationshipMultAddBlock() of a type without multaddblock: one column at a time, through these */
+  PetscScalar *column_x, *column_y;
+  PetscInt     column_n;
 };
 
 /* This rank's levels of BLOCK in the row layout ROWS: those whose first equation it owns. */

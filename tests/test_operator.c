@@ -48,7 +48,58 @@ static PetscScalar TestValue(PetscInt i)
 typedef struct {
   PetscInt     n;
   PetscScalar *Cx, *Px, *rhs; /* on rank 0 */
+  PetscReal    block;         /* max over columns of C X (MatMatMult) against C x_j (MatMult), relative */
+  PetscBool    block_bitwise; /* ... and whether every column is the same to the bit */
 } Products;
+
+#define BLOCK_COLUMNS 3
+
+/* Collective. C X for a dense X of BLOCK_COLUMNS columns against MatMult() of each column: the block
+   product (the data form's interleaved pass, or PETSc's AIJ x dense) must give the same columns. */
+static PetscErrorCode CheckBlockProduct(Mat C, Products *out)
+{
+  Mat                X, Y;
+  Vec                x, y;
+  PetscInt           rstart, rend;
+  PetscScalar       *Xa;
+  const PetscScalar *Ya, *ya;
+  PetscReal          local[2] = {0, 0}, global[2]; /* max |difference| / max |y|, and any bit differing */
+
+  PetscFunctionBeginUser;
+  PetscCall(MatCreateVecs(C, &x, &y));
+  PetscCall(VecGetOwnershipRange(x, &rstart, &rend));
+  PetscCall(MatCreateDense(PetscObjectComm((PetscObject)C), rend - rstart, PETSC_DECIDE, PETSC_DETERMINE, BLOCK_COLUMNS, NULL, &X));
+  PetscCall(MatDenseGetArrayWrite(X, &Xa));
+  for (PetscInt j = 0; j < BLOCK_COLUMNS; j++)
+    for (PetscInt i = rstart; i < rend; i++) Xa[j * (rend - rstart) + i - rstart] = TestValue(i + 7919 * j) * (j + 1);
+  PetscCall(MatDenseRestoreArrayWrite(X, &Xa));
+  PetscCall(MatMatMult(C, X, MAT_INITIAL_MATRIX, PETSC_DEFAULT, &Y));
+  PetscCall(MatMatMult(C, X, MAT_REUSE_MATRIX, PETSC_DEFAULT, &Y)); /* again, into the same Y */
+  for (PetscInt j = 0; j < BLOCK_COLUMNS; j++) {
+    PetscReal diff = 0, scale = 0;
+    PetscCall(MatGetColumnVector(X, x, j));
+    PetscCall(MatMult(C, x, y));
+    PetscCall(VecGetArrayRead(y, &ya));
+    PetscCall(MatDenseGetArrayRead(Y, &Ya));
+    for (PetscInt i = 0; i < rend - rstart; i++) {
+      diff  = PetscMax(diff, PetscAbsScalar(Ya[j * (rend - rstart) + i] - ya[i]));
+      scale = PetscMax(scale, PetscAbsScalar(ya[i]));
+    }
+    PetscCall(MatDenseRestoreArrayRead(Y, &Ya));
+    PetscCall(VecRestoreArrayRead(y, &ya));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &scale, 1, MPIU_REAL, MPI_MAX, PetscObjectComm((PetscObject)C)));
+    local[0] = PetscMax(local[0], scale > 0 ? diff / scale : diff);
+    if (diff != 0) local[1] = 1;
+  }
+  PetscCallMPI(MPI_Allreduce(local, global, 2, MPIU_REAL, MPI_MAX, PetscObjectComm((PetscObject)C)));
+  out->block         = global[0];
+  out->block_bitwise = (PetscBool)(global[1] == 0);
+  PetscCall(MatDestroy(&X));
+  PetscCall(MatDestroy(&Y));
+  PetscCall(VecDestroy(&x));
+  PetscCall(VecDestroy(&y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /* Collective. Builds the MME of MODEL with the operator type named, and gathers C x, P x (for the data
    form) or D x with D the point-block diagonal of C (assembled), and the right-hand side. */
@@ -81,6 +132,7 @@ static PetscErrorCode BuildAndApply(const char model[], const char type[], Produ
 
   PetscCall(MatMult(C, x, y));
   PetscCall(GatherToZero(y, &out->Cx));
+  PetscCall(CheckBlockProduct(C, out));
   if (P != C) {
     PetscCall(MatMult(P, x, y));
   } else { /* the point-block diagonal of the assembled C, row by row: a level's equations are never split over ranks */
@@ -127,7 +179,7 @@ int main(int argc, char **argv)
 {
   TestCounter c = {0, 0};
   int         code;
-  PetscMPIInt rank;
+  PetscMPIInt rank, size;
   char       *models[MAX_MODELS];
   PetscInt    nmodels = MAX_MODELS;
   PetscBool   set;
@@ -135,6 +187,7 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(HendersonErrorInitialize());
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(PetscOptionsGetStringArray(NULL, NULL, "-models", models, &nmodels, &set));
   if (!set) nmodels = 0;
   for (PetscInt m = 0; m < nmodels; m++) {
@@ -148,6 +201,11 @@ int main(int argc, char **argv)
       TestCheck(&c, dC < 1e-13, "%s: C x from the data and from the assembled matrix, relative difference %.3g", models[m], (double)dC);
       TestCheck(&c, dP < 1e-13, "%s: P x against the point-block diagonal of the assembled C, relative difference %.3g", models[m], (double)dP);
       TestCheck(&c, dr < 1e-13, "%s: right-hand sides, relative difference %.3g", models[m], (double)dr);
+      TestCheck(&c, data.block < 1e-14, "%s: data form, C X (%d columns at once) against C x column by column, relative difference %.3g", models[m],
+                BLOCK_COLUMNS, (double)data.block);
+      if (size == 1) TestCheck(&c, data.block_bitwise, "%s: data form on one rank, every column of C X the same to the bit as C x", models[m]);
+      TestCheck(&c, assembled.block < 1e-13, "%s: assembled form (PETSc's AIJ x dense), C X against C x column by column, relative difference %.3g", models[m],
+                (double)assembled.block);
       { /* products that are identically zero would agree trivially */
         PetscReal largest = 0;
         for (PetscInt i = 0; i < data.n; i++) largest = PetscMax(largest, PetscAbsScalar(data.Cx[i]));

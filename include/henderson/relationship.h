@@ -98,6 +98,10 @@ PETSC_EXTERN PetscErrorCode RelationshipGetLevelCost(Relationship r, PetscInt64 
 PETSC_EXTERN PetscErrorCode RelationshipNeeded(Relationship r, RelationshipNeedFn need, void *ctx);
 PETSC_EXTERN PetscErrorCode RelationshipLocalize(Relationship r, RelationshipLocalFn local, void *ctx);
 PETSC_EXTERN PetscErrorCode RelationshipMultAdd(Relationship r, const PetscScalar *x, PetscScalar *y);
+/* The same for K vectors at once, interleaved (entry i of vector j at X[i K + j]; NLOCAL local equations):
+   each vector's result is the same to the bit as RelationshipMultAdd()'s, and a parent's K values are read
+   in one cache line (the pedigree and iid types; the others apply their product a vector at a time). */
+PETSC_EXTERN PetscErrorCode RelationshipMultAddBlock(Relationship r, PetscInt k, PetscInt nlocal, const PetscScalar *x, PetscScalar *y);
 PETSC_EXTERN PetscErrorCode RelationshipAddBlockDiagonal(Relationship r, PetscReal D[], PetscInt smax, const PetscInt bfirst[], const PetscInt pos[]);
 /* Not collective. Flops and bytes of one product on this rank. */
 PETSC_EXTERN PetscErrorCode RelationshipGetProductCost(Relationship r, PetscLogDouble *flops, PetscInt64 *bytes);
