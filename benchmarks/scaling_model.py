@@ -34,7 +34,7 @@ PARALLEL = {  # rank-seconds, shared by the ranks
     "write": 2.4,
 }
 ITERATIONS = 51                 # CG + Jacobi to 1e-8 (it does not grow with the population: 50 at 10^5..10^7)
-PRODUCT = 0.44                  # rank-seconds a CG iteration per 10^7 (220 ms on 2 ranks: product + vectors)
+PRODUCT = 0.34                  # rank-seconds a CG iteration per 10^7 (170 ms on 2 ranks: product + vectors; 220 before the prefetches were emitted)
 ITERATION_BYTES = 1.8e9         # what an iteration moves per 10^7: the operator's 395 MB + 136 bytes an equation of vectors
 GENERATIONS = 11                # rounds of the shared inbreeding (one Allgatherv each)
 

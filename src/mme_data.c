@@ -1,7 +1,7 @@
 /* MMEDATA, iteration on data: C applied from the records and the relationships, never assembled.
 
-   Every record goes to the rank that owns its anchor -- the last of its equations, its animal's when
-   it has one -- and the records of a rank are sorted by anchor, so that a product reads the animal
+   Every record goes to the rank that owns its anchor -- the last equation of its own animal, or of the
+   record when it has none (RecordAnchor()) -- and the records of a rank are sorted by anchor, so that a product reads the animal
    values in order. Each random group's K^-1 (x) G0^-1 is applied by its Relationship (relationship.h),
    set up with this operator's rows: a pedigree keeps each animal with the rank that owns its equations.
 
@@ -579,9 +579,36 @@ typedef struct {
   char       *received; /* the records of this operator, packed, from every rank */
   Accumulator rhs;      /* W'R^-1y of this rank's records */
   GhostSet    gs;
+  PetscBool  *anchoring; /* the slots of the first animal effect (RecordAnchor()) */
 } DataSetUp;
 
-/* 1. Every record's terms, packed with its anchor (the last of its equations); the right-hand side on the way. */
+/* A record's anchor: the last equation of its own animal -- the slots of the model's first effect on the
+   pedigree (or genotypes) -- or, without one, the last of all its equations. Not simply the last: in a
+   maternal model with a maternal permanent environment the dam's iid level comes last of all, and every
+   record would then sit with the few ranks that own those levels, far from its animal's equations. */
+static PetscErrorCode AnchoringSlots(const RecordTerms *rt, PetscBool **anchoring)
+{
+  PetscInt first = -1;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(rt->nslots + 1, anchoring));
+  for (PetscInt s = 0; s < rt->nslots && first < 0; s++)
+    if (ModelEffectIsAnimal(rt->model_effect[rt->effect[s]])) first = rt->effect[s];
+  for (PetscInt s = 0; s < rt->nslots; s++) (*anchoring)[s] = (PetscBool)(first >= 0 && rt->effect[s] == first);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static inline PetscInt RecordAnchor(const PetscInt eq[], PetscInt nslots, const PetscBool anchoring[])
+{
+  PetscInt last = -1, own = -1;
+  for (PetscInt s = 0; s < nslots; s++) {
+    last = PetscMax(last, eq[s]);
+    if (anchoring[s]) own = PetscMax(own, eq[s]);
+  }
+  return own >= 0 ? own : last;
+}
+
+/* 1. Every record's terms, packed with its anchor (RecordAnchor()); the right-hand side on the way. */
 static PetscErrorCode PackRecords(MME_Data d, Model model, Equations eq, Records records, DataSetUp *su)
 {
   RecordTerms *rt = &su->rt;
@@ -598,6 +625,7 @@ static PetscErrorCode PackRecords(MME_Data d, Model model, Equations eq, Records
   PetscCall(PetscMalloc2(rt->nslots + 1, &d->slot_trait, rt->nslots + 1, &d->slot_cov));
   PetscCall(PetscArraycpy(d->slot_trait, rt->trait, rt->nslots));
   PetscCall(PetscArraycpy(d->slot_cov, rt->cov, rt->nslots));
+  PetscCall(AnchoringSlots(rt, &su->anchoring));
   PetscCall(PetscMalloc2(su->pk.size * (size_t)nlocal + 8, &su->packed, nlocal + 1, &su->anchor));
   PetscCall(AccumulatorCreate((size_t)PetscMin((PetscInt64)n, (PetscInt64)nlocal * rt->nslots) / 2 + 64, &su->rhs));
   su->nkept = 0;
@@ -617,7 +645,7 @@ static PetscErrorCode PackRecords(MME_Data d, Model model, Equations eq, Records
       if (rt->cov[s] >= 0) memcpy(at + su->pk.at_coef + sizeof(PetscReal) * (size_t)rt->cov[s], &c.coef[s], sizeof(PetscReal));
     if (rt->weighted) memcpy(at + su->pk.at_weight, &c.weight, sizeof(PetscReal));
     if (rt->ntraits > 1) memcpy(at + su->pk.at_pattern, &c.pattern, sizeof(uint32_t));
-    su->anchor[su->nkept++] = last;
+    su->anchor[su->nkept++] = RecordAnchor(c.eq, rt->nslots, su->anchoring);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -713,10 +741,8 @@ static PetscErrorCode AnchorOrder(MME_Data d, const DataSetUp *su, PetscInt rsta
   PetscCall(PetscMalloc1(d->nrecords + 1, &anchor));
   PetscCall(PetscMalloc1(d->nrecords + 1, order));
   for (PetscInt k = 0; k < d->nrecords; k++) {
-    const PetscInt *e    = (const PetscInt *)(su->received + su->pk.size * (size_t)k);
-    PetscInt        last = -1;
-    for (PetscInt s = 0; s < d->nslots; s++) last = PetscMax(last, e[s]);
-    anchor[k] = last - rstart;
+    const PetscInt *e = (const PetscInt *)(su->received + su->pk.size * (size_t)k);
+    anchor[k]         = RecordAnchor(e, d->nslots, su->anchoring) - rstart;
     count[anchor[k] + 1]++;
   }
   for (PetscInt i = 0; i < d->nowned; i++) count[i + 1] += count[i];
@@ -981,6 +1007,7 @@ static PetscErrorCode MMEAssemble_Data(MME mme, Model model, Equations eq, Recor
   PetscCall(CreateShell(mme, d, n, &mme->C));
   PetscCall(GhostSetDestroy(&su.gs));
   PetscCall(RecordTermsDestroy(&su.rt));
+  PetscCall(PetscFree(su.anchoring));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -306,6 +306,10 @@ static void ColumnSet(PetscInt k, PetscInt n, PetscInt j, const PetscScalar *res
 PetscErrorCode RelationshipMultAddBlock(Relationship r, PetscInt k, PetscInt nlocal, const PetscScalar *x, PetscScalar *y)
 {
   PetscFunctionBeginUser;
+  if (k == 1) { /* a single vector: the type's own kernel */
+    PetscCall(r->ops->multadd(r, x, y));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   if (r->ops->multaddblock && k <= RELATIONSHIP_BLOCK_MAX) {
     PetscCall(r->ops->multaddblock(r, k, x, y));
     PetscFunctionReturn(PETSC_SUCCESS);

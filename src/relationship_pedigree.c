@@ -324,6 +324,7 @@ static void ProductMBlock(const PedigreeTerm *p, PetscInt m, PetscInt k, const P
 
   for (PetscInt a = 0; a < p->n; a++) {
     const int32_t i = p->self ? p->self[a] : p->self_first + (int32_t)(a * m), s = p->parent[2 * a], t = p->parent[2 * a + 1];
+    PrefetchParents(p, a + PREFETCH_AHEAD, k, x, y);
     for (PetscInt e = 0; e < m; e++) {
       const int32_t qs = ParentEquation(p, m, s, e), qt = ParentEquation(p, m, t, e);
       for (PetscInt j = 0; j < k; j++)
