@@ -23,13 +23,13 @@ DISTRIBUTED = len(sys.argv) > 5 and sys.argv[5] == "distributed"  # the rank-0 p
 SERIAL = {  # rank 0 alone
     "pedigree read": 3.5,       # 10^7 lines parsed, 3 x 10^7 batched label lookups
     "pedigree check+order": 1.7,
-    "numbering (rank 0)": 3.0,  # the data file's distinct IDs gathered, found in the pedigree's table
+    "numbering (rank 0)": 1.0,  # the pedigree's IDs packed by owner and sent (0.37 + 0.65 s); 3.0 when rank 0 looked them all up
     "order animals": 1.4,       # -order_by: the pedigree permuted on rank 0
 }
 PARALLEL = {  # rank-seconds, shared by the ranks
     "read data": 6.2,           # 3.1 s on 2 ranks
     "inbreeding sweeps": 10.8,  # the indirect method, 1 rank; generations shared out (same F at any count)
-    "numbering (owners)": 2.4,
+    "numbering (owners)": 3.6,  # the data IDs to their owners, and the owners' look-ups of the pedigree's IDs (0.69 + 0.49)
     "assemble": 10.2,           # 5.1 s on 2 ranks
     "write": 2.4,
 }

@@ -8,7 +8,9 @@
    global numbering that does not depend on the number of ranks: labels already in a preset table
    (the pedigree) keep their index; the others follow in order of their first appearance in the
    file. Each label is sent to an owner rank chosen by its hash, which removes duplicates across
-   ranks, and only the distinct labels reach rank 0, which orders them. */
+   ranks; rank 0 sends each preset label with its index to the same owner, which finds it among its
+   own (the look-ups shared by the ranks: rank 0 only packs), and only the distinct new labels reach
+   rank 0, which orders them. */
 #ifndef HENDERSON_LABELS_H
 #define HENDERSON_LABELS_H
 
