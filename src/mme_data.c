@@ -68,6 +68,22 @@ static PetscErrorCode MMEDataDestroy(MME_Data d)
 
 /* ---- The product ---- */
 
+/* How many records ahead the general kernel asks for the values a record will read and add to: a record's
+   equations are scattered (its dam's, her permanent environment, its herd's). Two-trait maternal model,
+   10^6 animals: the records' part 35 -> 22 ms a product. The one-trait kernels do without: their reads
+   mostly hit (an animal's records are together, a herd's levels few), and there the prefetches cost more
+   than they save (3.2 -> 5.3 ms at 10^6). */
+#define RECORDS_AHEAD 8
+
+HENDERSON_PREFETCH_INLINE void PrefetchRecord(const int32_t *e, PetscInt n, PetscInt stride, const PetscScalar *x, PetscScalar *y)
+{
+  for (PetscInt s = 0; s < n; s++)
+    if (e[s] >= 0) {
+      __builtin_prefetch(&x[(size_t)e[s] * stride], 0, 1);
+      __builtin_prefetch(&y[(size_t)e[s] * stride], 1, 1);
+    }
+}
+
 /* One trait: v = w r^-1 sum_s coef_s x[eq_s], then y[eq_s] += coef_s v. NS is a constant in the
    instances below, so that the slot loops unroll. */
 #define RECORDS_ONE_TRAIT(NS)                                                                                                                                  \
@@ -161,6 +177,7 @@ static void RecordsProduct(const struct _MME_Data *d, const PetscScalar *restric
     const PetscReal *rinv                = d->pattern ? d->rinv + (size_t)d->pattern[r] * nt * nt : d->rinv;
     const PetscInt   n                   = d->nused ? d->nused[r] : ns;
     PetscReal        v[MODEL_MAX_TRAITS] = {0}, f[MODEL_MAX_TRAITS];
+    if (!d->nused && r + RECORDS_AHEAD < d->nrecords) PrefetchRecord(e + RECORDS_AHEAD * ns, ns, 1, x, y);
     for (PetscInt s = 0; s < n; s++)
       if (e[s] >= 0) v[trait[s]] += (cov[s] < 0 ? 1.0 : c[cov[s]]) * x[e[s]];
     for (PetscInt t = 0; t < nt; t++) {
@@ -312,6 +329,7 @@ static void RecordsProductBlock(const struct _MME_Data *d, PetscInt k, const Pet
     const PetscReal *c    = d->coef + (size_t)r * nc;
     const PetscReal *rinv = d->pattern ? d->rinv + (size_t)d->pattern[r] * nt * nt : d->rinv;
     const PetscInt   n    = d->nused ? d->nused[r] : ns;
+    if (!d->nused && r + RECORDS_AHEAD < d->nrecords) PrefetchRecord(e + RECORDS_AHEAD * ns, ns, k, x, y);
     for (PetscInt j = 0; j < nt * k; j++) v[j] = 0;
     for (PetscInt s = 0; s < n; s++) {
       const PetscReal coef = cov[s] < 0 ? 1.0 : c[cov[s]];
