@@ -444,41 +444,30 @@ static PetscErrorCode OwnLabels(Numbering *nb)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Rank 0: the global number of each of the NALL gathered labels ALL: a preset one keeps its index, new ones
-   follow by first line (ADDED, when asked for, gets them in that order). */
-static PetscErrorCode NumberGathered(const char *all, PetscInt nall, LabelTable preset, PetscInt npreset, PetscInt all_global[], LabelTable *added,
-                                     PetscInt *ntotal)
+/* Rank 0: the global numbers of the NALL gathered new labels ALL, after the NPRESET preset ones, by first
+   line (ADDED, when asked for, gets them in that order). */
+static PetscErrorCode NumberGathered(const char *all, PetscInt nall, PetscInt npreset, PetscInt all_global[], LabelTable *added, PetscInt *ntotal)
 {
-  PetscInt     nnew = 0;
   NewLabel    *fresh;
   const char **label_at;
-  size_t       at = 0, *length;
-  PetscInt64  *line;
+  size_t       at = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc4(nall + 1, &fresh, nall + 1, &label_at, nall + 1, &length, nall + 1, &line));
+  PetscCall(PetscMalloc2(nall + 1, &fresh, nall + 1, &label_at));
   for (PetscInt i = 0; i < nall; i++) {
-    memcpy(&line[i], all + at, sizeof(line[i]));
-    label_at[i] = all + at + sizeof(line[i]);
-    length[i]   = strlen(label_at[i]);
-    at += sizeof(line[i]) + length[i] + 1;
-    all_global[i] = -1;
+    memcpy(&fresh[i].first_line, all + at, sizeof(PetscInt64));
+    fresh[i].position = i;
+    label_at[i]       = all + at + sizeof(PetscInt64);
+    at += sizeof(PetscInt64) + strlen(label_at[i]) + 1;
   }
-  if (preset) PetscCall(LabelTableFindMany(preset, nall, label_at, length, all_global));
-  for (PetscInt i = 0; i < nall; i++)
-    if (all_global[i] < 0) {
-      fresh[nnew].first_line = line[i];
-      fresh[nnew].position   = i;
-      nnew++;
-    }
-  qsort(fresh, (size_t)nnew, sizeof(NewLabel), CompareNewLabel);
+  qsort(fresh, (size_t)nall, sizeof(NewLabel), CompareNewLabel);
   if (added) PetscCall(LabelTableCreate(added));
-  for (PetscInt j = 0; j < nnew; j++) {
+  for (PetscInt j = 0; j < nall; j++) {
     all_global[fresh[j].position] = npreset + j;
     if (added) PetscCall(LabelTableInsert(*added, label_at[fresh[j].position], strlen(label_at[fresh[j].position]), NULL, NULL));
   }
-  *ntotal = npreset + nnew;
-  PetscCall(PetscFree4(fresh, label_at, length, line));
+  *ntotal = npreset + nall;
+  PetscCall(PetscFree2(fresh, label_at));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -591,7 +580,7 @@ static PetscErrorCode NumberOwned(Numbering *nb, PetscInt npreset, LabelTable *a
   if (nb->rank == 0) {
     PetscInt nall = gather_ndispl[nb->size - 1] + gather_n[nb->size - 1];
     PetscCall(PetscMalloc1(nall + 1, &all_global));
-    PetscCall(NumberGathered(all, nall, NULL, npreset, all_global, added, ntotal));
+    PetscCall(NumberGathered(all, nall, npreset, all_global, added, ntotal));
   }
   PetscCall(PetscMalloc1(nnew + 1, &fresh_global));
   PetscCallMPI(MPI_Scatterv(all_global, gather_n, gather_ndispl, MPIU_INT, fresh_global, nnew, MPIU_INT, 0, nb->comm));
