@@ -1,4 +1,4 @@
-#include <henderson/labels.h>
+#include "labelsimpl.h"
 #include <ctype.h>
 #include <henderson/error.h>
 #include <limits.h>
@@ -53,7 +53,9 @@ PetscErrorCode LabelTableCreate(LabelTable *table)
   t->capacity      = 64;
   t->nslots        = 128;
   t->pool_capacity = 1024;
-  PetscCall(PetscMalloc3(t->capacity, &t->offset, t->capacity, &t->hash, t->nslots, &t->slot));
+  PetscCall(PetscMalloc1(t->capacity, &t->offset)); /* three blocks: a table made from a pool takes over its hashes */
+  PetscCall(PetscMalloc1(t->capacity, &t->hash));
+  PetscCall(PetscMalloc1(t->nslots, &t->slot));
   PetscCall(PetscMalloc1(t->pool_capacity, &t->pool));
   for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
   *table = t;
@@ -64,7 +66,9 @@ PetscErrorCode LabelTableDestroy(LabelTable *table)
 {
   PetscFunctionBeginUser;
   if (!*table) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscFree3((*table)->offset, (*table)->hash, (*table)->slot));
+  PetscCall(PetscFree((*table)->offset));
+  PetscCall(PetscFree((*table)->hash));
+  PetscCall(PetscFree((*table)->slot));
   PetscCall(PetscFree((*table)->pool));
   PetscCall(PetscFree(*table));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -80,7 +84,9 @@ static PetscErrorCode LabelTableGrow(LabelTable t)
   PetscFunctionBeginUser;
   PetscCheck(capacity > t->capacity && capacity < PETSC_MAX_INT / 2, PETSC_COMM_SELF, PETSC_ERR_SUP, "too many labels for %d-bit indices",
              (int)(8 * sizeof(PetscInt)));
-  PetscCall(PetscMalloc3(capacity, &offset, capacity, &hash, nslots, &slot));
+  PetscCall(PetscMalloc1(capacity, &offset));
+  PetscCall(PetscMalloc1(capacity, &hash));
+  PetscCall(PetscMalloc1(nslots, &slot));
   PetscCall(PetscArraycpy(offset, t->offset, t->n));
   PetscCall(PetscArraycpy(hash, t->hash, t->n));
   for (PetscInt s = 0; s < nslots; s++) slot[s].index = -1;
@@ -90,7 +96,9 @@ static PetscErrorCode LabelTableGrow(LabelTable t)
     slot[s].index = k;
     slot[s].tag   = LabelTag(hash[k]);
   }
-  PetscCall(PetscFree3(t->offset, t->hash, t->slot));
+  PetscCall(PetscFree(t->offset));
+  PetscCall(PetscFree(t->hash));
+  PetscCall(PetscFree(t->slot));
   t->offset   = offset;
   t->hash     = hash;
   t->slot     = slot;
@@ -245,6 +253,41 @@ PetscErrorCode LabelTablePermute(LabelTable t, PetscInt n, const PetscInt order[
     t->slot[s].index = k;
     t->slot[s].tag   = LabelTag(t->hash[k]);
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size, uint64_t *hash, LabelTable *table)
+{
+  LabelTable t;
+  size_t     at = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&t));
+  for (t->capacity = 64, t->nslots = 128; t->capacity < n; t->capacity *= 2, t->nslots *= 2) {}
+  PetscCall(PetscMalloc1(t->capacity, &t->offset));
+  PetscCall(PetscMalloc1(t->nslots, &t->slot));
+  t->hash = hash;
+  PetscCall(PetscRealloc((size_t)t->capacity * sizeof(uint64_t), &t->hash)); /* the table's arrays have its capacity */
+  t->pool          = pool;
+  t->pool_size     = pool_size;
+  t->pool_capacity = pool_size;
+  t->n             = n;
+  for (PetscInt k = 0; k < n; k++) {
+    size_t length = strlen(pool + at);
+    t->offset[k]  = at;
+    t->max_length = PetscMax(t->max_length, length);
+    at += length + 1;
+  }
+  PetscCheck(at == pool_size, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "%zu bytes of %" PetscInt_FMT " labels, %zu given", at, n, pool_size);
+  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
+  for (PetscInt k = 0; k < n; k++) { /* the slot of a label a batch ahead is asked for: they are random */
+    PetscInt s = (PetscInt)(t->hash[k] & (uint64_t)(t->nslots - 1));
+    if (k + LABEL_BATCH < n) __builtin_prefetch(&t->slot[t->hash[k + LABEL_BATCH] & (uint64_t)(t->nslots - 1)], 1);
+    while (t->slot[s].index >= 0) s = (s + 1) & (t->nslots - 1);
+    t->slot[s].index = k;
+    t->slot[s].tag   = LabelTag(t->hash[k]);
+  }
+  *table = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -471,26 +514,40 @@ static PetscErrorCode NumberGathered(const char *all, PetscInt nall, PetscInt np
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* 3a. The preset labels (rank 0's) to their owners, each with its index; an owner gives that index to its
-   own label of the same text. The look-ups are thus shared by the ranks, and rank 0 only packs the labels
-   by owner (the hashes are stored). OWNED_GLOBAL: the preset index, or -1 for a new label. */
-static PetscErrorCode NumberPreset(Numbering *nb, LabelTable preset, PetscInt npreset)
+/* 3a. The owners look their labels up in the directory of the preset ones (the same owner: the same hash),
+   where there is one; the preset labels that it does not hold (rank 0's from index NDIR on) go to their
+   owners, each with its index, and an owner gives that index to its own label of the same text. The
+   look-ups are thus shared by the ranks, and rank 0 only packs labels by owner (the hashes are stored).
+   OWNED_GLOBAL: the preset index, or -1 for a new label. */
+static PetscErrorCode NumberPreset(Numbering *nb, LabelTable preset, PetscInt npreset, LabelDirectory dir)
 {
   PetscMPIInt *send_bytes, *send_displ, *recv_bytes, *recv_displ;
   char        *packed = NULL, *incoming;
   PetscCount   nbytes;
-  PetscInt     nowned, nin = 0;
+  PetscInt     nowned, nin = 0, ndir = 0;
 
   PetscFunctionBeginUser;
   PetscCall(LabelTableGetSize(nb->owned, &nowned));
   PetscCall(PetscMalloc1(nowned + 1, &nb->owned_global));
   for (PetscInt k = 0; k < nowned; k++) nb->owned_global[k] = -1;
+  if (dir) {
+    const char **label;
+    size_t      *length;
+    PetscCall(LabelDirectoryGetSize(dir, &ndir));
+    PetscCall(PetscMalloc2(nowned + 1, &label, nowned + 1, &length));
+    for (PetscInt k = 0; k < nowned; k++) {
+      label[k]  = nb->owned->pool + nb->owned->offset[k];
+      length[k] = strlen(label[k]);
+    }
+    PetscCall(LabelDirectoryFindOwned(dir, nowned, label, length, nb->owned_global));
+    PetscCall(PetscFree2(label, length));
+  }
   PetscCall(PetscCalloc4(nb->size, &send_bytes, nb->size, &send_displ, nb->size, &recv_bytes, nb->size, &recv_displ));
   if (nb->rank == 0 && preset) { /* two passes: the bytes for each owner, then the entries in place */
     size_t       total = 0, *cursor;
     PetscMPIInt *owner;
     PetscCall(PetscMalloc2(npreset + 1, &owner, nb->size, &cursor));
-    for (PetscInt i = 0; i < npreset; i++) {
+    for (PetscInt i = ndir; i < npreset; i++) {
       uint64_t h;
       PetscCall(LabelTableGetHash(preset, i, &h));
       const size_t n = sizeof(PetscInt64) + strlen(preset->pool + preset->offset[i]) + 1;
@@ -505,7 +562,7 @@ static PetscErrorCode NumberPreset(Numbering *nb, LabelTable preset, PetscInt np
       cursor[r]     = (size_t)at;
       at += send_bytes[r];
     }
-    for (PetscInt i = 0; i < npreset; i++) { /* entry: the int64 index, then the label with its NUL */
+    for (PetscInt i = ndir; i < npreset; i++) { /* entry: the int64 index, then the label with its NUL */
       const char *label = preset->pool + preset->offset[i];
       size_t      n     = strlen(label) + 1;
       PetscInt64  index = i;
@@ -611,8 +668,8 @@ static PetscErrorCode AnswerLabels(Numbering *nb, PetscInt global[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, PetscInt global[], PetscInt *nglobal,
-                            LabelTable *added)
+PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, LabelDirectory dir, PetscInt global[],
+                            PetscInt *nglobal, LabelTable *added)
 {
   Numbering nb;
   PetscInt  npreset = 0, ntotal = 0;
@@ -630,7 +687,7 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
     PetscCall(SendLabels(&nb, local, first_line));
     PetscCall(OwnLabels(&nb));
     t1 = HendersonSeconds();
-    PetscCall(NumberPreset(&nb, preset, npreset));
+    PetscCall(NumberPreset(&nb, preset, npreset, dir));
     PetscCall(NumberOwned(&nb, npreset, added, &ntotal));
     t2 = HendersonSeconds();
     PetscCall(AnswerLabels(&nb, global));

@@ -30,6 +30,11 @@ PetscErrorCode PedigreeSetFromOptions(Pedigree p)
   PetscFunctionBeginUser;
   PetscOptionsBegin(p->comm, NULL, "Pedigree: inbreeding and A-inverse", "Pedigree");
   PetscCall(PetscOptionsEList("-pedigree_inbreeding", "Inbreeding algorithm", "PedigreeSetFromOptions", methods, 2, methods[method], &method, NULL));
+  {
+    const char *const modes[] = {"auto", "root", "distributed"};
+    PetscCall(PetscOptionsEList("-pedigree_read", "Who reads the pedigree file: rank 0 alone, or every rank a byte range (auto: distributed from 8 ranks)",
+                                "PedigreeSetFromOptions", modes, 3, modes[p->read_mode], &p->read_mode, NULL));
+  }
   PetscCall(PetscOptionsReal("-pedigree_min_mendelian", "Smallest Mendelian sampling variance d_i in A-inverse (parents with F near 1)",
                              "PedigreeSetFromOptions", p->min_mendelian, &p->min_mendelian, NULL));
   PetscOptionsEnd();
@@ -46,6 +51,7 @@ PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
   if (!p) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(LabelTableDestroy(&p->labels));
   PetscCall(LabelTableDestroy(&p->group_labels));
+  PetscCall(LabelDirectoryDestroy(&p->directory));
   PetscCall(PetscFree3(p->sire, p->dam, p->line));
   PetscCall(PetscFree2(p->inbreeding, p->alpha));
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
@@ -131,202 +137,7 @@ static PetscErrorCode PedigreeReserve(Pedigree p, PetscInt capacity)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* ---- reading and checking (rank 0) ---- */
-
-/* What the file said, line by line, with IDs numbered in order of appearance ("raw" IDs). */
-typedef struct {
-  LabelTable  ids;
-  PetscInt    nlines, capacity;
-  PetscInt   *animal, *sire, *dam; /* raw IDs per line, -1 = unknown parent */
-  PetscInt64 *line;
-} RawPedigree;
-
-/* Room for CAPACITY lines. */
-static PetscErrorCode RawReserve(RawPedigree *raw, PetscInt capacity)
-{
-  PetscInt   *animal, *sire, *dam;
-  PetscInt64 *lines;
-
-  PetscFunctionBeginUser;
-  if (capacity <= raw->capacity) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscMalloc4(capacity, &animal, capacity, &sire, capacity, &dam, capacity, &lines));
-  if (raw->nlines) {
-    PetscCall(PetscArraycpy(animal, raw->animal, raw->nlines));
-    PetscCall(PetscArraycpy(sire, raw->sire, raw->nlines));
-    PetscCall(PetscArraycpy(dam, raw->dam, raw->nlines));
-    PetscCall(PetscArraycpy(lines, raw->line, raw->nlines));
-  }
-  PetscCall(PetscFree4(raw->animal, raw->sire, raw->dam, raw->line));
-  raw->animal   = animal;
-  raw->sire     = sire;
-  raw->dam      = dam;
-  raw->line     = lines;
-  raw->capacity = capacity;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Lines are read in batches, and a batch's IDs looked up together (LabelTableInsertMany(), whose cache
-   misses overlap): the labels are copied out of the reader's line into TEXT; a column of the batch's
-   line i waits for label WAIT[3 i + c] (-1: it is unknown or a group, and RAW has it already). */
-#define PEDIGREE_BATCH 512
-
-typedef struct {
-  char       *text;
-  size_t      used, capacity;
-  size_t      at[3 * PEDIGREE_BATCH], length[3 * PEDIGREE_BATCH];
-  const char *label[3 * PEDIGREE_BATCH];
-  PetscInt    found[3 * PEDIGREE_BATCH], wait[3 * PEDIGREE_BATCH];
-  PetscInt    nlabels, first; /* labels waiting; the batch's first line in RAW */
-} RawBatch;
-
-/* Column C of line K waits for FIELD. */
-static PetscErrorCode BatchAdd(RawBatch *b, PetscInt k, int c, const char field[])
-{
-  size_t n = strlen(field);
-
-  PetscFunctionBeginUser;
-  if (b->used + n + 1 > b->capacity) {
-    b->capacity = PetscMax(2 * b->capacity, b->used + n + 4096);
-    PetscCall(PetscRealloc(b->capacity, &b->text));
-  }
-  memcpy(b->text + b->used, field, n + 1);
-  b->at[b->nlabels]     = b->used;
-  b->length[b->nlabels] = n;
-  b->used += n + 1;
-  b->wait[3 * (k - b->first) + c] = b->nlabels++;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Parent column C of line K: -1 unknown, -2-g group g, else waiting for its raw ID. */
-static PetscErrorCode BatchParent(RawBatch *b, LabelTable groups, PetscInt k, int c, const char field[], PetscInt *code)
-{
-  PetscFunctionBeginUser;
-  *code                           = -1;
-  b->wait[3 * (k - b->first) + c] = -1;
-  if (HendersonIsMissing(field, PETSC_TRUE)) PetscFunctionReturn(PETSC_SUCCESS);
-  if (groups) {
-    PetscInt g;
-    PetscCall(LabelTableFind(groups, field, strlen(field), &g));
-    if (g >= 0) {
-      *code = -2 - g;
-      PetscFunctionReturn(PETSC_SUCCESS);
-    }
-  }
-  PetscCall(BatchAdd(b, k, c, field));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The batch's labels looked up (raw IDs in order of appearance, as one by one), and its lines completed. */
-static PetscErrorCode BatchFlush(RawBatch *b, RawPedigree *raw)
-{
-  PetscFunctionBeginUser;
-  for (PetscInt k = 0; k < b->nlabels; k++) b->label[k] = b->text + b->at[k];
-  PetscCall(LabelTableInsertMany(raw->ids, b->nlabels, b->label, b->length, b->found));
-  for (PetscInt k = b->first; k < raw->nlines; k++) {
-    const PetscInt *wait = b->wait + 3 * (k - b->first);
-    raw->animal[k]       = b->found[wait[0]];
-    if (wait[1] >= 0) raw->sire[k] = b->found[wait[1]];
-    if (wait[2] >= 0) raw->dam[k] = b->found[wait[2]];
-  }
-  b->nlabels = 0;
-  b->used    = 0;
-  b->first   = raw->nlines;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Sizes the tables once, from the file's size and the first line, instead of doubling them. */
-static PetscErrorCode RawSize(const char path[], char *const fields[], RawPedigree *raw)
-{
-  struct stat st;
-  size_t      id = strlen(fields[0]) + 1, text = id + strlen(fields[1]) + strlen(fields[2]) + 3;
-
-  PetscFunctionBeginUser;
-  if (!stat(path, &st) && st.st_size > 0) {
-    PetscInt64 lines = (PetscInt64)st.st_size / (PetscInt64)text + 1;
-    lines            = PetscMin(lines, (PetscInt64)PETSC_MAX_INT / 4);
-    PetscCall(LabelTableReserve(raw->ids, (PetscInt)(lines + lines / 8), (size_t)(lines + lines / 8) * id));
-    PetscCall(RawReserve(raw, (PetscInt)(lines + lines / 8)));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader reader, RawPedigree *raw, RawBatch *b)
-{
-  PetscBool done;
-
-  PetscFunctionBeginUser;
-  for (PetscBool sized = PETSC_FALSE;;) {
-    char *const *fields;
-    PetscInt     nfields, k;
-    PetscInt64   line;
-
-    PetscCall(ReaderNextLine(reader, &done));
-    if (done) break;
-    PetscCall(ReaderGetFields(reader, &nfields, &fields));
-    PetscCall(ReaderGetLine(reader, &line));
-    PetscCheck(nfields >= 3, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt64_FMT ": a pedigree line needs animal, sire and dam (found %" PetscInt_FMT " field%s)", path, line, nfields,
-               nfields == 1 ? "" : "s");
-    if (!sized) PetscCall(RawSize(path, fields, raw));
-    sized = PETSC_TRUE;
-    if (raw->nlines == raw->capacity) PetscCall(RawReserve(raw, PetscMax(1024, 2 * raw->capacity)));
-    k = raw->nlines++;
-    if (!(raw->nlines & 0xFFFF) && HendersonProgressDue()) HendersonProgressPrintf("reading %s: %.1f million lines", path, (double)raw->nlines / 1e6);
-    PetscCheck(!HendersonIsMissing(fields[0], PETSC_TRUE), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-               "%s:%" PetscInt64_FMT ": the animal ID '%s' is an unknown-parent code (0, NA or .)", path, line, fields[0]);
-    if (groups) {
-      PetscInt g;
-      PetscCall(LabelTableFind(groups, fields[0], strlen(fields[0]), &g));
-      PetscCheck(g < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": '%s' is an unknown-parent group; it cannot be listed as an animal",
-                 path, line, fields[0]);
-    }
-    PetscCall(BatchAdd(b, k, 0, fields[0]));
-    PetscCall(BatchParent(b, groups, k, 1, fields[1], &raw->sire[k]));
-    PetscCall(BatchParent(b, groups, k, 2, fields[2], &raw->dam[k]));
-    raw->line[k] = line;
-    if (raw->nlines - b->first == PEDIGREE_BATCH) PetscCall(BatchFlush(b, raw));
-  }
-  PetscCall(BatchFlush(b, raw));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode RawRead(const char path[], LabelTable groups, PetscBool header, RawPedigree *raw, char header_text[], size_t size)
-{
-  Reader         reader;
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  PetscCall(LabelTableCreate(&raw->ids));
-  PetscCall(ReaderOpen(PETSC_COMM_SELF, path, header, &reader));
-  if (header) { /* the model file says there is one: the first line, whatever it holds */
-    PetscInt           ncolumns;
-    const char *const *names;
-    PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
-    header_text[0] = 0;
-    for (PetscInt c = 0; c < ncolumns; c++) {
-      if (c) PetscCall(HendersonStrlcat(header_text, " ", size));
-      PetscCall(HendersonStrlcat(header_text, names[c], size));
-    }
-  }
-  {
-    RawBatch *batch;
-    PetscCall(PetscNew(&batch));
-    ierr = RawReadLines(path, groups, reader, raw, batch);
-    PetscCall(PetscFree(batch->text));
-    PetscCall(PetscFree(batch));
-  }
-  PetscCall(ReaderClose(&reader)); /* the file is closed whatever happened */
-  PetscCall(ierr);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode RawDestroy(RawPedigree *raw)
-{
-  PetscFunctionBeginUser;
-  PetscCall(LabelTableDestroy(&raw->ids));
-  PetscCall(PetscFree4(raw->animal, raw->sire, raw->dam, raw->line));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* ---- checking (rank 0), from what pedigree_read.c read ---- */
 
 static PetscBool HasDigit(const char s[])
 {
@@ -464,7 +275,10 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
 
   /* Depth-first placement: an animal is placed after its parents, otherwise in file order. */
   PetscCall(PetscCalloc1(nids, &state));
-  PetscCall(PetscMalloc3(nids, &order, 3 * nids + 1, &stack, nids, &final_of));
+  PetscCall(PetscMalloc2(nids, &order, 3 * nids + 1, &stack));
+  PetscCall(PetscMalloc1(nids + 1, &raw->final_of));
+  final_of = raw->final_of;
+  for (PetscInt i = 0; i < nids; i++) final_of[i] = -1; /* the words of a header line are never placed */
   for (PetscInt k = header ? 1 : 0; k < raw->nlines; k++) {
     PetscInt a = raw->animal[k];
     if (state[a]) continue;
@@ -510,7 +324,7 @@ static PetscErrorCode PedigreeBuild(Pedigree p, RawPedigree *raw, PetscBool head
   raw->ids  = NULL;
   p->n      = norder;
   PetscCall(PetscFree(state));
-  PetscCall(PetscFree3(order, stack, final_of));
+  PetscCall(PetscFree2(order, stack));
   PetscCall(PetscFree3(sire, dam, listed));
   PetscCall(PetscFree2(as_sire, as_dam));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -535,13 +349,12 @@ static PetscErrorCode RawUnusedGroup(Pedigree p, RawPedigree *raw, PetscInt *unu
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode PedigreeLoadRaw(Pedigree p, RawPedigree *raw)
+/* Rank 0: the gathered lines checked, and the ordered pedigree built from them. */
+static PetscErrorCode PedigreeCheckRaw(Pedigree p, RawPedigree *raw)
 {
   PetscBool header = PETSC_FALSE; /* the first line of RAW is a header */
-  double    start  = HendersonSeconds(), read;
 
   PetscFunctionBeginUser;
-  PetscCall(RawRead(p->path, p->group_labels, (PetscBool)(p->header == MODEL_PEDIGREE_HEADER_YES), raw, p->stats.header_text, sizeof(p->stats.header_text)));
   if (p->header == MODEL_PEDIGREE_HEADER_AUTO) {
     PetscCall(RawDetectHeader(raw, &header));
     if (header) {
@@ -549,32 +362,58 @@ static PetscErrorCode PedigreeLoadRaw(Pedigree p, RawPedigree *raw)
       snprintf(p->stats.header_text, sizeof(p->stats.header_text), "%s %s %s", a, s, d);
     }
   }
-  read                      = HendersonSeconds();
   p->stats.header           = (PetscBool)(header || p->header == MODEL_PEDIGREE_HEADER_YES);
   p->stats.header_automatic = p->header == MODEL_PEDIGREE_HEADER_AUTO ? PETSC_TRUE : PETSC_FALSE;
   PetscCheck(raw->nlines > (header ? 1 : 0), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the pedigree file lists no animals", p->path);
   PetscCall(RawUnusedGroup(p, raw, &p->unused_group));
   PetscCall(PedigreeBuild(p, raw, header));
-  PetscCall(PetscInfo(NULL, "pedigree %s: read %.3f s, checked and ordered %.3f s\n", p->path, read - start, HendersonSeconds() - read));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode PedigreeLoadRoot(Pedigree p)
+/* Collective. The directory's raw IDs become the animals' indices that rank 0 gave them. */
+static PetscErrorCode RawRenumber(Pedigree p, RawPedigree *raw, PetscInt nraw)
 {
-  RawPedigree    raw = {0};
-  PetscErrorCode ierr;
+  PetscInt *final_of = raw->final_of;
 
   PetscFunctionBeginUser;
-  ierr = PedigreeLoadRaw(p, &raw);
-  PetscCall(RawDestroy(&raw)); /* what the file said is freed whatever happened */
+  if (p->rank) PetscCall(PetscMalloc1(nraw + 1, &final_of));
+  PetscCallMPI(MPI_Bcast(final_of, (PetscMPIInt)nraw, MPIU_INT, 0, p->comm));
+  PetscCall(LabelDirectoryRenumber(p->directory, nraw, final_of));
+  if (p->rank) PetscCall(PetscFree(final_of));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The file read (by rank 0 alone, or by every rank a byte range: measured slower on 2 ranks, where the IDs
+   are looked up three times, locally, by their owners and on rank 0, instead of once; faster where rank 0's
+   share of the parsing and look-ups is small); rank 0 then checks and orders the lines. */
+static PetscErrorCode PedigreeLoadFile(Pedigree p)
+{
+  RawPedigree    raw         = {0};
+  PetscInt       nraw        = 0;
+  PetscBool      distributed = (PetscBool)(p->read_mode == 2 || (p->read_mode == 0 && p->size >= 8));
+  PetscErrorCode ierr        = PETSC_SUCCESS;
+  double         t[3];
+
+  PetscFunctionBeginUser;
+  t[0] = HendersonSeconds();
+  if (distributed)
+    ierr = PedigreeReadDistributed(p, &raw, &nraw);
+  else if (p->rank == 0)
+    ierr = PedigreeReadRoot(p, &raw);
+  t[1] = HendersonSeconds();
+  if (!ierr && p->rank == 0) ierr = PedigreeCheckRaw(p, &raw);
+  ierr = HendersonAgree(p->comm, ierr);
+  if (!ierr && p->directory) ierr = RawRenumber(p, &raw, nraw);
+  t[2] = HendersonSeconds();
+  PetscCall(PedigreeRawDestroy(&raw)); /* what the file said is freed whatever happened */
   PetscCall(ierr);
+  PetscCall(
+      PetscInfo(NULL, "pedigree %s: read %.3f s (%s), checked and ordered %.3f s\n", p->path, t[1] - t[0], distributed ? "every rank" : "rank 0", t[2] - t[1]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
 {
-  PetscErrorCode ierr = PETSC_SUCCESS;
-
   PetscFunctionBeginUser;
   if (!path) { /* no file: the animals are the founders added (GBLUP: the genotyped) */
     p->path[0] = 0;
@@ -586,8 +425,7 @@ PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscStrncpy(p->path, path, sizeof(p->path)));
-  if (p->rank == 0) ierr = PedigreeLoadRoot(p);
-  PetscCall(HendersonAgree(p->comm, ierr));
+  PetscCall(PedigreeLoadFile(p));
   PetscCallMPI(MPI_Bcast(&p->unused_group, 1, MPIU_INT, 0, p->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -596,6 +434,13 @@ PetscErrorCode PedigreeGetLabels(Pedigree p, LabelTable *labels)
 {
   PetscFunctionBeginUser;
   *labels = p->labels;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetDirectory(Pedigree p, LabelDirectory *directory)
+{
+  PetscFunctionBeginUser;
+  *directory = p->directory;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

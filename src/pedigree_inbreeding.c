@@ -559,6 +559,7 @@ PetscErrorCode PedigreeSetUp(Pedigree p)
   MPI_Datatype stats_type;
 
   PetscFunctionBeginUser;
+  PetscCall(LabelDirectoryDestroy(&p->directory)); /* it served the numbering of the data's IDs */
   PetscCall(PedigreeInbreeding(p));
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)sizeof(PedigreeStats), MPI_BYTE, &stats_type));
   PetscCallMPI(MPI_Type_commit(&stats_type));

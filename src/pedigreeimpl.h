@@ -13,10 +13,12 @@ struct _p_Pedigree {
   PetscReal           coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
   PetscBool           sire_mgs, use_inbreeding;
   PetscBool           meuwissen_luo; /* -pedigree_inbreeding meuwissen_luo instead of the indirect method */
+  PetscInt            read_mode;     /* -pedigree_read: 0 auto, 1 root (rank 0 alone), 2 distributed */
   ModelPedigreeHeader header;        /* whether the first line is a header: as the model file says, or decided from the file */
   PetscInt            unused_group;  /* after PedigreeLoad(): the first unknown-parent group no line names (-1: none) */
   PetscReal           min_mendelian; /* -pedigree_min_mendelian: the floor of d_i */
   LabelTable          group_labels;  /* every rank */
+  LabelDirectory      directory;     /* every rank, from PedigreeLoad() to PedigreeSetUp(): the file's IDs by owner, with their animal indices */
   /* rank 0: the whole pedigree, by animal index (parents before progeny) */
   LabelTable  labels;
   PetscInt    n, capacity;
@@ -38,6 +40,29 @@ struct _p_Pedigree {
   PetscInt64 *local_line; /* the pedigree file's line of each (for the export in the file's order) */
   uint64_t   *local_ancestry;
 };
+
+/* pedigree_read.c. */
+/* What the file said, line by line, with IDs numbered in order of appearance ("raw" IDs). Each rank first
+   holds its own lines, whose labels are entries in TEXT (animal, sire and dam of one line after another;
+   unknown parents and groups are codes, not entries); rank 0 then gathers every line by raw ID, with the
+   labels. */
+typedef struct {
+  LabelTable  ids; /* rank 0, gathered: raw ID -> label */
+  PetscInt    nlines, capacity;
+  PetscInt   *animal, *sire, *dam; /* entry numbers, then raw IDs; -1 = unknown parent, -2-g = group g */
+  PetscInt64 *line;
+  char       *text; /* the entries' labels, each with its NUL */
+  size_t      used, text_capacity;
+  size_t     *at; /* where entry k starts in TEXT */
+  PetscInt    nentries, entries_capacity;
+  PetscInt   *final_of; /* rank 0, after PedigreeBuild(): raw ID -> animal index (-1: dropped) */
+} RawPedigree;
+/* Rank 0 alone: the whole file, every ID looked up in one table. */
+PETSC_INTERN PetscErrorCode PedigreeReadRoot(Pedigree p, RawPedigree *raw);
+/* Collective: every rank reads a byte range, the IDs are numbered by their owners (P->directory, raw IDs in
+   order of appearance, *NRAW of them), rank 0 gets RAW. */
+PETSC_INTERN PetscErrorCode PedigreeReadDistributed(Pedigree p, RawPedigree *raw, PetscInt *nraw);
+PETSC_INTERN PetscErrorCode PedigreeRawDestroy(RawPedigree *raw);
 
 /* pedigree_inbreeding.c: F of every animal and alpha_i = 1/d_i on rank 0, from the whole pedigree there
    (the indirect method runs on every rank of the communicator, sires shared by generation). */

@@ -658,9 +658,10 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
   PetscFunctionBeginUser;
   r->pedigree = pedigree;
   for (PetscInt s = 0; s < r->nspaces; s++) {
-    Space     *space = &r->spaces[s];
-    PetscInt   nlocal, *global;
-    LabelTable preset = NULL, added = NULL;
+    Space         *space = &r->spaces[s];
+    PetscInt       nlocal, *global;
+    LabelTable     preset = NULL, added = NULL;
+    LabelDirectory directory = NULL;
 
     if (!space->local) { /* the implied mean: one level */
       space->nlevels = 1;
@@ -677,10 +678,11 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
         PetscCall(LabelTableGetSize(preset, &r->npreset));
       }
       PetscCallMPI(MPI_Bcast(&r->npreset, 1, MPIU_INT, 0, r->comm));
+      PetscCall(PedigreeGetDirectory(pedigree, &directory));
     }
     PetscCall(LabelTableGetSize(space->local, &nlocal));
     PetscCall(PetscMalloc1(nlocal + 1, &global));
-    PetscCall(LabelsNumber(r->comm, space->local, space->first_line, preset, global, &space->nlevels, r->rank == 0 ? &added : NULL));
+    PetscCall(LabelsNumber(r->comm, space->local, space->first_line, preset, directory, global, &space->nlevels, r->rank == 0 ? &added : NULL));
     for (PetscInt e = 0; e < r->neffects; e++) {
       if (r->space_of[e] != s || !r->level[e]) continue;
       for (PetscInt k = 0; k < r->n; k++)

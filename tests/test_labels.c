@@ -116,7 +116,7 @@ static PetscErrorCode TestNumbering(TestCounter *c, PetscBool with_preset)
   }
   PetscCall(LabelTableGetSize(local, &nlocal));
   PetscCall(PetscMalloc1(nlocal + 1, &global));
-  PetscCall(LabelsNumber(PETSC_COMM_WORLD, local, first_line, preset, global, &nglobal, rank == 0 ? &added : NULL));
+  PetscCall(LabelsNumber(PETSC_COMM_WORLD, local, first_line, preset, NULL, global, &nglobal, rank == 0 ? &added : NULL));
   TestCheck(c, nglobal == nexpected, "%s preset: %" PetscInt_FMT " labels (expected %" PetscInt_FMT ")", with_preset ? "with" : "without", nglobal, nexpected);
   for (PetscInt k = 0; k < nlocal; k++) {
     const char *s;
@@ -148,6 +148,160 @@ static PetscErrorCode TestNumbering(TestCounter *c, PetscBool with_preset)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Entry k of a file of 3000 lines with two labels each (a herd and a cow, both repeated). */
+static void Entry(PetscInt k, char label[], size_t size)
+{
+  if (k % 2 == 0)
+    Label(k / 2, label, size);
+  else
+    snprintf(label, size, "cow%" PetscInt_FMT, (k * 7) % 1001);
+}
+
+/* The directory: numbered as one rank would number the file, gathered in order, renumbered, found by the
+   owners, and the data's numbering with it gives what it gives with rank 0's table alone. */
+static PetscErrorCode TestDirectory(TestCounter *c)
+{
+  PetscMPIInt    rank, size;
+  PetscInt       nentries = 6000, first, last, nglobal, nexpected, *global, *new_of, nkept = 0;
+  LabelTable     expected, gathered = NULL;
+  LabelDirectory dir;
+  char           label[32];
+  const char   **labels;
+  size_t        *length;
+  char          *text;
+  PetscBool      ok = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(LabelTableCreate(&expected));
+  for (PetscInt k = 0; k < nentries; k++) {
+    Entry(k, label, sizeof(label));
+    PetscCall(LabelTableInsert(expected, label, strlen(label), NULL, NULL));
+  }
+  PetscCall(LabelTableGetSize(expected, &nexpected));
+  first = 2 * ((nentries / 2) * rank / size); /* whole lines: a rank's entries follow the ranks before it */
+  last  = 2 * ((nentries / 2) * (rank + 1) / size);
+  PetscCall(PetscMalloc4(last - first + 1, &labels, last - first + 1, &length, 32 * (last - first) + 1, &text, last - first + 1, &global));
+  for (PetscInt k = first; k < last; k++) {
+    Entry(k, text + 32 * (k - first), 32);
+    labels[k - first] = text + 32 * (k - first);
+    length[k - first] = strlen(labels[k - first]);
+  }
+  PetscCall(LabelDirectoryCreateInOrder(PETSC_COMM_WORLD, last - first, labels, length, global, &dir, &nglobal, &gathered));
+  TestCheck(c, nglobal == nexpected, "directory: %" PetscInt_FMT " labels (expected %" PetscInt_FMT ")", nglobal, nexpected);
+  for (PetscInt k = first; k < last; k++) {
+    PetscInt want;
+    PetscCall(LabelTableFind(expected, labels[k - first], length[k - first], &want));
+    ok = ok && global[k - first] == want;
+  }
+  TestCheck(c, ok, "directory: every entry got the one-rank numbering");
+  if (rank == 0) {
+    PetscInt n;
+    PetscCall(LabelTableGetSize(gathered, &n));
+    ok = n == nexpected;
+    for (PetscInt k = 0; k < n && ok; k++) {
+      const char *a, *b;
+      PetscCall(LabelTableGetLabel(gathered, k, &a));
+      PetscCall(LabelTableGetLabel(expected, k, &b));
+      ok = !strcmp(a, b);
+    }
+    for (PetscInt k = 0; k < n && ok; k++) { /* the gathered table finds its labels */
+      const char *a;
+      PetscInt    found;
+      PetscCall(LabelTableGetLabel(expected, k, &a));
+      PetscCall(LabelTableFind(gathered, a, strlen(a), &found));
+      ok = found == k;
+    }
+    TestCheck(c, ok, "directory: rank 0 gets the labels in index order, a table that finds them");
+  } else
+    TestCheck(c, !gathered, "directory: only rank 0 gathers");
+  /* renumbered: every fifth label dropped, the rest in reverse order */
+  PetscCall(PetscMalloc1(nexpected, &new_of));
+  for (PetscInt i = 0; i < nexpected; i++) nkept += i % 5 != 0;
+  for (PetscInt i = 0, next = nkept - 1; i < nexpected; i++) new_of[i] = i % 5 ? next-- : -1;
+  PetscCall(LabelDirectoryRenumber(dir, nexpected, new_of));
+  PetscCall(LabelDirectoryGetSize(dir, &nglobal));
+  TestCheck(c, nglobal == nkept, "directory: %" PetscInt_FMT " labels kept of %" PetscInt_FMT, nglobal, nkept);
+  ok = PETSC_TRUE;
+  for (PetscInt i = 0; i < nexpected; i++) {
+    const char *l;
+    size_t      n;
+    PetscInt    found;
+    PetscCall(LabelTableGetLabel(expected, i, &l));
+    n = strlen(l);
+    if (LabelHash(l, n) % (uint64_t)size != (uint64_t)rank) continue;
+    PetscCall(LabelDirectoryFindOwned(dir, 1, &l, &n, &found));
+    ok = ok && found == new_of[i];
+  }
+  {
+    const char *missing = "no-such-label";
+    size_t      n       = strlen(missing);
+    PetscInt    found   = 0;
+    if (LabelHash(missing, n) % (uint64_t)size == (uint64_t)rank) PetscCall(LabelDirectoryFindOwned(dir, 1, &missing, &n, &found));
+    ok = ok && (found == -1 || LabelHash(missing, n) % (uint64_t)size != (uint64_t)rank);
+  }
+  TestCheck(c, ok, "directory: the owners find the new indices (-1 dropped or absent)");
+  {
+    /* the data's numbering: the preset labels are the kept ones (in the directory) and three added on rank 0
+       only; the numbering with the directory equals the one with rank 0's table alone */
+    LabelTable  preset = NULL, local, added[2] = {NULL, NULL};
+    PetscInt    npreset = nkept + 3, nlocal, *number[2], n[2];
+    PetscInt64 *first_line;
+    if (rank == 0) {
+      PetscCall(LabelTableCreate(&preset));
+      for (PetscInt j = 0; j < nkept; j++)
+        for (PetscInt i = 0; i < nexpected; i++)
+          if (new_of[i] == j) {
+            const char *l;
+            PetscCall(LabelTableGetLabel(expected, i, &l));
+            PetscCall(LabelTableInsert(preset, l, strlen(l), NULL, NULL));
+            break;
+          }
+      PetscCall(LabelTableInsert(preset, "founder1", 8, NULL, NULL));
+      PetscCall(LabelTableInsert(preset, "cow0", 4, NULL, NULL)); /* dropped from the directory (index 0 % 5), preset again */
+      PetscCall(LabelTableInsert(preset, "founder2", 8, NULL, NULL));
+      PetscCall(LabelTableGetSize(preset, &npreset));
+    }
+    PetscCall(LabelTableCreate(&local));
+    PetscCall(PetscMalloc1(nentries, &first_line));
+    for (PetscInt k = first; k < last; k++) {
+      PetscInt  index;
+      PetscBool inserted;
+      Entry(k + 1, label, sizeof(label)); /* another file: the same kind of labels, shifted, and new ones */
+      if (k % 7 == 0) snprintf(label, sizeof(label), "new%" PetscInt_FMT, k % 50);
+      if (k % 11 == 0) snprintf(label, sizeof(label), "founder%" PetscInt_FMT, 1 + k % 2);
+      PetscCall(LabelTableInsert(local, label, strlen(label), &index, &inserted));
+      if (inserted) first_line[index] = k + 2;
+    }
+    PetscCall(LabelTableGetSize(local, &nlocal));
+    PetscCall(PetscMalloc2(nlocal + 1, &number[0], nlocal + 1, &number[1]));
+    PetscCall(LabelsNumber(PETSC_COMM_WORLD, local, first_line, preset, NULL, number[0], &n[0], rank == 0 ? &added[0] : NULL));
+    PetscCall(LabelsNumber(PETSC_COMM_WORLD, local, first_line, preset, dir, number[1], &n[1], rank == 0 ? &added[1] : NULL));
+    ok = n[0] == n[1] && n[0] > npreset - 3;
+    for (PetscInt k = 0; k < nlocal; k++) ok = ok && number[0][k] == number[1][k];
+    if (rank == 0) {
+      PetscInt a[2];
+      PetscCall(LabelTableGetSize(added[0], &a[0]));
+      PetscCall(LabelTableGetSize(added[1], &a[1]));
+      ok = ok && a[0] == a[1] && a[0] > 0;
+    }
+    TestCheck(c, ok, "directory: the data numbered with it as with rank 0's table (%" PetscInt_FMT " labels)", n[1]);
+    PetscCall(PetscFree2(number[0], number[1]));
+    PetscCall(PetscFree(first_line));
+    PetscCall(LabelTableDestroy(&local));
+    PetscCall(LabelTableDestroy(&preset));
+    PetscCall(LabelTableDestroy(&added[0]));
+    PetscCall(LabelTableDestroy(&added[1]));
+  }
+  PetscCall(PetscFree(new_of));
+  PetscCall(PetscFree4(labels, length, text, global));
+  PetscCall(LabelTableDestroy(&gathered));
+  PetscCall(LabelTableDestroy(&expected));
+  PetscCall(LabelDirectoryDestroy(&dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   TestCounter c = {0, 0};
@@ -157,6 +311,7 @@ int main(int argc, char **argv)
   PetscCall(TestTable(&c));
   PetscCall(TestNumbering(&c, PETSC_FALSE));
   PetscCall(TestNumbering(&c, PETSC_TRUE));
+  PetscCall(TestDirectory(&c));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_labels");
   PetscCall(PetscFinalize());
   return code;

@@ -16,7 +16,8 @@
 
 #include <henderson/sys.h>
 
-typedef struct _p_LabelTable *LabelTable;
+typedef struct _p_LabelTable     *LabelTable;
+typedef struct _p_LabelDirectory *LabelDirectory;
 
 PETSC_EXTERN PetscErrorCode LabelTableCreate(LabelTable *table);
 PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
@@ -47,12 +48,33 @@ PETSC_EXTERN PetscErrorCode LabelTableGetMemory(LabelTable table, size_t *bytes)
 PETSC_EXTERN uint64_t LabelHash(const char label[], size_t length);
 
 /* Collective. LOCAL holds this rank's distinct labels, FIRST_LINE[k] the line where local label k
-   first appears. PRESET (rank 0 only, may be NULL) holds labels that keep their indices 0..npreset-1.
+   first appears. PRESET (rank 0 only, may be NULL) holds labels that keep their indices 0..npreset-1;
+   DIR (every rank, may be NULL) the first of them by owner (LabelDirectoryGetSize() of them), which are
+   then found where they are, so that rank 0 sends only the rest.
    On return GLOBAL[k] is the global index of local label k, *nglobal (every rank) the number of
    distinct labels including the preset ones, and on rank 0 *added (if not NULL) a new table with
    the labels that were not preset, in index order (indices npreset, npreset+1, ...). */
-PETSC_EXTERN PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, PetscInt global[],
-                                         PetscInt *nglobal, LabelTable *added);
+PETSC_EXTERN PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 first_line[], LabelTable preset, LabelDirectory dir,
+                                         PetscInt global[], PetscInt *nglobal, LabelTable *added);
+
+/* A distributed directory of labels: each label is kept, with its global index, by its owner rank
+   (LabelHash() % size), so that labels are numbered and looked up without any rank holding them all. */
+
+/* Collective. This rank's N entries (labels, repeats allowed) come after those of the ranks before it, in
+   the order of a file read by byte ranges. Each distinct label is numbered by its first entry over all
+   ranks (0, 1, ... in that order, as one rank's LabelTableInsert() would); GLOBAL[i] is entry i's number,
+   *NGLOBAL (every rank) the number of distinct labels. Each rank looks its entries up in a table of its
+   own, and each distinct label of a rank crosses the network once, to its owner. TABLE (may be NULL): rank
+   0 gets every label in index order (the others NULL), gathered from the ranks that hold their first
+   entries: no label is looked up again. */
+PETSC_EXTERN PetscErrorCode LabelDirectoryCreateInOrder(MPI_Comm comm, PetscInt n, const char *const label[], const size_t length[], PetscInt global[],
+                                                        LabelDirectory *dir, PetscInt *nglobal, LabelTable *table);
+PETSC_EXTERN PetscErrorCode LabelDirectoryDestroy(LabelDirectory *dir);
+PETSC_EXTERN PetscErrorCode LabelDirectoryGetSize(LabelDirectory dir, PetscInt *nglobal);
+/* Not collective, the same call on every rank: label i becomes label NEW_OF[i] (-1: dropped), for i < N. */
+PETSC_EXTERN PetscErrorCode LabelDirectoryRenumber(LabelDirectory dir, PetscInt n, const PetscInt new_of[]);
+/* Not collective: the indices of N labels that this rank owns (LabelHash() % size == rank); -1 if absent. */
+PETSC_EXTERN PetscErrorCode LabelDirectoryFindOwned(LabelDirectory dir, PetscInt n, const char *const label[], const size_t length[], PetscInt index[]);
 
 /* Natural order of labels: runs of digits compare as numbers ("H9" < "H10"), the rest byte by byte;
    labels that tie ("H01", "H1") fall back to plain byte order, so the order is total. Not collective. */

@@ -79,6 +79,10 @@ PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
 PETSC_EXTERN PetscErrorCode PedigreeGetUnusedGroup(Pedigree pedigree, PetscInt *group);
 /* Not collective, rank 0 only: the animal IDs, by index; the group IDs (NULL without groups). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *labels);
+/* Every rank, from PedigreeLoad() until PedigreeSetUp(): the pedigree file's IDs kept by their owner ranks
+   (LabelHash() % size) with their animal indices (NULL without a file). The animals added later
+   (PedigreeAddFounders()) are not in it: they are the indices from LabelDirectoryGetSize() on. */
+PETSC_EXTERN PetscErrorCode PedigreeGetDirectory(Pedigree pedigree, LabelDirectory *directory);
 PETSC_EXTERN PetscErrorCode PedigreeGetGroupLabels(Pedigree pedigree, LabelTable *labels);
 /* Not collective, rank 0 only: appends founders (animals with records but not in the pedigree). */
 PETSC_EXTERN PetscErrorCode PedigreeAddFounders(Pedigree pedigree, LabelTable founders);
