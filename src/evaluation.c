@@ -57,6 +57,7 @@ PetscErrorCode EvaluationPhaseEnd(Evaluation ev, HendersonPhase phase, double st
   PetscFunctionBeginUser;
   ev->seconds[phase] += (PetscReal)(HendersonSeconds() - start);
   ev->ran[phase] = PETSC_TRUE;
+  PetscCall(HendersonReleaseFreeMemory());
   {
     PetscLogDouble peak;
     PetscCall(HendersonPeakMemory(&peak));
@@ -325,6 +326,9 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
     PetscCall(RelationshipSetGenotypes(ev->rel[g], ev->genotypes));
     PetscCall(RelationshipSetEquations(ev->rel[g], ev->equations, ev->pedigree));
   }
+  /* the relationships distributed the pedigree, each rank has its animals' IDs: rank 0's table of them all
+     goes before the MME's arrays come, unless -initial still looks IDs up (then after it, EvaluationSolve()) */
+  if (ev->pedigree && !ev->initial_option[0]) PetscCall(PedigreeFreeLabels(ev->pedigree));
   if (!ev->mme) {
     PetscCall(MMECreate(ev->comm, &ev->mme));
     PetscCall(MMESetFromOptions(ev->mme));
@@ -431,6 +435,7 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
   ev->resumed = PETSC_FALSE;
   if (ev->restart) PetscCall(SolverResume(ev->solver, rhs, ev->x, &ev->resumed));
   if (!ev->resumed && ev->initial_option[0]) PetscCall(EvaluationInitialGuess(ev, ev->initial_option, ev->x));
+  if (ev->pedigree) PetscCall(PedigreeFreeLabels(ev->pedigree)); /* -initial's look-ups by ID are behind */
   PetscCall(SolverSolve(ev->solver, rhs, ev->x));
   PetscCall(SolverGetResult(ev->solver, &ev->result));
   PetscCall(EvaluationPhaseEnd(ev, HENDERSON_PHASE_SOLVE, start));

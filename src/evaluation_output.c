@@ -136,8 +136,11 @@ static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, Pets
   out.pev         = pev;
   out.sep         = sep;
   out.reliability = reliability;
-  PetscCall(RecordsGetLevels(ev->records, social, &out.nlevels, &out.labels));
-  if (ModelEffectIsAnimal(es)) PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+  if (ModelEffectIsAnimal(es)) {
+    PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
+    PetscCall(PedigreeGetLocalLabels(ev->pedigree, &out.local_labels));
+  }
+  PetscCall(RecordsGetLevels(ev->records, social, &out.nlevels, out.local_labels ? NULL : &out.labels)); /* each rank has its animals' IDs */
   PetscCall(OutputWriteEffect(output, &out));
   PetscCall(OutputSetAttribute(output, "/solutions/tbv", "group_size", OUTPUT_REAL, &n));
   PetscCall(OutputSetAttribute(output, "/solutions/tbv", "dilution", OUTPUT_REAL, &es->dilution));
@@ -300,8 +303,9 @@ static PetscErrorCode WriteEffect(Evaluation ev, Output output, PetscInt e, Pets
   PetscCall(ModelGetEffect(ev->model, e, &effect));
   PetscCall(VecGetOwnershipRange(ev->x, &rstart, &rend));
   PetscCall(EffectDescription(ev, e, &out, traits, sizeof(traits), columns, sizeof(columns), constrained));
-  PetscCall(RecordsGetLevels(ev->records, e, &out.nlevels, &out.labels));
-  if (ev->rank == 0 && !out.labels) { /* a plain covariate: one level, its name */
+  if (ModelEffectIsAnimal(effect)) PetscCall(PedigreeGetLocalLabels(ev->pedigree, &out.local_labels));
+  PetscCall(RecordsGetLevels(ev->records, e, &out.nlevels, out.local_labels ? NULL : &out.labels)); /* each rank has its animals' IDs */
+  if (ev->rank == 0 && !out.labels && !out.local_labels) {                                          /* a plain covariate: one level, its name */
     PetscCall(LabelTableCreate(&covariate_label));
     PetscCall(LabelTableInsert(covariate_label, effect->name, strlen(effect->name), NULL, NULL));
     out.labels = covariate_label;

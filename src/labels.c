@@ -1,4 +1,4 @@
-#include "labelsimpl.h"
+#include <henderson/labels.h>
 #include <ctype.h>
 #include <henderson/error.h>
 #include <limits.h>
@@ -110,6 +110,7 @@ static PetscErrorCode LabelTableGrow(LabelTable t)
 PetscErrorCode LabelTableReserve(LabelTable t, PetscInt n, size_t characters)
 {
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   while (t->capacity < n) PetscCall(LabelTableGrow(t));
   if (characters > t->pool_capacity) {
     char *pool;
@@ -178,6 +179,7 @@ static PetscErrorCode LabelTableInsertHashed(LabelTable t, const char label[], s
 PetscErrorCode LabelTableInsert(LabelTable t, const char label[], size_t length, PetscInt *index, PetscBool *inserted)
 {
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   PetscCall(LabelTableInsertHashed(t, label, length, LabelHash(label, length), index, inserted));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -206,6 +208,7 @@ PetscErrorCode LabelTableInsertMany(LabelTable t, PetscInt n, const char *const 
   uint64_t h[LABEL_BATCH];
 
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   for (PetscInt b = 0; b < n; b += LABEL_BATCH) {
     PetscInt m = PetscMin(LABEL_BATCH, n - b);
     while (t->n + m > t->capacity) PetscCall(LabelTableGrow(t)); /* no growth within the batch: the slots stay where they were asked for */
@@ -221,6 +224,7 @@ PetscErrorCode LabelTableFindMany(LabelTable t, PetscInt n, const char *const la
   uint64_t h[LABEL_BATCH];
 
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   for (PetscInt b = 0; b < n; b += LABEL_BATCH) {
     PetscInt m = PetscMin(LABEL_BATCH, n - b);
     for (PetscInt i = 0; i < m; i++) h[i] = LabelHash(label[b + i], length[b + i]);
@@ -236,6 +240,7 @@ PetscErrorCode LabelTablePermute(LabelTable t, PetscInt n, const PetscInt order[
   uint64_t *hash;
 
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   PetscCall(PetscMalloc2(t->capacity, &offset, t->capacity, &hash));
   for (PetscInt k = 0; k < n; k++) {
     PetscAssert(order[k] >= 0 && order[k] < t->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "label %" PetscInt_FMT " of %" PetscInt_FMT, order[k], t->n);
@@ -263,15 +268,15 @@ PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&t));
-  for (t->capacity = 64, t->nslots = 128; t->capacity < n; t->capacity *= 2, t->nslots *= 2) {}
-  PetscCall(PetscMalloc1(t->capacity, &t->offset));
-  PetscCall(PetscMalloc1(t->nslots, &t->slot));
-  t->hash = hash;
-  PetscCall(PetscRealloc((size_t)t->capacity * sizeof(uint64_t), &t->hash)); /* the table's arrays have its capacity */
   t->pool          = pool;
   t->pool_size     = pool_size;
   t->pool_capacity = pool_size;
   t->n             = n;
+  if (hash)
+    for (t->capacity = 64, t->nslots = 128; t->capacity < n; t->capacity *= 2, t->nslots *= 2) {}
+  else
+    t->capacity = n; /* a list: no hashes, no slots */
+  PetscCall(PetscMalloc1(t->capacity + 1, &t->offset));
   for (PetscInt k = 0; k < n; k++) {
     size_t length = strlen(pool + at);
     t->offset[k]  = at;
@@ -279,13 +284,18 @@ PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size
     at += length + 1;
   }
   PetscCheck(at == pool_size, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "%zu bytes of %" PetscInt_FMT " labels, %zu given", at, n, pool_size);
-  for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
-  for (PetscInt k = 0; k < n; k++) { /* the slot of a label a batch ahead is asked for: they are random */
-    PetscInt s = (PetscInt)(t->hash[k] & (uint64_t)(t->nslots - 1));
-    if (k + LABEL_BATCH < n) __builtin_prefetch(&t->slot[t->hash[k + LABEL_BATCH] & (uint64_t)(t->nslots - 1)], 1);
-    while (t->slot[s].index >= 0) s = (s + 1) & (t->nslots - 1);
-    t->slot[s].index = k;
-    t->slot[s].tag   = LabelTag(t->hash[k]);
+  if (hash) {
+    t->hash = hash;
+    PetscCall(PetscRealloc((size_t)t->capacity * sizeof(uint64_t), &t->hash)); /* the table's arrays have its capacity */
+    PetscCall(PetscMalloc1(t->nslots, &t->slot));
+    for (PetscInt s = 0; s < t->nslots; s++) t->slot[s].index = -1;
+    for (PetscInt k = 0; k < n; k++) { /* the slot of a label a batch ahead is asked for: they are random */
+      PetscInt s = (PetscInt)(t->hash[k] & (uint64_t)(t->nslots - 1));
+      if (k + LABEL_BATCH < n) __builtin_prefetch(&t->slot[t->hash[k + LABEL_BATCH] & (uint64_t)(t->nslots - 1)], 1);
+      while (t->slot[s].index >= 0) s = (s + 1) & (t->nslots - 1);
+      t->slot[s].index = k;
+      t->slot[s].tag   = LabelTag(t->hash[k]);
+    }
   }
   *table = t;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -294,6 +304,7 @@ PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size
 PetscErrorCode LabelTableFind(LabelTable t, const char label[], size_t length, PetscInt *index)
 {
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   *index = LabelTableLookup(t, label, length, LabelHash(label, length), NULL);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -309,6 +320,7 @@ PetscErrorCode LabelTableGetLabel(LabelTable t, PetscInt index, const char **lab
 PetscErrorCode LabelTableGetHash(LabelTable t, PetscInt index, uint64_t *hash)
 {
   PetscFunctionBeginUser;
+  PetscCheck(t->slot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "a list of labels (LabelTableCreateFromPool() without hashes) has no look-ups");
   PetscAssert(index >= 0 && index < t->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "label %" PetscInt_FMT " of %" PetscInt_FMT, index, t->n);
   *hash = t->hash[index];
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -331,7 +343,7 @@ PetscErrorCode LabelTableGetMaxLength(LabelTable t, size_t *length)
 PetscErrorCode LabelTableGetMemory(LabelTable t, size_t *bytes)
 {
   PetscFunctionBeginUser;
-  *bytes = t ? (size_t)t->capacity * (sizeof(size_t) + sizeof(uint64_t)) + (size_t)t->nslots * sizeof(LabelSlot) + t->pool_capacity : 0;
+  *bytes = t ? (size_t)t->capacity * (sizeof(size_t) + (t->hash ? sizeof(uint64_t) : 0)) + (size_t)t->nslots * sizeof(LabelSlot) + t->pool_capacity : 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -548,7 +560,7 @@ static PetscErrorCode NumberPreset(Numbering *nb, LabelTable preset, PetscInt np
     PetscMPIInt *owner;
     PetscCall(PetscMalloc2(npreset + 1, &owner, nb->size, &cursor));
     for (PetscInt i = ndir; i < npreset; i++) {
-      uint64_t h;
+      uint64_t h = 0;
       PetscCall(LabelTableGetHash(preset, i, &h));
       const size_t n = sizeof(PetscInt64) + strlen(preset->pool + preset->offset[i]) + 1;
       owner[i]       = (PetscMPIInt)(h % (uint64_t)nb->size);

@@ -1,6 +1,6 @@
 /* LabelDirectory: labels kept by their owner ranks (LabelHash() % size) with their global indices,
    so that no rank needs to hold every label to number them or to look them up. */
-#include "labelsimpl.h"
+#include <henderson/labels.h>
 #include <henderson/error.h>
 #include <string.h>
 

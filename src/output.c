@@ -312,19 +312,34 @@ static PetscErrorCode WriteRows(Output o, hid_t group, const char name[], PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Rank 0 writes all labels as fixed-length strings, in slices; the other ranks join each collective write with nothing. */
-static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable labels)
+/* The labels as fixed-length strings, in collective writes of slices: rank 0 writes all of LABELS while the
+   other ranks join each write with nothing, or (LOCAL not NULL) every rank writes its own, LOCAL's labels
+   being levels START.. . */
+static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable labels, LabelTable local, PetscInt start)
 {
   size_t   length = 0;
-  PetscInt size_bcast;
+  PetscInt size_bcast, mine = 0, nslices;
   hsize_t  dims = (hsize_t)n;
   hid_t    datatype, file_space, dataset;
   char    *buffer = NULL;
 
   PetscFunctionBeginUser;
-  if (o->rank == 0) PetscCall(LabelTableGetMaxLength(labels, &length));
+  if (local) {
+    PetscCall(LabelTableGetMaxLength(local, &length));
+    PetscCall(LabelTableGetSize(local, &mine));
+  } else if (o->rank == 0) {
+    PetscCall(LabelTableGetMaxLength(labels, &length));
+    mine  = n;
+    start = 0;
+  }
   size_bcast = (PetscInt)length + 1;
-  PetscCallMPI(MPI_Bcast(&size_bcast, 1, MPIU_INT, 0, o->comm));
+  PetscCallMPI(MPIU_Allreduce(MPI_IN_PLACE, &size_bcast, 1, MPIU_INT, MPI_MAX, o->comm));
+  nslices = (mine + OUTPUT_LABEL_SLICE - 1) / OUTPUT_LABEL_SLICE;
+  PetscCallMPI(MPIU_Allreduce(MPI_IN_PLACE, &nslices, 1, MPIU_INT, MPI_MAX, o->comm)); /* every rank joins every write */
+  if (!local)
+    labels = o->rank == 0 ? labels : NULL;
+  else
+    labels = local;
   PetscCall(OutputReserve(o, (PetscInt64)n * size_bcast + OUTPUT_OBJECT_BYTES));
   datatype = H5Tcopy(H5T_C_S1);
   H5CheckLocal(H5Tset_size(datatype, (size_t)size_bcast), "size a string type");
@@ -333,20 +348,20 @@ static PetscErrorCode WriteLabels(Output o, hid_t group, PetscInt n, LabelTable 
   H5CheckLocal(file_space, "create a dataspace");
   dataset = H5Dcreate2(group, "level", datatype, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5CheckAll(dataset, "create the level dataset");
-  if (o->rank == 0) PetscCall(PetscMalloc1((size_t)PetscMin(n, OUTPUT_LABEL_SLICE) * (size_t)size_bcast + 1, &buffer));
-  for (PetscInt first = 0; first < n; first += OUTPUT_LABEL_SLICE) {
-    PetscInt count = PetscMin(OUTPUT_LABEL_SLICE, n - first);
-    hsize_t  start = (hsize_t)first, block = (hsize_t)count, mem_n = (hsize_t)count;
+  PetscCall(PetscMalloc1((size_t)PetscMin(mine, OUTPUT_LABEL_SLICE) * (size_t)size_bcast + 1, &buffer));
+  for (PetscInt slice = 0; slice < nslices; slice++) {
+    PetscInt first = slice * OUTPUT_LABEL_SLICE, count = PetscMax(0, PetscMin(OUTPUT_LABEL_SLICE, mine - first));
+    hsize_t  at = (hsize_t)(start + first), block = (hsize_t)count, mem_n = (hsize_t)PetscMax(count, 1);
     hid_t    mem_space = H5Screate_simple(1, &mem_n, NULL);
     H5CheckLocal(mem_space, "create a dataspace");
-    if (o->rank == 0) {
+    if (count) {
       PetscCall(PetscArrayzero(buffer, (size_t)count * (size_t)size_bcast));
       for (PetscInt k = 0; k < count; k++) {
         const char *label;
         PetscCall(LabelTableGetLabel(labels, first + k, &label));
         memcpy(buffer + (size_t)k * (size_t)size_bcast, label, strlen(label));
       }
-      H5CheckLocal(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &block, NULL), "select labels");
+      H5CheckLocal(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &at, NULL, &block, NULL), "select labels");
     } else {
       H5Sselect_none(file_space);
       H5Sselect_none(mem_space);
@@ -382,7 +397,7 @@ PetscErrorCode OutputWriteEffect(Output o, const OutputEffect *effect)
   PetscCall(OutputReserve(o, OUTPUT_OBJECT_BYTES));
   group = H5Gcreate2(o->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5CheckAll(group, "create an effect group");
-  PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels));
+  PetscCall(WriteLabels(o, group, effect->nlevels, effect->labels, effect->local_labels, effect->inbreeding_start));
   PetscCall(WriteRows(o, group, "value", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->values));
   if (effect->pev) PetscCall(WriteRows(o, group, "pev", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->pev));
   if (effect->sep) PetscCall(WriteRows(o, group, "sep", effect->nlevels, effect->ncolumns, effect->level_start, effect->level_count, effect->sep));

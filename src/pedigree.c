@@ -52,6 +52,7 @@ PetscErrorCode PedigreeDestroy(Pedigree *pedigree)
   PetscCall(LabelTableDestroy(&p->labels));
   PetscCall(LabelTableDestroy(&p->group_labels));
   PetscCall(LabelDirectoryDestroy(&p->directory));
+  PetscCall(LabelTableDestroy(&p->local_labels));
   PetscCall(PetscFree3(p->sire, p->dam, p->line));
   PetscCall(PetscFree2(p->inbreeding, p->alpha));
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
@@ -433,6 +434,8 @@ PetscErrorCode PedigreeLoad(Pedigree p, const char path[])
 PetscErrorCode PedigreeGetLabels(Pedigree p, LabelTable *labels)
 {
   PetscFunctionBeginUser;
+  PetscCheck(p->rank || p->labels, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "the animals' IDs were freed on rank 0 (PedigreeFreeLabels()): use PedigreeGetLocalLabels()");
   *labels = p->labels;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -537,6 +540,89 @@ PetscErrorCode PedigreePermute(Pedigree p, const PetscInt order[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Rank 0: the labels of animals LO..HI-1 packed one after another, each with its NUL, into PACKED (NULL:
+   only counted); *BYTES their size. */
+static PetscErrorCode PackLabels(LabelTable labels, PetscInt lo, PetscInt hi, char *packed, size_t *bytes)
+{
+  PetscFunctionBeginUser;
+  *bytes = 0;
+  for (PetscInt i = lo; i < hi; i++) {
+    const char *label;
+    size_t      n;
+    PetscCall(LabelTableGetLabel(labels, i, &label));
+    n = strlen(label) + 1;
+    if (packed) memcpy(packed + *bytes, label, n);
+    *bytes += n;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+#define PEDIGREE_LABEL_CHUNK (1 << 20) /* animals' IDs a message: rank 0 holds one chunk beside its table */
+
+/* Collective. Every rank gets the IDs of its own animals, RANGES[r] .. RANGES[r+1]-1, as a list (the output
+   reads them by index). Rank 0 sends each rank its size, then its IDs in chunks, so that beside its table it
+   holds its own share and one chunk, not a copy of them all. */
+static PetscErrorCode PedigreeDistributeLabels(Pedigree p, const PetscInt ranges[])
+{
+  char      *pool  = NULL;
+  PetscInt64 bytes = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(LabelTableDestroy(&p->local_labels));
+  if (p->rank == 0) {
+    char    *chunk;
+    size_t   longest;
+    PetscInt per;
+    PetscCall(LabelTableGetMaxLength(p->labels, &longest));
+    per = (PetscInt)PetscMin((size_t)PEDIGREE_LABEL_CHUNK, ((size_t)1 << 30) / (longest + 1)); /* a message well inside MPI's int counts */
+    PetscCall(PetscMalloc1((size_t)per * (longest + 1), &chunk));
+    for (PetscMPIInt r = 1; r < p->size; r++) {
+      size_t n;
+      PetscCall(PackLabels(p->labels, ranges[r], ranges[r + 1], NULL, &n));
+      bytes = (PetscInt64)n;
+      PetscCallMPI(MPI_Send(&bytes, 1, MPIU_INT64, r, 0, p->comm));
+      for (PetscInt lo = ranges[r]; lo < ranges[r + 1]; lo += per) {
+        PetscCall(PackLabels(p->labels, lo, PetscMin(lo + per, ranges[r + 1]), chunk, &n));
+        PetscCallMPI(MPI_Send(chunk, (PetscMPIInt)n, MPI_CHAR, r, 0, p->comm));
+      }
+    }
+    PetscCall(PetscFree(chunk));
+    {
+      size_t n;
+      PetscCall(PackLabels(p->labels, ranges[0], ranges[1], NULL, &n));
+      PetscCall(PetscMalloc1(n + 1, &pool));
+      PetscCall(PackLabels(p->labels, ranges[0], ranges[1], pool, &n));
+      bytes = (PetscInt64)n;
+    }
+  } else {
+    PetscCallMPI(MPI_Recv(&bytes, 1, MPIU_INT64, 0, 0, p->comm, MPI_STATUS_IGNORE));
+    PetscCall(PetscMalloc1((size_t)bytes + 1, &pool));
+    for (PetscInt64 at = 0; at < bytes;) {
+      MPI_Status  status;
+      PetscMPIInt n;
+      PetscCallMPI(MPI_Recv(pool + at, (PetscMPIInt)PetscMin(bytes - at, (PetscInt64)PETSC_MPI_INT_MAX), MPI_CHAR, 0, 0, p->comm, &status));
+      PetscCallMPI(MPI_Get_count(&status, MPI_CHAR, &n));
+      at += n;
+    }
+  }
+  PetscCall(LabelTableCreateFromPool(p->local_n, pool, (size_t)bytes, NULL, &p->local_labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeGetLocalLabels(Pedigree p, LabelTable *labels)
+{
+  PetscFunctionBeginUser;
+  *labels = p->local_labels;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeFreeLabels(Pedigree p)
+{
+  PetscFunctionBeginUser;
+  if (p->local_labels) PetscCall(LabelTableDestroy(&p->labels)); /* not before every rank has its own */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
 {
   PetscMPIInt *counts = NULL, *displs = NULL, mine;
@@ -571,6 +657,7 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCall(PetscMalloc1(p->local_n + 1, &p->local_ancestry));
   PetscCallMPI(MPI_Scatterv(p->ancestry, counts, displs, MPI_UINT64_T, p->local_ancestry, mine, MPI_UINT64_T, 0, p->comm));
   if (p->rank == 0) PetscCall(PetscFree2(counts, displs));
+  PetscCall(PedigreeDistributeLabels(p, ranges));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,6 +179,15 @@ PetscErrorCode HendersonStrlcat(char s[], const char t[], size_t n)
 double HendersonSeconds(void)
 {
   return MPI_Wtime();
+}
+
+PetscErrorCode HendersonReleaseFreeMemory(void)
+{
+  PetscFunctionBeginUser;
+#if defined(__GLIBC__)
+  (void)malloc_trim(0);
+#endif
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode HendersonPeakMemory(PetscLogDouble *bytes)

@@ -302,6 +302,50 @@ static PetscErrorCode TestDirectory(TestCounter *c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A table made from a pool: with hashes it finds its labels; without, a list by index whose look-ups fail. */
+static PetscErrorCode TestPool(TestCounter *c)
+{
+  const char *words[] = {"H10", "cow", "", "H9"};
+  size_t      bytes   = 0;
+  char       *pool[2];
+  uint64_t   *hash;
+  LabelTable  t[2];
+  PetscInt    index;
+  PetscBool   ok = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  for (int k = 0; k < 4; k++) bytes += strlen(words[k]) + 1;
+  PetscCall(PetscMalloc1(bytes, &pool[0]));
+  PetscCall(PetscMalloc1(bytes, &pool[1]));
+  PetscCall(PetscMalloc1(4, &hash));
+  for (int k = 0, at = 0; k < 4; k++) {
+    memcpy(pool[0] + at, words[k], strlen(words[k]) + 1);
+    memcpy(pool[1] + at, words[k], strlen(words[k]) + 1);
+    hash[k] = LabelHash(words[k], strlen(words[k]));
+    at += (int)strlen(words[k]) + 1;
+  }
+  PetscCall(LabelTableCreateFromPool(4, pool[0], bytes, hash, &t[0]));
+  PetscCall(LabelTableCreateFromPool(4, pool[1], bytes, NULL, &t[1]));
+  for (int k = 0; k < 4; k++) {
+    const char *a, *b;
+    PetscCall(LabelTableGetLabel(t[0], k, &a));
+    PetscCall(LabelTableGetLabel(t[1], k, &b));
+    PetscCall(LabelTableFind(t[0], words[k], strlen(words[k]), &index));
+    ok = ok && !strcmp(a, words[k]) && !strcmp(b, words[k]) && index == k;
+  }
+  PetscCall(LabelTableInsert(t[0], "new", 3, &index, NULL));
+  TestCheck(c, ok && index == 4, "a table from a pool finds its labels and takes new ones");
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  {
+    PetscErrorCode e1 = LabelTableFind(t[1], "cow", 3, &index), e2 = LabelTableInsert(t[1], "new", 3, &index, NULL);
+    PetscCall(PetscPopErrorHandler());
+    TestCheck(c, e1 != PETSC_SUCCESS && e2 != PETSC_SUCCESS, "a list (no hashes) refuses look-ups and insertions");
+  }
+  PetscCall(LabelTableDestroy(&t[0]));
+  PetscCall(LabelTableDestroy(&t[1]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   TestCounter c = {0, 0};
@@ -312,6 +356,7 @@ int main(int argc, char **argv)
   PetscCall(TestNumbering(&c, PETSC_FALSE));
   PetscCall(TestNumbering(&c, PETSC_TRUE));
   PetscCall(TestDirectory(&c));
+  PetscCall(TestPool(&c));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_labels");
   PetscCall(PetscFinalize());
   return code;

@@ -24,6 +24,11 @@ PETSC_EXTERN PetscErrorCode LabelTableDestroy(LabelTable *table);
 /* Room for N labels of CHARACTERS bytes in all (their terminating NULs included) without growing:
    a table of millions grown by doubling moves every label many times. */
 PETSC_EXTERN PetscErrorCode LabelTableReserve(LabelTable table, PetscInt n, size_t characters);
+/* A table of N distinct labels that lie one after another, each with its NUL, in POOL (POOL_SIZE bytes),
+   HASH[k] the LabelHash() of label k; both arrays are taken over (PetscMalloc()ed, the table frees them).
+   No label is compared: the caller knows them distinct. HASH NULL: a list, labels by index only (about 8
+   bytes a label beside its text, against some 40), whose look-ups and insertions fail. */
+PETSC_EXTERN PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size, uint64_t *hash, LabelTable *table);
 /* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
 PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
 /* The same for N labels, in order (INDEX[k] for LABEL[k]), with the cache misses of a batch overlapped:

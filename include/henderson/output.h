@@ -33,12 +33,13 @@ typedef struct _p_Output *Output;
 /* One effect's solutions, as this rank holds them. */
 typedef struct {
   const char       *name;
-  const char       *kind;        /* "fixed", "covariate", "random", "groups" */
-  const char       *structure;   /* "none", "iid", "pedigree" */
-  PetscInt          nlevels;     /* global */
-  PetscInt          ncolumns;    /* traits x coefficients */
-  LabelTable        labels;      /* rank 0: all labels by level; NULL elsewhere */
-  PetscInt          level_start; /* this rank's rows: level_start .. level_start+level_count-1 */
+  const char       *kind;         /* "fixed", "covariate", "random", "groups" */
+  const char       *structure;    /* "none", "iid", "pedigree" */
+  PetscInt          nlevels;      /* global */
+  PetscInt          ncolumns;     /* traits x coefficients */
+  LabelTable        labels;       /* rank 0: all labels by level; NULL elsewhere */
+  LabelTable        local_labels; /* or every rank: the labels of levels inbreeding_start.. (the animals as the pedigree was distributed) */
+  PetscInt          level_start;  /* this rank's rows: level_start .. level_start+level_count-1 */
   PetscInt          level_count;
   const PetscReal  *values;                  /* level_count * ncolumns, row-major */
   const PetscReal  *pev, *sep, *reliability; /* like values, or NULL: prediction error variance, its root, 1 - pev / ((1 + F) sigma2) */

@@ -111,6 +111,12 @@ PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start,
                                              const PetscReal **alpha, const PetscReal **inbreeding);
 /* Not collective, after PedigreeDistribute(): the line of the pedigree file that lists each of this rank's
    animals (0: not listed -- a parent that is not, or an animal with records only). */
+/* Not collective, after PedigreeDistribute(): the IDs of this rank's animals, in order (label k is animal start + k). */
+PETSC_EXTERN PetscErrorCode PedigreeGetLocalLabels(Pedigree pedigree, LabelTable *labels);
+/* Not collective: rank 0's table of every ID is freed once PedigreeDistribute() has given every rank its own
+   animals' IDs (before, nothing happens); PedigreeGetLabels() then fails on rank 0. For runs past their
+   last look-up by ID. */
+PETSC_EXTERN PetscErrorCode PedigreeFreeLabels(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeGetLocalLines(Pedigree pedigree, const PetscInt64 **line);
 /* Not collective, after PedigreeDistribute(): a 64-bit fingerprint of the ancestry of each of this rank's
    animals (its ID, its parents' fingerprints and the kind of pedigree): the same fingerprint, the same F. */
