@@ -322,13 +322,15 @@ PetscErrorCode EvaluationAssemble(Evaluation ev)
   PetscCall(EvaluationPhaseBegin(ev, HENDERSON_PHASE_ASSEMBLE, &start));
   PetscCall(EquationsCreate(ev->comm, &ev->equations));
   PetscCall(EquationsSetUp(ev->equations, ev->model, ev->records, ev->pedigree));
+  /* rank 0's table of every animal ID goes as soon as the pedigree is distributed (each rank then has its
+     own animals' IDs), unless something still looks IDs up: the genomic relationships (an APY core file)
+     after it, -initial later (EvaluationSolve()) */
+  if (ev->pedigree) PetscCall(PedigreeSetReleaseLabels(ev->pedigree, (PetscBool)(!ev->genotypes && !ev->initial_option[0])));
   for (PetscInt g = 0; g < ev->nrel; g++) {
     PetscCall(RelationshipSetGenotypes(ev->rel[g], ev->genotypes));
     PetscCall(RelationshipSetEquations(ev->rel[g], ev->equations, ev->pedigree));
   }
-  /* the relationships distributed the pedigree, each rank has its animals' IDs: rank 0's table of them all
-     goes before the MME's arrays come, unless -initial still looks IDs up (then after it, EvaluationSolve()) */
-  if (ev->pedigree && !ev->initial_option[0]) PetscCall(PedigreeFreeLabels(ev->pedigree));
+  if (ev->pedigree && !ev->initial_option[0]) PetscCall(PedigreeFreeLabels(ev->pedigree)); /* the genomic set-up's look-ups are behind */
   if (!ev->mme) {
     PetscCall(MMECreate(ev->comm, &ev->mme));
     PetscCall(MMESetFromOptions(ev->mme));

@@ -301,6 +301,15 @@ PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode LabelTableDropIndex(LabelTable t)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(t->hash));
+  PetscCall(PetscFree(t->slot));
+  t->nslots = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode LabelTableFind(LabelTable t, const char label[], size_t length, PetscInt *index)
 {
   PetscFunctionBeginUser;

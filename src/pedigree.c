@@ -587,13 +587,7 @@ static PetscErrorCode PedigreeDistributeLabels(Pedigree p, const PetscInt ranges
       }
     }
     PetscCall(PetscFree(chunk));
-    {
-      size_t n;
-      PetscCall(PackLabels(p->labels, ranges[0], ranges[1], NULL, &n));
-      PetscCall(PetscMalloc1(n + 1, &pool));
-      PetscCall(PackLabels(p->labels, ranges[0], ranges[1], pool, &n));
-      bytes = (PetscInt64)n;
-    }
+    PetscFunctionReturn(PETSC_SUCCESS); /* rank 0's own share: from its table when asked for (RootOwnLabels()) */
   } else {
     PetscCallMPI(MPI_Recv(&bytes, 1, MPIU_INT64, 0, 0, p->comm, MPI_STATUS_IGNORE));
     PetscCall(PetscMalloc1((size_t)bytes + 1, &pool));
@@ -609,23 +603,92 @@ static PetscErrorCode PedigreeDistributeLabels(Pedigree p, const PetscInt ranges
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective. The IDs of a distributed pedigree moved to new RANGES (again distributed, rank 0's table
+   gone): each rank sends the part of its list, animals OLD_START.., that each rank's new range holds. */
+static PetscErrorCode PedigreeMoveLabels(Pedigree p, PetscInt old_start, const PetscInt ranges[])
+{
+  LabelTable   old = p->local_labels;
+  PetscInt     old_n;
+  PetscMPIInt *send_n, *send_at, *recv_n, *recv_at;
+  char        *packed, *pool;
+  size_t       total = 0;
+  PetscCount   nbytes;
+
+  PetscFunctionBeginUser;
+  PetscCheck(old, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "the animals' IDs are neither on rank 0 nor distributed");
+  PetscCall(LabelTableGetSize(old, &old_n));
+  PetscCall(PetscCalloc4(p->size, &send_n, p->size, &send_at, p->size, &recv_n, p->size, &recv_at));
+  for (PetscMPIInt r = 0; r < p->size; r++) {
+    PetscInt lo = PetscMax(old_start, ranges[r]), hi = PetscMin(old_start + old_n, ranges[r + 1]);
+    size_t   n = 0;
+    for (PetscInt i = lo; i < hi; i++) {
+      const char *label;
+      PetscCall(LabelTableGetLabel(old, i - old_start, &label));
+      n += strlen(label) + 1;
+    }
+    send_at[r] = (PetscMPIInt)total;
+    send_n[r]  = (PetscMPIInt)n;
+    total += n;
+    PetscCheck(total <= (size_t)PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%zu bytes of animal IDs exceed MPI's int counts", total);
+  }
+  PetscCall(PetscMalloc1(total + 1, &packed)); /* the list's own order is the ranges' order */
+  PetscCall(PackLabels(old, 0, old_n, packed, &total));
+  PetscCall(HendersonExchange(p->comm, MPI_CHAR, 1, send_n, send_at, packed, recv_n, recv_at, (void **)&pool, &nbytes, "bytes of animal IDs"));
+  PetscCall(PetscFree(packed));
+  PetscCall(PetscFree4(send_n, send_at, recv_n, recv_at));
+  PetscCall(LabelTableDestroy(&p->local_labels));
+  PetscCall(LabelTableCreateFromPool(p->local_n, pool, (size_t)nbytes, NULL, &p->local_labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0, once the pedigree is distributed: its own animals' IDs copied out of its table as a list (late, so
+   that PedigreeFreeLabels() can first free the table's look-up index and make room for the copy). */
+static PetscErrorCode RootOwnLabels(Pedigree p)
+{
+  char  *pool;
+  size_t n;
+
+  PetscFunctionBeginUser;
+  if (p->rank || p->local_labels || !p->labels || !p->local_sire) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PackLabels(p->labels, p->local_start, p->local_start + p->local_n, NULL, &n));
+  PetscCall(PetscMalloc1(n + 1, &pool));
+  PetscCall(PackLabels(p->labels, p->local_start, p->local_start + p->local_n, pool, &n));
+  PetscCall(LabelTableCreateFromPool(p->local_n, pool, n, NULL, &p->local_labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PedigreeGetLocalLabels(Pedigree p, LabelTable *labels)
 {
   PetscFunctionBeginUser;
+  PetscCall(RootOwnLabels(p));
   *labels = p->local_labels;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PedigreeSetReleaseLabels(Pedigree p, PetscBool release)
+{
+  PetscFunctionBeginUser;
+  p->release_labels = release;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PedigreeFreeLabels(Pedigree p)
 {
   PetscFunctionBeginUser;
-  if (p->local_labels) PetscCall(LabelTableDestroy(&p->labels)); /* not before every rank has its own */
+  if (!p->local_sire || !p->labels) PetscFunctionReturn(PETSC_SUCCESS); /* not before every rank has its own IDs */
+  PetscCall(LabelTableDropIndex(p->labels));                            /* about 40 bytes an ID: room for rank 0's own copy */
+  PetscCall(HendersonReleaseFreeMemory());                              /* (the C library would keep it resident) */
+  PetscCall(RootOwnLabels(p));
+  PetscCall(LabelTableDestroy(&p->labels));
+  PetscCall(HendersonReleaseFreeMemory());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
 {
   PetscMPIInt *counts = NULL, *displs = NULL, mine;
+  PetscInt     old_start;
+  PetscBool    table = (PetscBool)(p->labels != NULL);
 
   PetscFunctionBeginUser;
   PetscCheck(p->setup, p->comm, PETSC_ERR_ARG_WRONGSTATE, "call PedigreeSetUp() first");
@@ -636,6 +699,7 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
              "%" PetscInt_FMT " animals: the pedigree is distributed from rank 0 with MPI int counts (at most %d)", p->stats.animals, PETSC_MPI_INT_MAX);
   PetscCall(PetscFree4(p->local_sire, p->local_dam, p->local_alpha, p->local_inbreeding));
   PetscCall(PetscFree(p->local_line));
+  old_start      = p->local_start;
   p->local_start = ranges[p->rank];
   p->local_n     = ranges[p->rank + 1] - ranges[p->rank];
   mine           = (PetscMPIInt)p->local_n;
@@ -657,7 +721,12 @@ PetscErrorCode PedigreeDistribute(Pedigree p, const PetscInt ranges[])
   PetscCall(PetscMalloc1(p->local_n + 1, &p->local_ancestry));
   PetscCallMPI(MPI_Scatterv(p->ancestry, counts, displs, MPI_UINT64_T, p->local_ancestry, mine, MPI_UINT64_T, 0, p->comm));
   if (p->rank == 0) PetscCall(PetscFree2(counts, displs));
-  PetscCall(PedigreeDistributeLabels(p, ranges));
+  PetscCallMPI(MPI_Bcast(&table, 1, MPIU_BOOL, 0, p->comm));
+  if (table)
+    PetscCall(PedigreeDistributeLabels(p, ranges));
+  else
+    PetscCall(PedigreeMoveLabels(p, old_start, ranges)); /* rank 0's table is gone: from the ranks that have them */
+  if (p->release_labels) PetscCall(PedigreeFreeLabels(p));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -37,8 +37,9 @@ struct _p_Pedigree {
   PetscInt    local_start, local_n;
   PetscInt   *local_sire, *local_dam;
   PetscReal  *local_alpha, *local_inbreeding;
-  PetscInt64 *local_line;   /* the pedigree file's line of each (for the export in the file's order) */
-  LabelTable  local_labels; /* their IDs, in order (the output's labels, written by every rank) */
+  PetscInt64 *local_line;     /* the pedigree file's line of each (for the export in the file's order) */
+  LabelTable  local_labels;   /* their IDs, in order (the output's labels, written by every rank) */
+  PetscBool   release_labels; /* PedigreeDistribute() ends with PedigreeFreeLabels() */
   uint64_t   *local_ancestry;
 };
 

@@ -337,9 +337,16 @@ static PetscErrorCode TestPool(TestCounter *c)
   TestCheck(c, ok && index == 4, "a table from a pool finds its labels and takes new ones");
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   {
-    PetscErrorCode e1 = LabelTableFind(t[1], "cow", 3, &index), e2 = LabelTableInsert(t[1], "new", 3, &index, NULL);
+    PetscErrorCode e1 = LabelTableFind(t[1], "cow", 3, &index), e2 = LabelTableInsert(t[1], "new", 3, &index, NULL), e3;
+    PetscCall(LabelTableDropIndex(t[0]));
+    e3 = LabelTableFind(t[0], "cow", 3, &index);
     PetscCall(PetscPopErrorHandler());
-    TestCheck(c, e1 != PETSC_SUCCESS && e2 != PETSC_SUCCESS, "a list (no hashes) refuses look-ups and insertions");
+    TestCheck(c, e1 != PETSC_SUCCESS && e2 != PETSC_SUCCESS && e3 != PETSC_SUCCESS, "a list (no hashes, or its index dropped) refuses look-ups and insertions");
+  }
+  {
+    const char *l;
+    PetscCall(LabelTableGetLabel(t[0], 4, &l));
+    TestCheck(c, !strcmp(l, "new"), "a list still gives its labels by index");
   }
   PetscCall(LabelTableDestroy(&t[0]));
   PetscCall(LabelTableDestroy(&t[1]));

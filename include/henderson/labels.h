@@ -29,6 +29,9 @@ PETSC_EXTERN PetscErrorCode LabelTableReserve(LabelTable table, PetscInt n, size
    No label is compared: the caller knows them distinct. HASH NULL: a list, labels by index only (about 8
    bytes a label beside its text, against some 40), whose look-ups and insertions fail. */
 PETSC_EXTERN PetscErrorCode LabelTableCreateFromPool(PetscInt n, char *pool, size_t pool_size, uint64_t *hash, LabelTable *table);
+/* The table becomes a list: its look-up index (hashes and slots, about 40 of its bytes a label) is freed;
+   the labels by index stay, look-ups and insertions fail. */
+PETSC_EXTERN PetscErrorCode LabelTableDropIndex(LabelTable table);
 /* Inserts LABEL (LENGTH bytes, need not be NUL-terminated) if new; *index is its index either way. */
 PETSC_EXTERN PetscErrorCode LabelTableInsert(LabelTable table, const char label[], size_t length, PetscInt *index, PetscBool *inserted);
 /* The same for N labels, in order (INDEX[k] for LABEL[k]), with the cache misses of a batch overlapped:

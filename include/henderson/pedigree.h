@@ -113,6 +113,10 @@ PETSC_EXTERN PetscErrorCode PedigreeGetLocal(Pedigree pedigree, PetscInt *start,
    animals (0: not listed -- a parent that is not, or an animal with records only). */
 /* Not collective, after PedigreeDistribute(): the IDs of this rank's animals, in order (label k is animal start + k). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLocalLabels(Pedigree pedigree, LabelTable *labels);
+/* Not collective: whether PedigreeDistribute() ends with PedigreeFreeLabels() (default no), for runs with
+   no look-up by ID after the pedigree is distributed: the table is then gone before the relationship and
+   the MME make their arrays. */
+PETSC_EXTERN PetscErrorCode PedigreeSetReleaseLabels(Pedigree pedigree, PetscBool release);
 /* Not collective: rank 0's table of every ID is freed once PedigreeDistribute() has given every rank its own
    animals' IDs (before, nothing happens); PedigreeGetLabels() then fails on rank 0. For runs past their
    last look-up by ID. */
