@@ -122,6 +122,22 @@ static PetscErrorCode RawNewLine(const char path[], LabelTable groups, RawPedigr
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The header line's words, joined by spaces, into HEADER_TEXT. */
+static PetscErrorCode RawHeaderText(Reader reader, char header_text[], size_t size)
+{
+  PetscInt           ncolumns;
+  const char *const *names;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
+  header_text[0] = 0;
+  for (PetscInt c = 0; c < ncolumns; c++) {
+    if (c) PetscCall(HendersonStrlcat(header_text, " ", size));
+    PetscCall(HendersonStrlcat(header_text, names[c], size));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode RawReadLines(const char path[], LabelTable groups, Reader reader, RawPedigree *raw)
 {
   PetscBool done;
@@ -153,16 +169,7 @@ static PetscErrorCode RawRead(MPI_Comm comm, const char path[], LabelTable group
 
   PetscFunctionBeginUser;
   PetscCall(ReaderOpen(comm, path, header, &reader));
-  if (header) { /* the model file says there is one: the first line, whatever it holds */
-    PetscInt           ncolumns;
-    const char *const *names;
-    PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
-    header_text[0] = 0;
-    for (PetscInt c = 0; c < ncolumns; c++) {
-      if (c) PetscCall(HendersonStrlcat(header_text, " ", size));
-      PetscCall(HendersonStrlcat(header_text, names[c], size));
-    }
-  }
+  if (header) PetscCall(RawHeaderText(reader, header_text, size)); /* the model file says there is one: the first line, whatever it holds */
   ierr = RawReadLines(path, groups, reader, raw);
   PetscCall(ReaderClose(&reader)); /* the file is closed whatever happened */
   PetscCall(ierr);
@@ -356,16 +363,7 @@ static PetscErrorCode RootRead(const char path[], LabelTable groups, PetscBool h
   PetscFunctionBeginUser;
   PetscCall(LabelTableCreate(&raw->ids));
   PetscCall(ReaderOpen(PETSC_COMM_SELF, path, header, &reader));
-  if (header) { /* the model file says there is one: the first line, whatever it holds */
-    PetscInt           ncolumns;
-    const char *const *names;
-    PetscCall(ReaderGetHeader(reader, &ncolumns, &names));
-    header_text[0] = 0;
-    for (PetscInt c = 0; c < ncolumns; c++) {
-      if (c) PetscCall(HendersonStrlcat(header_text, " ", size));
-      PetscCall(HendersonStrlcat(header_text, names[c], size));
-    }
-  }
+  if (header) PetscCall(RawHeaderText(reader, header_text, size)); /* the model file says there is one: the first line, whatever it holds */
   {
     RootBatch *batch;
     PetscCall(PetscNew(&batch));
