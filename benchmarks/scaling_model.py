@@ -8,7 +8,8 @@ henderson itself (benchmarks/RESULTS.md, "Scaling across nodes").
 Every phase is split into what rank 0 does alone (serial: it grows with the population and not with the
 ranks), what the ranks share (parallel: rank-seconds / ranks), and what the messages cost (latency per
 message and bytes over the network). The rates are seconds per 10^7 animals (10^7 records), measured at
-2 ranks on the 2-core AMD EPYC machine of RESULTS.md (2026-12-05), converted to rank-seconds.
+2 ranks on the 2-core AMD EPYC machine of RESULTS.md (2026-12-05, the pedigree read by every rank), converted
+to rank-seconds.
 """
 import math
 import sys
@@ -17,20 +18,20 @@ RANKS_PER_NODE = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 LATENCY = (float(sys.argv[2]) if len(sys.argv) > 2 else 2.0) * 1e-6  # seconds a message (InfiniBand-class)
 BANDWIDTH = (float(sys.argv[3]) if len(sys.argv) > 3 else 10.0) * 1e9  # bytes a second a node
 NODE_STREAM = (float(sys.argv[4]) if len(sys.argv) > 4 else 80.0) * 1e9  # a node's memory bandwidth (STREAM triad)
-DISTRIBUTED = len(sys.argv) > 5 and sys.argv[5] == "distributed"  # the rank-0 phases shared as well (not built)
+DISTRIBUTED = len(sys.argv) > 5 and sys.argv[5] == "distributed"  # the checks, order and permutation shared as well (not built)
 
 # --- measured: seconds per 10^7 animals (rank-seconds where parallel) ---
-SERIAL = {  # rank 0 alone
-    "pedigree read": 3.5,       # 10^7 lines parsed, 3 x 10^7 batched label lookups
-    "pedigree check+order": 1.7,
-    "numbering (rank 0)": 1.0,  # the pedigree's IDs packed by owner and sent (0.37 + 0.65 s); 3.0 when rank 0 looked them all up
-    "order animals": 1.4,       # -order_by: the pedigree permuted on rank 0
+SERIAL = {  # rank 0 alone (the pedigree read by every rank, -pedigree_read auto from 2 ranks)
+    "pedigree check+order": 1.5,  # the gathered lines, 4 integers each, no label (1.7 with rank 0's table)
+    "pedigree to the ranks": 0.5, # rank 0 gathers the lines and the IDs' hashes (ancestry), scatters parents, F, alpha
+    "order animals": 1.4,         # -order_by: the pedigree permuted on rank 0
 }
 PARALLEL = {  # rank-seconds, shared by the ranks
-    "read data": 6.2,           # 3.1 s on 2 ranks
-    "inbreeding sweeps": 10.8,  # the indirect method, 1 rank; generations shared out (same F at any count)
-    "numbering (owners)": 3.6,  # the data IDs to their owners, and the owners' look-ups of the pedigree's IDs (0.69 + 0.49)
-    "assemble": 10.2,           # 5.1 s on 2 ranks
+    "read data": 6.2,             # 3.1 s on 2 ranks
+    "pedigree read": 7.9,         # byte ranges parsed (0.8 s on 2 ranks), IDs numbered by their owners (3.1 s)
+    "inbreeding sweeps": 10.8,    # the indirect method, 1 rank; generations shared out (same F at any count)
+    "numbering (owners)": 3.6,    # the data IDs to their owners, who find the pedigree's among theirs (rank 0 sends nothing)
+    "assemble": 10.2,             # 5.1 s on 2 ranks
     "write": 2.4,
 }
 ITERATIONS = 51                 # CG + Jacobi to 1e-8 (it does not grow with the population: 50 at 10^5..10^7)

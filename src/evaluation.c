@@ -224,6 +224,9 @@ PetscErrorCode EvaluationPedigree(Evaluation ev)
     PetscCall(PedigreeSetGroups(ev->pedigree, ngroups, groups));
     PetscCall(PedigreeSetUseInbreeding(ev->pedigree, inbreeding));
   }
+  /* rank 0 needs every ID only to match -initial's: else a pedigree read by every rank leaves them with
+     their owner ranks */
+  PetscCall(PedigreeSetRootLabels(ev->pedigree, (PetscBool)(ev->initial_option[0] != 0)));
   PetscCall(PedigreeLoad(ev->pedigree, path));
   {
     /* a group that names nothing has no equation with information: a typing error on the groups line */

@@ -573,33 +573,46 @@ static PetscErrorCode GatherIDs(Genotypes g, PetscInt64 **lines)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective: the pedigree's index of each of rank 0's genotyped IDs (G->all), *N of them there (0
+   elsewhere); -1 for one that is not in the pedigree. */
+static PetscErrorCode GenotypesFindAnimals(Genotypes g, Pedigree pedigree, PetscInt *n, PetscInt **animal)
+{
+  const char **id = NULL;
+
+  PetscFunctionBeginUser;
+  *n = 0;
+  if (g->rank == 0) PetscCall(LabelTableGetSize(g->all, n));
+  PetscCall(PetscMalloc1(*n + 1, &id));
+  PetscCall(PetscMalloc1(*n + 1, animal));
+  for (PetscInt k = 0; k < *n; k++) PetscCall(LabelTableGetLabel(g->all, k, &id[k]));
+  PetscCall(PedigreeFindLabels(pedigree, *n, id, *animal));
+  PetscCall(PetscFree(id));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GenotypesAddToPedigree(Genotypes g, Pedigree pedigree)
 {
   PetscInt64 *lines, added = 0;
-  LabelTable  founders = NULL, labels;
+  LabelTable  founders = NULL;
+  PetscInt    n        = 0, *animal;
 
   PetscFunctionBeginUser;
   PetscCheck(!g->moved, g->comm, PETSC_ERR_ORDER, "GenotypesAddToPedigree() after GenotypesSetUp(): the rows have moved");
   PetscCall(GatherIDs(g, &lines));
+  PetscCall(GenotypesFindAnimals(g, pedigree, &n, &animal));
   if (g->rank == 0) {
-    PetscInt n;
-    PetscCall(PedigreeGetLabels(pedigree, &labels));
     PetscCall(LabelTableCreate(&founders));
-    PetscCall(LabelTableGetSize(g->all, &n));
     for (PetscInt k = 0; k < n; k++) {
       const char *id;
-      PetscInt    index;
-      PetscBool   inserted;
       PetscCall(LabelTableGetLabel(g->all, k, &id));
-      PetscCall(LabelTableFind(labels, id, strlen(id), &index));
-      if (index >= 0) continue;
-      PetscCall(LabelTableInsert(founders, id, strlen(id), &index, &inserted));
+      if (animal[k] < 0) PetscCall(LabelTableInsert(founders, id, strlen(id), NULL, NULL));
     }
     PetscCall(LabelTableGetSize(founders, &n));
     added = n;
-    PetscCall(PedigreeAddFounders(pedigree, founders));
-    PetscCall(LabelTableDestroy(&founders));
   }
+  PetscCall(PetscFree(animal));
+  PetscCall(PedigreeAddFounders(pedigree, founders));
+  PetscCall(LabelTableDestroy(&founders));
   PetscCall(PetscFree(lines));
   PetscCallMPI(MPI_Bcast(&added, 1, MPIU_INT64, 0, g->comm));
   g->stats.animals_added = added;
@@ -613,18 +626,15 @@ PetscErrorCode GenotypesNumber(Genotypes g, Pedigree pedigree)
 
   PetscFunctionBeginUser;
   PetscCheck(!g->moved, g->comm, PETSC_ERR_ORDER, "GenotypesNumber() after GenotypesSetUp(): the rows have moved");
-  if (g->rank == 0) {
-    LabelTable labels;
-    PetscInt   total;
-    PetscCall(PedigreeGetLabels(pedigree, &labels));
-    PetscCall(LabelTableGetSize(g->all, &total));
-    PetscCall(PetscMalloc3(total + 1, &all, g->size, &counts, g->size, &at));
+  {
+    PetscInt total;
+    PetscCall(GenotypesFindAnimals(g, pedigree, &total, &all));
     for (PetscInt k = 0; k < total; k++) {
       const char *id;
       PetscCall(LabelTableGetLabel(g->all, k, &id));
-      PetscCall(LabelTableFind(labels, id, strlen(id), &all[k]));
       PetscCheck(all[k] >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "genotyped animal %s is not in the pedigree", id);
     }
+    if (g->rank == 0) PetscCall(PetscMalloc2(g->size, &counts, g->size, &at));
     PetscCall(LabelTableDestroy(&g->all));
   }
   PetscCallMPI(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->comm));
@@ -636,7 +646,8 @@ PetscErrorCode GenotypesNumber(Genotypes g, Pedigree pedigree)
   PetscCall(PetscFree(g->animal));
   PetscCall(PetscMalloc1(g->n + 1, &g->animal));
   PetscCallMPI(MPI_Scatterv(all, counts, at, MPIU_INT, g->animal, n, MPIU_INT, 0, g->comm));
-  if (g->rank == 0) PetscCall(PetscFree3(all, counts, at));
+  PetscCall(PetscFree(all));
+  if (g->rank == 0) PetscCall(PetscFree2(counts, at));
   g->lo = g->hi = -1; /* a new numbering: the block is made again */
   PetscFunctionReturn(PETSC_SUCCESS);
 }

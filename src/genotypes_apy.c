@@ -8,49 +8,95 @@
 #include <petscblaslapack.h>
 #include <string.h>
 
-/* Rank 0 reads the core's IDs (the first field of each line) and finds their places among the genotyped. */
-static PetscErrorCode ReadCoreRoot(Genotypes g, Pedigree pedigree, PetscInt *nc, PetscInt **core)
+/* Rank 0 reads the core's IDs (the first field of each line) with their lines. */
+typedef struct {
+  PetscInt    n, capacity;
+  char      **id;
+  PetscInt64 *line;
+  PetscInt   *animal; /* the pedigree's index of each (-1: none) */
+} CoreFile;
+
+static PetscErrorCode CoreFileDestroy(CoreFile *f)
 {
-  Reader     rd;
-  LabelTable labels;
-  PetscBool  done;
-  PetscInt   capacity = 0;
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < f->n; k++) PetscCall(PetscFree(f->id[k]));
+  PetscCall(PetscFree3(f->id, f->line, f->animal));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ReadCoreRoot(Genotypes g, CoreFile *file)
+{
+  Reader    rd;
+  PetscBool done;
 
   PetscFunctionBeginUser;
-  *nc = 0;
-  PetscCall(PedigreeGetLabels(pedigree, &labels));
   PetscCall(ReaderOpen(PETSC_COMM_SELF, g->opts.apy_path, PETSC_FALSE, &rd));
   for (;;) {
-    PetscInt     nf, animal, pos = -1;
+    PetscInt     nf;
     char *const *f;
-    PetscInt64   line;
     PetscCall(ReaderNextLine(rd, &done));
     if (done) break;
     PetscCall(ReaderGetFields(rd, &nf, &f));
-    PetscCall(ReaderGetLine(rd, &line));
-    PetscCall(LabelTableFind(labels, f[0], strlen(f[0]), &animal));
-    if (animal >= 0) PetscCall(PetscFindInt(animal, g->ng, g->sorted, &pos));
-    PetscCheck(pos >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s of the APY core is not genotyped", g->opts.apy_path, line,
-               f[0]);
-    if (*nc == capacity) {
-      capacity = PetscMax(64, 2 * capacity);
-      PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)capacity, core));
+    if (file->n == file->capacity) {
+      char      **id;
+      PetscInt64 *line;
+      PetscInt   *animal;
+      file->capacity = PetscMax(64, 2 * file->capacity);
+      PetscCall(PetscMalloc3(file->capacity, &id, file->capacity, &line, file->capacity, &animal));
+      PetscCall(PetscArraycpy(id, file->id, file->n));
+      PetscCall(PetscArraycpy(line, file->line, file->n));
+      PetscCall(PetscFree3(file->id, file->line, file->animal));
+      file->id     = id;
+      file->line   = line;
+      file->animal = animal;
     }
-    (*core)[(*nc)++] = pos;
+    PetscCall(ReaderGetLine(rd, &file->line[file->n]));
+    PetscCall(PetscStrallocpy(f[0], &file->id[file->n++]));
   }
   PetscCall(ReaderClose(&rd));
-  PetscCheck(*nc > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no animal in the APY core", g->opts.apy_path);
+  PetscCheck(file->n > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: no animal in the APY core", g->opts.apy_path);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: the core's places among the genotyped, from the animals found in the pedigree. */
+static PetscErrorCode CorePlaces(Genotypes g, const CoreFile *file, PetscInt *nc, PetscInt **core)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(file->n, core));
+  for (PetscInt k = 0; k < file->n; k++) {
+    PetscInt pos = -1;
+    if (file->animal[k] >= 0) PetscCall(PetscFindInt(file->animal[k], g->ng, g->sorted, &pos));
+    PetscCheck(pos >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s:%" PetscInt64_FMT ": animal %s of the APY core is not genotyped", g->opts.apy_path,
+               file->line[k], file->id[k]);
+    (*core)[k] = pos;
+  }
+  *nc = file->n;
   PetscCall(PetscSortInt(*nc, *core));
   for (PetscInt k = 1; k < *nc; k++)
     PetscCheck((*core)[k] != (*core)[k - 1], PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: an animal is in the APY core twice", g->opts.apy_path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective: the core file's animals, looked up in the pedigree (rank 0 asks; the IDs may be with their
+   owner ranks). */
+static PetscErrorCode ReadCore(Genotypes g, Pedigree pedigree, PetscInt *nc, PetscInt **core)
+{
+  CoreFile       file = {0};
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  if (g->rank == 0) ierr = ReadCoreRoot(g, &file);
+  ierr = HendersonAgree(g->comm, ierr);
+  if (!ierr) ierr = PedigreeFindLabels(pedigree, file.n, (const char *const *)file.id, file.animal);
+  if (!ierr && g->rank == 0) ierr = CorePlaces(g, &file, nc, core);
+  PetscCall(CoreFileDestroy(&file));
+  PetscCall(HendersonAgree(g->comm, ierr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The file's core, or N evenly spaced. */
 PetscErrorCode GenotypesChooseCore(Genotypes g, Pedigree pedigree, PetscInt *nc, PetscInt **core)
 {
-  PetscErrorCode ierr = PETSC_SUCCESS;
-
   PetscFunctionBeginUser;
   *core = NULL;
   if (g->opts.apy > 0) {
@@ -59,8 +105,7 @@ PetscErrorCode GenotypesChooseCore(Genotypes g, Pedigree pedigree, PetscInt *nc,
     for (PetscInt k = 0; k < *nc; k++) (*core)[k] = (PetscInt)((PetscInt64)k * g->ng / *nc);
     g->stats.apy_chosen = PETSC_TRUE;
   } else {
-    if (g->rank == 0) ierr = ReadCoreRoot(g, pedigree, nc, core);
-    PetscCall(HendersonAgree(g->comm, ierr));
+    PetscCall(ReadCore(g, pedigree, nc, core));
     PetscCallMPI(MPI_Bcast(nc, 1, MPIU_INT, 0, g->comm));
     if (g->rank) PetscCall(PetscMalloc1(*nc, core));
     PetscCallMPI(MPI_Bcast(*core, (PetscMPIInt)*nc, MPIU_INT, 0, g->comm));

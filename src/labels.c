@@ -701,7 +701,10 @@ PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const PetscInt64 fi
   PetscCallMPI(MPI_Comm_rank(comm, &nb.rank));
   PetscCallMPI(MPI_Comm_size(comm, &nb.size));
   PetscCall(LabelTableGetSize(local, &nb.nlocal));
-  if (nb.rank == 0 && preset) PetscCall(LabelTableGetSize(preset, &npreset));
+  if (nb.rank == 0 && preset)
+    PetscCall(LabelTableGetSize(preset, &npreset));
+  else if (nb.rank == 0 && dir)
+    PetscCall(LabelDirectoryGetSize(dir, &npreset)); /* the directory holds every preset label */
   PetscCallMPI(MPI_Bcast(&npreset, 1, MPIU_INT, 0, comm));
   {
     double t0 = HendersonSeconds(), t1, t2, t3;

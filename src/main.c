@@ -202,6 +202,7 @@ static PetscErrorCode CommandPedigree(const char path[])
   ierr = PedigreeSetFromOptions(pedigree);
   if (!ierr) ierr = HendersonLogSetFromOptions(PETSC_COMM_WORLD);
   if (!ierr) ierr = HendersonOptionsCheckUnused(PETSC_COMM_WORLD);
+  if (!ierr) ierr = PedigreeSetRootLabels(pedigree, PETSC_FALSE); /* nothing here looks IDs up */
   if (!ierr) ierr = PedigreeLoad(pedigree, path);
   if (!ierr) ierr = PedigreeSetUp(pedigree);
   if (!ierr) ierr = PedigreeView(pedigree, PETSC_VIEWER_STDOUT_WORLD);

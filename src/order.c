@@ -139,7 +139,7 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
   PetscCall(PetscMalloc1(nanimals + 1, &position));
   if (rank == 0) {
     const PetscInt *sire, *dam;
-    PetscInt       *first, *order;
+    PetscInt       *first;
     PetscCall(PedigreeGetArrays(pedigree, &sire, &dam, NULL, NULL));
     /* parents before progeny: youngest first, a parent without records takes a progeny's key */
     for (PetscInt i = nanimals - 1; i >= 0; i--) {
@@ -156,19 +156,14 @@ PetscErrorCode OrderAnimals(MPI_Comm comm, Model model, Records records, Pedigre
         key[i] = key[sire[i]];
     }
     PetscCall(PetscCalloc1(nclusters + 2, &first));
-    PetscCall(PetscMalloc1(nanimals + 1, &order));
     for (PetscInt i = 0; i < nanimals; i++) first[key[i] + 1]++;
     for (PetscInt c = 0; c <= nclusters; c++) first[c + 1] += first[c];
-    for (PetscInt i = 0; i < nanimals; i++) {
-      position[i]        = first[key[i]]++;
-      order[position[i]] = i;
-    }
-    PetscCall(PedigreePermute(pedigree, order));
+    for (PetscInt i = 0; i < nanimals; i++) position[i] = first[key[i]]++;
     PetscCall(PetscFree(first));
-    PetscCall(PetscFree(order));
   }
   PetscCall(PetscFree(key));
   PetscCallMPI(MPI_Bcast(position, count, MPIU_INT, 0, comm));
+  PetscCall(PedigreePermute(pedigree, position));
   PetscCall(RecordsPermuteLevels(records, animal_effect, position));
   PetscCall(PetscFree(position));
   {

@@ -484,8 +484,9 @@ static inline uint64_t AncestryMix(uint64_t a, uint64_t b)
   return HendersonHash64(a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2)));
 }
 
-/* Rank 0: P->ancestry of every animal (parents before progeny). */
-static PetscErrorCode PedigreeAncestry(Pedigree p)
+/* Rank 0: P->ancestry of every animal (parents before progeny), from the hashes of the IDs (HASH, or rank 0's
+   table when NULL). */
+static PetscErrorCode PedigreeAncestry(Pedigree p, const uint64_t hash[])
 {
   const uint64_t unknown = 0x5bd1e9955bd1e995ULL, kind = p->sire_mgs ? 2 : 1;
 
@@ -494,7 +495,10 @@ static PetscErrorCode PedigreeAncestry(Pedigree p)
   PetscCall(PetscMalloc1(p->n + 1, &p->ancestry));
   for (PetscInt i = 0; i < p->n; i++) {
     uint64_t h;
-    PetscCall(LabelTableGetHash(p->labels, i, &h));
+    if (hash)
+      h = hash[i];
+    else
+      PetscCall(LabelTableGetHash(p->labels, i, &h));
     h              = AncestryMix(AncestryMix(h, kind), p->sire[i] >= 0 ? p->ancestry[p->sire[i]] : unknown);
     p->ancestry[i] = AncestryMix(h, p->dam[i] >= 0 ? p->ancestry[p->dam[i]] : unknown);
   }
@@ -533,12 +537,19 @@ PetscErrorCode PedigreeInbreeding(Pedigree p)
 {
   PetscErrorCode ierr  = PETSC_SUCCESS;
   double         start = HendersonSeconds();
-  uint64_t      *known = NULL;
+  uint64_t      *known = NULL, *hash = NULL;
 
   PetscFunctionBeginUser;
+  if (LabelsInDirectory(p)) { /* the IDs' hashes from their owners */
+    PetscInt n = p->n;
+    PetscCallMPI(MPI_Bcast(&n, 1, MPIU_INT, 0, p->comm));
+    if (p->rank == 0) PetscCall(PetscMalloc1(n + 1, &hash));
+    PetscCall(LabelDirectoryGatherHashes(p->directory, n, hash));
+  }
   if (p->rank == 0) {
     PetscCall(PetscMalloc2(p->n + 1, &p->inbreeding, p->n + 1, &p->alpha));
-    PetscCall(PedigreeAncestry(p));
+    PetscCall(PedigreeAncestry(p, hash));
+    PetscCall(PetscFree(hash));
     PetscCall(PedigreeMatchKnown(p, &known));
   }
   if (p->meuwissen_luo) {
@@ -559,7 +570,7 @@ PetscErrorCode PedigreeSetUp(Pedigree p)
   MPI_Datatype stats_type;
 
   PetscFunctionBeginUser;
-  PetscCall(LabelDirectoryDestroy(&p->directory)); /* it served the numbering of the data's IDs */
+  if (!LabelsInDirectory(p)) PetscCall(LabelDirectoryDestroy(&p->directory)); /* it served the numbering of the data's IDs */
   PetscCall(PedigreeInbreeding(p));
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)sizeof(PedigreeStats), MPI_BYTE, &stats_type));
   PetscCallMPI(MPI_Type_commit(&stats_type));

@@ -13,12 +13,14 @@ struct _p_Pedigree {
   PetscReal           coefficient[2]; /* of the sire and the dam (or maternal grandsire) column */
   PetscBool           sire_mgs, use_inbreeding;
   PetscBool           meuwissen_luo; /* -pedigree_inbreeding meuwissen_luo instead of the indirect method */
+  PetscBool           root_labels;   /* rank 0 needs every ID (PedigreeSetRootLabels()): else a distributed read leaves them in DIRECTORY */
   PetscInt            read_mode;     /* -pedigree_read: 0 auto, 1 root (rank 0 alone), 2 distributed */
   ModelPedigreeHeader header;        /* whether the first line is a header: as the model file says, or decided from the file */
   PetscInt            unused_group;  /* after PedigreeLoad(): the first unknown-parent group no line names (-1: none) */
   PetscReal           min_mendelian; /* -pedigree_min_mendelian: the floor of d_i */
   LabelTable          group_labels;  /* every rank */
-  LabelDirectory      directory;     /* every rank, from PedigreeLoad() to PedigreeSetUp(): the file's IDs by owner, with their animal indices */
+  LabelDirectory      directory;     /* every rank, from PedigreeLoad() to PedigreeSetUp() (to PedigreeDistribute() when it holds the IDs
+                                        for rank 0, LabelsInDirectory()): the IDs by owner, with their animal indices */
   /* rank 0: the whole pedigree, by animal index (parents before progeny) */
   LabelTable  labels;
   PetscInt    n, capacity;
@@ -48,8 +50,9 @@ struct _p_Pedigree {
    holds its own lines, whose labels are entries in TEXT (animal, sire and dam of one line after another;
    unknown parents and groups are codes, not entries); rank 0 then gathers every line by raw ID, with the
    labels. */
+#define RAW_NAMED_MAX 64
 typedef struct {
-  LabelTable  ids; /* rank 0, gathered: raw ID -> label */
+  LabelTable  ids; /* rank 0, gathered: raw ID -> label (NULL when the IDs stay in the directory) */
   PetscInt    nlines, capacity;
   PetscInt   *animal, *sire, *dam; /* entry numbers, then raw IDs; -1 = unknown parent, -2-g = group g */
   PetscInt64 *line;
@@ -58,6 +61,11 @@ typedef struct {
   size_t     *at; /* where entry k starts in TEXT */
   PetscInt    nentries, entries_capacity;
   PetscInt   *final_of; /* rank 0, after PedigreeBuild(): raw ID -> animal index (-1: dropped) */
+  PetscInt    nids;     /* rank 0: raw IDs */
+  /* rank 0 without IDS (they stay in the directory): the few labels that the checks named (fetched from their
+     owners, RawName()), and those they asked for and did not have */
+  PetscInt nnamed, named_id[RAW_NAMED_MAX], nwanted, wanted[RAW_NAMED_MAX];
+  char    *named[RAW_NAMED_MAX];
 } RawPedigree;
 /* Rank 0 alone: the whole file, every ID looked up in one table. */
 PETSC_INTERN PetscErrorCode PedigreeReadRoot(Pedigree p, RawPedigree *raw);
@@ -65,6 +73,12 @@ PETSC_INTERN PetscErrorCode PedigreeReadRoot(Pedigree p, RawPedigree *raw);
    order of appearance, *NRAW of them), rank 0 gets RAW. */
 PETSC_INTERN PetscErrorCode PedigreeReadDistributed(Pedigree p, RawPedigree *raw, PetscInt *nraw);
 PETSC_INTERN PetscErrorCode PedigreeRawDestroy(RawPedigree *raw);
+
+/* Every rank the same: the IDs are kept by their owner ranks for rank 0 until the pedigree is distributed. */
+static inline PetscBool LabelsInDirectory(Pedigree p)
+{
+  return (PetscBool)(p->directory && !p->root_labels);
+}
 
 /* pedigree_inbreeding.c: F of every animal and alpha_i = 1/d_i on rank 0, from the whole pedigree there
    (the indirect method runs on every rank of the communicator, sires shared by generation). */

@@ -673,12 +673,13 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
     }
     if (space->pedigree) {
       PetscCheck(pedigree, r->comm, PETSC_ERR_ARG_WRONGSTATE, "pedigree effects need the pedigree");
-      if (r->rank == 0) {
-        PetscCall(PedigreeGetLabels(pedigree, &preset));
-        PetscCall(LabelTableGetSize(preset, &r->npreset));
-      }
-      PetscCallMPI(MPI_Bcast(&r->npreset, 1, MPIU_INT, 0, r->comm));
+      if (r->rank == 0) PetscCall(PedigreeGetLabels(pedigree, &preset)); /* NULL: the directory has them all */
       PetscCall(PedigreeGetDirectory(pedigree, &directory));
+      if (preset)
+        PetscCall(LabelTableGetSize(preset, &r->npreset));
+      else if (directory)
+        PetscCall(LabelDirectoryGetSize(directory, &r->npreset));
+      PetscCallMPI(MPI_Bcast(&r->npreset, 1, MPIU_INT, 0, r->comm));
     }
     PetscCall(LabelTableGetSize(space->local, &nlocal));
     PetscCall(PetscMalloc1(nlocal + 1, &global));
@@ -698,7 +699,7 @@ PetscErrorCode RecordsNumber(Records r, Model model, Pedigree pedigree)
         if (r->member_animal[m] >= 0) r->member_animal[m] = global[r->member_animal[m]];
     PetscCall(PetscFree(global));
     if (space->pedigree) {
-      if (r->rank == 0) PetscCall(PedigreeAddFounders(pedigree, added));
+      PetscCall(PedigreeAddFounders(pedigree, added));
       PetscCall(LabelTableDestroy(&added));
     } else {
       space->labels = added;

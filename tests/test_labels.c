@@ -157,6 +157,51 @@ static void Entry(PetscInt k, char label[], size_t size)
     snprintf(label, size, "cow%" PetscInt_FMT, (k * 7) % 1001);
 }
 
+/* A file of NENTRIES entries (Entry()) split into whole lines between the ranks: this rank's entries, and the
+   one-rank table of them all (EXPECTED, on every rank). */
+typedef struct {
+  PetscInt     first, last, nexpected;
+  LabelTable   expected;
+  const char **labels;
+  size_t      *length;
+  char        *text;
+  PetscInt    *global;
+} EntryFile;
+
+static PetscErrorCode EntryFileCreate(PetscInt nentries, EntryFile *f)
+{
+  PetscMPIInt rank, size;
+  char        label[32];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(LabelTableCreate(&f->expected));
+  for (PetscInt k = 0; k < nentries; k++) {
+    Entry(k, label, sizeof(label));
+    PetscCall(LabelTableInsert(f->expected, label, strlen(label), NULL, NULL));
+  }
+  PetscCall(LabelTableGetSize(f->expected, &f->nexpected));
+  f->first = 2 * ((nentries / 2) * rank / size); /* whole lines: a rank's entries follow the ranks before it */
+  f->last  = 2 * ((nentries / 2) * (rank + 1) / size);
+  PetscCall(PetscMalloc4(f->last - f->first + 1, &f->labels, f->last - f->first + 1, &f->length, 32 * (f->last - f->first) + 1, &f->text,
+                         f->last - f->first + 1, &f->global));
+  for (PetscInt k = f->first; k < f->last; k++) {
+    Entry(k, f->text + 32 * (k - f->first), 32);
+    f->labels[k - f->first] = f->text + 32 * (k - f->first);
+    f->length[k - f->first] = strlen(f->labels[k - f->first]);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode EntryFileDestroy(EntryFile *f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(f->labels, f->length, f->text, f->global));
+  PetscCall(LabelTableDestroy(&f->expected));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The directory: numbered as one rank would number the file, gathered in order, renumbered, found by the
    owners, and the data's numbering with it gives what it gives with rank 0's table alone. */
 static PetscErrorCode TestDirectory(TestCounter *c)
@@ -168,26 +213,20 @@ static PetscErrorCode TestDirectory(TestCounter *c)
   char           label[32];
   const char   **labels;
   size_t        *length;
-  char          *text;
+  EntryFile      f;
   PetscBool      ok = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  PetscCall(LabelTableCreate(&expected));
-  for (PetscInt k = 0; k < nentries; k++) {
-    Entry(k, label, sizeof(label));
-    PetscCall(LabelTableInsert(expected, label, strlen(label), NULL, NULL));
-  }
-  PetscCall(LabelTableGetSize(expected, &nexpected));
-  first = 2 * ((nentries / 2) * rank / size); /* whole lines: a rank's entries follow the ranks before it */
-  last  = 2 * ((nentries / 2) * (rank + 1) / size);
-  PetscCall(PetscMalloc4(last - first + 1, &labels, last - first + 1, &length, 32 * (last - first) + 1, &text, last - first + 1, &global));
-  for (PetscInt k = first; k < last; k++) {
-    Entry(k, text + 32 * (k - first), 32);
-    labels[k - first] = text + 32 * (k - first);
-    length[k - first] = strlen(labels[k - first]);
-  }
+  PetscCall(EntryFileCreate(nentries, &f));
+  expected  = f.expected;
+  nexpected = f.nexpected;
+  first     = f.first;
+  last      = f.last;
+  labels    = f.labels;
+  length    = f.length;
+  global    = f.global;
   PetscCall(LabelDirectoryCreateInOrder(PETSC_COMM_WORLD, last - first, labels, length, global, &dir, &nglobal, &gathered));
   TestCheck(c, nglobal == nexpected, "directory: %" PetscInt_FMT " labels (expected %" PetscInt_FMT ")", nglobal, nexpected);
   for (PetscInt k = first; k < last; k++) {
@@ -295,9 +334,97 @@ static PetscErrorCode TestDirectory(TestCounter *c)
     PetscCall(LabelTableDestroy(&added[1]));
   }
   PetscCall(PetscFree(new_of));
-  PetscCall(PetscFree4(labels, length, text, global));
+  PetscCall(EntryFileDestroy(&f));
   PetscCall(LabelTableDestroy(&gathered));
-  PetscCall(LabelTableDestroy(&expected));
+  PetscCall(LabelDirectoryDestroy(&dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The directory's labels asked for by index (rank 0), added to, their hashes gathered on rank 0, and handed
+   to the ranks that own ranges of indices: each against the one-rank table of the same file. */
+static PetscErrorCode TestDirectoryQueries(TestCounter *c)
+{
+  PetscMPIInt    rank, size;
+  PetscInt       nglobal, nexpected, ntotal, *ranges;
+  LabelTable     expected, local = NULL;
+  LabelDirectory dir;
+  EntryFile      f;
+  PetscBool      ok = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(EntryFileCreate(4000, &f));
+  expected  = f.expected;
+  nexpected = f.nexpected;
+  PetscCall(LabelDirectoryCreateInOrder(PETSC_COMM_WORLD, f.last - f.first, f.labels, f.length, f.global, &dir, &nglobal, NULL));
+  {
+    PetscInt ask[5] = {5, 0, nexpected - 1, 5, nexpected + 10}; /* one twice, one absent */
+    char   **got    = NULL;
+    PetscCall(LabelDirectoryGetLabels(dir, rank == 0 ? 5 : 0, ask, &got));
+    if (rank == 0) {
+      for (int k = 0; k < 4; k++) {
+        const char *want;
+        PetscCall(LabelTableGetLabel(expected, ask[k], &want));
+        ok = ok && got[k] && !strcmp(got[k], want);
+      }
+      ok = ok && !got[4];
+      for (int k = 0; k < 5; k++) PetscCall(PetscFree(got[k]));
+      PetscCall(PetscFree(got));
+    }
+    TestCheck(c, ok, "directory: rank 0 gets the labels of the indices it asks for (NULL for an absent one)");
+  }
+  { /* ten founders from rank 0 */
+    const char *extra[10];
+    char        names[10][16];
+    PetscInt    index[10];
+    for (int k = 0; k < 10; k++) {
+      snprintf(names[k], sizeof(names[k]), "extra%d", k);
+      extra[k] = names[k];
+      index[k] = nexpected + k;
+      if (rank == 0) PetscCall(LabelTableInsert(expected, names[k], strlen(names[k]), NULL, NULL));
+    }
+    PetscCall(LabelDirectoryAdd(dir, rank == 0 ? 10 : 0, extra, index));
+    PetscCall(LabelDirectoryGetSize(dir, &ntotal));
+    TestCheck(c, ntotal == nexpected + 10, "directory: %" PetscInt_FMT " labels after ten added (expected %" PetscInt_FMT ")", ntotal, nexpected + 10);
+    if (rank) /* the other ranks' copy of the table gets them too */
+      for (int k = 0; k < 10; k++) PetscCall(LabelTableInsert(expected, names[k], strlen(names[k]), NULL, NULL));
+  }
+  {
+    uint64_t *hash = NULL;
+    if (rank == 0) PetscCall(PetscMalloc1(ntotal, &hash));
+    PetscCall(LabelDirectoryGatherHashes(dir, ntotal, hash));
+    ok = PETSC_TRUE;
+    for (PetscInt i = 0; rank == 0 && i < ntotal; i++) {
+      uint64_t h;
+      PetscCall(LabelTableGetHash(expected, i, &h));
+      ok = ok && h == hash[i];
+    }
+    PetscCall(PetscFree(hash));
+    TestCheck(c, ok, "directory: rank 0 gets the hash of every index");
+  }
+  { /* uneven ranges: rank r gets a share proportional to r + 1 */
+    PetscInt weight = size * (size + 1) / 2, n;
+    PetscCall(PetscMalloc1(size + 1, &ranges));
+    ranges[0] = 0;
+    for (PetscMPIInt r = 0, acc = 0; r < size; r++) {
+      acc += r + 1;
+      ranges[r + 1] = ntotal * acc / weight;
+    }
+    PetscCall(LabelDirectoryScatter(dir, ranges, &local));
+    PetscCall(LabelTableGetSize(local, &n));
+    ok = n == ranges[rank + 1] - ranges[rank];
+    for (PetscInt i = 0; i < n && ok; i++) {
+      const char *a, *b;
+      PetscCall(LabelTableGetLabel(local, i, &a));
+      PetscCall(LabelTableGetLabel(expected, ranges[rank] + i, &b));
+      ok = !strcmp(a, b);
+    }
+    TestCheck(c, ok, "directory: each rank gets the labels of its range of indices, in order");
+    PetscCall(PetscFree(ranges));
+  }
+  PetscCall(LabelTableDestroy(&local));
+  PetscCall(EntryFileDestroy(&f));
   PetscCall(LabelDirectoryDestroy(&dir));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -363,6 +490,7 @@ int main(int argc, char **argv)
   PetscCall(TestNumbering(&c, PETSC_FALSE));
   PetscCall(TestNumbering(&c, PETSC_TRUE));
   PetscCall(TestDirectory(&c));
+  PetscCall(TestDirectoryQueries(&c));
   PetscCall(TestPool(&c));
   code = TestFinish(PETSC_COMM_WORLD, &c, "test_labels");
   PetscCall(PetscFinalize());

@@ -58,7 +58,7 @@ PETSC_EXTERN uint64_t LabelHash(const char label[], size_t length);
 /* Collective. LOCAL holds this rank's distinct labels, FIRST_LINE[k] the line where local label k
    first appears. PRESET (rank 0 only, may be NULL) holds labels that keep their indices 0..npreset-1;
    DIR (every rank, may be NULL) the first of them by owner (LabelDirectoryGetSize() of them), which are
-   then found where they are, so that rank 0 sends only the rest.
+   then found where they are, so that rank 0 sends only the rest (PRESET NULL: the directory's are all).
    On return GLOBAL[k] is the global index of local label k, *nglobal (every rank) the number of
    distinct labels including the preset ones, and on rank 0 *added (if not NULL) a new table with
    the labels that were not preset, in index order (indices npreset, npreset+1, ...). */
@@ -74,13 +74,28 @@ PETSC_EXTERN PetscErrorCode LabelsNumber(MPI_Comm comm, LabelTable local, const 
    *NGLOBAL (every rank) the number of distinct labels. Each rank looks its entries up in a table of its
    own, and each distinct label of a rank crosses the network once, to its owner. TABLE (may be NULL): rank
    0 gets every label in index order (the others NULL), gathered from the ranks that hold their first
-   entries: no label is looked up again. */
+   entries: no label is looked up again. LENGTH may be NULL (the labels are then measured). */
 PETSC_EXTERN PetscErrorCode LabelDirectoryCreateInOrder(MPI_Comm comm, PetscInt n, const char *const label[], const size_t length[], PetscInt global[],
                                                         LabelDirectory *dir, PetscInt *nglobal, LabelTable *table);
 PETSC_EXTERN PetscErrorCode LabelDirectoryDestroy(LabelDirectory *dir);
 PETSC_EXTERN PetscErrorCode LabelDirectoryGetSize(LabelDirectory dir, PetscInt *nglobal);
 /* Not collective, the same call on every rank: label i becomes label NEW_OF[i] (-1: dropped), for i < N. */
 PETSC_EXTERN PetscErrorCode LabelDirectoryRenumber(LabelDirectory dir, PetscInt n, const PetscInt new_of[]);
+/* Collective. Rank 0 gets the labels of N indices (N and INDEX significant on rank 0 only): (*LABELS)[k] is
+   that of INDEX[k], PetscStrallocpy()ed (NULL: no such index), in an array rank 0 frees with each label.
+   Every owner looks through all its labels once: for a few labels (an error message), not for many. */
+PETSC_EXTERN PetscErrorCode LabelDirectoryGetLabels(LabelDirectory dir, PetscInt n, const PetscInt index[], char ***labels);
+/* Collective. This rank's N new labels join the directory, LABEL[k] with index INDEX[k] (distinct from every
+   index and label there, but for a dropped label, index -1: it takes the new index). */
+PETSC_EXTERN PetscErrorCode LabelDirectoryAdd(LabelDirectory dir, PetscInt n, const char *const label[], const PetscInt index[]);
+/* Collective. INDEX[k] of this rank's LABEL[k], k < N (-1: not in the directory), from the labels' owners. */
+PETSC_EXTERN PetscErrorCode LabelDirectoryFind(LabelDirectory dir, PetscInt n, const char *const label[], PetscInt index[]);
+/* Collective. Rank 0 gets HASH[i], the LabelHash() of the label of index i, for every i < N (their owners
+   send them in chunks: rank 0 holds one chunk beside HASH). */
+PETSC_EXTERN PetscErrorCode LabelDirectoryGatherHashes(LabelDirectory dir, PetscInt n, uint64_t hash[]);
+/* Collective. Each rank gets the labels of its RANGES[rank] .. RANGES[rank+1]-1 (every index there must be in
+   the directory) as a list in index order (LabelTableCreateFromPool() without hashes). */
+PETSC_EXTERN PetscErrorCode LabelDirectoryScatter(LabelDirectory dir, const PetscInt ranges[], LabelTable *local);
 /* Not collective: the indices of N labels that this rank owns (LabelHash() % size == rank); -1 if absent. */
 PETSC_EXTERN PetscErrorCode LabelDirectoryFindOwned(LabelDirectory dir, PetscInt n, const char *const label[], const size_t length[], PetscInt index[]);
 

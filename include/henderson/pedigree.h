@@ -79,12 +79,20 @@ PETSC_EXTERN PetscErrorCode PedigreeLoad(Pedigree pedigree, const char path[]);
 PETSC_EXTERN PetscErrorCode PedigreeGetUnusedGroup(Pedigree pedigree, PetscInt *group);
 /* Not collective, rank 0 only: the animal IDs, by index; the group IDs (NULL without groups). */
 PETSC_EXTERN PetscErrorCode PedigreeGetLabels(Pedigree pedigree, LabelTable *labels);
+/* Before PedigreeLoad(): whether rank 0 needs every animal's ID after the read (-initial's earlier IDs are
+   matched there; the default). Without it a pedigree read by every rank (-pedigree_read distributed) leaves
+   the IDs with their owner ranks, the directory (PedigreeFindLabels() asks them), until PedigreeDistribute()
+   hands each rank its own and PedigreeFreeLabels() frees it; PedigreeGetLabels() gives NULL on rank 0. */
+PETSC_EXTERN PetscErrorCode PedigreeSetRootLabels(Pedigree pedigree, PetscBool root);
 /* Every rank, from PedigreeLoad() until PedigreeSetUp(): the pedigree file's IDs kept by their owner ranks
    (LabelHash() % size) with their animal indices (NULL without a file). The animals added later
    (PedigreeAddFounders()) are not in it: they are the indices from LabelDirectoryGetSize() on. */
 PETSC_EXTERN PetscErrorCode PedigreeGetDirectory(Pedigree pedigree, LabelDirectory *directory);
+/* Collective (rank 0 asks, the others pass N = 0), until PedigreeFreeLabels(): INDEX[k] is the animal of
+   LABEL[k] (-1: not in the pedigree), from rank 0's table or from the owners of the IDs. */
+PETSC_EXTERN PetscErrorCode PedigreeFindLabels(Pedigree pedigree, PetscInt n, const char *const label[], PetscInt index[]);
 PETSC_EXTERN PetscErrorCode PedigreeGetGroupLabels(Pedigree pedigree, LabelTable *labels);
-/* Not collective, rank 0 only: appends founders (animals with records but not in the pedigree). */
+/* Collective: appends FOUNDERS (rank 0's; animals with records, or genotypes, but not in the pedigree). */
 PETSC_EXTERN PetscErrorCode PedigreeAddFounders(Pedigree pedigree, LabelTable founders);
 /* Not collective, rank 0 only, before PedigreeSetUp(): the F of N animals of an earlier evaluation, by
    LABELS, with the fingerprints of their ancestry then (PedigreeGetLocalAncestry()). An animal whose
@@ -99,10 +107,10 @@ PETSC_EXTERN PetscErrorCode PedigreeGetArrays(Pedigree pedigree, const PetscInt 
                                               const PetscReal **alpha);
 /* Not collective, rank 0 only, after PedigreeSetUp(): the ancestry fingerprints by animal index. */
 PETSC_EXTERN PetscErrorCode PedigreeGetAncestry(Pedigree pedigree, const uint64_t **ancestry);
-/* Not collective, rank 0 only, after PedigreeSetUp() and before PedigreeDistribute(): animal ORDER[k]
-   becomes animal k (parents, inbreeding, alpha and labels follow). Parents may then come after their
-   progeny: nothing after the set-up needs that order. */
-PETSC_EXTERN PetscErrorCode PedigreePermute(Pedigree pedigree, const PetscInt order[]);
+/* Collective, after PedigreeSetUp() and before PedigreeDistribute(): animal i becomes animal POSITION[i]
+   (the same array on every rank; parents, inbreeding, alpha and labels follow). Parents may then come after
+   their progeny: nothing after the set-up needs that order. */
+PETSC_EXTERN PetscErrorCode PedigreePermute(Pedigree pedigree, const PetscInt position[]);
 /* Collective. RANGES[r]..RANGES[r+1]-1 are the animals whose equations rank r owns (size+1 entries,
    the same on every rank). Rank 0 sends each rank the parents, alpha and F of its animals. */
 PETSC_EXTERN PetscErrorCode PedigreeDistribute(Pedigree pedigree, const PetscInt ranges[]);
@@ -117,9 +125,9 @@ PETSC_EXTERN PetscErrorCode PedigreeGetLocalLabels(Pedigree pedigree, LabelTable
    no look-up by ID after the pedigree is distributed: the table is then gone before the relationship and
    the MME make their arrays. */
 PETSC_EXTERN PetscErrorCode PedigreeSetReleaseLabels(Pedigree pedigree, PetscBool release);
-/* Not collective: rank 0's table of every ID is freed once PedigreeDistribute() has given every rank its own
-   animals' IDs (before, nothing happens); PedigreeGetLabels() then fails on rank 0. For runs past their
-   last look-up by ID. */
+/* Not collective, the same call on every rank: rank 0's table of every ID, or the ranks' directory of them,
+   is freed once PedigreeDistribute() has given every rank its own animals' IDs (before, nothing happens);
+   PedigreeGetLabels() then fails on rank 0. For runs past their last look-up by ID. */
 PETSC_EXTERN PetscErrorCode PedigreeFreeLabels(Pedigree pedigree);
 PETSC_EXTERN PetscErrorCode PedigreeGetLocalLines(Pedigree pedigree, const PetscInt64 **line);
 /* Not collective, after PedigreeDistribute(): a 64-bit fingerprint of the ancestry of each of this rank's
