@@ -1,9 +1,6 @@
 #include "pedigreeimpl.h"
-#include <henderson/reader.h>
 #include <henderson/error.h>
-#include <henderson/log.h>
 #include <ctype.h>
-#include <sys/stat.h>
 #include <string.h>
 
 PetscErrorCode PedigreeCreate(MPI_Comm comm, Pedigree *pedigree)
