@@ -76,12 +76,17 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   ev->estimable_check = PETSC_TRUE;
   ev->pev_samples     = 100;
   ev->pev_seed        = 1;
+  ev->pev_rounds      = 30;
+  ev->pev_tol         = 1e-4;
   ev->fail_alone      = -1;
   PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
   PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,
                              (PetscEnum *)&ev->pev_method, NULL));
   PetscCall(PetscOptionsInt("-pev_samples", "Simulated data sets of -pev sample", "EvaluationPEV", ev->pev_samples, &ev->pev_samples, NULL));
   PetscCall(PetscOptionsInt("-pev_seed", "Seed of the random numbers of -pev sample", "EvaluationPEV", ev->pev_seed, &ev->pev_seed, NULL));
+  PetscCall(PetscOptionsInt("-pev_rounds", "Most rounds of belief propagation of -pev approximate", "EvaluationPEV", ev->pev_rounds, &ev->pev_rounds, NULL));
+  PetscCall(PetscOptionsReal("-pev_tol", "-pev approximate stops once no precision changes by more than this (relative) in a round", "EvaluationPEV",
+                             ev->pev_tol, &ev->pev_tol, NULL));
   PetscCall(PetscOptionsBool("-restart", "Go on from the checkpoint of an interrupted run, if there is one (--restart)", "EvaluationSolve", ev->restart,
                              &ev->restart, NULL));
   PetscCall(PetscOptionsString("-initial", "Start from the solutions of an earlier evaluation (--initial FILE.h5)", "EvaluationSolve", ev->initial_option,
@@ -101,6 +106,8 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   PetscOptionsEnd();
   ev->quiet = (PetscBool)(ev->quiet || quiet);
   PetscCheck(ev->pev_samples > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_samples must be at least 1");
+  PetscCheck(ev->pev_rounds > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_rounds must be at least 1");
+  PetscCheck(ev->pev_tol >= 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_tol must not be negative");
   PetscCheck(ev->social_group_size == 0 || ev->social_group_size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
   PetscCall(HendersonLogSetFromOptions(ev->comm));
   PetscCall(HendersonErrorSetFromOptions(ev->comm));

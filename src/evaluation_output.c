@@ -389,7 +389,9 @@ static PetscErrorCode WriteSolutions(Evaluation ev, Output output)
   }
   PetscCall(WriteTotalBreedingValue(ev, output, values, lo, hi));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ev->pev_clipped, 1, MPIU_INT, MPI_SUM, ev->comm));
-  if (ev->pev_clipped)
+  if (ev->pev_clipped && ev->pev_method == PEV_METHOD_APPROXIMATE)
+    PetscCall(EvaluationWarn(ev, "%" PetscInt_FMT " approximate PEV exceeded their prior variance: set to it, reliability 0", ev->pev_clipped));
+  else if (ev->pev_clipped)
     PetscCall(EvaluationWarn(ev,
                              "%" PetscInt_FMT " sampled PEV exceeded their prior variance (sampling error, %.0f %% with %" PetscInt_FMT
                              " samples): set to it, reliability 0 (more samples: -pev_samples)",
@@ -590,6 +592,12 @@ static PetscErrorCode WriteSolverAttributes(Evaluation ev, Output output, double
   if (ev->pev) {
     const NamedInt v[] = {{"pev_nullity", ev->pev_nullity}, {"pev_clipped", ev->pev_clipped}, {"pev_samples_not_converged", ev->pev_failed}};
     PetscCall(SetInts(output, "/solver", ev->pev_method == PEV_METHOD_SAMPLE ? 3 : 2, v));
+    PetscCall(OutputSetAttribute(output, "/solver", "pev_method", OUTPUT_STRING, PEVMethods[ev->pev_method]));
+    if (ev->pev_method == PEV_METHOD_APPROXIMATE) {
+      const NamedInt a[] = {{"pev_rounds", ev->pev_approximate.rounds}, {"pev_factors", ev->pev_approximate.factors}};
+      PetscCall(SetInts(output, "/solver", 2, a));
+      PetscCall(OutputSetAttribute(output, "/solver", "pev_change", OUTPUT_REAL, &ev->pev_approximate.change));
+    }
   }
   PetscCall(OutputSetAttribute(output, "/solver", "operator", OUTPUT_STRING, m.type));
   PetscCall(OutputSetAttribute(output, "/solver", "relative_residual", OUTPUT_REAL, &ev->result.relative_residual));

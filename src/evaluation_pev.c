@@ -96,7 +96,14 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   PetscCall(PetscMalloc1(nblock + 1, &extra));
   if (ev->pev_method == PEV_METHOD_EXACT)
     PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev, &ev->pev_nullity));
-  else {
+  else if (ev->pev_method == PEV_METHOD_APPROXIMATE) {
+    PetscCall(PEVComputeApproximate(ev->model, ev->equations, ev->records, ev->nrel, ev->rel, ev->pev_rounds, ev->pev_tol, nblock, rows, cols, extra, ev->pev,
+                                    &ev->pev_approximate));
+    PetscCall(PEVMaskNotEstimable(ev->nonestimable, nblock, rows, cols, extra, ev->pev));
+    if (ev->pev_approximate.change >= ev->pev_tol)
+      PetscCall(EvaluationWarn(ev, "-pev approximate: the precisions still changed by %.2g (relative) in round %" PetscInt_FMT " of -pev_rounds %" PetscInt_FMT,
+                               (double)ev->pev_approximate.change, ev->pev_approximate.rounds, ev->pev_rounds));
+  } else {
     PetscCall(EvaluationSolverReady(ev)); /* REML may have rebuilt the system */
     PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->nrel, ev->rel, ev->solver, ev->pev_samples, (PetscInt64)ev->pev_seed, nblock, rows,
                                 cols, extra, ev->pev, &ev->pev_iterations, &ev->pev_failed));

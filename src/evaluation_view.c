@@ -35,7 +35,13 @@ static PetscErrorCode ViewPEV(Evaluation ev, PetscViewer viewer)
   if (ev->pev_method == PEV_METHOD_EXACT)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s%s\n",
                                      (double)seconds, ev->pev_nullity ? "; C is singular: a generalised inverse, NaN where a level is not estimable" : ""));
-  else
+  else if (ev->pev_method == PEV_METHOD_APPROXIMATE) {
+    const PEVApproximateInfo *a = &ev->pev_approximate;
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "  pev         approximate: belief propagation on %" PetscInt64_FMT " factors of C (the largest %" PetscInt_FMT
+                                     " equations), %" PetscInt_FMT " rounds, last change %.1e, %.3f s\n",
+                                     a->factors, a->largest, a->rounds, (double)a->change, (double)seconds));
+  } else
     PetscCall(PetscViewerASCIIPrintf(viewer,
                                      "  pev         sample: %" PetscInt_FMT " simulated data sets, %" PetscInt64_FMT
                                      " iterations in all, %.3f s; each PEV within about %.1f %% (one standard error)\n",

@@ -15,31 +15,34 @@
 #define EVALUATION_MAX_WARNINGS 32
 
 struct _p_Evaluation {
-  MPI_Comm      comm;
-  PetscMPIInt   rank, size;
-  Model         model;
-  Records       records;
-  Pedigree      pedigree;
-  Genotypes     genotypes; /* NULL without a genotypes line */
-  Equations     equations;
-  PetscInt      nrel;
-  Relationship *rel; /* one per random group: where its K enters the equations */
-  MME           mme;
-  PetscBool     require_entries; /* a caller (REML by AI or EM) factors C */
-  Solver        solver;
-  Vec           x;
-  PEVMethod     pev_method; /* -pev */
-  Vec           pev;        /* diag(C^-1), when asked for */
-  PetscInt      pev_samples;
-  PetscInt64    pev_iterations;
-  PetscReal   **pev_block; /* per random group: the PEV blocks (order x order) of this rank's levels */
-  SolverResult  result;
-  PetscBool     resumed;           /* the solve went on from a checkpoint */
-  PetscInt      initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
-  char          initial_path[HENDERSON_MAX_PATH];
-  PetscReal     seconds[HENDERSON_NUM_PHASES]; /* this rank's, summed over the calls of a phase */
-  PetscBool     ran[HENDERSON_NUM_PHASES];
-  char          output_path[HENDERSON_MAX_PATH];
+  MPI_Comm           comm;
+  PetscMPIInt        rank, size;
+  Model              model;
+  Records            records;
+  Pedigree           pedigree;
+  Genotypes          genotypes; /* NULL without a genotypes line */
+  Equations          equations;
+  PetscInt           nrel;
+  Relationship      *rel; /* one per random group: where its K enters the equations */
+  MME                mme;
+  PetscBool          require_entries; /* a caller (REML by AI or EM) factors C */
+  Solver             solver;
+  Vec                x;
+  PEVMethod          pev_method; /* -pev */
+  Vec                pev;        /* diag(C^-1), when asked for */
+  PetscInt           pev_samples;
+  PetscInt           pev_rounds;      /* -pev approximate: most rounds, */
+  PetscReal          pev_tol;         /* and the relative change of the precisions that ends them */
+  PEVApproximateInfo pev_approximate; /* what it did */
+  PetscInt64         pev_iterations;
+  PetscReal        **pev_block; /* per random group: the PEV blocks (order x order) of this rank's levels */
+  SolverResult       result;
+  PetscBool          resumed;           /* the solve went on from a checkpoint */
+  PetscInt           initial_levels[2]; /* warm start: levels read from the earlier solutions, and found now */
+  char               initial_path[HENDERSON_MAX_PATH];
+  PetscReal          seconds[HENDERSON_NUM_PHASES]; /* this rank's, summed over the calls of a phase */
+  PetscBool          ran[HENDERSON_NUM_PHASES];
+  char               output_path[HENDERSON_MAX_PATH];
   PetscErrorCode (*write_hook)(Output, void *); /* more contents of the output (REML's /variance) */
   void *write_context;
   /* the options (EvaluationSetFromOptions()) */

@@ -13,13 +13,14 @@
 #include <signal.h>
 #include <string.h>
 
-static const char help[] = "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
-                           "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact|sample] [options]\n"
-                           "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem] [-reml_max_it N] [-reml_tol T] [--pev exact|sample]\n"
-                           "       henderson export FILE.h5 [EFFECT [value|pev|sep|reliability|inbreeding]] [-export_order file|level|label]\n"
-                           "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
-                           "       henderson --version\n"
-                           "       henderson COMMAND -help   (the options of a command, then exit)\n";
+static const char help[] =
+    "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
+    "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact|sample|approximate] [options]\n"
+    "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem] [-reml_max_it N] [-reml_tol T] [--pev exact|sample|approximate]\n"
+    "       henderson export FILE.h5 [EFFECT [value|pev|sep|reliability|inbreeding]] [-export_order file|level|label]\n"
+    "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
+    "       henderson --version\n"
+    "       henderson COMMAND -help   (the options of a command, then exit)\n";
 
 /* Exit codes: 0 success, 1 error (message on stderr), 2 solved but not converged (solutions written). */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_NOT_CONVERGED = 2 };

@@ -5,7 +5,7 @@
 #include <henderson/log.h>
 #include <henderson/dense.h>
 
-const char *const PEVMethods[] = {"none", "exact", "sample", "PEVMethod", "PEV_METHOD_", NULL};
+const char *const PEVMethods[] = {"none", "exact", "sample", "approximate", "PEVMethod", "PEV_METHOD_", NULL};
 
 PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d)
 {

@@ -436,3 +436,75 @@ PetscErrorCode RelationshipGetInbreeding(Relationship r, PetscInt lo, PetscInt h
   if (r->ops->inbreeding) PetscCall(r->ops->inbreeding(r, lo, hi, F));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode RelationshipGetTerms(Relationship r, RelationshipTerms *terms)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(r->setup, r->comm, PETSC_ERR_ARG_WRONGSTATE, "RelationshipSetUp() first");
+  PetscCheck(r->ops->terms, r->comm, PETSC_ERR_SUP, "relationship type %s cannot give its inverse as small terms (-pev approximate)", r->type);
+  PetscCall(PetscMemzero(terms, sizeof(*terms)));
+  PetscCall(RelationshipTermsReserve(terms, 0, 0));
+  PetscCall(r->ops->terms(r, terms));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RelationshipTermsDestroy(RelationshipTerms *terms)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(terms->offset));
+  PetscCall(PetscFree(terms->voffset));
+  PetscCall(PetscFree(terms->anchor));
+  PetscCall(PetscFree(terms->level));
+  PetscCall(PetscFree(terms->value));
+  PetscCall(PetscMemzero(terms, sizeof(*terms)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Grows *ARRAY (of *ROOM entries of SIZE bytes) to hold NEED, at least doubling. */
+static PetscErrorCode GrowArray(void **array, size_t size, PetscInt *room, PetscInt need)
+{
+  void    *bigger;
+  PetscInt n = PetscMax(need, 2 * *room);
+
+  PetscFunctionBeginUser;
+  if (need <= *room && *array) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc(size * (size_t)(n + 1), &bigger));
+  if (*array) PetscCall(PetscMemcpy(bigger, *array, size * (size_t)*room));
+  PetscCall(PetscFree(*array));
+  *array = bigger;
+  *room  = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RelationshipTermsReserve(RelationshipTerms *t, PetscInt n, PetscInt m)
+{
+  PetscInt nt = t->room[0], nl = t->room[1], nv = t->room[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(GrowArray((void **)&t->offset, sizeof(PetscInt), &nt, t->n + n + 1));
+  nt = t->room[0];
+  PetscCall(GrowArray((void **)&t->voffset, sizeof(PetscInt), &nt, t->n + n + 1));
+  nt = t->room[0];
+  PetscCall(GrowArray((void **)&t->anchor, sizeof(PetscInt), &nt, t->n + n + 1));
+
+  PetscCall(GrowArray((void **)&t->level, sizeof(PetscInt), &nl, (t->n ? t->offset[t->n] : 0) + n * m));
+  PetscCall(GrowArray((void **)&t->value, sizeof(PetscReal), &nv, (t->n ? t->voffset[t->n] : 0) + n * m * m));
+  t->room[0] = nt;
+  t->room[1] = nl;
+  t->room[2] = nv;
+  if (!t->n) t->offset[0] = t->voffset[0] = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RelationshipTermsAdd(RelationshipTerms *t, PetscInt m, const PetscInt level[], const PetscReal value[], PetscInt anchor)
+{
+  PetscFunctionBeginUser;
+  PetscCall(RelationshipTermsReserve(t, 1, m));
+  PetscCall(PetscArraycpy(t->level + t->offset[t->n], level, m));
+  PetscCall(PetscArraycpy(t->value + t->voffset[t->n], value, m * m));
+  t->anchor[t->n]      = anchor;
+  t->offset[t->n + 1]  = t->offset[t->n] + m;
+  t->voffset[t->n + 1] = t->voffset[t->n] + m * m;
+  t->n++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

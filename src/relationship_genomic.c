@@ -188,6 +188,31 @@ static PetscErrorCode RelationshipStructure_Genomic(Relationship r, PetscCount *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A^-1's families, and for each own genotyped animal what its genotypes add to its own information:
+   1/Gt_ii - 1/A22_ii (not below 0), the precisions of its genomic and its pedigree prior taken alone. D's
+   diagonal instead (the information given every other genotyped animal exactly) overstated the reliabilities
+   (correlation 0.85, slope 0.64 against exact on a simulated single step; this: 0.97, 0.94). */
+static PetscErrorCode RelationshipTerms_Genomic(Relationship r, RelationshipTerms *terms)
+{
+  GenomicTerm *t = (GenomicTerm *)r->data;
+
+  PetscFunctionBeginUser;
+  const PetscReal *gdiag;
+  PetscReal       *F;
+  PetscInt         ng;
+  PetscCall(RelationshipGetTerms(t->pedigree, terms));
+  PetscCall(RelationshipTermsReserve(terms, t->nloc, 1));
+  PetscCall(GenotypesGetDiagonal(r->genotypes, &ng, &gdiag));
+  PetscCall(RelationshipGetInbreeding(t->pedigree, r->lo, r->hi, &F));
+  for (PetscInt i = 0; i < t->nloc; i++) {
+    PetscInt  a = t->animal[t->first + i];
+    PetscReal v = PetscMax(0, 1 / gdiag[t->first + i] - 1 / (1 + F[a - r->lo]));
+    PetscCall(RelationshipTermsAdd(terms, 1, &a, &v, a));
+  }
+  PetscCall(PetscFree(F));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* |H| = |A| |Gt| / |A22| (Legarra et al. 2009), with tau = omega = 1. */
 static PetscErrorCode RelationshipLogDet_Genomic(Relationship r, PetscReal *logdet)
 {
@@ -300,6 +325,7 @@ PetscErrorCode RelationshipCreate_Genomic(Relationship r)
   r->ops->logdet        = RelationshipLogDet_Genomic;
   r->ops->inbreeding    = RelationshipInbreeding_Genomic;
   r->ops->diagonal      = RelationshipDiagonal_Genomic;
+  r->ops->terms         = RelationshipTerms_Genomic;
   r->ops->hasoperation  = RelationshipHasOperation_Genomic;
   r->ops->whynot        = RelationshipWhyNot_Genomic;
   r->ops->view          = RelationshipView_Genomic;

@@ -144,6 +144,17 @@ static PetscErrorCode RelationshipDestroy_IID(Relationship r)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* I: each level its own term. */
+static PetscErrorCode RelationshipTerms_IID(Relationship r, RelationshipTerms *terms)
+{
+  const PetscReal one = 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(RelationshipTermsReserve(terms, r->hi - r->lo, 1));
+  for (PetscInt l = r->lo; l < r->hi; l++) PetscCall(RelationshipTermsAdd(terms, 1, &l, &one, l));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode RelationshipCreate_IID(Relationship r)
 {
   IID *iid;
@@ -163,6 +174,7 @@ PetscErrorCode RelationshipCreate_IID(Relationship r)
   r->ops->structure     = RelationshipStructure_IID;
   r->ops->logdet        = RelationshipLogDet_IID;
   r->ops->sample        = RelationshipSample_IID;
+  r->ops->terms         = RelationshipTerms_IID;
   r->ops->view          = RelationshipView_IID;
   r->ops->destroy       = RelationshipDestroy_IID;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -407,6 +407,40 @@ static PetscErrorCode RelationshipStructure_Pedigree(Relationship r, PetscCount 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A^-1 as families: alpha_i q_i q_i' over (child, sire, dam), a parent that is a group standing for the group
+   (numbered after the animals), the same parent twice one member with both coefficients. */
+static PetscErrorCode RelationshipTerms_Pedigree(Relationship r, RelationshipTerms *terms)
+{
+  PetscInt         start, n, nlevels = r->block->nlevels;
+  const PetscInt  *sire, *dam;
+  const PetscReal *alpha;
+  PetscReal        c[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(PedigreeGetLocal(r->pedigree, &start, &n, &sire, &dam, &alpha, NULL));
+  PetscCall(PedigreeGetParentCoefficients(r->pedigree, c));
+  PetscCall(RelationshipTermsReserve(terms, n, 3));
+  for (PetscInt a = 0; a < n; a++) {
+    PetscInt  level[3] = {start + a}, parent[2] = {sire[a], dam[a]}, m = 1;
+    PetscReal q[3] = {1}, value[9];
+    for (int k = 0; k < 2; k++) {
+      PetscInt l = parent[k] >= 0 ? parent[k] : nlevels + (-2 - parent[k]), at = m;
+      if (parent[k] == -1) continue;
+      for (PetscInt j = 1; j < m; j++)
+        if (level[j] == l) at = j;
+      if (at == m) {
+        level[m] = l;
+        q[m++]   = 0;
+      }
+      q[at] -= c[k];
+    }
+    for (PetscInt i = 0; i < m; i++)
+      for (PetscInt j = 0; j < m; j++) value[i * m + j] = alpha[a] * q[i] * q[j];
+    PetscCall(RelationshipTermsAdd(terms, m, level, value, start + a));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Unknown-parent groups (QP) have no log-determinant or sampling here: A is then not a covariance matrix of
    the animals alone. */
 static PetscErrorCode RelationshipHasOperation_Pedigree(Relationship r, RelationshipOperation op, PetscBool *has)
@@ -566,6 +600,7 @@ PetscErrorCode RelationshipCreate_Pedigree(Relationship r)
   r->ops->logdet        = RelationshipLogDet_Pedigree;
   r->ops->sample        = RelationshipSample_Pedigree;
   r->ops->inbreeding    = RelationshipInbreeding_Pedigree;
+  r->ops->terms         = RelationshipTerms_Pedigree;
   r->ops->hasoperation  = RelationshipHasOperation_Pedigree;
   r->ops->whynot        = RelationshipWhyNot_Pedigree;
   r->ops->view          = RelationshipView_Pedigree;

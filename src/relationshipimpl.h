@@ -28,6 +28,7 @@ struct _RelationshipOps {
   PetscErrorCode (*logdet)(Relationship, PetscReal *);
   PetscErrorCode (*sample)(Relationship, uint64_t, uint64_t, const PetscReal[], Vec); /* L: G0 = L L' */
   PetscErrorCode (*inbreeding)(Relationship, PetscInt, PetscInt, PetscReal **);
+  PetscErrorCode (*terms)(Relationship, RelationshipTerms *);                       /* K^-1 as small terms (approximate PEV) */
   PetscErrorCode (*diagonal)(Relationship, PetscInt, PetscInt, PetscReal *);        /* optional: K_ii where it is not 1 + F */
   PetscErrorCode (*hasoperation)(Relationship, RelationshipOperation, PetscBool *); /* optional: what this instance cannot do */
   PetscErrorCode (*whynot)(Relationship, RelationshipOperation, const char **);     /* optional: why, for the error */

@@ -20,6 +20,11 @@
      check_solutions -same TOL A.h5 B.h5 [C.h5 ...]
        every effect of A has the same labels in every other file, and values within
        TOL * max(1, |value|).
+     check_solutions -agree DATASET EFFECT MINCORR SLOPE_LO SLOPE_HI MAXMAD EXACT.h5 APPROX.h5
+       /solutions/EFFECT/DATASET (reliability, say) of the two files, level by level (the same labels) and
+       column by column, over the entries that are numbers in both: the correlation at least MINCORR, the
+       slope of the regression of EXACT on APPROX within [SLOPE_LO, SLOPE_HI], the mean absolute difference at
+       most MAXMAD (approximate reliabilities against exact ones; the same at several rank counts).
    Prints one line per check and exits 1 if any fails. */
 #include <henderson/henderson.h>
 #include <math.h>
@@ -274,6 +279,64 @@ static PetscErrorCode CheckSame(PetscReal tol, int nfiles, char **files, PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Correlation, slope of Y on X and mean |X - Y| over the N pairs X[k * STRIDE], Y[k * STRIDE] that are numbers. */
+static void Agreement(PetscInt n, PetscInt stride, const PetscReal x[], const PetscReal y[], PetscInt *used, double *corr, double *slope, double *mad)
+{
+  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, sad = 0, m;
+
+  *used = 0;
+  for (PetscInt k = 0; k < n; k++) {
+    double a = x[k * stride], b = y[k * stride];
+    if (!isfinite(a) || !isfinite(b)) continue;
+    (*used)++, sx += a, sy += b, sad += fabs(a - b);
+  }
+  m = *used ? (double)*used : 1;
+  for (PetscInt k = 0; k < n; k++) {
+    double a = x[k * stride] - sx / m, b = y[k * stride] - sy / m;
+    if (!isfinite(a) || !isfinite(b)) continue;
+    sxx += a * a, syy += b * b, sxy += a * b;
+  }
+  *corr  = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : (sxx == 0 && syy == 0 ? 1 : 0);
+  *slope = sxx > 0 ? sxy / sxx : (syy == 0 ? 1 : 0);
+  *mad   = sad / m;
+}
+
+static PetscErrorCode CheckAgree(char **arg, PetscInt *failures)
+{
+  const char *dataset = arg[0], *effect = arg[1], *exact = arg[6], *approx = arg[7];
+  double      mincorr = atof(arg[2]), lo = atof(arg[3]), hi = atof(arg[4]), maxmad = atof(arg[5]);
+  Effect      a = {{0}}, b = {{0}};
+  PetscInt    ra, ca, rb, cb;
+  PetscReal  *va, *vb;
+
+  PetscFunctionBeginUser;
+  PetscCall(LoadEffect(exact, effect, &a));
+  PetscCall(LoadEffect(approx, effect, &b));
+  PetscCall(OutputReadEffectDataset(exact, effect, dataset, &ra, &ca, &va));
+  PetscCall(OutputReadEffectDataset(approx, effect, dataset, &rb, &cb, &vb));
+  PetscCheck(ra == rb && ca == cb && ra == a.nlevels && rb == b.nlevels, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s and %s: %s of %s differ in shape", exact,
+             approx, dataset, effect);
+  for (PetscInt l = 0; l < ra; l++)
+    PetscCheck(!strcmp(a.labels[l], b.labels[l]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s and %s: level %" PetscInt_FMT " of %s differs", exact, approx, l,
+               effect);
+  for (PetscInt c = 0; c < ca; c++) {
+    PetscInt  used;
+    double    corr, slope, mad;
+    PetscBool ok;
+    Agreement(ra, ca, vb + c, va + c, &used, &corr, &slope, &mad);
+    ok = used > 0 && corr >= mincorr && slope >= lo && slope <= hi && mad <= maxmad ? PETSC_TRUE : PETSC_FALSE;
+    printf("%s  %s %s column %" PetscInt_FMT ": %" PetscInt_FMT
+           " levels, correlation %.6f (at least %g), slope %.4f (%g..%g), mean |difference| %.3g (at most %g)\n",
+           ok ? "ok  " : "FAIL", effect, dataset, c + 1, used, corr, mincorr, slope, lo, hi, mad, maxmad);
+    if (!ok) (*failures)++;
+  }
+  PetscCall(PetscFree(va));
+  PetscCall(PetscFree(vb));
+  PetscCall(FreeEffect(&a));
+  PetscCall(FreeEffect(&b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PetscInt failures = 0;
@@ -281,10 +344,14 @@ int main(int argc, char **argv)
   PetscCall(PetscInitializeNoArguments());
   if (argc >= 4 && !strcmp(argv[1], "-same"))
     PetscCall(CheckSame(atof(argv[2]), argc - 3, argv + 3, &failures));
+  else if (argc == 10 && !strcmp(argv[1], "-agree"))
+    PetscCall(CheckAgree(argv + 2, &failures));
   else if (argc == 3)
     PetscCall(CheckExpected(argv[1], argv[2], &failures));
   else {
-    fprintf(stderr, "usage: check_solutions FILE.h5 EXPECTED.txt | -same TOL A.h5 B.h5 ...\n");
+    fprintf(
+        stderr,
+        "usage: check_solutions FILE.h5 EXPECTED.txt | -same TOL A.h5 B.h5 ... | -agree DATASET EFFECT MINCORR SLOPE_LO SLOPE_HI MAXMAD EXACT.h5 APPROX.h5\n");
     failures = 1;
   }
   if (failures) printf("%" PetscInt_FMT " check(s) failed\n", failures);

@@ -14,7 +14,13 @@
              PEV = mean over the samples of (u* - u*_hat)^2, var(b_hat) = mean of b*_hat^2. Each estimate
              has a relative standard error of sqrt(2 / N) (a mean of N scaled chi-square(1) values).
              The random numbers are keyed on (seed, sample, level or record), so the estimates do not
-             depend on the number of ranks. Needs only products with C: works with the data operator. */
+             depend on the number of ranks. Needs only products with C: works with the data operator.
+     approximate  for national sizes at about the cost of a solve: loopy Gaussian belief propagation on the
+             terms of C (an animal's records with its family of K^-1, K^-1's other terms, the records
+             without an animal) over the levels' point blocks, until the precisions change by less than a
+             tolerance (src/pev_approximate.c). Exact where the terms form a tree; with the loops of a real
+             pedigree and contemporary groups the reliabilities are a little high (benchmarks/RESULTS.md).
+             Single step: an animal's genomic information is the diagonal of tau Gt^-1 - omega A22^-1. */
 #ifndef HENDERSON_PEV_H
 #define HENDERSON_PEV_H
 
@@ -27,7 +33,7 @@
 #include <henderson/solver.h>
 #include <henderson/design.h>
 
-typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE } PEVMethod;
+typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE, PEV_METHOD_APPROXIMATE } PEVMethod;
 PETSC_EXTERN const char *const PEVMethods[];
 
 /* Collective. D = diag(C^-1), C assembled (AIJ), D with C's row layout; and EXTRA[k] = C^-1(ROWS[k], COLS[k])
@@ -51,5 +57,21 @@ PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, PetscInt nrel, Relationsh
 PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], Solver solver, PetscInt nsamples,
                                               PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
                                               PetscInt64 *iterations, PetscInt *not_converged);
+
+/* What -pev approximate did. */
+typedef struct {
+  PetscInt   rounds;  /* of belief propagation */
+  PetscReal  change;  /* the largest relative change of a precision in the last round */
+  PetscInt64 factors; /* over all ranks */
+  PetscInt   largest; /* equations of the largest factor */
+  PetscInt64 pseudo;  /* messages through a pseudo-inverse (a singular factor), over all rounds */
+} PEVApproximateInfo;
+
+/* Collective. D = the approximation of diag(C^-1) by belief propagation on the terms of MODEL's C (records
+   RECORDS, relationships REL[0..NREL-1]): at most MAX_ROUNDS rounds, fewer once no precision changes by TOL
+   (relative) in a round; EXTRA as for PEVComputeExact(), within the point blocks (ROWS and COLS this rank's). */
+PETSC_EXTERN PetscErrorCode PEVComputeApproximate(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], PetscInt max_rounds,
+                                                  PetscReal tol, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
+                                                  PEVApproximateInfo *info);
 
 #endif

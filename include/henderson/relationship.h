@@ -112,6 +112,23 @@ PETSC_EXTERN PetscErrorCode RelationshipGetProductCost(Relationship r, PetscLogD
 PETSC_EXTERN PetscErrorCode RelationshipGetInverseStructure(Relationship r, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values);
 /* Collective. K^-1 (x) G0^-1 in equations: global equation numbers, upper triangle, not summed; PetscFree3(). */
 PETSC_EXTERN PetscErrorCode RelationshipGetEntries(Relationship r, PetscCount *n, PetscInt **rows, PetscInt **cols, PetscReal **values);
+/* K^-1 as a sum of small terms, for approximate PEV (pev.h): term f couples the levels
+   LEVEL[OFFSET[f]..OFFSET[f+1]-1] (level space: the levels, then the unknown-parent groups numbered after them)
+   with the dense symmetric matrix VALUE[VOFFSET[f]..] (m x m, m its levels), and belongs to level ANCHOR[f]
+   (a family: the child; a level's own term: the level). Summed over the terms of every rank, K^-1. */
+typedef struct {
+  PetscInt   n;
+  PetscInt  *offset, *level, *voffset, *anchor;
+  PetscReal *value;
+  PetscInt   room[3]; /* allocated: terms, levels, values */
+} RelationshipTerms;
+/* Collective. This rank's terms of K^-1: those of its levels (RelationshipTermsDestroy() them). */
+PETSC_EXTERN PetscErrorCode RelationshipGetTerms(Relationship r, RelationshipTerms *terms);
+PETSC_EXTERN PetscErrorCode RelationshipTermsDestroy(RelationshipTerms *terms);
+/* Not collective. Room for N more terms of at most M levels each (the types' builders). */
+PETSC_EXTERN PetscErrorCode RelationshipTermsReserve(RelationshipTerms *terms, PetscInt n, PetscInt m);
+/* Not collective. One more term: M levels, their M x M matrix, its anchor (room reserved or not). */
+PETSC_EXTERN PetscErrorCode RelationshipTermsAdd(RelationshipTerms *terms, PetscInt m, const PetscInt level[], const PetscReal value[], PetscInt anchor);
 /* Collective. log|K|. */
 PETSC_EXTERN PetscErrorCode RelationshipGetLogDeterminant(Relationship r, PetscReal *logdet);
 /* Collective. TRUTH at the group's equations = u ~ N(0, K (x) G0), the numbers keyed on (SEED, SAMPLE,
