@@ -77,7 +77,7 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   ev->pev_samples     = 100;
   ev->pev_seed        = 1;
   ev->pev_rounds      = 30;
-  ev->pev_tol         = 1e-4;
+  ev->pev_tol         = 1e-3;
   ev->fail_alone      = -1;
   PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
   PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,

@@ -29,20 +29,29 @@ typedef struct {
 } Variables;
 
 typedef struct {
-  PetscInt   n, dmax, mmax;
-  PetscInt  *moff, *var, *loff, *goff; /* members of f: moff[f]..; per member its variable and its message's offset */
+  PetscInt  n, dmax, mmax;
+  PetscInt *moff, *var, *loff, *goff; /* members of f: moff[f]..; per member its variable, then (FactorsCreate()'s
+                                         end) the offset of its total; and its message's offset */
+  PetscInt  *size;                    /* per member, its unknown's order */
   PetscReal *L, *msg;
 } Factors;
 
-/* Collective. The unknowns of the pieces, with their order (ROOTSIZE: Attachments.size). */
-static PetscErrorCode VariablesCreate(MPI_Comm comm, PetscLayout layout, const PetscInt rootsize[], const Pieces *p, Variables *v)
+/* Collective. The unknowns of the pieces, with their order (ROOTSIZE: Attachments.size); the pieces' members
+   then name their unknown's index. */
+static PetscErrorCode VariablesCreate(MPI_Comm comm, PetscLayout layout, const PetscInt rootsize[], Pieces *p, Variables *v)
 {
-  PetscInt n = p->n ? p->moff[p->n] : 0;
+  PetscInt nm = p->n ? p->moff[p->n] : 0, *key, *member, n = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(n + 1, &v->first));
-  PetscCall(PetscArraycpy(v->first, p->first, n));
-  PetscCall(PetscSortRemoveDupsInt(&n, v->first));
+  PetscCall(PetscMalloc2(nm + 1, &key, nm + 1, &member));
+  for (PetscInt k = 0; k < nm; k++) key[k] = p->first[k], member[k] = k;
+  PetscCall(PetscSortIntWithArray(nm, key, member)); /* one sort numbers the unknowns and renames the members */
+  PetscCall(PetscMalloc1(nm + 1, &v->first));
+  for (PetscInt k = 0; k < nm; k++) {
+    if (!k || key[k] != key[k - 1]) v->first[n++] = key[k];
+    p->first[member[k]] = n - 1;
+  }
+  PetscCall(PetscFree2(key, member));
   v->n = n;
   PetscCall(PetscMalloc2(n + 1, &v->size, n + 1, &v->off));
   PetscCall(PEVBcastRows(comm, layout, n, v->first, rootsize, v->size));
@@ -62,34 +71,27 @@ static PetscErrorCode VariablesDestroy(Variables *v)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static inline PetscInt VariableOf(const Variables *v, PetscInt first)
-{
-  PetscInt k;
-  (void)PetscFindInt(first, v->n, v->first, &k);
-  return k;
-}
-
 /* The members (variables) of the pieces ORDER[0..N-1], in *M of them, into MEMBER (the order they come). */
-static void GroupMembers(const Pieces *p, const Variables *v, PetscInt n, const PetscInt order[], PetscInt *m, PetscInt member[])
+static void GroupMembers(const Pieces *p, PetscInt n, const PetscInt order[], PetscInt *m, PetscInt member[])
 {
   *m = 0;
   for (PetscInt i = 0; i < n; i++)
     for (PetscInt k = p->moff[order[i]]; k < p->moff[order[i] + 1]; k++) {
-      PetscInt x = VariableOf(v, p->first[k]), j = 0;
+      PetscInt x = p->first[k], j = 0;
       while (j < *m && member[j] != x) j++;
       if (j == *m) member[(*m)++] = x;
     }
 }
 
 /* Adds piece K (at most PEV_APPROXIMATE_MAX_MEMBERS members) into the factor over MEMBER (offsets AT, order D). */
-static void AddPiece(const Pieces *p, PetscInt k, const Variables *v, const PetscInt member[], const PetscInt at[], PetscInt d, PetscReal L[])
+static void AddPiece(const Pieces *p, PetscInt k, const PetscInt member[], const PetscInt at[], PetscInt d, PetscReal L[])
 {
   PetscInt np = p->moff[k + 1] - p->moff[k], dp = 0, where[PEV_APPROXIMATE_MAX_MEMBERS], po[PEV_APPROXIMATE_MAX_MEMBERS];
 
   for (PetscInt i = 0; i < np; i++) {
-    PetscInt x = VariableOf(v, p->first[p->moff[k] + i]), j = 0;
+    PetscInt x = p->first[p->moff[k] + i], j = 0;
     while (member[j] != x) j++;
-    where[i] = at[j] + (p->place ? p->place[p->moff[k] + i] : 0);
+    where[i] = at[j] + p->place[p->moff[k] + i];
     po[i]    = dp;
     dp += p->ext[p->moff[k] + i];
   }
@@ -100,21 +102,25 @@ static void AddPiece(const Pieces *p, PetscInt k, const Variables *v, const Pets
 }
 
 /* Not collective. The factors: the pieces with one anchor summed into one, each other piece its own. */
-static PetscErrorCode FactorsCreate(const Pieces *p, const Variables *v, Factors *F)
+static PetscErrorCode FactorsCreate(const Pieces *p, const Variables *v, PetscInt rstart, PetscInt rend, Factors *F)
 {
-  PetscInt *order, *key, *start, *at, ng = 0, nmember = p->n ? p->moff[p->n] : 0, nmsg = 0;
+  PetscInt *order, *key, *start, *at, *count, ng = 0, nmember = p->n ? p->moff[p->n] : 0, nmsg = 0, none = rend - rstart;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(F, sizeof(*F)));
   PetscCall(PetscMalloc3(p->n + 1, &order, p->n + 1, &key, p->n + 2, &start));
+  PetscCall(PetscCalloc1(none + 2, &count)); /* the anchors are this rank's rows: a counting sort by anchor */
+  for (PetscInt k = 0; k < p->n; k++) count[(p->anchor[k] < 0 ? none : p->anchor[k] - rstart) + 1]++;
+  for (PetscInt r = 0; r <= none; r++) count[r + 1] += count[r];
   for (PetscInt k = 0; k < p->n; k++) {
-    order[k] = k;
-    key[k]   = p->anchor[k] < 0 ? PETSC_MAX_INT : p->anchor[k]; /* the pieces without an anchor last, one each */
+    PetscInt slot        = p->anchor[k] < 0 ? none : p->anchor[k] - rstart; /* the pieces without an anchor last, one each */
+    key[count[slot]]     = slot;
+    order[count[slot]++] = k;
   }
-  PetscCall(PetscSortIntWithArray(p->n, key, order));
+  PetscCall(PetscFree(count));
   for (PetscInt i = 0; i < p->n; ng++) {
     start[ng] = i++;
-    while (key[start[ng]] != PETSC_MAX_INT && i < p->n && key[i] == key[start[ng]]) i++;
+    while (key[start[ng]] != none && i < p->n && key[i] == key[start[ng]]) i++;
   }
   start[ng] = p->n;
   F->n      = ng;
@@ -122,7 +128,7 @@ static PetscErrorCode FactorsCreate(const Pieces *p, const Variables *v, Factors
   F->moff[0] = F->loff[0] = 0;
   for (PetscInt f = 0; f < ng; f++) {
     PetscInt m, d = 0;
-    GroupMembers(p, v, start[f + 1] - start[f], order + start[f], &m, F->var + F->moff[f]);
+    GroupMembers(p, start[f + 1] - start[f], order + start[f], &m, F->var + F->moff[f]);
     for (PetscInt j = F->moff[f]; j < F->moff[f] + m; j++) {
       F->goff[j] = nmsg;
       nmsg += v->size[F->var[j]] * v->size[F->var[j]];
@@ -139,7 +145,12 @@ static PetscErrorCode FactorsCreate(const Pieces *p, const Variables *v, Factors
   for (PetscInt f = 0; f < ng; f++) {
     PetscInt m = F->moff[f + 1] - F->moff[f], d = 0;
     for (PetscInt j = 0; j < m; j++) at[j] = d, d += v->size[F->var[F->moff[f] + j]];
-    for (PetscInt k = start[f]; k < start[f + 1]; k++) AddPiece(p, order[k], v, F->var + F->moff[f], at, d, F->L + F->loff[f]);
+    for (PetscInt k = start[f]; k < start[f + 1]; k++) AddPiece(p, order[k], F->var + F->moff[f], at, d, F->L + F->loff[f]);
+  }
+  PetscCall(PetscMalloc1(nmember + 1, &F->size));
+  for (PetscInt j = 0; j < F->moff[ng]; j++) { /* the rounds read the members' totals, not the variables' tables */
+    F->size[j] = v->size[F->var[j]];
+    F->var[j]  = v->off[F->var[j]];
   }
   PetscCall(PetscFree(at));
   PetscCall(PetscFree3(order, key, start));
@@ -150,6 +161,7 @@ static PetscErrorCode FactorsDestroy(Factors *F)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree4(F->moff, F->var, F->loff, F->goff));
+  PetscCall(PetscFree(F->size));
   PetscCall(PetscFree(F->L));
   PetscCall(PetscFree(F->msg));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -157,9 +169,10 @@ static PetscErrorCode FactorsDestroy(Factors *F)
 
 /* ---- the rounds ---- */
 
-/* A^-1 in place for the symmetric positive definite A (N x N), through its Cholesky factor; false (A spoilt)
-   when a pivot is below 1e-12 of the largest diagonal entry. WORK: N x N. */
-static PetscBool InvertSPD(PetscInt n, PetscReal A[], PetscReal work[])
+/* In place: the Cholesky factor L of the symmetric positive definite A (N x N, A = L L'), then X = L^-1 in its
+   lower triangle; false (A spoilt) when a pivot is below 1e-12 of the largest diagonal entry. Then
+   (A^-1)_ij = sum over k >= max(i, j) of X_ki X_kj. */
+static PetscBool CholeskyInverseFactor(PetscInt n, PetscReal A[])
 {
   PetscReal scale = 0;
 
@@ -184,12 +197,25 @@ static PetscBool InvertSPD(PetscInt n, PetscReal A[], PetscReal work[])
       A[i * n + j] = t / A[i * n + i];
     }
   }
-  for (PetscInt i = 0; i < n; i++) /* A^-1 = X' X */
+  return PETSC_TRUE;
+}
+
+/* B = (A^-1)[o..o+b-1, o..o+b-1] from X (CholeskyInverseFactor() of the N x N A). */
+static void InverseBlock(PetscInt n, const PetscReal X[], PetscInt o, PetscInt b, PetscReal B[])
+{
+  for (PetscInt i = 0; i < b; i++)
     for (PetscInt j = 0; j <= i; j++) {
       PetscReal t = 0;
-      for (PetscInt k = i; k < n; k++) t += A[k * n + i] * A[k * n + j];
-      work[i * n + j] = work[j * n + i] = t;
+      for (PetscInt k = o + i; k < n; k++) t += X[k * n + o + i] * X[k * n + o + j];
+      B[i * b + j] = B[j * b + i] = t;
     }
+}
+
+/* A^-1 in place for the symmetric positive definite A (N x N); false (A spoilt) when it is not. WORK: N x N. */
+static PetscBool InvertSPD(PetscInt n, PetscReal A[], PetscReal work[])
+{
+  if (!CholeskyInverseFactor(n, A)) return PETSC_FALSE;
+  InverseBlock(n, A, 0, n, work);
   for (PetscInt k = 0; k < n * n; k++) A[k] = work[k];
   return PETSC_TRUE;
 }
@@ -224,11 +250,15 @@ static PetscBool MessagesDirect(PetscInt m, const PetscInt size[], PetscInt d, c
   for (PetscInt j = 0, at = 0, c = 0; j < m; c += size[j] * size[j], at += size[j], j++)
     for (PetscInt a = 0; a < size[j]; a++)
       for (PetscInt b = 0; b < size[j]; b++) S[(at + a) * d + at + b] += cav[c + a * size[j] + b];
-  if (!InvertSPD(d, S, w)) return PETSC_FALSE;
+  if (!CholeskyInverseFactor(d, S)) return PETSC_FALSE;
   for (PetscInt j = 0, at = 0, c = 0; j < m; c += size[j] * size[j], at += size[j], j++) {
     PetscInt b = size[j];
-    for (PetscInt a = 0; a < b; a++)
-      for (PetscInt e = 0; e < b; e++) B[a * b + e] = S[(at + a) * d + at + e];
+    InverseBlock(d, S, at, b, B);
+    if (b == 1) {
+      if (!(B[0] > 0)) return PETSC_FALSE;
+      msg[c] = 1 / B[0] - cav[c];
+      continue;
+    }
     if (!InvertSPD(b, B, w)) return PETSC_FALSE;
     for (PetscInt k = 0; k < b * b; k++) msg[c + k] = B[k] - cav[c + k];
   }
@@ -270,23 +300,33 @@ static PetscErrorCode MessagesPseudo(PetscInt m, const PetscInt size[], PetscInt
 }
 
 /* One round on this rank's factors: new messages from the variables' TOTAL, summed into SUM (zeroed first). */
-static PetscErrorCode FactorsRound(Factors *F, const Variables *v, const PetscReal total[], PetscReal sum[], PetscInt64 *pseudo)
+/* How many factors ahead a round asks for the members' totals and sums: their unknowns are anywhere. */
+#define PREFETCH_AHEAD 8
+
+HENDERSON_PREFETCH_INLINE void PrefetchFactor(const Factors *F, PetscInt f, const PetscReal total[], PetscReal sum[])
+{
+  for (PetscInt j = F->moff[f]; j < F->moff[f + 1]; j++) {
+    __builtin_prefetch(total + F->var[j], 0, 1);
+    __builtin_prefetch(sum + F->var[j], 1, 1);
+  }
+}
+
+static PetscErrorCode FactorsRound(Factors *F, PetscInt entries, const PetscReal total[], PetscReal sum[], PetscInt64 *pseudo)
 {
   PetscReal *cav, *work;
-  PetscInt  *size, dmax = F->dmax;
+  PetscInt   dmax = F->dmax;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscArrayzero(sum, v->entries));
-  PetscCall(PetscMalloc3(dmax * dmax + 1, &cav, 4 * dmax * dmax + dmax + 1, &work, F->mmax + 1, &size));
+  PetscCall(PetscArrayzero(sum, entries));
+  PetscCall(PetscMalloc2(dmax * dmax + 1, &cav, 4 * dmax * dmax + dmax + 1, &work));
   for (PetscInt f = 0; f < F->n; f++) {
-    PetscInt   m = F->moff[f + 1] - F->moff[f], d = 0;
-    PetscReal *msg = F->msg + F->goff[F->moff[f]];
-    for (PetscInt j = 0, c = 0; j < m; j++) {
-      PetscInt x = F->var[F->moff[f] + j], b = v->size[x];
-      size[j] = b;
-      d += b;
-      for (PetscInt k = 0; k < b * b; k++) cav[c + k] = total[v->off[x] + k] - msg[c + k];
-      c += b * b;
+    PetscInt        m = F->moff[f + 1] - F->moff[f], d = 0;
+    const PetscInt *size = F->size + F->moff[f], *off = F->var + F->moff[f];
+    PetscReal      *msg = F->msg + F->goff[F->moff[f]];
+    if (f + PREFETCH_AHEAD < F->n) PrefetchFactor(F, f + PREFETCH_AHEAD, total, sum);
+    for (PetscInt j = 0, c = 0; j < m; c += size[j] * size[j], j++) {
+      d += size[j];
+      for (PetscInt k = 0; k < size[j] * size[j]; k++) cav[c + k] = total[off[j] + k] - msg[c + k];
     }
     if (m == 1)
       PetscCall(PetscArraycpy(msg, F->L + F->loff[f], d * d)); /* a level's own term: all it says */
@@ -294,27 +334,24 @@ static PetscErrorCode FactorsRound(Factors *F, const Variables *v, const PetscRe
       PetscCall(MessagesPseudo(m, size, d, F->L + F->loff[f], cav, msg, work));
       (*pseudo)++;
     }
-    for (PetscInt j = 0, c = 0; j < m; j++) {
-      PetscInt x = F->var[F->moff[f] + j];
-      for (PetscInt k = 0; k < size[j] * size[j]; k++) sum[v->off[x] + k] += msg[c + k];
-      c += size[j] * size[j];
-    }
+    for (PetscInt j = 0, c = 0; j < m; c += size[j] * size[j], j++)
+      for (PetscInt k = 0; k < size[j] * size[j]; k++) sum[off[j] + k] += msg[c + k];
   }
-  PetscCall(PetscFree3(cav, work, size));
+  PetscCall(PetscFree2(cav, work));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The start: every variable's total is the sum of the diagonal blocks of its factors (messages 0). */
-static void FactorsDiagonal(const Factors *F, const Variables *v, PetscReal sum[])
+static void FactorsDiagonal(const Factors *F, PetscInt entries, PetscReal sum[])
 {
-  for (PetscInt k = 0; k < v->entries; k++) sum[k] = 0;
+  for (PetscInt k = 0; k < entries; k++) sum[k] = 0;
   for (PetscInt f = 0; f < F->n; f++) {
     PetscInt d = 0, at = 0;
-    for (PetscInt j = F->moff[f]; j < F->moff[f + 1]; j++) d += v->size[F->var[j]];
+    for (PetscInt j = F->moff[f]; j < F->moff[f + 1]; j++) d += F->size[j];
     for (PetscInt j = F->moff[f]; j < F->moff[f + 1]; j++) {
-      PetscInt x = F->var[j], b = v->size[x];
+      PetscInt b = F->size[j];
       for (PetscInt a = 0; a < b; a++)
-        for (PetscInt e = 0; e < b; e++) sum[v->off[x] + a * b + e] += F->L[F->loff[f] + (at + a) * d + at + e];
+        for (PetscInt e = 0; e < b; e++) sum[F->var[j] + a * b + e] += F->L[F->loff[f] + (at + a) * d + at + e];
       at += b;
     }
   }
@@ -501,7 +538,7 @@ static PetscErrorCode FactorsBuild(MPI_Comm comm, Model model, Equations eq, Rec
   PetscFunctionBeginUser;
   PetscCall(PEVPiecesCreate(comm, model, eq, records, nrel, rel, layout, &p, at));
   PetscCall(VariablesCreate(comm, layout, at->size, &p, v));
-  PetscCall(FactorsCreate(&p, v, F));
+  PetscCall(FactorsCreate(&p, v, layout->rstart, layout->rend, F));
   PetscCall(PEVPiecesDestroy(&p));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -530,12 +567,12 @@ PetscErrorCode PEVComputeApproximate(Model model, Equations eq, Records records,
   PetscCall(PetscMemzero(info, sizeof(*info)));
   info->factors = F.n;
   info->largest = F.dmax;
-  FactorsDiagonal(&F, &v, sum);
+  FactorsDiagonal(&F, v.entries, sum);
   PetscCall(Gather(comm, sf, &own, sum, total, NULL, &info->change));
   while (info->rounds < max_rounds) {
     PetscCall(PetscSFBcastBegin(sf, MPIU_REAL, total, leaf, MPI_REPLACE));
     PetscCall(PetscSFBcastEnd(sf, MPIU_REAL, total, leaf, MPI_REPLACE));
-    PetscCall(FactorsRound(&F, &v, leaf, sum, &info->pseudo));
+    PetscCall(FactorsRound(&F, v.entries, leaf, sum, &info->pseudo));
     PetscCall(Gather(comm, sf, &own, sum, total, old, &info->change));
     info->rounds++;
     if (HendersonProgressDue()) HendersonProgressPrintf("pev: round %d, largest change %.2e", (int)info->rounds, (double)info->change);

@@ -32,6 +32,8 @@ static PetscErrorCode PiecesNext(Pieces *p, PetscInt m, PetscInt d, PetscInt **f
   p->room[0] = rooms[0];
   rooms[0]   = p->room[1];
   PetscCall(Grow((void **)&p->first, sizeof(PetscInt), nm, &rooms[0], nm + m));
+  rooms[0] = p->room[1];
+  PetscCall(Grow((void **)&p->place, sizeof(PetscInt), nm, &rooms[0], nm + m));
   PetscCall(Grow((void **)&p->ext, sizeof(PetscInt), nm, &p->room[1], nm + m));
   PetscCall(Grow((void **)&p->L, sizeof(PetscReal), nl, &p->room[2], nl + d * d));
   if (!p->n) p->moff[0] = p->loff[0] = 0;
@@ -41,6 +43,7 @@ static PetscErrorCode PiecesNext(Pieces *p, PetscInt m, PetscInt d, PetscInt **f
   *ext              = p->ext + nm;
   *L                = p->L + nl;
   PetscCall(PetscArrayzero(*L, d * d));
+  PetscCall(PetscArrayzero(p->place + nm, m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -75,15 +78,18 @@ static PetscErrorCode AnchorSlots(Model model, const RecordTerms *rt, const Pets
 
 /* For each slot of a record, the slot of the animal its level goes with (-1: none): an iid effect read from the
    same column as an effect of a group with families -- an animal's permanent environment, a dam's maternal
-   permanent environment (the column of her maternal effect). */
-static PetscErrorCode HostSlots(Model model, const RecordTerms *rt, const PetscBool family[], PetscInt **host)
+   permanent environment (the column of her maternal effect); and OTHER: the slot's effect is in a family group
+   other than the first, ROOT (whose block of the same animal is the unknown it goes with: GroupPairs()). */
+static PetscErrorCode HostSlots(Model model, const RecordTerms *rt, const PetscBool family[], PetscInt root, PetscInt **host, PetscBool **other)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(rt->nslots + 1, host));
+  PetscCall(PetscMalloc2(rt->nslots + 1, host, rt->nslots + 1, other));
   for (PetscInt s = 0; s < rt->nslots; s++) {
     const ModelEffect *es;
-    (*host)[s] = -1;
+    (*host)[s]  = -1;
+    (*other)[s] = PETSC_FALSE;
     PetscCall(ModelGetEffect(model, rt->effect[s], &es));
+    if (es->kind == MODEL_EFFECT_RANDOM && family[es->group]) (*other)[s] = (PetscBool)(es->group != root);
     if (es->kind != MODEL_EFFECT_RANDOM || family[es->group] || es->data_column < 0) continue;
     for (PetscInt u = 0; u < rt->nslots && (*host)[s] < 0; u++) {
       const ModelEffect *eu;
@@ -116,7 +122,8 @@ static PetscErrorCode PairsAdd(Pairs *p, PetscInt attached, PetscInt host)
    calves, treats her maternal permanent environment exactly but loses more on the direct and maternal
    values: measured, benchmarks/RESULTS.md.) The blocks that go with an animal (HOST) are noted in PAIRS.
    WORK: 3 nslots. */
-static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool anchors[], const PetscInt host[], PetscInt work[], Pieces *p, Pairs *pairs)
+static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool anchors[], const PetscInt host[], const PetscBool other[],
+                                  const EquationsBlock *root, PetscInt work[], Pieces *p, Pairs *pairs)
 {
   RecordContribution c;
   PetscInt           m = 0, d = 0, anchor = -1, *first, *ext, *member = work, *offset = work + rt->nslots, *col = work + 2 * rt->nslots;
@@ -134,7 +141,8 @@ static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool a
     if (j == m) offset[m] = 0, member[m++] = c.first[s];
     col[s]    = j;
     offset[j] = PetscMax(offset[j], c.eq[s] - c.first[s] + 1); /* the member's extent, for now */
-    if (host[s] >= 0 && c.eq[host[s]] >= 0) PetscCall(PairsAdd(pairs, c.first[s], c.first[host[s]]));
+    if (host[s] >= 0 && c.eq[host[s]] >= 0)
+      PetscCall(PairsAdd(pairs, c.first[s], other[host[s]] ? EquationsBlockFirst(root, c.level[host[s]]) : c.first[host[s]]));
   }
   for (PetscInt j = 0; j < m; j++) d += offset[j];
   PetscCall(PiecesNext(p, m, d, &first, &ext, &L));
@@ -156,97 +164,111 @@ static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool a
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. The pieces of IN go to the rank that owns their anchor (those without stay), appended to OUT. */
-static PetscErrorCode ExchangePieces(MPI_Comm comm, PetscLayout layout, const Pieces *in, Pieces *out)
+/* Piece K of IN appended to OUT. */
+static PetscErrorCode PiecesCopy(const Pieces *in, PetscInt k, Pieces *out)
 {
-  PetscMPIInt size, *dest, *icount, *rcount, *idispl, *rdispl, *ricount, *rrcount, *ridispl, *rrdispl;
-  PetscInt   *ibuf, *rib, nri, nrr;
+  PetscInt   m = in->moff[k + 1] - in->moff[k], nl = in->loff[k + 1] - in->loff[k], d = 0, *first, *ext;
+  PetscReal *L;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = in->moff[k]; j < in->moff[k + 1]; j++) d += in->ext[j];
+  PetscCall(PiecesNext(out, m, d, &first, &ext, &L));
+  PetscCall(PetscArraycpy(first, in->first + in->moff[k], m));
+  PetscCall(PetscArraycpy(ext, in->ext + in->moff[k], m));
+  PetscCall(PetscArraycpy(out->place + out->moff[out->n], in->place + in->moff[k], m));
+  PetscCall(PetscArraycpy(L, in->L + in->loff[k], nl));
+  out->anchor[out->n++] = in->anchor[k];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective. The pieces of IN go to the rank that owns their anchor (those without stay), appended to OUT;
+   IN is destroyed once packed. */
+static PetscErrorCode ExchangePieces(MPI_Comm comm, PetscLayout layout, Pieces *in, Pieces *out)
+{
+  PetscMPIInt size, rank, *dest, *count[2], *at[2], *rcount[2], *rat[2];
+  PetscInt   *ibuf, *rib;
   PetscReal  *rbuf, *rrb;
-  PetscInt64  ni = 0, nr = 0;
-  PetscMPIInt rank;
+  PetscCount  nri, nrr;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscMalloc1(in->n + 1, &dest));
-  PetscCall(PetscCalloc4(size, &icount, size, &rcount, size + 1, &idispl, size + 1, &rdispl));
-  PetscCall(PetscCalloc4(size, &ricount, size, &rrcount, size + 1, &ridispl, size + 1, &rrdispl));
-  for (PetscInt k = 0; k < in->n; k++) {
-    PetscInt owner = rank, m = in->moff[k + 1] - in->moff[k];
+  for (int k = 0; k < 2; k++) PetscCall(PetscCalloc4(size, &count[k], size + 1, &at[k], size, &rcount[k], size, &rat[k]));
+  for (PetscInt k = 0; k < in->n; k++) { /* counts: m, anchor, firsts, extents, places; the matrix */
+    PetscMPIInt owner = rank;
     if (in->anchor[k] >= 0) PetscCall(PetscLayoutFindOwner(layout, in->anchor[k], &owner));
-    dest[k] = (PetscMPIInt)owner;
-    icount[owner] += (PetscMPIInt)(2 + 2 * m);
-    rcount[owner] += (PetscMPIInt)(in->loff[k + 1] - in->loff[k]);
-    ni += 2 + 2 * m;
-    nr += in->loff[k + 1] - in->loff[k];
+    dest[k] = owner;
+    if (owner == rank) continue; /* copied, not sent */
+    PetscCheck((PetscInt64)count[0][owner] + 2 + 3 * (in->moff[k + 1] - in->moff[k]) < PETSC_MPI_INT_MAX &&
+                   (PetscInt64)count[1][owner] + in->loff[k + 1] - in->loff[k] < PETSC_MPI_INT_MAX,
+               PETSC_COMM_SELF, PETSC_ERR_SUP, "-pev approximate: too many records on one rank (use more ranks)");
+    count[0][owner] += (PetscMPIInt)(2 + 3 * (in->moff[k + 1] - in->moff[k]));
+    count[1][owner] += (PetscMPIInt)(in->loff[k + 1] - in->loff[k]);
   }
-  PetscCheck(ni < PETSC_MPI_INT_MAX && nr < PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP,
-             "-pev approximate: too many records on one rank (use more ranks)");
-  for (PetscMPIInt q = 0; q < size; q++) idispl[q + 1] = idispl[q] + icount[q], rdispl[q + 1] = rdispl[q] + rcount[q];
-  PetscCall(PetscMalloc2(ni + 1, &ibuf, nr + 1, &rbuf));
-  for (PetscInt k = 0; k < in->n; k++) { /* packed by destination: m, anchor, firsts, extents; the matrix */
-    PetscInt m = in->moff[k + 1] - in->moff[k], *ip = ibuf + idispl[dest[k]], nl = in->loff[k + 1] - in->loff[k];
+  for (PetscMPIInt q = 0; q < size; q++)
+    for (int k = 0; k < 2; k++) at[k][q + 1] = at[k][q] + count[k][q];
+  PetscCall(PetscMalloc2(at[0][size] + 1, &ibuf, at[1][size] + 1, &rbuf));
+  for (PetscInt k = 0; k < in->n; k++) {
+    PetscInt m = in->moff[k + 1] - in->moff[k], *ip = ibuf + at[0][dest[k]], nl = in->loff[k + 1] - in->loff[k];
+    if (dest[k] == rank) {
+      PetscCall(PiecesCopy(in, k, out));
+      continue;
+    }
     ip[0] = m;
     ip[1] = in->anchor[k];
     PetscCall(PetscArraycpy(ip + 2, in->first + in->moff[k], m));
     PetscCall(PetscArraycpy(ip + 2 + m, in->ext + in->moff[k], m));
-    PetscCall(PetscArraycpy(rbuf + rdispl[dest[k]], in->L + in->loff[k], nl));
-    idispl[dest[k]] += (PetscMPIInt)(2 + 2 * m);
-    rdispl[dest[k]] += (PetscMPIInt)nl;
+    PetscCall(PetscArraycpy(ip + 2 + 2 * m, in->place + in->moff[k], m));
+    PetscCall(PetscArraycpy(rbuf + at[1][dest[k]], in->L + in->loff[k], nl));
+    at[0][dest[k]] += (PetscMPIInt)(2 + 3 * m);
+    at[1][dest[k]] += (PetscMPIInt)nl;
   }
-  for (PetscMPIInt q = 0; q < size; q++) idispl[q] -= icount[q], rdispl[q] -= rcount[q];
-  PetscCallMPI(MPI_Alltoall(icount, 1, MPI_INT, ricount, 1, MPI_INT, comm));
-  PetscCallMPI(MPI_Alltoall(rcount, 1, MPI_INT, rrcount, 1, MPI_INT, comm));
-  for (PetscMPIInt q = 0; q < size; q++) ridispl[q + 1] = ridispl[q] + ricount[q], rrdispl[q + 1] = rrdispl[q] + rrcount[q];
-  nri = ridispl[size];
-  nrr = rrdispl[size];
-  PetscCall(PetscMalloc2(nri + 1, &rib, nrr + 1, &rrb));
-  PetscCallMPI(MPI_Alltoallv(ibuf, icount, idispl, MPIU_INT, rib, ricount, ridispl, MPIU_INT, comm));
-  PetscCallMPI(MPI_Alltoallv(rbuf, rcount, rdispl, MPIU_REAL, rrb, rrcount, rrdispl, MPIU_REAL, comm));
+  PetscCall(PEVPiecesDestroy(in));
+  for (PetscMPIInt q = 0; q < size; q++)
+    for (int k = 0; k < 2; k++) at[k][q] -= count[k][q];
+  PetscCall(HendersonExchange(comm, MPIU_INT, sizeof(PetscInt), count[0], at[0], ibuf, rcount[0], rat[0], (void **)&rib, &nri, "record terms"));
+  PetscCall(HendersonExchange(comm, MPIU_REAL, sizeof(PetscReal), count[1], at[1], rbuf, rcount[1], rat[1], (void **)&rrb, &nrr, "record terms"));
   PetscCall(PetscFree2(ibuf, rbuf));
-  for (PetscInt i = 0, r = 0; i < nri;) {
+  for (PetscCount i = 0, r = 0; i < nri;) {
     PetscInt   m = rib[i], d = 0, *first, *ext;
     PetscReal *L;
     for (PetscInt j = 0; j < m; j++) d += rib[i + 2 + m + j];
     PetscCall(PiecesNext(out, m, d, &first, &ext, &L));
     PetscCall(PetscArraycpy(first, rib + i + 2, m));
     PetscCall(PetscArraycpy(ext, rib + i + 2 + m, m));
+    PetscCall(PetscArraycpy(out->place + out->moff[out->n], rib + i + 2 + 2 * m, m));
     PetscCall(PetscArraycpy(L, rrb + r, d * d));
     out->anchor[out->n++] = rib[i + 1];
-    i += 2 + 2 * m;
+    i += 2 + 3 * m;
     r += d * d;
   }
-  PetscCall(PetscFree2(rib, rrb));
-  PetscCall(PetscFree4(icount, rcount, idispl, rdispl));
-  PetscCall(PetscFree4(ricount, rrcount, ridispl, rrdispl));
+  PetscCall(PetscFree(rib));
+  PetscCall(PetscFree(rrb));
+  for (int k = 0; k < 2; k++) PetscCall(PetscFree4(count[k], at[k], rcount[k], rat[k]));
   PetscCall(PetscFree(dest));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. Every record's piece, on the rank that owns its animal (records without one stay where they are);
-   PAIRS: the blocks that go with an animal, as this rank's records say. */
-static PetscErrorCode RecordPieces(MPI_Comm comm, Model model, Equations eq, Records records, const PetscBool family[], PetscLayout layout, Pieces *out,
-                                   Pairs *pairs)
+/* Not collective. This rank's records' pieces, into LOCAL; PAIRS: the blocks that go with an animal, as they say. */
+static PetscErrorCode RecordPieces(Model model, Equations eq, Records records, const PetscBool family[], PetscInt root, const EquationsBlock *rootblock,
+                                   Pieces *local, Pairs *pairs)
 {
   RecordTerms rt;
-  Pieces      local;
   PetscInt    nrec, *work, *host;
-  PetscBool  *anchors;
+  PetscBool  *anchors, *other;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMemzero(&local, sizeof(local)));
   PetscCall(RecordTermsCreate(model, eq, records, &rt));
   PetscCall(RecordsGetLocalSize(records, &nrec));
   PetscCall(AnchorSlots(model, &rt, family, &anchors));
-  PetscCall(HostSlots(model, &rt, family, &host));
+  PetscCall(HostSlots(model, &rt, family, root, &host, &other));
   PetscCall(PetscMalloc1(3 * rt.nslots + 1, &work));
-  for (PetscInt r = 0; r < nrec; r++) PetscCall(RecordPiece(&rt, r, anchors, host, work, &local, pairs));
+  for (PetscInt r = 0; r < nrec; r++) PetscCall(RecordPiece(&rt, r, anchors, host, other, rootblock, work, local, pairs));
   PetscCall(PetscFree(work));
-  PetscCall(PetscFree(host));
+  PetscCall(PetscFree2(host, other));
   PetscCall(PetscFree(anchors));
   PetscCall(RecordTermsDestroy(&rt));
-  PetscCall(ExchangePieces(comm, layout, &local, out));
-  PetscCall(PEVPiecesDestroy(&local));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -335,33 +357,30 @@ static PetscErrorCode RelationshipPieces(Relationship rel, Pieces *p)
  *RECV gets the *NRECV items this rank is sent. */
 static PetscErrorCode SendToOwners(MPI_Comm comm, PetscLayout layout, PetscInt n, PetscInt width, const PetscInt items[], PetscInt *nrecv, PetscInt **recv)
 {
-  PetscMPIInt size, *count, *displ, *rcount, *rdispl;
+  PetscMPIInt size, *count, *at, *rcount, *rat, *dest;
   PetscInt   *buf;
+  PetscCount  nr;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCall(PetscCalloc4(size, &count, size + 1, &displ, size, &rcount, size + 1, &rdispl));
+  PetscCall(PetscCalloc4(size, &count, size + 1, &at, size, &rcount, size, &rat));
+  PetscCall(PetscMalloc1(n + 1, &dest));
   for (PetscInt k = 0; k < n; k++) {
-    PetscMPIInt owner;
-    PetscCall(PetscLayoutFindOwner(layout, items[k * width], &owner));
-    count[owner] += (PetscMPIInt)width;
+    PetscCall(PetscLayoutFindOwner(layout, items[k * width], &dest[k]));
+    count[dest[k]] += (PetscMPIInt)width;
   }
-  for (PetscMPIInt q = 0; q < size; q++) displ[q + 1] = displ[q] + count[q];
+  for (PetscMPIInt q = 0; q < size; q++) at[q + 1] = at[q] + count[q];
   PetscCall(PetscMalloc1(n * width + 1, &buf));
   for (PetscInt k = 0; k < n; k++) {
-    PetscMPIInt owner;
-    PetscCall(PetscLayoutFindOwner(layout, items[k * width], &owner));
-    PetscCall(PetscArraycpy(buf + displ[owner], items + k * width, width));
-    displ[owner] += (PetscMPIInt)width;
+    PetscCall(PetscArraycpy(buf + at[dest[k]], items + k * width, width));
+    at[dest[k]] += (PetscMPIInt)width;
   }
-  for (PetscMPIInt q = 0; q < size; q++) displ[q] -= count[q];
-  PetscCallMPI(MPI_Alltoall(count, 1, MPI_INT, rcount, 1, MPI_INT, comm));
-  for (PetscMPIInt q = 0; q < size; q++) rdispl[q + 1] = rdispl[q] + rcount[q];
-  PetscCall(PetscMalloc1(rdispl[size] + 1, recv));
-  PetscCallMPI(MPI_Alltoallv(buf, count, displ, MPIU_INT, *recv, rcount, rdispl, MPIU_INT, comm));
-  *nrecv = rdispl[size] / width;
+  for (PetscMPIInt q = 0; q < size; q++) at[q] -= count[q];
+  PetscCall(HendersonExchange(comm, MPIU_INT, sizeof(PetscInt), count, at, buf, rcount, rat, (void **)recv, &nr, "blocks that go with an animal"));
+  *nrecv = (PetscInt)(nr / width);
   PetscCall(PetscFree(buf));
-  PetscCall(PetscFree4(count, displ, rcount, rdispl));
+  PetscCall(PetscFree(dest));
+  PetscCall(PetscFree4(count, at, rcount, rat));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -375,7 +394,7 @@ static int ComparePairs(const void *a, const void *b)
    owner orders its blocks by first equation after its own equations, and tells their owners. */
 static PetscErrorCode AttachmentsCreate(MPI_Comm comm, Equations eq, PetscLayout layout, const Pairs *pairs, Attachments *at)
 {
-  PetscInt rstart, rend, nb, *sizes, n, *recv, *items, *back, nback;
+  PetscInt rstart, rend, nb, *sizes, n = 0, *recv, *items, *back, nback;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLayoutGetRange(layout, &rstart, &rend));
@@ -439,8 +458,8 @@ PetscErrorCode PEVBcastRows(MPI_Comm comm, PetscLayout layout, PetscInt n, const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. The pieces' members that go with an animal become the animal's block at their place; an anchor
-   that goes with an animal anchors nothing (the piece is its own factor, on any number of ranks). */
+/* Collective. The pieces' members that go with an animal become the animal's block at their place, and so do
+   their anchors (before the pieces go to their anchor's rank). */
 static PetscErrorCode PiecesAttach(MPI_Comm comm, PetscLayout layout, const Attachments *at, Pieces *p)
 {
   PetscInt nm = p->n ? p->moff[p->n] : 0, n = nm, *rows, *host, *place;
@@ -454,7 +473,6 @@ static PetscErrorCode PiecesAttach(MPI_Comm comm, PetscLayout layout, const Atta
   PetscCall(PetscMalloc2(n + 1, &host, n + 1, &place));
   PetscCall(PEVBcastRows(comm, layout, n, rows, at->host, host));
   PetscCall(PEVBcastRows(comm, layout, n, rows, at->place, place));
-  PetscCall(PetscMalloc1(nm + 1, &p->place));
   for (PetscInt k = 0; k < nm; k++) {
     PetscInt j;
     PetscCall(PetscFindInt(p->first[k], n, rows, &j));
@@ -465,7 +483,7 @@ static PetscErrorCode PiecesAttach(MPI_Comm comm, PetscLayout layout, const Atta
     PetscInt j;
     if (p->anchor[k] < 0) continue;
     PetscCall(PetscFindInt(p->anchor[k], n, rows, &j));
-    if (host[j] >= 0) p->anchor[k] = -1;
+    if (host[j] >= 0) p->anchor[k] = host[j];
   }
   PetscCall(PetscFree2(host, place));
   PetscCall(PetscFree(rows));
@@ -474,26 +492,61 @@ static PetscErrorCode PiecesAttach(MPI_Comm comm, PetscLayout layout, const Atta
 
 /* ---- all of them ---- */
 
+/* The pairs that make an animal's unknowns in every pedigree group one: the levels of family group G (not the
+   first, G0) go with the first's (a maternal effect in a `random` statement of its own goes with the
+   animal's direct effects; else the records of a dam's calves would share her two unknowns). */
+static PetscErrorCode GroupPairs(Relationship r0, Relationship r, Pairs *pairs)
+{
+  const EquationsBlock *b0, *b;
+  PetscInt              lo, hi;
+
+  PetscFunctionBeginUser;
+  PetscCall(RelationshipGetBlocks(r0, &b0, NULL));
+  PetscCall(RelationshipGetBlocks(r, &b, NULL));
+  PetscCall(RelationshipGetLocalLevels(r, &lo, &hi));
+  for (PetscInt l = lo; l < hi && l < b0->nlevels; l++) {
+    PetscInt have = 0, have0 = 0;
+    for (PetscInt k = 0; k < b->size; k++) have += EquationsBlockEquation(b, l, k) >= 0;
+    for (PetscInt k = 0; k < b0->size; k++) have0 += EquationsBlockEquation(b0, l, k) >= 0;
+    if (have && have0) PetscCall(PairsAdd(pairs, EquationsBlockFirst(b, l), EquationsBlockFirst(b0, l)));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PEVPiecesCreate(MPI_Comm comm, Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], PetscLayout layout, Pieces *p,
                                Attachments *at)
 {
   Pairs      pairs;
+  Pieces     local;
   PetscBool *family;
+  PetscInt   first = -1, n;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(p, sizeof(*p)));
+  PetscCall(PetscMemzero(&local, sizeof(local)));
   PetscCall(PetscMemzero(&pairs, sizeof(pairs)));
   PetscCall(PetscMalloc1(nrel + 1, &family));
   for (PetscInt g = 0; g < nrel; g++) { /* a group whose K^-1 has families anchors the records of its animals */
     RelationshipType type;
     PetscCall(RelationshipGetType(rel[g], &type));
     family[g] = strcmp(type, RELATIONSHIPIID) ? PETSC_TRUE : PETSC_FALSE;
+    if (family[g] && first < 0)
+      first = g;
+    else if (family[g])
+      PetscCall(GroupPairs(rel[first], rel[g], &pairs));
   }
-  PetscCall(RecordPieces(comm, model, eq, records, family, layout, p, &pairs));
+  {
+    const EquationsBlock *rootblock = NULL;
+    if (first >= 0) PetscCall(RelationshipGetBlocks(rel[first], &rootblock, NULL));
+    PetscCall(RecordPieces(model, eq, records, family, first, rootblock, &local, &pairs));
+  }
   PetscCall(PetscFree(family));
-  for (PetscInt g = 0; g < nrel; g++) PetscCall(RelationshipPieces(rel[g], p));
+  for (PetscInt g = 0; g < nrel; g++) PetscCall(RelationshipPieces(rel[g], &local));
   PetscCall(AttachmentsCreate(comm, eq, layout, &pairs, at));
+  n = pairs.n;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPIU_INT, MPI_SUM, comm));
+  if (n) PetscCall(PiecesAttach(comm, layout, at, &local)); /* there are blocks that go with an animal */
   PetscCall(PetscFree(pairs.pair));
-  PetscCall(PiecesAttach(comm, layout, at, p));
+  PetscCall(ExchangePieces(comm, layout, &local, p)); /* to the anchor's rank: the pieces of one anchor together */
   PetscFunctionReturn(PETSC_SUCCESS);
 }

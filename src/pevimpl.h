@@ -18,7 +18,7 @@ typedef struct {
   PetscInt   n;
   PetscInt  *moff, *loff, *anchor; /* n+1 each */
   PetscInt  *first, *ext;          /* per member */
-  PetscInt  *place;                /* per member, once attached blocks are in their hosts (NULL before: 0) */
+  PetscInt  *place;                /* per member: where its block lies in its unknown (0 but for a block that goes with an animal) */
   PetscReal *L;
   PetscInt   room[3]; /* pieces, members, matrix entries */
 } Pieces;

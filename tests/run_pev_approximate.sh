@@ -2,17 +2,30 @@
 # -pev approximate against -pev exact on a simulated population (henderson-simulate, 4000 animals over 5
 # generations): for each random effect of the model, the approximate reliabilities agree with the exact ones
 # (correlation, slope of exact on approximate, mean absolute difference: the thresholds are arguments), and
-# they are the same at 1, 2 and 4 ranks (to rounding).
+# they are the same at 1, 2 and 4 ranks (to rounding). The option --repeat K (not the simulator's) makes a
+# repeatability model of it: each record K times, in the herd's next years (the cohorts mix, as cows' later
+# lactations do), and a permanent environment (random animal iid 0.2 as pe; h2 0.2, residual 0.6).
 #   sh run_pev_approximate.sh MPIEXEC NPFLAG SIMULATE HENDERSON CHECK WORKDIR "SIMULATE OPTIONS" \
 #      "EFFECT MINCORR SLOPE_LO SLOPE_HI MAXMAD" ...
 set -eu
 mpiexec=$1 npflag=$2 simulate=$3 henderson=$4 check=$5 dir=$6 options=$7
 shift 7
+repeat=$(echo "$options" | sed -n 's/.*--repeat \([0-9]*\).*/\1/p')
+options=$(echo "$options" | sed 's/--repeat [0-9]*//')
 rm -rf "$dir"
 mkdir -p "$dir"
 # shellcheck disable=SC2086
 "$simulate" --animals 4000 --generations 5 --herds 40 --seed 7 $options --out "$dir" > "$dir/simulate.log"
 cd "$dir"
+if [ -n "$repeat" ]; then
+  awk -v n="$repeat" 'NR == 1 { print; next } {
+    h = $2; at = index(h, "Y")
+    for (k = 0; k < n; k++) { $2 = substr(h, 1, at) sprintf("%02d", substr(h, at + 1, 2) + k) substr(h, at + 3); print }
+  }' data.txt > data_repeated.txt
+  mv data_repeated.txt data.txt
+  sed 's/^random  *animal pedigree .*/random    animal pedigree 0.2\nrandom    animal iid 0.2 as pe/; s/^residual .*/residual  0.6/' model.txt > model_repeated.txt
+  mv model_repeated.txt model.txt
+fi
 "$mpiexec" $npflag 2 "$henderson" solve model.txt --pev exact -quiet
 mv solutions.h5 exact.h5
 for n in 1 2 4; do
