@@ -6,6 +6,7 @@
 #   4. communication.sh    ghosts, neighbours and messages of one product against the rank count
 #   5. pev.sh         exact and sampled PEV, AI-REML against size (PEV_SKIP=1 leaves it out: 35 min)
 #   6. social.sh      social genetic effects against the plain animal model on one population (SOCIAL_SKIP=1)
+#   6b. pev_approximate.sh  approximate reliabilities against exact and sampled ones, their cost (APPROX_SKIP=1)
 #   7. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
 #                     scaling.sh's CSV when a cluster run left one in the logs)
 # Scaling over nodes is a cluster job: jobs/scaling_slurm.sh, jobs/scaling_pbs.sh (benchmarks/scaling.sh).
@@ -121,6 +122,20 @@ if [ "${SOCIAL_SKIP:-0}" != 1 ]; then
       SOCIAL_SIZES=${SOCIAL_SIZES:-100000} sh "$here/social.sh" "$build"
     else
       sh "$here/social.sh" "$build"
+    fi
+    echo
+  } >> "$results"
+fi
+
+if [ "${APPROX_SKIP:-0}" != 1 ]; then
+  {
+    echo "## Approximate reliabilities (pev_approximate.sh)"
+    echo
+    if [ "${QUICK:-0}" = 1 ]; then
+      ACCURACY_SIZE=${ACCURACY_SIZE:-3000} SAMPLED_SIZE=${SAMPLED_SIZE:-100000} REFERENCE_SAMPLES=${REFERENCE_SAMPLES:-30} \
+        COST_SIZES=${COST_SIZES:-100000} MATERNAL_SIZES=${MATERNAL_SIZES:-100000} sh "$here/pev_approximate.sh" "$build"
+    else
+      sh "$here/pev_approximate.sh" "$build"
     fi
     echo
   } >> "$results"

@@ -20,23 +20,34 @@ static PetscErrorCode Grow(void **array, size_t size, PetscInt have, PetscInt *r
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Room for one more piece of M members and a D x D matrix; returns where they go. */
-static PetscErrorCode PiecesNext(Pieces *p, PetscInt m, PetscInt d, PetscInt **first, PetscInt **ext, PetscReal **L)
+/* Room for N more pieces with NM members and NL matrix entries in all. */
+static PetscErrorCode PiecesReserve(Pieces *p, PetscInt n, PetscInt nm, PetscInt nl)
 {
-  PetscInt rooms[3] = {p->room[0], p->room[0], p->room[0]}, nm = p->n ? p->moff[p->n] : 0, nl = p->n ? p->loff[p->n] : 0;
+  PetscInt rooms[3] = {p->room[0], p->room[0], p->room[0]}, have = p->n ? p->moff[p->n] : 0, used = p->n ? p->loff[p->n] : 0;
 
   PetscFunctionBeginUser;
-  PetscCall(Grow((void **)&p->moff, sizeof(PetscInt), p->n + 1, &rooms[0], p->n + 2));
-  PetscCall(Grow((void **)&p->loff, sizeof(PetscInt), p->n + 1, &rooms[1], p->n + 2));
-  PetscCall(Grow((void **)&p->anchor, sizeof(PetscInt), p->n, &rooms[2], p->n + 2));
+  PetscCall(Grow((void **)&p->moff, sizeof(PetscInt), p->n + 1, &rooms[0], p->n + n + 1));
+  PetscCall(Grow((void **)&p->loff, sizeof(PetscInt), p->n + 1, &rooms[1], p->n + n + 1));
+  PetscCall(Grow((void **)&p->anchor, sizeof(PetscInt), p->n, &rooms[2], p->n + n + 1));
   p->room[0] = rooms[0];
-  rooms[0]   = p->room[1];
-  PetscCall(Grow((void **)&p->first, sizeof(PetscInt), nm, &rooms[0], nm + m));
-  rooms[0] = p->room[1];
-  PetscCall(Grow((void **)&p->place, sizeof(PetscInt), nm, &rooms[0], nm + m));
-  PetscCall(Grow((void **)&p->ext, sizeof(PetscInt), nm, &p->room[1], nm + m));
-  PetscCall(Grow((void **)&p->L, sizeof(PetscReal), nl, &p->room[2], nl + d * d));
+  rooms[0] = rooms[1] = p->room[1];
+  PetscCall(Grow((void **)&p->first, sizeof(PetscInt), have, &rooms[0], have + nm));
+  PetscCall(Grow((void **)&p->place, sizeof(PetscInt), have, &rooms[1], have + nm));
+  PetscCall(Grow((void **)&p->ext, sizeof(PetscInt), have, &p->room[1], have + nm));
+  PetscCall(Grow((void **)&p->L, sizeof(PetscReal), used, &p->room[2], used + nl));
   if (!p->n) p->moff[0] = p->loff[0] = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One more piece of M members and a D x D matrix (zero); where they go. */
+static PetscErrorCode PiecesNext(Pieces *p, PetscInt m, PetscInt d, PetscInt **first, PetscInt **ext, PetscReal **L)
+{
+  PetscInt nm, nl;
+
+  PetscFunctionBeginUser;
+  PetscCall(PiecesReserve(p, 1, m, d * d));
+  nm                = p->moff[p->n];
+  nl                = p->loff[p->n];
   p->moff[p->n + 1] = nm + m;
   p->loff[p->n + 1] = nl + d * d;
   *first            = p->first + nm;
@@ -164,82 +175,78 @@ static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool a
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Piece K of IN appended to OUT. */
-static PetscErrorCode PiecesCopy(const Pieces *in, PetscInt k, Pieces *out)
-{
-  PetscInt   m = in->moff[k + 1] - in->moff[k], nl = in->loff[k + 1] - in->loff[k], d = 0, *first, *ext;
-  PetscReal *L;
-
-  PetscFunctionBeginUser;
-  for (PetscInt j = in->moff[k]; j < in->moff[k + 1]; j++) d += in->ext[j];
-  PetscCall(PiecesNext(out, m, d, &first, &ext, &L));
-  PetscCall(PetscArraycpy(first, in->first + in->moff[k], m));
-  PetscCall(PetscArraycpy(ext, in->ext + in->moff[k], m));
-  PetscCall(PetscArraycpy(out->place + out->moff[out->n], in->place + in->moff[k], m));
-  PetscCall(PetscArraycpy(L, in->L + in->loff[k], nl));
-  out->anchor[out->n++] = in->anchor[k];
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Collective. The pieces of IN go to the rank that owns their anchor (those without stay), appended to OUT;
-   IN is destroyed once packed. */
-static PetscErrorCode ExchangePieces(MPI_Comm comm, PetscLayout layout, Pieces *in, Pieces *out)
+/* Collective. The pieces of P go to the rank that owns their anchor (those without, and those of this rank's
+   anchors, stay where they are in P: moved down over those that left); the pieces received are appended. */
+static PetscErrorCode ExchangePieces(MPI_Comm comm, PetscLayout layout, Pieces *p)
 {
   PetscMPIInt size, rank, *dest, *count[2], *at[2], *rcount[2], *rat[2];
-  PetscInt   *ibuf, *rib;
+  PetscInt   *ibuf, *rib, n = 0, nm = 0, nl = 0;
   PetscReal  *rbuf, *rrb;
   PetscCount  nri, nrr;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(PetscMalloc1(in->n + 1, &dest));
+  PetscCall(PetscMalloc1(p->n + 1, &dest));
   for (int k = 0; k < 2; k++) PetscCall(PetscCalloc4(size, &count[k], size + 1, &at[k], size, &rcount[k], size, &rat[k]));
-  for (PetscInt k = 0; k < in->n; k++) { /* counts: m, anchor, firsts, extents, places; the matrix */
+  for (PetscInt k = 0; k < p->n; k++) { /* counts: m, anchor, firsts, extents, places; the matrix */
     PetscMPIInt owner = rank;
-    if (in->anchor[k] >= 0) PetscCall(PetscLayoutFindOwner(layout, in->anchor[k], &owner));
+    if (p->anchor[k] >= 0) PetscCall(PetscLayoutFindOwner(layout, p->anchor[k], &owner));
     dest[k] = owner;
-    if (owner == rank) continue; /* copied, not sent */
-    PetscCheck((PetscInt64)count[0][owner] + 2 + 3 * (in->moff[k + 1] - in->moff[k]) < PETSC_MPI_INT_MAX &&
-                   (PetscInt64)count[1][owner] + in->loff[k + 1] - in->loff[k] < PETSC_MPI_INT_MAX,
+    if (owner == rank) continue; /* stays */
+    PetscCheck((PetscInt64)count[0][owner] + 2 + 3 * (p->moff[k + 1] - p->moff[k]) < PETSC_MPI_INT_MAX &&
+                   (PetscInt64)count[1][owner] + p->loff[k + 1] - p->loff[k] < PETSC_MPI_INT_MAX,
                PETSC_COMM_SELF, PETSC_ERR_SUP, "-pev approximate: too many records on one rank (use more ranks)");
-    count[0][owner] += (PetscMPIInt)(2 + 3 * (in->moff[k + 1] - in->moff[k]));
-    count[1][owner] += (PetscMPIInt)(in->loff[k + 1] - in->loff[k]);
+    count[0][owner] += (PetscMPIInt)(2 + 3 * (p->moff[k + 1] - p->moff[k]));
+    count[1][owner] += (PetscMPIInt)(p->loff[k + 1] - p->loff[k]);
   }
   for (PetscMPIInt q = 0; q < size; q++)
     for (int k = 0; k < 2; k++) at[k][q + 1] = at[k][q] + count[k][q];
   PetscCall(PetscMalloc2(at[0][size] + 1, &ibuf, at[1][size] + 1, &rbuf));
-  for (PetscInt k = 0; k < in->n; k++) {
-    PetscInt m = in->moff[k + 1] - in->moff[k], *ip = ibuf + at[0][dest[k]], nl = in->loff[k + 1] - in->loff[k];
-    if (dest[k] == rank) {
-      PetscCall(PiecesCopy(in, k, out));
+  for (PetscInt k = 0; k < p->n; k++) {
+    PetscInt m = p->moff[k + 1] - p->moff[k], nk = p->loff[k + 1] - p->loff[k], *ip = ibuf + at[0][dest[k]];
+    if (dest[k] == rank) { /* down to piece n (n <= k): the arrays only shrink */
+      PetscCall(PetscArraymove(p->first + nm, p->first + p->moff[k], m));
+      PetscCall(PetscArraymove(p->ext + nm, p->ext + p->moff[k], m));
+      PetscCall(PetscArraymove(p->place + nm, p->place + p->moff[k], m));
+      PetscCall(PetscArraymove(p->L + nl, p->L + p->loff[k], nk));
+      p->anchor[n] = p->anchor[k];
+      p->moff[n]   = nm;
+      p->loff[n++] = nl;
+      nm += m;
+      nl += nk;
       continue;
     }
     ip[0] = m;
-    ip[1] = in->anchor[k];
-    PetscCall(PetscArraycpy(ip + 2, in->first + in->moff[k], m));
-    PetscCall(PetscArraycpy(ip + 2 + m, in->ext + in->moff[k], m));
-    PetscCall(PetscArraycpy(ip + 2 + 2 * m, in->place + in->moff[k], m));
-    PetscCall(PetscArraycpy(rbuf + at[1][dest[k]], in->L + in->loff[k], nl));
+    ip[1] = p->anchor[k];
+    PetscCall(PetscArraycpy(ip + 2, p->first + p->moff[k], m));
+    PetscCall(PetscArraycpy(ip + 2 + m, p->ext + p->moff[k], m));
+    PetscCall(PetscArraycpy(ip + 2 + 2 * m, p->place + p->moff[k], m));
+    PetscCall(PetscArraycpy(rbuf + at[1][dest[k]], p->L + p->loff[k], nk));
     at[0][dest[k]] += (PetscMPIInt)(2 + 3 * m);
-    at[1][dest[k]] += (PetscMPIInt)nl;
+    at[1][dest[k]] += (PetscMPIInt)nk;
   }
-  PetscCall(PEVPiecesDestroy(in));
+  p->n       = n;
+  p->moff[n] = nm;
+  p->loff[n] = nl;
   for (PetscMPIInt q = 0; q < size; q++)
     for (int k = 0; k < 2; k++) at[k][q] -= count[k][q];
   PetscCall(HendersonExchange(comm, MPIU_INT, sizeof(PetscInt), count[0], at[0], ibuf, rcount[0], rat[0], (void **)&rib, &nri, "record terms"));
   PetscCall(HendersonExchange(comm, MPIU_REAL, sizeof(PetscReal), count[1], at[1], rbuf, rcount[1], rat[1], (void **)&rrb, &nrr, "record terms"));
   PetscCall(PetscFree2(ibuf, rbuf));
+  n = nm = 0;
+  for (PetscCount i = 0; i < nri; i += 2 + 3 * rib[i]) n++, nm += rib[i];
+  PetscCall(PiecesReserve(p, n, nm, (PetscInt)nrr));
   for (PetscCount i = 0, r = 0; i < nri;) {
     PetscInt   m = rib[i], d = 0, *first, *ext;
     PetscReal *L;
     for (PetscInt j = 0; j < m; j++) d += rib[i + 2 + m + j];
-    PetscCall(PiecesNext(out, m, d, &first, &ext, &L));
+    PetscCall(PiecesNext(p, m, d, &first, &ext, &L));
     PetscCall(PetscArraycpy(first, rib + i + 2, m));
     PetscCall(PetscArraycpy(ext, rib + i + 2 + m, m));
-    PetscCall(PetscArraycpy(out->place + out->moff[out->n], rib + i + 2 + 2 * m, m));
+    PetscCall(PetscArraycpy(p->place + p->moff[p->n], rib + i + 2 + 2 * m, m));
     PetscCall(PetscArraycpy(L, rrb + r, d * d));
-    out->anchor[out->n++] = rib[i + 1];
+    p->anchor[p->n++] = rib[i + 1];
     i += 2 + 3 * m;
     r += d * d;
   }
@@ -264,6 +271,7 @@ static PetscErrorCode RecordPieces(Model model, Equations eq, Records records, c
   PetscCall(AnchorSlots(model, &rt, family, &anchors));
   PetscCall(HostSlots(model, &rt, family, root, &host, &other));
   PetscCall(PetscMalloc1(3 * rt.nslots + 1, &work));
+  PetscCall(PiecesReserve(local, nrec, 3 * nrec, 9 * nrec)); /* most records: 3 levels of one equation */
   for (PetscInt r = 0; r < nrec; r++) PetscCall(RecordPiece(&rt, r, anchors, host, other, rootblock, work, local, pairs));
   PetscCall(PetscFree(work));
   PetscCall(PetscFree2(host, other));
@@ -343,6 +351,7 @@ static PetscErrorCode RelationshipPieces(Relationship rel, Pieces *p)
   PetscCall(RelationshipGetCovarianceInverse(rel, &Ginv));
   PetscCall(RelationshipGetTerms(rel, &t));
   for (PetscInt f = 0; f < t.n; f++) mmax = PetscMax(mmax, t.offset[f + 1] - t.offset[f]);
+  PetscCall(PiecesReserve(p, t.n, t.offset[t.n], dim * dim * t.voffset[t.n]));
   PetscCall(PetscMalloc2(mmax * dim, &pos, 2 * mmax, &keep));
   for (PetscInt f = 0; f < t.n; f++) PetscCall(TermPiece(&t, f, block, groups, dim, Ginv, pos, keep, p));
   PetscCall(PetscFree2(pos, keep));
@@ -547,6 +556,7 @@ PetscErrorCode PEVPiecesCreate(MPI_Comm comm, Model model, Equations eq, Records
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPIU_INT, MPI_SUM, comm));
   if (n) PetscCall(PiecesAttach(comm, layout, at, &local)); /* there are blocks that go with an animal */
   PetscCall(PetscFree(pairs.pair));
-  PetscCall(ExchangePieces(comm, layout, &local, p)); /* to the anchor's rank: the pieces of one anchor together */
+  PetscCall(ExchangePieces(comm, layout, &local)); /* to the anchor's rank: the pieces of one anchor together */
+  *p = local;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
