@@ -7,12 +7,15 @@
 #      whose own error (sqrt(2/N) of each PEV) lowers the correlation that a perfect approximation could
 #      reach: the correlation of two sampled runs of that many samples is printed beside it;
 #   3. cost: the solve alone and the solve with --pev approximate, at COST_SIZES animals for one trait
-#      and at MATERNAL_SIZES for the two-trait maternal model, the pev phase's seconds against the solve.
+#      and at MATERNAL_SIZES for the two-trait maternal model, the pev phase's seconds against the solve;
+#   4. sampled PEV in blocks (-pev_sample_block K, CGs in lockstep sharing each product with C) at
+#      SAMPLED_SIZE animals: seconds a sample for K in BLOCKS, BLOCK_SAMPLES samples each.
 #
 #   sh benchmarks/pev_approximate.sh BUILD_DIR
 #
 # Environment: RANKS [2], ACCURACY_SIZE [10000], SAMPLED_SIZE [1000000], REFERENCE_SAMPLES [200],
-# COST_SIZES ["1000000 10000000"], MATERNAL_SIZES [1000000], PARTS ["1 2 3"], TIMEOUT [3600].
+# COST_SIZES ["1000000 10000000"], MATERNAL_SIZES [1000000], BLOCKS ["1 4 8 16"], BLOCK_SAMPLES [16],
+# PARTS ["1 2 3 4"], TIMEOUT [3600].
 # Prints markdown tables; the logs go to benchmarks/logs/pev_approximate/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +27,9 @@ sampled_size=${SAMPLED_SIZE:-1000000}
 reference=${REFERENCE_SAMPLES:-200}
 cost_sizes=${COST_SIZES:-"1000000 10000000"}
 maternal_sizes=${MATERNAL_SIZES:-1000000}
-parts=${PARTS:-"1 2 3"}
+parts=${PARTS:-"1 2 3 4"}
+blocks=${BLOCKS:-"1 4 8 16"}
+block_samples=${BLOCK_SAMPLES:-16}
 limit=${TIMEOUT:-3600}
 check=$build/tests/check_solutions
 [ -x "$check" ] || bench_die "$check is missing (build the tests)"
@@ -113,6 +118,27 @@ case " $parts " in *" 3 "*)
       echo "| $n | ${flags:-animal} | $(bench_summary "$a" equations) | $(bench_summary "$a" solve) / $(bench_summary "$a" total) | $(bench_summary "$p" pev) / $(bench_summary "$p" total) | $(awk -v p="$(bench_summary "$p" pev)" -v s="$(bench_summary "$a" solve)" 'BEGIN { if (s > 0) printf "%.2f", p / s }') | $line | $(bench_summary "$a" peak) / $(bench_summary "$p" peak) |"
     else
       echo "| $n | ${flags:-animal} | failed or over $limit s (see the logs) | | | | | | |"
+    fi
+  done
+  echo
+  ;;
+esac
+
+case " $parts " in *" 4 "*)
+  echo "### Sampled PEV in blocks ($ranks ranks, $sampled_size animals, $block_samples samples)"
+  echo
+  echo "| samples a pass (-pev_sample_block) | pev s | s a sample | iterations (all samples) | against one at a time |"
+  echo "|---|---|---|---|---|"
+  one=
+  for k in $blocks; do
+    if run "$sampled_size" "" "block$k" --pev sample -pev_samples "$block_samples" -pev_sample_block "$k"; then
+      log=$out/block${k}_$sampled_size.txt
+      pev=$(bench_summary "$log" pev)
+      [ -n "$one" ] || one=$pev
+      its=$(awk '/pev  *sample/ { for (i = 1; i <= NF; i++) if ($i == "iterations") print $(i - 1) }' "$log")
+      echo "| $k | $pev | $(awk -v p="$pev" -v n="$block_samples" 'BEGIN { printf "%.3f", p / n }') | $its | $(awk -v p="$pev" -v o="$one" 'BEGIN { printf "%.2fx", o / p }') |"
+    else
+      echo "| $k | failed (see the logs) | | | |"
     fi
   done
   echo

@@ -73,17 +73,20 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(ev->order_by, "auto", sizeof(ev->order_by)));
-  ev->estimable_check = PETSC_TRUE;
-  ev->pev_samples     = 100;
-  ev->pev_seed        = 1;
-  ev->pev_rounds      = 30;
-  ev->pev_tol         = 1e-3;
-  ev->fail_alone      = -1;
+  ev->estimable_check  = PETSC_TRUE;
+  ev->pev_samples      = 100;
+  ev->pev_seed         = 1;
+  ev->pev_rounds       = 30;
+  ev->pev_sample_block = 1;
+  ev->pev_tol          = 1e-3;
+  ev->fail_alone       = -1;
   PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
   PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,
                              (PetscEnum *)&ev->pev_method, NULL));
   PetscCall(PetscOptionsInt("-pev_samples", "Simulated data sets of -pev sample", "EvaluationPEV", ev->pev_samples, &ev->pev_samples, NULL));
   PetscCall(PetscOptionsInt("-pev_seed", "Seed of the random numbers of -pev sample", "EvaluationPEV", ev->pev_seed, &ev->pev_seed, NULL));
+  PetscCall(PetscOptionsInt("-pev_sample_block", "Simulated data sets of -pev sample solved together (CGs in lockstep, one block product a step)",
+                            "EvaluationPEV", ev->pev_sample_block, &ev->pev_sample_block, NULL));
   PetscCall(PetscOptionsInt("-pev_rounds", "Most rounds of belief propagation of -pev approximate", "EvaluationPEV", ev->pev_rounds, &ev->pev_rounds, NULL));
   PetscCall(PetscOptionsReal("-pev_tol", "-pev approximate stops once no precision changes by more than this (relative) in a round", "EvaluationPEV",
                              ev->pev_tol, &ev->pev_tol, NULL));
@@ -107,6 +110,7 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   ev->quiet = (PetscBool)(ev->quiet || quiet);
   PetscCheck(ev->pev_samples > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_samples must be at least 1");
   PetscCheck(ev->pev_rounds > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_rounds must be at least 1");
+  PetscCheck(ev->pev_sample_block > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_sample_block must be at least 1");
   PetscCheck(ev->pev_tol >= 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_tol must not be negative");
   PetscCheck(ev->social_group_size == 0 || ev->social_group_size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
   PetscCall(HendersonLogSetFromOptions(ev->comm));

@@ -105,8 +105,8 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
                                (double)ev->pev_approximate.change, ev->pev_approximate.rounds, ev->pev_rounds));
   } else {
     PetscCall(EvaluationSolverReady(ev)); /* REML may have rebuilt the system */
-    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->nrel, ev->rel, ev->solver, ev->pev_samples, (PetscInt64)ev->pev_seed, nblock, rows,
-                                cols, extra, ev->pev, &ev->pev_iterations, &ev->pev_failed));
+    PetscCall(PEVComputeSampled(ev->model, ev->equations, ev->records, ev->nrel, ev->rel, ev->solver, ev->pev_samples, ev->pev_sample_block,
+                                (PetscInt64)ev->pev_seed, nblock, rows, cols, extra, ev->pev, &ev->pev_iterations, &ev->pev_failed));
     PetscCall(PEVMaskNotEstimable(ev->nonestimable, nblock, rows, cols, extra, ev->pev));
     if (ev->pev_failed)
       PetscCall(EvaluationWarn(

@@ -43,9 +43,10 @@ static PetscErrorCode ViewPEV(Evaluation ev, PetscViewer viewer)
                                      a->factors, a->largest, a->rounds, (double)a->change, (double)seconds));
   } else
     PetscCall(PetscViewerASCIIPrintf(viewer,
-                                     "  pev         sample: %" PetscInt_FMT " simulated data sets, %" PetscInt64_FMT
+                                     "  pev         sample: %" PetscInt_FMT " simulated data sets (%" PetscInt_FMT " a pass), %" PetscInt64_FMT
                                      " iterations in all, %.3f s; each PEV within about %.1f %% (one standard error)\n",
-                                     ev->pev_samples, ev->pev_iterations, (double)seconds, 100 * (double)PetscSqrtReal(2.0 / ev->pev_samples)));
+                                     ev->pev_samples, ev->pev_sample_block, ev->pev_iterations, (double)seconds,
+                                     100 * (double)PetscSqrtReal(2.0 / ev->pev_samples)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -31,9 +31,10 @@ struct _p_Evaluation {
   PEVMethod          pev_method; /* -pev */
   Vec                pev;        /* diag(C^-1), when asked for */
   PetscInt           pev_samples;
-  PetscInt           pev_rounds;      /* -pev approximate: most rounds, */
-  PetscReal          pev_tol;         /* and the relative change of the precisions that ends them */
-  PEVApproximateInfo pev_approximate; /* what it did */
+  PetscInt           pev_sample_block; /* -pev sample: data sets a pass */
+  PetscInt           pev_rounds;       /* -pev approximate: most rounds, */
+  PetscReal          pev_tol;          /* and the relative change of the precisions that ends them */
+  PEVApproximateInfo pev_approximate;  /* what it did */
   PetscInt64         pev_iterations;
   PetscReal        **pev_block; /* per random group: the PEV blocks (order x order) of this rank's levels */
   SolverResult       result;

@@ -119,11 +119,65 @@ PetscErrorCode PEVSimulate(Design design, PetscInt nrel, Relationship rel[], Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], Solver solver, PetscInt nsamples,
-                                 PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt64 *iterations,
-                                 PetscInt *not_converged)
+/* One sample's errors E (its solution less its true values, this rank's rows) added: D += e^2 and
+   EXTRA[k] += e_row e_col. */
+static PetscErrorCode AddErrors(const PetscScalar e[], Vec d, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[])
 {
-  PetscInt rstart;
+  PetscInt     rstart, rend;
+  PetscScalar *v;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetOwnershipRange(d, &rstart, &rend));
+  PetscCall(VecGetArray(d, &v));
+  for (PetscInt i = 0; i < rend - rstart; i++) v[i] += e[i] * e[i];
+  PetscCall(VecRestoreArray(d, &v));
+  for (PetscCount k = 0; k < n; k++) extra[k] += PetscRealPart(e[rows[k] - rstart] * e[cols[k] - rstart]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Samples FIRST..FIRST+K-1 solved together (SolverSolveBlock()), their errors added. */
+static PetscErrorCode SampleBlock(Design design, PetscInt nrel, Relationship rel[], Solver solver, PetscInt64 seed, PetscInt first, PetscInt K, Vec truth,
+                                  Vec rhs, Vec d, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], PetscInt64 *iterations,
+                                  PetscInt *not_converged)
+{
+  Mat      B, X, T;
+  PetscInt nlocal;
+  MPI_Comm comm;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectGetComm((PetscObject)d, &comm));
+  PetscCall(VecGetLocalSize(d, &nlocal));
+  PetscCall(MatCreateDense(comm, nlocal, PETSC_DECIDE, PETSC_DETERMINE, K, NULL, &B));
+  PetscCall(MatDuplicate(B, MAT_DO_NOT_COPY_VALUES, &X));
+  PetscCall(MatDuplicate(B, MAT_DO_NOT_COPY_VALUES, &T));
+  for (PetscInt j = 0; j < K; j++) {
+    Vec b, t;
+    PetscCall(PEVSimulate(design, nrel, rel, seed, first + j, truth, rhs));
+    PetscCall(MatDenseGetColumnVecWrite(B, j, &b));
+    PetscCall(VecCopy(rhs, b));
+    PetscCall(MatDenseRestoreColumnVecWrite(B, j, &b));
+    PetscCall(MatDenseGetColumnVecWrite(T, j, &t));
+    PetscCall(VecCopy(truth, t));
+    PetscCall(MatDenseRestoreColumnVecWrite(T, j, &t));
+  }
+  PetscCall(SolverSolveBlock(solver, B, X, iterations, not_converged));
+  PetscCall(MatAXPY(X, -1, T, SAME_NONZERO_PATTERN)); /* u*_hat - u*, and b*_hat - 0 */
+  for (PetscInt j = 0; j < K; j++) {
+    const PetscScalar *e;
+    PetscCall(MatDenseGetColumn(X, j, (PetscScalar **)&e));
+    PetscCall(AddErrors(e, d, n, rows, cols, extra));
+    PetscCall(MatDenseRestoreColumn(X, (PetscScalar **)&e));
+  }
+  PetscCall(MatDestroy(&B));
+  PetscCall(MatDestroy(&X));
+  PetscCall(MatDestroy(&T));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], Solver solver, PetscInt nsamples,
+                                 PetscInt block, PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
+                                 PetscInt64 *iterations, PetscInt *not_converged)
+{
   MPI_Comm comm;
   Design   design;
   Vec      truth, rhs, xhat;
@@ -131,33 +185,36 @@ PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, Pet
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)d, &comm));
   PetscCheck(nsamples > 0, comm, PETSC_ERR_USER_INPUT, "-pev_samples must be at least 1");
+  PetscCheck(block > 0, comm, PETSC_ERR_USER_INPUT, "-pev_sample_block must be at least 1");
   PetscCall(DesignCreate(model, eq, records, d, &design));
   PetscCall(VecDuplicate(d, &truth));
   PetscCall(VecDuplicate(d, &rhs));
   PetscCall(VecDuplicate(d, &xhat));
   PetscCall(VecZeroEntries(d));
-  PetscCall(VecGetOwnershipRange(d, &rstart, NULL));
   for (PetscCount k = 0; k < n; k++) extra[k] = 0;
   *iterations    = 0;
   *not_converged = 0;
-  for (PetscInt k = 0; k < nsamples; k++) {
-    SolverResult result;
-    PetscCall(PEVSimulate(design, nrel, rel, seed, k, truth, rhs));
-    PetscCall(VecZeroEntries(xhat));
-    PetscCall(SolverSolve(solver, rhs, xhat));
-    PetscCall(SolverGetResult(solver, &result));
-    *iterations += result.iterations;
-    if (!result.converged) (*not_converged)++; /* its errors would be the solver's, not the prediction's */
-    PetscCall(VecAXPY(xhat, -1, truth));       /* u*_hat - u*, and b*_hat - 0 */
-    if (n) {
+  for (PetscInt k = 0; k < nsamples;) {
+    if (block > 1) { /* several samples a pass */
+      PetscInt K = PetscMin(block, nsamples - k);
+      PetscCall(SampleBlock(design, nrel, rel, solver, seed, k, K, truth, rhs, d, n, rows, cols, extra, iterations, not_converged));
+      k += K;
+    } else {
+      SolverResult       result;
       const PetscScalar *error;
+      PetscCall(PEVSimulate(design, nrel, rel, seed, k, truth, rhs));
+      PetscCall(VecZeroEntries(xhat));
+      PetscCall(SolverSolve(solver, rhs, xhat));
+      PetscCall(SolverGetResult(solver, &result));
+      *iterations += result.iterations;
+      if (!result.converged) (*not_converged)++; /* its errors would be the solver's, not the prediction's */
+      PetscCall(VecAXPY(xhat, -1, truth));       /* u*_hat - u*, and b*_hat - 0 */
       PetscCall(VecGetArrayRead(xhat, &error));
-      for (PetscCount k = 0; k < n; k++) extra[k] += PetscRealPart(error[rows[k] - rstart] * error[cols[k] - rstart]);
+      PetscCall(AddErrors(error, d, n, rows, cols, extra));
       PetscCall(VecRestoreArrayRead(xhat, &error));
+      k++;
     }
-    PetscCall(VecPointwiseMult(xhat, xhat, xhat));
-    PetscCall(VecAXPY(d, 1, xhat));
-    if (HendersonProgressDue()) HendersonProgressPrintf("pev: sample %d of %d", (int)k + 1, (int)nsamples);
+    if (HendersonProgressDue()) HendersonProgressPrintf("pev: sample %d of %d", (int)k, (int)nsamples);
   }
   PetscCall(VecScale(d, 1.0 / nsamples));
   for (PetscCount k = 0; k < n; k++) extra[k] /= nsamples;

@@ -3,19 +3,20 @@
    C is a sum of small terms, the factors: what the records of one animal say (W_r' R_r^-1 W_r over the levels
    they touch) together with that animal's term of K^-1 (its family: child, sire, dam), the other terms of
    K^-1 (an iid level, a genotyped animal's own genomic information), and the records that have no animal.
-   The unknowns are the point blocks (a level's equations: traits, direct and maternal, coefficients). Each
-   round every factor tells each of its blocks the precision it gives once its other blocks are absorbed, each
-   with the precision the rest of the model gives it (its cavity: its total less this factor's last message);
-   a block's total is the sum of its messages, its PEV block the inverse of the total. Exact on a tree; the
+   The unknowns are the point blocks (a level's equations: traits, direct and maternal, coefficients), an
+   animal's blocks in every pedigree group and its permanent environments being one unknown. Each round every
+   factor tells each of its unknowns the precision it gives once its other unknowns are absorbed, each with
+   the precision the rest of the model gives it (its cavity: its total less this factor's last message); an
+   unknown's total is the sum of its messages, its PEV block the inverse of the total. Exact on a tree; the
    pedigree and the contemporary groups make loops, and the reliabilities come out a little high
-   (benchmarks/RESULTS.md: correlation with exact 0.99+, about 0.01 high). An animal's records and its family
-   are one factor because two factors that share two blocks (a calf's record and its family both hold the dam)
-   would count their information twice; the records of one animal are one factor for the same reason (they
-   share its permanent environment).
+   (benchmarks/RESULTS.md: correlation with exact 0.98-0.999, about 0.01 high). Two factors that share two
+   unknowns count their information twice: hence an animal's records and its family are one factor (a calf's
+   record and its family both hold the dam), a dam's maternal permanent environment is part of her unknown
+   (her calves' factors all hold both), and the records of a pen are one factor (they share its animals).
 
-   Distributed like the solve: a factor lives on the rank that owns its animal (records travel there once),
-   and each round is a broadcast of the totals to the factors' ranks (PetscSF over the blocks' entries) and a
-   reduction of the messages back. */
+   Distributed like the solve: a factor lives on the rank that owns its animal (records travel there once,
+   pev_pieces.c), and each round is a broadcast of the totals to the factors' ranks (PetscSF over the
+   unknowns' entries) and a reduction of the messages back. */
 #include "pevimpl.h"
 #include <henderson/dense.h>
 #include <henderson/log.h>

@@ -6,35 +6,19 @@
 #include <henderson/recordterms.h>
 #include <string.h>
 
-static PetscErrorCode Grow(void **array, size_t size, PetscInt have, PetscInt *room, PetscInt need)
-{
-  void *bigger;
-
-  PetscFunctionBeginUser;
-  if (need <= *room && *array) PetscFunctionReturn(PETSC_SUCCESS);
-  *room = PetscMax(need, 2 * *room);
-  PetscCall(PetscMalloc(size * (size_t)(*room + 1), &bigger));
-  if (*array) PetscCall(PetscMemcpy(bigger, *array, size * (size_t)have));
-  PetscCall(PetscFree(*array));
-  *array = bigger;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* Room for N more pieces with NM members and NL matrix entries in all. */
 static PetscErrorCode PiecesReserve(Pieces *p, PetscInt n, PetscInt nm, PetscInt nl)
 {
-  PetscInt rooms[3] = {p->room[0], p->room[0], p->room[0]}, have = p->n ? p->moff[p->n] : 0, used = p->n ? p->loff[p->n] : 0;
+  PetscInt have = p->n ? p->moff[p->n] : 0, used = p->n ? p->loff[p->n] : 0;
 
   PetscFunctionBeginUser;
-  PetscCall(Grow((void **)&p->moff, sizeof(PetscInt), p->n + 1, &rooms[0], p->n + n + 1));
-  PetscCall(Grow((void **)&p->loff, sizeof(PetscInt), p->n + 1, &rooms[1], p->n + n + 1));
-  PetscCall(Grow((void **)&p->anchor, sizeof(PetscInt), p->n, &rooms[2], p->n + n + 1));
-  p->room[0] = rooms[0];
-  rooms[0] = rooms[1] = p->room[1];
-  PetscCall(Grow((void **)&p->first, sizeof(PetscInt), have, &rooms[0], have + nm));
-  PetscCall(Grow((void **)&p->place, sizeof(PetscInt), have, &rooms[1], have + nm));
-  PetscCall(Grow((void **)&p->ext, sizeof(PetscInt), have, &p->room[1], have + nm));
-  PetscCall(Grow((void **)&p->L, sizeof(PetscReal), used, &p->room[2], used + nl));
+  PetscCall(HendersonGrow(sizeof(PetscInt), p->n + n + 1, &p->room[0], &p->moff));
+  PetscCall(HendersonGrow(sizeof(PetscInt), p->n + n + 1, &p->room[1], &p->loff));
+  PetscCall(HendersonGrow(sizeof(PetscInt), p->n + n + 1, &p->room[2], &p->anchor));
+  PetscCall(HendersonGrow(sizeof(PetscInt), have + nm, &p->room[3], &p->first));
+  PetscCall(HendersonGrow(sizeof(PetscInt), have + nm, &p->room[4], &p->place));
+  PetscCall(HendersonGrow(sizeof(PetscInt), have + nm, &p->room[5], &p->ext));
+  PetscCall(HendersonGrow(sizeof(PetscReal), used + nl, &p->room[6], &p->L));
   if (!p->n) p->moff[0] = p->loff[0] = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -120,7 +104,7 @@ static PetscErrorCode PairsAdd(Pairs *p, PetscInt attached, PetscInt host)
 {
   PetscFunctionBeginUser;
   if (p->n && p->pair[2 * p->n - 2] == attached && p->pair[2 * p->n - 1] == host) PetscFunctionReturn(PETSC_SUCCESS); /* an animal's records come together */
-  PetscCall(Grow((void **)&p->pair, 2 * sizeof(PetscInt), p->n, &p->room, p->n + 1));
+  PetscCall(HendersonGrow(2 * sizeof(PetscInt), p->n + 1, &p->room, &p->pair));
   p->pair[2 * p->n]     = attached;
   p->pair[2 * p->n + 1] = host;
   p->n++;

@@ -20,7 +20,7 @@ typedef struct {
   PetscInt  *first, *ext;          /* per member */
   PetscInt  *place;                /* per member: where its block lies in its unknown (0 but for a block that goes with an animal) */
   PetscReal *L;
-  PetscInt   room[3]; /* pieces, members, matrix entries */
+  PetscInt   room[7]; /* allocated, per array in the order above (HendersonGrow()) */
 } Pieces;
 
 /* Over this rank's rows, at the first row of each point block: SIZE its order as an unknown (its own

@@ -460,38 +460,16 @@ PetscErrorCode RelationshipTermsDestroy(RelationshipTerms *terms)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Grows *ARRAY (of *ROOM entries of SIZE bytes) to hold NEED, at least doubling. */
-static PetscErrorCode GrowArray(void **array, size_t size, PetscInt *room, PetscInt need)
-{
-  void    *bigger;
-  PetscInt n = PetscMax(need, 2 * *room);
-
-  PetscFunctionBeginUser;
-  if (need <= *room && *array) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscMalloc(size * (size_t)(n + 1), &bigger));
-  if (*array) PetscCall(PetscMemcpy(bigger, *array, size * (size_t)*room));
-  PetscCall(PetscFree(*array));
-  *array = bigger;
-  *room  = n;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode RelationshipTermsReserve(RelationshipTerms *t, PetscInt n, PetscInt m)
 {
-  PetscInt nt = t->room[0], nl = t->room[1], nv = t->room[2];
+  PetscInt levels = t->n ? t->offset[t->n] : 0, values = t->n ? t->voffset[t->n] : 0;
 
   PetscFunctionBeginUser;
-  PetscCall(GrowArray((void **)&t->offset, sizeof(PetscInt), &nt, t->n + n + 1));
-  nt = t->room[0];
-  PetscCall(GrowArray((void **)&t->voffset, sizeof(PetscInt), &nt, t->n + n + 1));
-  nt = t->room[0];
-  PetscCall(GrowArray((void **)&t->anchor, sizeof(PetscInt), &nt, t->n + n + 1));
-
-  PetscCall(GrowArray((void **)&t->level, sizeof(PetscInt), &nl, (t->n ? t->offset[t->n] : 0) + n * m));
-  PetscCall(GrowArray((void **)&t->value, sizeof(PetscReal), &nv, (t->n ? t->voffset[t->n] : 0) + n * m * m));
-  t->room[0] = nt;
-  t->room[1] = nl;
-  t->room[2] = nv;
+  PetscCall(HendersonGrow(sizeof(PetscInt), t->n + n + 1, &t->room[0], &t->offset));
+  PetscCall(HendersonGrow(sizeof(PetscInt), t->n + n + 1, &t->room[1], &t->voffset));
+  PetscCall(HendersonGrow(sizeof(PetscInt), t->n + n + 1, &t->room[2], &t->anchor));
+  PetscCall(HendersonGrow(sizeof(PetscInt), levels + n * m, &t->room[3], &t->level));
+  PetscCall(HendersonGrow(sizeof(PetscReal), values + n * m * m, &t->room[4], &t->value));
   if (!t->n) t->offset[0] = t->voffset[0] = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

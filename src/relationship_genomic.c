@@ -194,12 +194,12 @@ static PetscErrorCode RelationshipStructure_Genomic(Relationship r, PetscCount *
    (correlation 0.85, slope 0.64 against exact on a simulated single step; this: 0.97, 0.94). */
 static PetscErrorCode RelationshipTerms_Genomic(Relationship r, RelationshipTerms *terms)
 {
-  GenomicTerm *t = (GenomicTerm *)r->data;
-
-  PetscFunctionBeginUser;
+  GenomicTerm     *t = (GenomicTerm *)r->data;
   const PetscReal *gdiag;
   PetscReal       *F;
   PetscInt         ng;
+
+  PetscFunctionBeginUser;
   PetscCall(RelationshipGetTerms(t->pedigree, terms));
   PetscCall(RelationshipTermsReserve(terms, t->nloc, 1));
   PetscCall(GenotypesGetDiagonal(r->genotypes, &ng, &gdiag));

@@ -492,6 +492,152 @@ PetscErrorCode SolverSolve(Solver s, Vec rhs, Vec x)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* ---- several right-hand sides in lockstep ---- */
+
+/* OUT[j] = A_j . B_j for the K columns of the dense A and B (one reduction for all). */
+static PetscErrorCode ColumnDots(Mat A, Mat B, PetscInt K, PetscReal out[])
+{
+  const PetscScalar *a, *b;
+  PetscInt           n, lda, ldb;
+  MPI_Comm           comm;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectGetComm((PetscObject)A, &comm));
+  PetscCall(MatGetLocalSize(A, &n, NULL));
+  PetscCall(MatDenseGetLDA(A, &lda));
+  PetscCall(MatDenseGetLDA(B, &ldb));
+  PetscCall(MatDenseGetArrayRead(A, &a));
+  PetscCall(MatDenseGetArrayRead(B, &b));
+  for (PetscInt j = 0; j < K; j++) {
+    PetscReal t = 0;
+    for (PetscInt i = 0; i < n; i++) t += PetscRealPart(a[j * lda + i] * b[j * ldb + i]);
+    out[j] = t;
+  }
+  PetscCall(MatDenseRestoreArrayRead(B, &b));
+  PetscCall(MatDenseRestoreArrayRead(A, &a));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, out, (PetscMPIInt)K, MPIU_REAL, MPIU_SUM, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Z = M^-1 R, column by column (the KSP's preconditioner). */
+static PetscErrorCode ApplyPCColumns(PC pc, Mat R, Mat Z, PetscInt K)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < K; j++) {
+    Vec r, z;
+    PetscCall(MatDenseGetColumnVecRead(R, j, &r));
+    PetscCall(MatDenseGetColumnVecWrite(Z, j, &z));
+    PetscCall(PCApply(pc, r, z));
+    PetscCall(MatDenseRestoreColumnVecWrite(Z, j, &z));
+    PetscCall(MatDenseRestoreColumnVecRead(R, j, &r));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Y_j += A[j] X_j for the columns with A[j] != 0 (X, Y dense, one layout). */
+static PetscErrorCode ColumnAXPY(Mat Y, const PetscReal alpha[], Mat X, PetscInt K)
+{
+  const PetscScalar *x;
+  PetscScalar       *y;
+  PetscInt           n, ldx, ldy;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatGetLocalSize(X, &n, NULL));
+  PetscCall(MatDenseGetLDA(X, &ldx));
+  PetscCall(MatDenseGetLDA(Y, &ldy));
+  PetscCall(MatDenseGetArrayRead(X, &x));
+  PetscCall(MatDenseGetArray(Y, &y));
+  for (PetscInt j = 0; j < K; j++)
+    if (alpha[j] != 0)
+      for (PetscInt i = 0; i < n; i++) y[j * ldy + i] += alpha[j] * x[j * ldx + i];
+  PetscCall(MatDenseRestoreArray(Y, &y));
+  PetscCall(MatDenseRestoreArrayRead(X, &x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* P_j = Z_j + BETA[j] P_j for the columns that go on (GO[j]). */
+static PetscErrorCode ColumnAYPX(Mat P, const PetscReal beta[], const PetscBool go[], Mat Z, PetscInt K)
+{
+  const PetscScalar *z;
+  PetscScalar       *p;
+  PetscInt           n, ldz, ldp;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatGetLocalSize(Z, &n, NULL));
+  PetscCall(MatDenseGetLDA(Z, &ldz));
+  PetscCall(MatDenseGetLDA(P, &ldp));
+  PetscCall(MatDenseGetArrayRead(Z, &z));
+  PetscCall(MatDenseGetArray(P, &p));
+  for (PetscInt j = 0; j < K; j++)
+    if (go[j])
+      for (PetscInt i = 0; i < n; i++) p[j * ldp + i] = z[j * ldz + i] + beta[j] * p[j * ldp + i];
+  PetscCall(MatDenseRestoreArray(P, &p));
+  PetscCall(MatDenseRestoreArrayRead(Z, &z));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* *LEFT = the columns whose residual R_j is above the criterion max(rtol |B_j|, atol) (GO[j]), from RR = R_j . R_j. */
+static void ColumnsLeft(PetscInt K, const PetscReal rr[], const PetscReal bnorm[], PetscReal rtol, PetscReal atol, PetscBool go[], PetscInt *left)
+{
+  *left = 0;
+  for (PetscInt j = 0; j < K; j++) {
+    go[j] = PetscSqrtReal(rr[j]) > PetscMax(rtol * bnorm[j], atol) ? PETSC_TRUE : PETSC_FALSE;
+    *left += go[j];
+  }
+}
+
+PetscErrorCode SolverSolveBlock(Solver s, Mat B, Mat X, PetscInt64 *iterations, PetscInt *not_converged)
+{
+  Mat        C, R, Z, P, Q = NULL;
+  PC         pc;
+  PetscReal  rtol, atol, *bnorm, *rr, *rz, *pq, *step;
+  PetscInt   K, maxit, left = 0;
+  PetscBool *go;
+
+  PetscFunctionBeginUser;
+  PetscCall(KSPGetOperators(s->ksp, &C, NULL));
+  PetscCall(KSPGetPC(s->ksp, &pc));
+  PetscCall(KSPGetTolerances(s->ksp, &rtol, &atol, NULL, &maxit));
+  PetscCall(MatGetSize(B, NULL, &K));
+  PetscCall(PetscMalloc6(K, &bnorm, K, &rr, K, &rz, K, &pq, K, &step, K, &go));
+  PetscCall(MatGetColumnNorms(B, NORM_2, bnorm));
+  PetscCall(MatZeroEntries(X));
+  PetscCall(MatDuplicate(B, MAT_COPY_VALUES, &R)); /* X = 0 */
+  PetscCall(MatDuplicate(B, MAT_DO_NOT_COPY_VALUES, &Z));
+  PetscCall(ApplyPCColumns(pc, R, Z, K));
+  PetscCall(MatDuplicate(Z, MAT_COPY_VALUES, &P));
+  PetscCall(ColumnDots(R, Z, K, rz));
+  PetscCall(ColumnDots(R, R, K, rr));
+  ColumnsLeft(K, rr, bnorm, rtol, atol, go, &left);
+  for (PetscInt it = 0; it < maxit && left; it++) {
+    *iterations += left;
+    PetscCall(MatMatMult(C, P, Q ? MAT_REUSE_MATRIX : MAT_INITIAL_MATRIX, PETSC_DEFAULT, &Q)); /* one pass for all K */
+    PetscCall(ColumnDots(P, Q, K, pq));
+    for (PetscInt j = 0; j < K; j++) step[j] = go[j] ? rz[j] / pq[j] : 0;
+    PetscCall(ColumnAXPY(X, step, P, K));
+    for (PetscInt j = 0; j < K; j++) step[j] = -step[j];
+    PetscCall(ColumnAXPY(R, step, Q, K));
+    PetscCall(ApplyPCColumns(pc, R, Z, K));
+    PetscCall(ColumnDots(R, Z, K, pq)); /* the new r.z */
+    for (PetscInt j = 0; j < K; j++) step[j] = go[j] ? pq[j] / rz[j] : 0, rz[j] = go[j] ? pq[j] : rz[j];
+    PetscCall(ColumnAYPX(P, step, go, Z, K));
+    PetscCall(ColumnDots(R, R, K, rr));
+    ColumnsLeft(K, rr, bnorm, rtol, atol, go, &left);
+  }
+  PetscCall(MatMatMult(C, X, Q ? MAT_REUSE_MATRIX : MAT_INITIAL_MATRIX, PETSC_DEFAULT, &Q)); /* the true residuals */
+  PetscCall(MatCopy(B, R, SAME_NONZERO_PATTERN));
+  PetscCall(MatAXPY(R, -1, Q, SAME_NONZERO_PATTERN));
+  PetscCall(ColumnDots(R, R, K, rr));
+  ColumnsLeft(K, rr, bnorm, rtol, atol, go, &left);
+  *not_converged += left;
+  PetscCall(MatDestroy(&Q));
+  PetscCall(MatDestroy(&R));
+  PetscCall(MatDestroy(&Z));
+  PetscCall(MatDestroy(&P));
+  PetscCall(PetscFree6(bnorm, rr, rz, pq, step, go));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode SolverGetResult(Solver s, SolverResult *result)
 {
   PetscFunctionBeginUser;

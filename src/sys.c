@@ -341,6 +341,15 @@ PetscErrorCode HendersonExchange(MPI_Comm comm, MPI_Datatype type, size_t unit, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode HendersonGrow(size_t unit, PetscInt need, PetscInt *room, void *array)
+{
+  PetscFunctionBeginUser;
+  if (need <= *room && *(void **)array) PetscFunctionReturn(PETSC_SUCCESS);
+  *room = PetscMax(need, 2 * *room);
+  PetscCall(PetscRealloc(unit * (size_t)(*room + 1), array));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* ---- huge pages ---- */
 
 /* The product's scattered reads of parents' values miss the TLB on nearly every access with 4 KiB pages

@@ -52,11 +52,13 @@ PETSC_EXTERN PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const Pe
 PETSC_EXTERN PetscErrorCode PEVSimulate(Design design, PetscInt nrel, Relationship rel[], PetscInt64 seed, PetscInt64 sample, Vec truth, Vec rhs);
 /* Collective. D = the sampling estimate of diag(C^-1) from NSAMPLES simulated data sets of MODEL (with the
    levels of RECORDS and the random groups' relationships REL[0..NREL-1]) solved by SOLVER, set up
-   with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); *ITERATIONS: the
-   solver's iterations over all samples; *NOT_CONVERGED: the samples whose solve did not converge. */
+   with C, and EXTRA as for PEVComputeExact() (here ROWS and COLS must be this rank's rows); BLOCK data sets a
+   pass (SolverSolveBlock(): CGs in lockstep sharing each product with C; 1: one at a time, the solver's own
+   KSP); *ITERATIONS: the iterations over all samples; *NOT_CONVERGED: the samples whose solve did not
+   converge. The same samples (seeds) whatever BLOCK: the estimates agree to the solver's tolerance. */
 PETSC_EXTERN PetscErrorCode PEVComputeSampled(Model model, Equations eq, Records records, PetscInt nrel, Relationship rel[], Solver solver, PetscInt nsamples,
-                                              PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d,
-                                              PetscInt64 *iterations, PetscInt *not_converged);
+                                              PetscInt block, PetscInt64 seed, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[],
+                                              Vec d, PetscInt64 *iterations, PetscInt *not_converged);
 
 /* What -pev approximate did. */
 typedef struct {

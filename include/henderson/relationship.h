@@ -120,7 +120,7 @@ typedef struct {
   PetscInt   n;
   PetscInt  *offset, *level, *voffset, *anchor;
   PetscReal *value;
-  PetscInt   room[3]; /* allocated: terms, levels, values */
+  PetscInt   room[5]; /* allocated, per array: offset, voffset, anchor, level, value */
 } RelationshipTerms;
 /* Collective. This rank's terms of K^-1: those of its levels (RelationshipTermsDestroy() them). */
 PETSC_EXTERN PetscErrorCode RelationshipGetTerms(Relationship r, RelationshipTerms *terms);

@@ -54,6 +54,12 @@ PETSC_EXTERN PetscErrorCode SolverSetUp(Solver solver, Mat C, Mat P);
 /* Collective. Solves C x = rhs starting from the X given (zero for a cold start). */
 PETSC_EXTERN PetscErrorCode SolverSolve(Solver solver, Vec rhs, Vec x);
 PETSC_EXTERN PetscErrorCode SolverGetResult(Solver solver, SolverResult *result);
+/* Collective, after SolverSetUp(). X = C^-1 B for the K columns of the dense B (X dense, C's layout): K
+   preconditioned CGs in lockstep from X = 0, one block product C P a step (MatMatMult: the data operator's
+   one pass for all K), each column with its own step lengths, stopped once its residual meets the KSP's
+   rtol; *ITERATIONS gets the column-iterations, *NOT_CONVERGED the columns whose true residual does not.
+   The same solutions as K single solves to the tolerance (not to the bit: other reductions). For sampled PEV. */
+PETSC_EXTERN PetscErrorCode SolverSolveBlock(Solver solver, Mat B, Mat X, PetscInt64 *iterations, PetscInt *not_converged);
 /* Collective. The last solve: method, iterations, the true relative residual, converged or not. */
 PETSC_EXTERN PetscErrorCode SolverView(Solver solver, PetscViewer viewer);
 /* Collective, after SolverSetUp(). Checkpoints go to PATH when -checkpoint_every or

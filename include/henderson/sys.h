@@ -71,6 +71,9 @@ static inline void HendersonEvenShare(PetscInt64 n, PetscMPIInt rank, PetscMPIIn
   *lo = (PetscInt)(n * rank / size);
   *hi = (PetscInt)(n * (rank + 1) / size);
 }
+/* Not collective. *ARRAY, of *ROOM items of UNIT bytes (*ROOM 0 and *ARRAY NULL at first), grown to hold NEED
+   items, its contents kept; at least doubled, so that arrays filled an item at a time are copied O(1) times. */
+PETSC_EXTERN PetscErrorCode HendersonGrow(size_t unit, PetscInt need, PetscInt *room, void *array);
 /* Collective. The exchange of "counts, then MPI_Alltoallv": SEND_N[p] items of TYPE (UNIT bytes each) from
    item SEND_AT[p] of SEND go to rank p. RECV_N[p] and RECV_AT[p] (arrays of the communicator's size) get
    how many came from rank p and where they lie in *RECV (PetscFree() it), in rank order; *NRECV all of
