@@ -6,7 +6,8 @@
 # Provides
 #   bench_setup BUILD           absolute paths: $build, $henderson, $simulate, $stream, $work, $logs
 #   bench_simulate N FLAGS      prints the directory of a simulated population of N animals
-#                               (henderson-simulate --shuffle FLAGS; cached under $BENCH_WORK)
+#                               (henderson-simulate --shuffle FLAGS; cached under $BENCH_WORK); the flag
+#                               --test-day K makes it a test-day model (test_day.sh)
 #   bench_model DIR TAG         prints a copy of DIR/model.txt (DIR/model_TAG.txt) that writes TAG.h5,
 #                               so that runs never read each other's output
 #   bench_launch TEMPLATE P N Q prints the launcher command for P ranks on N nodes, Q a node: TEMPLATE
@@ -63,10 +64,12 @@ bench_simulate() {
   _n=$1
   _flags=${2:-}
   _dir=$work/sim_$_n$(bench_tag "$_flags")
+  _testday=$(echo "$_flags" | sed -n 's/.*--test-day \([0-9]*\).*/\1/p')
   if [ ! -f "$_dir/model.txt" ]; then
-    # shellcheck disable=SC2086 # the flags are words
-    "$simulate" --animals "$_n" --shuffle $_flags --out "$_dir" > "$logs/simulate_$_n$(bench_tag "$_flags").txt" ||
+    # shellcheck disable=SC2046 # the flags are words
+    "$simulate" --animals "$_n" --shuffle $(echo "$_flags" | sed 's/--test-day [0-9]*//') --out "$_dir" > "$logs/simulate_$_n$(bench_tag "$_flags").txt" ||
       bench_die "henderson-simulate --animals $_n $_flags failed"
+    [ -z "$_testday" ] || sh "$here/test_day.sh" "$_dir" "$_testday"
   fi
   echo "$_dir"
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Approximate reliabilities (--pev approximate: belief propagation on the terms of C) on simulated
 # populations (henderson-simulate --shuffle):
-#   1. accuracy against exact PEV (--pev exact) at ACCURACY_SIZE animals, per model and random effect:
+#   1. accuracy against exact PEV (--pev exact) at ACCURACY_SIZE animals, per model and random effect
+#      (the test-day model of test_day.sh with the 305-day values of its random regressions too):
 #      correlation of the reliabilities, slope of exact on approximate, mean absolute difference, means;
 #   2. accuracy at SAMPLED_SIZE animals against sampled PEV (--pev sample) of REFERENCE_SAMPLES samples,
 #      whose own error (sqrt(2/N) of each PEV) lowers the correlation that a perfect approximation could
@@ -70,12 +71,16 @@ case " $parts " in *" 1 "*)
   echo
   echo "| model | effect | correlation / slope / mean abs. difference | mean approx. / exact | exact pev s | approx. pev s | rounds |"
   echo "|---|---|---|---|---|---|---|"
-  for flags in "" "--traits 2" "--maternal" "--social" "--genotyped 2000 --snps 10000 --chromosomes 10"; do
+  for flags in "" "--traits 2" "--maternal" "--social" "--genotyped 2000 --snps 10000 --chromosomes 10" "--test-day 6"; do
     dir=$(bench_simulate "$accuracy_size" "$flags")
-    run "$accuracy_size" "$flags" exact --pev exact || { echo "| $flags | exact failed (see the logs) | | | | | |"; continue; }
-    run "$accuracy_size" "$flags" approximate --pev approximate || { echo "| $flags | approximate failed | | | | | |"; continue; }
+    range=
+    case "$flags" in *--test-day*) range="-rr_range 5,305" ;; esac
+    # shellcheck disable=SC2086 # the range option is words
+    run "$accuracy_size" "$flags" exact --pev exact $range || { echo "| $flags | exact failed (see the logs) | | | | | |"; continue; }
+    # shellcheck disable=SC2086
+    run "$accuracy_size" "$flags" approximate --pev approximate $range || { echo "| $flags | approximate failed | | | | | |"; continue; }
     tag=$(bench_tag "$flags")
-    for effect in animal maternal mpe social pen; do
+    for effect in animal maternal mpe social pen animal_range pe pe_range; do
       [ -n "$("$henderson" export "$dir/exact.h5" "$effect" reliability 2> /dev/null | head -1)" ] || continue
       echo "| ${flags:-animal} | $effect | $(agree "$dir" exact approximate "$effect") | $(mean_reliability "$dir/approximate.h5" "$effect") / $(mean_reliability "$dir/exact.h5" "$effect") | $(bench_summary "$out/exact_$accuracy_size$tag.txt" pev) | $(bench_summary "$out/approximate_$accuracy_size$tag.txt" pev) | $(awk '/pev  *approximate/ { for (i = 1; i <= NF; i++) if ($i == "rounds,") print $(i - 1) }' "$out/approximate_$accuracy_size$tag.txt") |"
     done

@@ -79,6 +79,7 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   ev->pev_rounds       = 30;
   ev->pev_sample_block = 1;
   ev->pev_tol          = 1e-3;
+  ev->rr_step          = 1;
   ev->fail_alone       = -1;
   PetscOptionsBegin(ev->comm, NULL, "Evaluation", "Evaluation");
   PetscCall(PetscOptionsEnum("-pev", "Prediction error variances and reliabilities", "EvaluationPEV", PEVMethods, (PetscEnum)ev->pev_method,
@@ -100,6 +101,13 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
                                ev->order_by, ev->order_by, sizeof(ev->order_by), NULL));
   PetscCall(PetscOptionsReal("-social_group_size", "n of the total breeding value of a social model (default: the model's size, else the mean group size)",
                              "EvaluationView", ev->social_group_size, &ev->social_group_size, NULL));
+  {
+    PetscInt n = 2;
+    PetscCall(PetscOptionsRealArray("-rr_range", "A,B: every random regression summed over its covariate's values A, A + S, ..., B (a 305-day yield: 5,305)",
+                                    "EvaluationWrite", ev->rr_range, &n, &ev->rr_range_set));
+    PetscCheck(!ev->rr_range_set || n == 2, ev->comm, PETSC_ERR_USER_INPUT, "-rr_range takes two numbers, A,B");
+  }
+  PetscCall(PetscOptionsReal("-rr_step", "S of -rr_range", "EvaluationWrite", ev->rr_step, &ev->rr_step, NULL));
   PetscCall(PetscOptionsBool("-henderson_quiet", "No summary", "EvaluationView", ev->quiet, &ev->quiet, NULL));
   PetscCall(PetscOptionsBool("-quiet", "No progress lines and no summary", "EvaluationView", quiet, &quiet, NULL));
   PetscCall(PetscOptionsBool("-estimable_check", "Look for a rank deficiency of the fixed effects (estimable.h) and name the effects", "EvaluationAssemble",
@@ -112,6 +120,8 @@ PetscErrorCode EvaluationSetFromOptions(Evaluation ev)
   PetscCheck(ev->pev_rounds > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_rounds must be at least 1");
   PetscCheck(ev->pev_sample_block > 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_sample_block must be at least 1");
   PetscCheck(ev->pev_tol >= 0, ev->comm, PETSC_ERR_USER_INPUT, "-pev_tol must not be negative");
+  PetscCheck(!ev->rr_range_set || ev->rr_range[1] >= ev->rr_range[0], ev->comm, PETSC_ERR_USER_INPUT, "-rr_range A,B needs A <= B");
+  PetscCheck(ev->rr_step > 0, ev->comm, PETSC_ERR_USER_INPUT, "-rr_step must be positive");
   PetscCheck(ev->social_group_size == 0 || ev->social_group_size >= 2, ev->comm, PETSC_ERR_USER_INPUT, "-social_group_size must be at least 2");
   PetscCall(HendersonLogSetFromOptions(ev->comm));
   PetscCall(HendersonErrorSetFromOptions(ev->comm));

@@ -92,8 +92,39 @@ PetscErrorCode EvaluationCheckOutputPath(Evaluation ev, const char path[], const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -rr_range: the model has random regressions, and (with DATA, once the covariates' intervals are known)
+   the range lies in each one's interval, on which its polynomials are fitted: they do not extrapolate. */
+static PetscErrorCode CheckRange(Evaluation ev, PetscBool data)
+{
+  PetscInt  neffects;
+  PetscBool found = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  if (!ev->rr_range_set) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(ModelGetNumEffects(ev->model, &neffects));
+  for (PetscInt e = 0; e < neffects; e++) {
+    const ModelEffect *effect;
+    PetscReal          range[2], slack;
+    PetscCall(ModelGetEffect(ev->model, e, &effect));
+    if (effect->kind != MODEL_EFFECT_RANDOM || effect->legendre < 0) continue;
+    found = PETSC_TRUE;
+    if (!data) continue;
+    PetscCall(RecordsGetLegendreRange(ev->records, e, range));
+    slack = 1e-9 * (range[1] - range[0]);
+    if (ev->rr_range[0] < range[0] - slack || ev->rr_range[1] > range[1] + slack) {
+      char numbers[128]; /* printf's %g, not PETSc's (which writes 1. for 1) */
+      snprintf(numbers, sizeof(numbers), "%g,%g leaves the interval [%g, %g]", (double)ev->rr_range[0], (double)ev->rr_range[1], (double)range[0],
+               (double)range[1]);
+      SETERRQ(ev->comm, PETSC_ERR_USER_INPUT, "-rr_range %s of covariate '%s' on which the Legendre polynomials of random regression '%s' are fitted", numbers,
+              effect->covariate, effect->name);
+    }
+  }
+  PetscCheck(found, ev->comm, PETSC_ERR_USER_INPUT, "-rr_range: the model has no random regression (random ... legendre COVARIATE ORDER)");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* What the options mean for this model, checked before any work: -order_by names one of its class
-   effects, and the files it writes are none of those it reads. */
+   effects, -rr_range goes with random regressions, and the files it writes are none of those it reads. */
 PetscErrorCode EvaluationCheckOptions(Evaluation ev)
 {
   PetscErrorCode ierr = PETSC_SUCCESS;
@@ -114,6 +145,7 @@ PetscErrorCode EvaluationCheckOptions(Evaluation ev)
     PetscCheck(found, ev->comm, PETSC_ERR_USER_INPUT,
                "-order_by %s: the model has no class effect of that name (a fixed or iid random effect; or auto, or none)", ev->order_by);
   }
+  PetscCall(CheckRange(ev, PETSC_FALSE));
   PetscCall(EvaluationCheckpointPath(ev, ev->checkpoint_path, sizeof(ev->checkpoint_path)));
   PetscCall(SolverIsCheckpointing(ev->solver, &checkpointing));
   if (ev->rank == 0) ierr = CheckPathsRoot(ev, (PetscBool)(checkpointing || ev->restart));
@@ -157,6 +189,7 @@ PetscErrorCode EvaluationCheckData(Evaluation ev)
   PetscCall(ModelGetNumEffects(ev->model, &neffects));
   PetscCall(RecordsGetStats(ev->records, &st));
   PetscCall(ModelGetPedigreePath(ev->model, &pedigree));
+  PetscCall(CheckRange(ev, PETSC_TRUE));
   for (PetscInt t = 0; t < ntraits; t++) {
     const char *name;
     PetscCall(ModelGetTrait(ev->model, t, &name, NULL));

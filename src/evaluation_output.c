@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* "A,B" from the names of the traits in TRAITS (all model traits when NULL). */
-static PetscErrorCode TraitList(Model model, PetscInt ntraits, const PetscInt traits[], char list[], size_t size)
+PetscErrorCode EvaluationTraitList(Model model, PetscInt ntraits, const PetscInt traits[], char list[], size_t size)
 {
   PetscFunctionBeginUser;
   list[0] = 0;
@@ -18,7 +18,7 @@ static PetscErrorCode TraitList(Model model, PetscInt ntraits, const PetscInt tr
 }
 
 /* The columns of value: every trait of the model, times the coefficients. */
-static PetscErrorCode ColumnList(Model model, PetscInt ncoef, char list[], size_t size)
+PetscErrorCode EvaluationColumnList(Model model, PetscInt ncoef, char list[], size_t size)
 {
   PetscInt ntraits;
 
@@ -69,87 +69,6 @@ PetscErrorCode EvaluationEffectValues(Evaluation ev, PetscInt e, PetscBool group
         if (q >= 0) (*values)[(l - *lo) * columns + t * ncoef + c] = PetscRealPart(x[q - rstart]);
       }
     }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Collective. /solutions/tbv: the total breeding value direct + k social, k = (n-1)^(1-dilution) (what an
-   animal adds to its own record and, through its social effect, to its n-1 mates'), for every animal and
-   trait; with PEV its pev = PEV_d + k^2 PEV_s + 2k cov(d, s) (from the PEV blocks), sep and reliability
-   1 - pev / ((1+F) var), var = G0_dd + k^2 G0_ss + 2k G0_ds. */
-static PetscErrorCode WriteTotalBreedingValue(Evaluation ev, Output output, PetscReal *const values[], const PetscInt lo[], const PetscInt hi[])
-{
-  PetscInt           social, direct, ntraits, nl, columns;
-  const ModelEffect *es, *ed;
-  const ModelGroup  *group;
-  PetscReal          n, k, *total, *pev = NULL, *sep = NULL, *reliability = NULL, *F = NULL;
-  OutputEffect       out = {0};
-  char               traits[4096], names[8192];
-
-  PetscFunctionBeginUser;
-  PetscCall(ModelGetSocialEffect(ev->model, &social, &direct));
-  if (social < 0) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(ModelGetNumTraits(ev->model, &ntraits));
-  PetscCall(ModelGetEffect(ev->model, social, &es));
-  PetscCall(ModelGetEffect(ev->model, direct, &ed));
-  PetscCall(ModelGetGroup(ev->model, es->group, &group));
-  PetscCall(EvaluationSocialGroupSize(ev, &n));
-  k       = PetscPowReal(n - 1, 1 - es->dilution);
-  nl      = hi[social] - lo[social];
-  columns = ntraits;
-  PetscCheck(lo[social] == lo[direct] && hi[social] == hi[direct], PETSC_COMM_SELF, PETSC_ERR_PLIB, "direct and social levels differ");
-  PetscCall(PetscCalloc1(nl * columns + 1, &total));
-  for (PetscInt l = 0; l < nl; l++)
-    for (PetscInt t = 0; t < ntraits; t++) total[l * columns + t] = values[direct][l * columns + t] + k * values[social][l * columns + t];
-  if (ev->pev_block && ev->pev_block[es->group]) {
-    const PetscReal *block = ev->pev_block[es->group], *G = group->covariance;
-    const PetscInt   dim = group->dim;
-    PetscCall(EvaluationEffectInbreeding(ev, es, lo[social], hi[social], &F));
-    PetscCall(PetscCalloc3(nl * columns + 1, &pev, nl * columns + 1, &sep, nl * columns + 1, &reliability));
-    for (PetscInt l = 0; l < nl; l++)
-      for (PetscInt t = 0; t < ntraits; t++) {
-        PetscInt         i = ModelEffectTraitPosition(es, t), p, q, at = l * columns + t;
-        const PetscReal *b = block + l * dim * dim;
-        PetscReal        variance;
-        if (i < 0 || ModelEffectTraitPosition(ed, t) < 0) continue;
-        p        = ed->position + ModelEffectTraitPosition(ed, t);
-        q        = es->position + i;
-        pev[at]  = b[p * dim + p] + k * k * b[q * dim + q] + 2 * k * b[p * dim + q];
-        variance = (G[p * dim + p] + k * k * G[q * dim + q] + 2 * k * G[p * dim + q]) * (1 + (F ? F[l] : 0));
-        if (pev[at] < 0 && pev[at] > -1e-12 * variance) pev[at] = 0;
-        sep[at] = PetscSqrtReal(pev[at]);
-        PetscCall(EvaluationReliability(ev, variance, &pev[at], &sep[at], &reliability[at]));
-      }
-  }
-  PetscCall(TraitList(ev->model, es->ntraits, es->traits, traits, sizeof(traits)));
-  PetscCall(ColumnList(ev->model, 1, names, sizeof(names)));
-  out.name        = "tbv";
-  out.kind        = "total";
-  out.structure   = ModelStructureNames[es->structure];
-  out.ncolumns    = columns;
-  out.traits      = traits;
-  out.columns     = names;
-  out.covariate   = "";
-  out.legendre    = -1;
-  out.level_start = lo[social];
-  out.level_count = nl;
-  out.values      = total;
-  out.pev         = pev;
-  out.sep         = sep;
-  out.reliability = reliability;
-  if (ModelEffectIsAnimal(es)) {
-    PetscCall(PedigreeGetLocal(ev->pedigree, &out.inbreeding_start, &out.inbreeding_count, NULL, NULL, NULL, &out.inbreeding));
-    PetscCall(PedigreeGetLocalLabels(ev->pedigree, &out.local_labels));
-  }
-  PetscCall(RecordsGetLevels(ev->records, social, &out.nlevels, out.local_labels ? NULL : &out.labels)); /* each rank has its animals' IDs */
-  PetscCall(OutputWriteEffect(output, &out));
-  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "group_size", OUTPUT_REAL, &n));
-  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "dilution", OUTPUT_REAL, &es->dilution));
-  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "social_coefficient", OUTPUT_REAL, &k));
-  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "direct", OUTPUT_STRING, ed->name));
-  PetscCall(OutputSetAttribute(output, "/solutions/tbv", "social", OUTPUT_STRING, es->name));
-  PetscCall(PetscFree(total));
-  PetscCall(PetscFree3(pev, sep, reliability));
-  PetscCall(PetscFree(F));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -256,8 +175,8 @@ static PetscErrorCode EffectDescription(Evaluation ev, PetscInt e, OutputEffect 
   PetscCall(ModelGetEffect(ev->model, e, &effect));
   PetscCall(ModelGetNumTraits(ev->model, &ntraits));
   PetscCall(EquationsGetEffect(ev->equations, e, &layout));
-  PetscCall(TraitList(ev->model, effect->ntraits, effect->traits, traits, ntraits_size));
-  PetscCall(ColumnList(ev->model, layout->ncoef, columns, ncolumns_size));
+  PetscCall(EvaluationTraitList(ev->model, effect->ntraits, effect->traits, traits, ntraits_size));
+  PetscCall(EvaluationColumnList(ev->model, layout->ncoef, columns, ncolumns_size));
   for (PetscInt t = 0; t < ntraits; t++) {
     PetscInt i     = ModelEffectTraitPosition(effect, t);
     constrained[t] = -1;
@@ -366,7 +285,8 @@ static PetscErrorCode WriteGroups(Evaluation ev, Output output, PetscInt e, cons
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. /solutions: every effect, the unknown-parent groups, the total breeding value. */
+/* Collective. /solutions: every effect, the unknown-parent groups, the total breeding value, the random
+   regressions over -rr_range. */
 static PetscErrorCode WriteSolutions(Evaluation ev, Output output)
 {
   PetscInt           neffects, rstart, rend, *lo, *hi;
@@ -387,7 +307,8 @@ static PetscErrorCode WriteSolutions(Evaluation ev, Output output)
     PetscCall(EquationsGetEffect(ev->equations, e, &layout));
     if (layout->group_block >= 0) PetscCall(WriteGroups(ev, output, e, x));
   }
-  PetscCall(WriteTotalBreedingValue(ev, output, values, lo, hi));
+  PetscCall(EvaluationWriteTotalBreedingValue(ev, output, values, lo, hi));
+  PetscCall(EvaluationWriteRangeFunctions(ev, output, values, lo, hi));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ev->pev_clipped, 1, MPIU_INT, MPI_SUM, ev->comm));
   if (ev->pev_clipped && ev->pev_method == PEV_METHOD_APPROXIMATE)
     PetscCall(EvaluationWarn(ev, "%" PetscInt_FMT " approximate PEV exceeded their prior variance: set to it, reliability 0", ev->pev_clipped));
@@ -414,7 +335,7 @@ static PetscErrorCode WriteProvenance(Evaluation ev, Output output)
   PetscCall(ModelGetNumTraits(ev->model, &ntraits));
   PetscCall(ModelGetText(ev->model, &text));
   PetscCall(ModelGetPath(ev->model, &path));
-  PetscCall(TraitList(ev->model, ntraits, NULL, traits, sizeof(traits)));
+  PetscCall(EvaluationTraitList(ev->model, ntraits, NULL, traits, sizeof(traits)));
   PetscCall(ModelGetResidual(ev->model, &R0));
   PetscCall(OutputSetAttribute(output, "/", "program", OUTPUT_STRING, "henderson"));
   PetscCall(OutputSetAttribute(output, "/", "version", OUTPUT_STRING, HendersonVersion()));

@@ -120,15 +120,6 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. The inbreeding of the levels LO..HI-1 of random EFFECT, from its relationship (*F NULL
-   for a relationship without: iid). */
-PetscErrorCode EvaluationEffectInbreeding(Evaluation ev, const ModelEffect *effect, PetscInt lo, PetscInt hi, PetscReal **F)
-{
-  PetscFunctionBeginUser;
-  PetscCall(RelationshipGetInbreeding(ev->rel[effect->group], lo, hi, F));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* The reliability 1 - PEV / VARIANCE, in [0, 1]. Exact PEV never exceeds the prior variance but for
    rounding (or where the prior is approximate: ungenotyped animals in single step, relationship.h), and
    is never changed; a sampled one can (its relative error is sqrt(2/N)): such a PEV is set to the prior

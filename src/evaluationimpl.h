@@ -5,7 +5,9 @@
                           warnings
    evaluation_initial.c   the warm start from the solutions of an earlier evaluation (--initial)
    evaluation_pev.c       prediction error variances and reliabilities of the levels
-   evaluation_output.c    what goes into the HDF5 output (solutions, total breeding values, attributes)
+   evaluation_output.c    what goes into the HDF5 output (solutions, attributes)
+   evaluation_function.c  linear functions of a random group's coefficients written beside the effects: the
+                          total breeding value of a social model, a random regression over -rr_range
    evaluation_view.c      the summary: each module's own view, in the order of the stages */
 #ifndef HENDERSON_EVALUATIONIMPL_H
 #define HENDERSON_EVALUATIONIMPL_H
@@ -53,6 +55,8 @@ struct _p_Evaluation {
   char      initial_option[HENDERSON_MAX_PATH], checkpoint_option[HENDERSON_MAX_PATH], order_by[MODEL_MAX_NAME];
   PetscInt  pev_seed, fail_alone;
   PetscReal social_group_size;
+  PetscReal rr_range[2], rr_step; /* -rr_range A,B -rr_step S: random regressions summed over A, A + S, ..., B */
+  PetscBool rr_range_set;
   char      checkpoint_path[HENDERSON_MAX_PATH]; /* the checkpoint file (with the model: -checkpoint_file or beside the output) */
   PetscBool output_replaced;                     /* the output file is an earlier run's, and is replaced */
   PetscBool solver_ready;                        /* the solver is set up with the current system */
@@ -108,9 +112,19 @@ PETSC_INTERN PetscErrorCode EvaluationPedigreeSetUp(Evaluation ev);
 PETSC_INTERN PetscErrorCode EvaluationEffectValues(Evaluation ev, PetscInt e, PetscBool groups, const PetscScalar *x, PetscInt rstart, PetscInt rend,
                                                    PetscInt *lo, PetscInt *hi, PetscReal **values);
 
+/* "A,B" from the names of the model's traits in TRAITS[0..NTRAITS-1] (all the model's traits when NULL). */
+PETSC_INTERN PetscErrorCode EvaluationTraitList(Model model, PetscInt ntraits, const PetscInt traits[], char list[], size_t size);
+/* The columns of a value: every trait of the model times NCOEF coefficients ("FAT" or "FAT:0,FAT:1"). */
+PETSC_INTERN PetscErrorCode EvaluationColumnList(Model model, PetscInt ncoef, char list[], size_t size);
+
+/* evaluation_function.c: VALUES[e] holds this rank's rows LO[e]..HI[e]-1 of effect e (EvaluationEffectValues()) */
+/* Collective. /solutions/tbv of a social model (nothing otherwise). */
+PETSC_INTERN PetscErrorCode EvaluationWriteTotalBreedingValue(Evaluation ev, Output output, PetscReal *const values[], const PetscInt lo[],
+                                                              const PetscInt hi[]);
+/* Collective. With -rr_range, /solutions/NAME_range of every random regression NAME. */
+PETSC_INTERN PetscErrorCode EvaluationWriteRangeFunctions(Evaluation ev, Output output, PetscReal *const values[], const PetscInt lo[], const PetscInt hi[]);
+
 /* evaluation_pev.c */
-/* Collective. The inbreeding of the levels LO..HI-1 of random EFFECT, from its relationship (NULL: none). */
-PETSC_INTERN PetscErrorCode EvaluationEffectInbreeding(Evaluation ev, const ModelEffect *effect, PetscInt lo, PetscInt hi, PetscReal **F);
 /* The reliability 1 - PEV / VARIANCE, in [0, 1] (a sampled PEV above VARIANCE is clipped and counted). */
 PETSC_INTERN PetscErrorCode EvaluationReliability(Evaluation ev, PetscReal variance, PetscReal *pev, PetscReal *sep, PetscReal *reliability);
 /* Collective. This rank's rows of pev, sep and reliability of effect E (or of its unknown-parent GROUPS). */

@@ -126,8 +126,8 @@ static PetscErrorCode ParseOrder(const char path[], PetscInt line, const char te
 
   PetscFunctionBeginUser;
   PetscCall(ParseNumber(path, line, text, "Legendre order", &value));
-  PetscCheck(value >= 0 && value <= 20 && value == (PetscInt)value, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-             "%s:%" PetscInt_FMT ": Legendre order '%s' is not a whole number from 0 to 20", path, line, text);
+  PetscCheck(value >= 0 && value <= MODEL_MAX_LEGENDRE && value == (PetscInt)value, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s:%" PetscInt_FMT ": Legendre order '%s' is not a whole number from 0 to %d", path, line, text, MODEL_MAX_LEGENDRE);
   *order = (PetscInt)value;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -5,13 +5,19 @@
 # they are the same at 1, 2 and 4 ranks (to rounding). The option --repeat K (not the simulator's) makes a
 # repeatability model of it: each record K times, in the herd's next years (the cohorts mix, as cows' later
 # lactations do), and a permanent environment (random animal iid 0.2 as pe; h2 0.2, residual 0.6).
+# --test-day K makes a random regression test-day model of it (benchmarks/test_day.sh: K test days a
+# record, random regressions of the animal and its permanent environment); -rr_range 5,305 adds their
+# 305-day values (animal_range, pe_range) to what is compared.
 #   sh run_pev_approximate.sh MPIEXEC NPFLAG SIMULATE HENDERSON CHECK WORKDIR "SIMULATE OPTIONS" \
 #      "EFFECT MINCORR SLOPE_LO SLOPE_HI MAXMAD" ...
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 mpiexec=$1 npflag=$2 simulate=$3 henderson=$4 check=$5 dir=$6 options=$7
 shift 7
 repeat=$(echo "$options" | sed -n 's/.*--repeat \([0-9]*\).*/\1/p')
-options=$(echo "$options" | sed 's/--repeat [0-9]*//')
+testday=$(echo "$options" | sed -n 's/.*--test-day \([0-9]*\).*/\1/p')
+options=$(echo "$options" | sed 's/--repeat [0-9]*//; s/--test-day [0-9]*//')
+extra=
 rm -rf "$dir"
 mkdir -p "$dir"
 # shellcheck disable=SC2086
@@ -26,12 +32,16 @@ if [ -n "$repeat" ]; then
   sed 's/^random  *animal pedigree .*/random    animal pedigree 0.2\nrandom    animal iid 0.2 as pe/; s/^residual .*/residual  0.6/' model.txt > model_repeated.txt
   mv model_repeated.txt model.txt
 fi
+if [ -n "$testday" ]; then
+  sh "$here/../benchmarks/test_day.sh" . "$testday"
+  extra="-rr_range 5,305"
+fi
 # the reference on 1 rank: MUMPS with 64-bit PETSc failed to factor the two-trait maternal C on 2 ranks
 # (a zero pivot; it is positive definite, and factors on 1 rank and with 32-bit indices)
-"$mpiexec" $npflag 1 "$henderson" solve model.txt --pev exact -quiet
+"$mpiexec" $npflag 1 "$henderson" solve model.txt --pev exact -quiet $extra
 mv solutions.h5 exact.h5
 for n in 1 2 4; do
-  "$mpiexec" $npflag $n "$henderson" solve model.txt --pev approximate > approximate_$n.log
+  "$mpiexec" $npflag $n "$henderson" solve model.txt --pev approximate $extra > approximate_$n.log
   mv solutions.h5 approximate_$n.h5
 done
 grep "pev         approximate" approximate_1.log

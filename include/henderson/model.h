@@ -65,6 +65,7 @@ PETSC_EXTERN const char *const ModelStructureNames[];
 
 #define MODEL_MAX_NAME 256
 #define MODEL_MAX_TRAITS 16
+#define MODEL_MAX_LEGENDRE 20 /* the highest order of Legendre polynomials */
 
 /* One effect of the model, as the model file declared it. */
 typedef struct {
