@@ -4,6 +4,7 @@
    part of the animal's unknown. */
 #include "pevimpl.h"
 #include <henderson/recordterms.h>
+#include <petsc/private/hashmapi.h>
 #include <string.h>
 
 /* Room for N more pieces with NM members and NL matrix entries in all. */
@@ -58,15 +59,17 @@ PetscErrorCode PEVPiecesDestroy(Pieces *p)
 
 /* ---- the records' pieces ---- */
 
-/* Whether slot S of a record can anchor it: an effect of a random group whose K^-1 has families. */
-static PetscErrorCode AnchorSlots(Model model, const RecordTerms *rt, const PetscBool family[], PetscBool **anchors)
+/* Whether slot S of a record can anchor it (ANCHORS: an effect of a random group whose K^-1 has families), and
+   whether it is a fixed class effect (FIXED: its levels may merge, MergePairs()). Free with PetscFree2(). */
+static PetscErrorCode AnchorSlots(Model model, const RecordTerms *rt, const PetscBool family[], PetscBool **anchors, PetscBool **fixed)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(rt->nslots + 1, anchors));
+  PetscCall(PetscMalloc2(rt->nslots + 1, anchors, rt->nslots + 1, fixed));
   for (PetscInt s = 0; s < rt->nslots; s++) {
     const ModelEffect *effect;
     PetscCall(ModelGetEffect(model, rt->effect[s], &effect));
     (*anchors)[s] = (PetscBool)(effect->kind == MODEL_EFFECT_RANDOM && family[effect->group]);
+    (*fixed)[s]   = (PetscBool)(effect->kind == MODEL_EFFECT_FIXED);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -111,17 +114,55 @@ static PetscErrorCode PairsAdd(Pairs *p, PetscInt attached, PetscInt host)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The record pieces that touch each fixed class level seen here, by their anchors: how many, and three sums
+   (mod 2^30) of hashes of the anchors -- a signature of the multiset of factors that touch the level. COUNT
+   -1: a record without an anchor touches it (its own factor: the level never merges). */
+typedef struct {
+  PetscInt row, count, sum[3];
+} Signature;
+
+typedef struct {
+  PetscHMapI index; /* a level's first row -> its entry (-1: none yet) */
+  PetscInt   n, room;
+  Signature *entry;
+} Signatures;
+
+#define SIGNATURE_MASK 0x3fffffff /* 30 bits: the sums fit a 32-bit PetscInt */
+
+static PetscErrorCode SignaturesAdd(Signatures *S, PetscInt row, PetscInt anchor)
+{
+  PetscInt e;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscHMapIGet(S->index, row, &e));
+  if (e < 0) {
+    PetscCall(HendersonGrow(sizeof(Signature), S->n + 1, &S->room, &S->entry));
+    e           = S->n++;
+    S->entry[e] = (Signature){.row = row};
+    PetscCall(PetscHMapISet(S->index, row, e));
+  }
+  if (anchor < 0 || S->entry[e].count < 0) {
+    S->entry[e].count = -1;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  S->entry[e].count++;
+  for (PetscInt k = 0; k < 3; k++)
+    S->entry[e].sum[k] = (PetscInt)((S->entry[e].sum[k] + (HendersonHash64((uint64_t)anchor * 3 + (uint64_t)k) & SIGNATURE_MASK)) & SIGNATURE_MASK);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Record R's piece: W_r' R_r^-1 W_r (weight applied) over the point blocks it touches, anchored at its animal
    (-1: none) -- with social effects at the first animal of its pen, so that the records of a pen, which share
    all its animals, are one factor. (Anchoring a calf's record at its dam instead, with the families of her
    calves, treats her maternal permanent environment exactly but loses more on the direct and maternal
    values: measured, benchmarks/RESULTS.md.) The blocks that go with an animal (HOST) are noted in PAIRS.
    WORK: 3 nslots. */
-static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool anchors[], const PetscInt host[], const PetscBool other[],
-                                  const EquationsBlock *root, PetscInt work[], Pieces *p, Pairs *pairs)
+static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool anchors[], const PetscBool fixed[], const PetscInt host[],
+                                  const PetscBool other[], const EquationsBlock *root, PetscInt work[], Pieces *p, Pairs *pairs, Signatures *S)
 {
   RecordContribution c;
   PetscInt           m = 0, d = 0, anchor = -1, *first, *ext, *member = work, *offset = work + rt->nslots, *col = work + 2 * rt->nslots;
+  PetscInt          *isfixed = work + 3 * rt->nslots;
   PetscReal         *L;
 
   PetscFunctionBeginUser;
@@ -133,12 +174,15 @@ static PetscErrorCode RecordPiece(RecordTerms *rt, PetscInt r, const PetscBool a
     while (j < m && member[j] != c.first[s]) j++;
     PetscCheck(j < PEV_APPROXIMATE_MAX_MEMBERS, PETSC_COMM_SELF, PETSC_ERR_SUP, "-pev approximate: a record touches more than %d levels",
                PEV_APPROXIMATE_MAX_MEMBERS);
-    if (j == m) offset[m] = 0, member[m++] = c.first[s];
-    col[s]    = j;
-    offset[j] = PetscMax(offset[j], c.eq[s] - c.first[s] + 1); /* the member's extent, for now */
+    if (j == m) offset[m] = 0, isfixed[m] = 0, member[m++] = c.first[s];
+    col[s]     = j;
+    offset[j]  = PetscMax(offset[j], c.eq[s] - c.first[s] + 1); /* the member's extent, for now */
+    isfixed[j] = isfixed[j] || fixed[s];
     if (host[s] >= 0 && c.eq[host[s]] >= 0)
       PetscCall(PairsAdd(pairs, c.first[s], other[host[s]] ? EquationsBlockFirst(root, c.level[host[s]]) : c.first[host[s]]));
   }
+  for (PetscInt j = 0; j < m; j++)
+    if (isfixed[j]) PetscCall(SignaturesAdd(S, member[j], anchor));
   for (PetscInt j = 0; j < m; j++) d += offset[j];
   PetscCall(PiecesNext(p, m, d, &first, &ext, &L));
   for (PetscInt j = 0, o = 0; j < m; j++) {
@@ -243,23 +287,23 @@ static PetscErrorCode ExchangePieces(MPI_Comm comm, PetscLayout layout, Pieces *
 
 /* Not collective. This rank's records' pieces, into LOCAL; PAIRS: the blocks that go with an animal, as they say. */
 static PetscErrorCode RecordPieces(Model model, Equations eq, Records records, const PetscBool family[], PetscInt root, const EquationsBlock *rootblock,
-                                   Pieces *local, Pairs *pairs)
+                                   Pieces *local, Pairs *pairs, Signatures *S)
 {
   RecordTerms rt;
   PetscInt    nrec, *work, *host;
-  PetscBool  *anchors, *other;
+  PetscBool  *anchors, *fixed, *other;
 
   PetscFunctionBeginUser;
   PetscCall(RecordTermsCreate(model, eq, records, &rt));
   PetscCall(RecordsGetLocalSize(records, &nrec));
-  PetscCall(AnchorSlots(model, &rt, family, &anchors));
+  PetscCall(AnchorSlots(model, &rt, family, &anchors, &fixed));
   PetscCall(HostSlots(model, &rt, family, root, &host, &other));
-  PetscCall(PetscMalloc1(3 * rt.nslots + 1, &work));
+  PetscCall(PetscMalloc1(4 * rt.nslots + 1, &work));
   PetscCall(PiecesReserve(local, nrec, 3 * nrec, 9 * nrec)); /* most records: 3 levels of one equation */
-  for (PetscInt r = 0; r < nrec; r++) PetscCall(RecordPiece(&rt, r, anchors, host, other, rootblock, work, local, pairs));
+  for (PetscInt r = 0; r < nrec; r++) PetscCall(RecordPiece(&rt, r, anchors, fixed, host, other, rootblock, work, local, pairs, S));
   PetscCall(PetscFree(work));
   PetscCall(PetscFree2(host, other));
-  PetscCall(PetscFree(anchors));
+  PetscCall(PetscFree2(anchors, fixed));
   PetscCall(RecordTermsDestroy(&rt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -431,6 +475,60 @@ static PetscErrorCode AttachmentsCreate(MPI_Comm comm, Equations eq, PetscLayout
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Items of width 6 (route, count, three sums, row): by signature, then row. */
+static int CompareSignatures(const void *a, const void *b)
+{
+  const PetscInt *x = (const PetscInt *)a, *y = (const PetscInt *)b;
+  for (int k = 1; k < 6; k++)
+    if (x[k] != y[k]) return x[k] < y[k] ? -1 : 1;
+  return 0;
+}
+
+/* Collective. Fixed class levels touched by the same record factors (S, as this rank's records say) become one
+   unknown: every level of such a set but the first goes with the first (PAIRS). Apart, they would make two
+   factors (two cows of a herd-year-season, tested on the same days) share several unknowns, loops that belief
+   propagation counts twice: the 305-day reliabilities of a test-day model were 0.05 high (benchmarks/RESULTS.md).
+   Each level's signature is summed by its owner, then the levels meet at a rank chosen by their signature. */
+static PetscErrorCode MergePairs(MPI_Comm comm, PetscLayout layout, const Signatures *S, Pairs *pairs)
+{
+  PetscInt *items, *recv, n, N, m = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscLayoutGetSize(layout, &N));
+  PetscCall(PetscMalloc1(5 * S->n + 1, &items));
+  for (PetscInt k = 0; k < S->n; k++) {
+    items[5 * k]     = S->entry[k].row;
+    items[5 * k + 1] = S->entry[k].count;
+    for (PetscInt j = 0; j < 3; j++) items[5 * k + 2 + j] = S->entry[k].sum[j];
+  }
+  PetscCall(SendToOwners(comm, layout, S->n, 5, items, &n, &recv));
+  PetscCall(PetscFree(items));
+  qsort(recv, (size_t)n, 5 * sizeof(PetscInt), ComparePairs); /* by row */
+  PetscCall(PetscMalloc1(6 * n + 1, &items));
+  for (PetscInt k = 0; k < n;) {
+    PetscInt row = recv[5 * k], count = 0, sum[3] = {0, 0, 0};
+    for (; k < n && recv[5 * k] == row; k++) {
+      count = count < 0 || recv[5 * k + 1] < 0 ? -1 : count + recv[5 * k + 1];
+      for (PetscInt j = 0; j < 3; j++) sum[j] = (sum[j] + recv[5 * k + 2 + j]) & SIGNATURE_MASK;
+    }
+    if (count < 0) continue;
+    items[6 * m]     = sum[0] % N; /* a row whose owner sees every level of this signature */
+    items[6 * m + 1] = count;
+    for (PetscInt j = 0; j < 3; j++) items[6 * m + 2 + j] = sum[j];
+    items[6 * m + 5] = row;
+    m++;
+  }
+  PetscCall(PetscFree(recv));
+  PetscCall(SendToOwners(comm, layout, m, 6, items, &n, &recv));
+  PetscCall(PetscFree(items));
+  qsort(recv, (size_t)n, 6 * sizeof(PetscInt), CompareSignatures);
+  for (PetscInt k = 0, j; k < n; k = j)
+    for (j = k + 1; j < n && !memcmp(recv + 6 * j + 1, recv + 6 * k + 1, 4 * sizeof(PetscInt)); j++)
+      PetscCall(PairsAdd(pairs, recv[6 * j + 5], recv[6 * k + 5]));
+  PetscCall(PetscFree(recv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PEVAttachmentsDestroy(Attachments *at)
 {
   PetscFunctionBeginUser;
@@ -511,10 +609,12 @@ PetscErrorCode PEVPiecesCreate(MPI_Comm comm, Model model, Equations eq, Records
 {
   Pairs      pairs;
   Pieces     local;
+  Signatures S = {0};
   PetscBool *family;
   PetscInt   first = -1, n;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscHMapICreate(&S.index));
   PetscCall(PetscMemzero(p, sizeof(*p)));
   PetscCall(PetscMemzero(&local, sizeof(local)));
   PetscCall(PetscMemzero(&pairs, sizeof(pairs)));
@@ -531,10 +631,13 @@ PetscErrorCode PEVPiecesCreate(MPI_Comm comm, Model model, Equations eq, Records
   {
     const EquationsBlock *rootblock = NULL;
     if (first >= 0) PetscCall(RelationshipGetBlocks(rel[first], &rootblock, NULL));
-    PetscCall(RecordPieces(model, eq, records, family, first, rootblock, &local, &pairs));
+    PetscCall(RecordPieces(model, eq, records, family, first, rootblock, &local, &pairs, &S));
   }
   PetscCall(PetscFree(family));
   for (PetscInt g = 0; g < nrel; g++) PetscCall(RelationshipPieces(rel[g], &local));
+  PetscCall(MergePairs(comm, layout, &S, &pairs));
+  PetscCall(PetscHMapIDestroy(&S.index));
+  PetscCall(PetscFree(S.entry));
   PetscCall(AttachmentsCreate(comm, eq, layout, &pairs, at));
   n = pairs.n;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPIU_INT, MPI_SUM, comm));

@@ -5,8 +5,8 @@
 # they are the same at 1, 2 and 4 ranks (to rounding). The option --repeat K (not the simulator's) makes a
 # repeatability model of it: each record K times, in the herd's next years (the cohorts mix, as cows' later
 # lactations do), and a permanent environment (random animal iid 0.2 as pe; h2 0.2, residual 0.6).
-# --test-day K makes a random regression test-day model of it (benchmarks/test_day.sh: K test days a
-# record, random regressions of the animal and its permanent environment); -rr_range 5,305 adds their
+# --test-day K [--stagger S] makes a random regression test-day model of it (benchmarks/test_day.sh: K test
+# days a record, random regressions of the animal and its permanent environment); -rr_range 5,305 adds their
 # 305-day values (animal_range, pe_range) to what is compared.
 #   sh run_pev_approximate.sh MPIEXEC NPFLAG SIMULATE HENDERSON CHECK WORKDIR "SIMULATE OPTIONS" \
 #      "EFFECT MINCORR SLOPE_LO SLOPE_HI MAXMAD" ...
@@ -16,7 +16,8 @@ mpiexec=$1 npflag=$2 simulate=$3 henderson=$4 check=$5 dir=$6 options=$7
 shift 7
 repeat=$(echo "$options" | sed -n 's/.*--repeat \([0-9]*\).*/\1/p')
 testday=$(echo "$options" | sed -n 's/.*--test-day \([0-9]*\).*/\1/p')
-options=$(echo "$options" | sed 's/--repeat [0-9]*//; s/--test-day [0-9]*//')
+stagger=$(echo "$options" | sed -n 's/.*--stagger \([0-9]*\).*/\1/p')
+options=$(echo "$options" | sed 's/--repeat [0-9]*//; s/--test-day [0-9]*//; s/--stagger [0-9]*//')
 extra=
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -33,7 +34,7 @@ if [ -n "$repeat" ]; then
   mv model_repeated.txt model.txt
 fi
 if [ -n "$testday" ]; then
-  sh "$here/../benchmarks/test_day.sh" . "$testday"
+  sh "$here/../benchmarks/test_day.sh" . "$testday" "${stagger:-1}"
   extra="-rr_range 5,305"
 fi
 # the reference on 1 rank: MUMPS with 64-bit PETSc failed to factor the two-trait maternal C on 2 ranks
