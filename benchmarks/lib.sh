@@ -8,6 +8,9 @@
 #   bench_simulate N FLAGS      prints the directory of a simulated population of N animals
 #                               (henderson-simulate --shuffle FLAGS; cached under $BENCH_WORK); the flag
 #                               --test-day K makes it a test-day model (test_day.sh)
+#   bench_run N FLAGS TAG CMD.. henderson CMD.. on a copy of that population's model writing TAG.h5, under
+#                               $limit seconds with $launch (set by the script), the log in
+#                               $out/TAG_N<flags>.txt; false on failure
 #   bench_model DIR TAG         prints a copy of DIR/model.txt (DIR/model_TAG.txt) that writes TAG.h5,
 #                               so that runs never read each other's output
 #   bench_launch TEMPLATE P N Q prints the launcher command for P ranks on N nodes, Q a node: TEMPLATE
@@ -72,6 +75,18 @@ bench_simulate() {
     [ -z "$_testday" ] || sh "$here/test_day.sh" "$_dir" "$_testday"
   fi
   echo "$_dir"
+}
+
+bench_run() {
+  _n=$1
+  _flags=$2
+  _tag=$3
+  _command=$4
+  shift 4
+  _dir=$(bench_simulate "$_n" "$_flags")
+  _model=$(bench_model "$_dir" "$_tag")
+  # shellcheck disable=SC2086,SC2154 # the launcher is words; the script sets $limit, $launch and $out
+  bench_timeout "$limit" $launch "$henderson" "$_command" "$_model" "$@" > "$out/${_tag}_$_n$(bench_tag "$_flags").txt" 2>&1
 }
 
 bench_model() {

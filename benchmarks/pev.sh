@@ -31,19 +31,6 @@ out=$logs/pev
 mkdir -p "$out"
 launch=$(bench_launch "${LAUNCH:-$bench_default_launch}" "$ranks")
 
-# run TAG N COMMAND ARGS...: henderson COMMAND on the population of N animals, its log in $out/TAG_N.txt;
-# false on failure
-run() {
-  _tag=$1
-  _n=$2
-  _command=$3
-  shift 3
-  _dir=$(bench_simulate "$_n" "")
-  _model=$(bench_model "$_dir" "$_tag")
-  # shellcheck disable=SC2086 # the launcher is words
-  bench_timeout "$limit" $launch "$henderson" "$_command" "$_model" "$@" > "$out/${_tag}_$_n.txt" 2>&1
-}
-
 # the animals' PEV of a run as "label value" lines, sorted by label
 pev_of() {
   "$henderson" export "$(bench_simulate "$2" "")/$1.h5" animal pev | sort
@@ -56,7 +43,7 @@ echo
 echo "| animals | equations | nonzeros | solve s | pev s | total s | peak MiB/rank |"
 echo "|---|---|---|---|---|---|---|"
 for n in $exact_sizes; do
-  if run exact "$n" solve --pev exact; then
+  if bench_run "$n" "" exact solve --pev exact; then
     log=$out/exact_$n.txt
     echo "| $n | $(bench_summary "$log" equations) | $(bench_summary "$log" nonzeros) | $(bench_summary "$log" solve) | $(bench_summary "$log" pev) | $(bench_summary "$log" total) | $(bench_summary "$log" peak) |"
   else
@@ -78,12 +65,12 @@ for n in 10000 100000; do
     ref=exact
     pev_of exact "$n" > "$out/reference_pev_$n.txt"
   else
-    run reference "$n" solve --pev sample -pev_samples "$reference" -pev_seed 999 || continue
+    bench_run "$n" "" reference solve --pev sample -pev_samples "$reference" -pev_seed 999 || continue
     ref="$reference samples"
     pev_of reference "$n" > "$out/reference_pev_$n.txt"
   fi
   for s in $samples; do
-    run "sample$s" "$n" solve --pev sample -pev_samples "$s" || continue
+    bench_run "$n" "" "sample$s" solve --pev sample -pev_samples "$s" || continue
     log=$out/sample${s}_$n.txt
     iterations=$(awk '/^  pev/ { for (i = 1; i <= NF; i++) if ($i == "iterations") print $(i - 1) }' "$log")
     pev_of "sample$s" "$n" > "$out/sample_pev_${s}_$n.txt"
@@ -102,7 +89,7 @@ echo
 echo "| animals | equations | solve s (the evaluation) | pev s | s a sample | iterations a sample | peak MiB/rank |"
 echo "|---|---|---|---|---|---|---|"
 for n in $cost_sizes; do
-  run cost "$n" solve --pev sample -pev_samples "$cost_samples" || {
+  bench_run "$n" "" cost solve --pev sample -pev_samples "$cost_samples" || {
     echo "| $n | failed or over ${limit} s | | | | | |"
     continue
   }
@@ -117,7 +104,7 @@ echo
 echo "| animals | equations | rounds | reml s | s a round | peak MiB/rank |"
 echo "|---|---|---|---|---|---|"
 for n in $reml_sizes; do
-  if run reml "$n" reml; then
+  if bench_run "$n" "" reml reml; then
     log=$out/reml_$n.txt
     rounds=$(awk '/^  reml/ { for (i = 1; i <= NF; i++) if ($i == "rounds,") print $(i - 1) }' "$log")
     seconds=$(awk '/^  reml/ { print $(NF - 1) }' "$log")

@@ -38,19 +38,6 @@ out=$logs/pev_approximate
 mkdir -p "$out"
 launch=$(bench_launch "${LAUNCH:-$bench_default_launch}" "$ranks")
 
-# run N FLAGS TAG ARGS...: henderson solve on the population of N animals simulated with FLAGS, writing
-# TAG.h5 there, its log in $out/TAG_N<flags>.txt; false on failure
-run() {
-  _n=$1
-  _flags=$2
-  _tag=$3
-  shift 3
-  _dir=$(bench_simulate "$_n" "$_flags")
-  _model=$(bench_model "$_dir" "$_tag")
-  # shellcheck disable=SC2086 # the launcher is words
-  bench_timeout "$limit" $launch "$henderson" solve "$_model" "$@" > "$out/${_tag}_$_n$(bench_tag "$_flags").txt" 2>&1
-}
-
 # agree DIR EXACT APPROX EFFECT: "corr | slope | mad" per column, from check_solutions -agree (no thresholds)
 agree() {
   "$check" -agree reliability "$4" -1 -1e9 1e9 1e9 "$1/$2.h5" "$1/$3.h5" |
@@ -71,14 +58,14 @@ case " $parts " in *" 1 "*)
   echo
   echo "| model | effect | correlation / slope / mean abs. difference | mean approx. / exact | exact pev s | approx. pev s | rounds |"
   echo "|---|---|---|---|---|---|---|"
-  for flags in "" "--traits 2" "--maternal" "--social" "--genotyped 2000 --snps 10000 --chromosomes 10" "--test-day 6"; do
+  for flags in "" "--traits 2" "--maternal" "--social" "--test-day 6" "--genotyped 2000 --snps 10000 --chromosomes 10"; do
     dir=$(bench_simulate "$accuracy_size" "$flags")
     range=
     case "$flags" in *--test-day*) range="-rr_range 5,305" ;; esac
     # shellcheck disable=SC2086 # the range option is words
-    run "$accuracy_size" "$flags" exact --pev exact $range || { echo "| $flags | exact failed (see the logs) | | | | | |"; continue; }
+    bench_run "$accuracy_size" "$flags" exact solve --pev exact $range || { echo "| $flags | exact failed (see the logs) | | | | | |"; continue; }
     # shellcheck disable=SC2086
-    run "$accuracy_size" "$flags" approximate --pev approximate $range || { echo "| $flags | approximate failed | | | | | |"; continue; }
+    bench_run "$accuracy_size" "$flags" approximate solve --pev approximate $range || { echo "| $flags | approximate failed | | | | | |"; continue; }
     tag=$(bench_tag "$flags")
     for effect in animal maternal mpe social pen animal_range pe pe_range; do
       [ -n "$("$henderson" export "$dir/exact.h5" "$effect" reliability 2> /dev/null | head -1)" ] || continue
@@ -93,9 +80,9 @@ case " $parts " in *" 2 "*)
   dir=$(bench_simulate "$sampled_size" "")
   echo "### Accuracy against $reference sampled PEV, $sampled_size animals ($ranks ranks)"
   echo
-  if run "$sampled_size" "" sampled --pev sample -pev_samples "$reference" -pev_seed 1 &&
-    run "$sampled_size" "" sampled2 --pev sample -pev_samples "$reference" -pev_seed 2 &&
-    run "$sampled_size" "" approximate --pev approximate; then
+  if bench_run "$sampled_size" "" sampled solve --pev sample -pev_samples "$reference" -pev_seed 1 &&
+    bench_run "$sampled_size" "" sampled2 solve --pev sample -pev_samples "$reference" -pev_seed 2 &&
+    bench_run "$sampled_size" "" approximate solve --pev approximate; then
     echo "| compared | correlation / slope / mean abs. difference | pev s |"
     echo "|---|---|---|"
     echo "| approximate vs sampled (seed 1) | $(agree "$dir" sampled approximate animal) | $(bench_summary "$out/approximate_$sampled_size.txt" pev) |"
@@ -116,7 +103,7 @@ case " $parts " in *" 3 "*)
     n=${spec%%:*}
     flags=$(echo "${spec#*:}" | tr '_' ' ')
     tag=$(bench_tag "$flags")
-    if run "$n" "$flags" alone && run "$n" "$flags" approximate --pev approximate; then
+    if bench_run "$n" "$flags" alone solve && bench_run "$n" "$flags" approximate solve --pev approximate; then
       a=$out/alone_$n$tag.txt
       p=$out/approximate_$n$tag.txt
       line=$(awk '/pev  *approximate/ { for (i = 1; i <= NF; i++) { if ($i == "rounds,") r = $(i - 1); if ($i == "on") f = $(i + 1); if ($i == "largest") l = $(i + 1) } print r " | " f " (" l ")" }' "$p")
@@ -136,7 +123,7 @@ case " $parts " in *" 4 "*)
   echo "|---|---|---|---|---|"
   one=
   for k in $blocks; do
-    if run "$sampled_size" "" "block$k" --pev sample -pev_samples "$block_samples" -pev_sample_block "$k"; then
+    if bench_run "$sampled_size" "" "block$k" solve --pev sample -pev_samples "$block_samples" -pev_sample_block "$k"; then
       log=$out/block${k}_$sampled_size.txt
       pev=$(bench_summary "$log" pev)
       [ -n "$one" ] || one=$pev

@@ -534,8 +534,9 @@ static PetscErrorCode ApplyPCColumns(PC pc, Mat R, Mat Z, PetscInt K)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Y_j += A[j] X_j for the columns with A[j] != 0 (X, Y dense, one layout). */
-static PetscErrorCode ColumnAXPY(Mat Y, const PetscReal alpha[], Mat X, PetscInt K)
+/* For the columns that go on (GO[j]; X, Y dense, one layout): Y_j += S[j] X_j, or with AYPX Y_j = X_j + S[j] Y_j
+   (CG's update of its directions). */
+static PetscErrorCode ColumnUpdate(Mat Y, const PetscReal S[], const PetscBool go[], PetscBool aypx, Mat X, PetscInt K)
 {
   const PetscScalar *x;
   PetscScalar       *y;
@@ -547,32 +548,16 @@ static PetscErrorCode ColumnAXPY(Mat Y, const PetscReal alpha[], Mat X, PetscInt
   PetscCall(MatDenseGetLDA(Y, &ldy));
   PetscCall(MatDenseGetArrayRead(X, &x));
   PetscCall(MatDenseGetArray(Y, &y));
-  for (PetscInt j = 0; j < K; j++)
-    if (alpha[j] != 0)
-      for (PetscInt i = 0; i < n; i++) y[j * ldy + i] += alpha[j] * x[j * ldx + i];
+  for (PetscInt j = 0; j < K; j++) {
+    PetscScalar *yj = y + j * ldy;
+    if (!go[j]) continue;
+    if (aypx)
+      for (PetscInt i = 0; i < n; i++) yj[i] = x[j * ldx + i] + S[j] * yj[i];
+    else
+      for (PetscInt i = 0; i < n; i++) yj[i] += S[j] * x[j * ldx + i];
+  }
   PetscCall(MatDenseRestoreArray(Y, &y));
   PetscCall(MatDenseRestoreArrayRead(X, &x));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* P_j = Z_j + BETA[j] P_j for the columns that go on (GO[j]). */
-static PetscErrorCode ColumnAYPX(Mat P, const PetscReal beta[], const PetscBool go[], Mat Z, PetscInt K)
-{
-  const PetscScalar *z;
-  PetscScalar       *p;
-  PetscInt           n, ldz, ldp;
-
-  PetscFunctionBeginUser;
-  PetscCall(MatGetLocalSize(Z, &n, NULL));
-  PetscCall(MatDenseGetLDA(Z, &ldz));
-  PetscCall(MatDenseGetLDA(P, &ldp));
-  PetscCall(MatDenseGetArrayRead(Z, &z));
-  PetscCall(MatDenseGetArray(P, &p));
-  for (PetscInt j = 0; j < K; j++)
-    if (go[j])
-      for (PetscInt i = 0; i < n; i++) p[j * ldp + i] = z[j * ldz + i] + beta[j] * p[j * ldp + i];
-  PetscCall(MatDenseRestoreArray(P, &p));
-  PetscCall(MatDenseRestoreArrayRead(Z, &z));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -614,13 +599,13 @@ PetscErrorCode SolverSolveBlock(Solver s, Mat B, Mat X, PetscInt64 *iterations, 
     PetscCall(MatMatMult(C, P, Q ? MAT_REUSE_MATRIX : MAT_INITIAL_MATRIX, PETSC_DEFAULT, &Q)); /* one pass for all K */
     PetscCall(ColumnDots(P, Q, K, pq));
     for (PetscInt j = 0; j < K; j++) step[j] = go[j] ? rz[j] / pq[j] : 0;
-    PetscCall(ColumnAXPY(X, step, P, K));
+    PetscCall(ColumnUpdate(X, step, go, PETSC_FALSE, P, K));
     for (PetscInt j = 0; j < K; j++) step[j] = -step[j];
-    PetscCall(ColumnAXPY(R, step, Q, K));
+    PetscCall(ColumnUpdate(R, step, go, PETSC_FALSE, Q, K));
     PetscCall(ApplyPCColumns(pc, R, Z, K));
     PetscCall(ColumnDots(R, Z, K, pq)); /* the new r.z */
     for (PetscInt j = 0; j < K; j++) step[j] = go[j] ? pq[j] / rz[j] : 0, rz[j] = go[j] ? pq[j] : rz[j];
-    PetscCall(ColumnAYPX(P, step, go, Z, K));
+    PetscCall(ColumnUpdate(P, step, go, PETSC_TRUE, Z, K));
     PetscCall(ColumnDots(R, R, K, rr));
     ColumnsLeft(K, rr, bnorm, rtol, atol, go, &left);
   }
