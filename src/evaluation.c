@@ -455,6 +455,12 @@ PetscErrorCode EvaluationSolve(Evaluation ev)
      would, while the others go on into the solve (the test of HendersonErrorReport()'s way out) */
   PetscCheck(ev->fail_alone != ev->rank, PETSC_COMM_SELF, PETSC_ERR_LIB, "rank %d failed alone (-henderson_fail_alone)", ev->rank);
   PetscCall(EvaluationSolverReady(ev));
+  if (ev->x) { /* a reassembled system may spread its rows otherwise (its nonzeros change with the variances) */
+    PetscInt n, m;
+    PetscCall(VecGetLocalSize(ev->x, &n));
+    PetscCall(VecGetLocalSize(rhs, &m));
+    if (n != m) PetscCall(VecDestroy(&ev->x));
+  }
   if (!ev->x) PetscCall(VecDuplicate(rhs, &ev->x));
   PetscCall(VecZeroEntries(ev->x));
   /* -restart: on from the checkpoint if there is one; -initial FILE: from an earlier evaluation */

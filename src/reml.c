@@ -1,54 +1,10 @@
 /* REML by average information (or EM) on the factorised MME, and Monte Carlo EM: see reml.h. It walks
    the records with the MME's own record terms (recordterms.h), so that its W and R^-1 are exactly those
    of the equations, and takes each random group's K^-1 and log|K| from its relationship. */
-#include <henderson/reml.h>
-#include <henderson/factor.h>
-#include <henderson/pev.h>
-#include <henderson/dense.h>
-#include <henderson/recordterms.h>
+#include "remlimpl.h"
 #include <math.h>
 
-const char *const REMLMethods[] = {"ai", "em", "mcem", "REMLMethod", "REML_METHOD_", NULL};
-
-#define MAXT MODEL_MAX_TRAITS
-
-typedef struct {
-  PetscInt group; /* random group, or -1 for the residual */
-  PetscInt a, b;  /* the element (a, b), a >= b, of its matrix */
-} Parameter;
-
-struct _p_REML {
-  MPI_Comm    comm;
-  PetscMPIInt rank, size;
-  REMLMethod  method;
-  PetscInt    max_it;
-  PetscReal   tol;
-  Model       model;
-  PetscInt    npar;
-  Parameter  *par;
-  char        names[4096];
-  PetscReal  *theta, *grad, *ai, *ai_inverse, *se;
-  PetscReal   logL;
-  PetscInt    rounds, steps_em, halvings, backtracks;
-  PetscReal  *history; /* per round: logL, theta */
-  PetscBool   converged, has_ai;
-  PetscInt    ntraits;
-  PetscReal   h2[MAXT], h2_se[MAXT];
-  PetscBool   has_h2;
-  PetscReal   social_n;              /* social models: the group size n of T2 and of the total breeding value */
-  PetscReal   t2[MAXT], t2_se[MAXT]; /* social models: T2 = var(tbv) / var(phenotype) (Bijma et al. 2007) */
-  PetscBool   has_t2;
-  PetscInt    samples, seed; /* mcem: simulated data sets a round, and the seed of their random numbers */
-  PetscBool   mc_se;         /* se holds Monte Carlo standard errors of the means (mcem), not sampling ones */
-  PetscReal   seconds;
-};
-
-/* What one round computes at the current (co)variances. */
-typedef struct {
-  PetscReal  logL;
-  PetscReal *grad, *ai; /* npar, npar x npar (ai only for the AI method) */
-  PetscReal *em;        /* the EM estimates of every parameter */
-} Round;
+const char *const REMLMethods[] = {"ai", "em", "mcem", "mcai", "REMLMethod", "REML_METHOD_", NULL};
 
 PetscErrorCode REMLCreate(MPI_Comm comm, REML *reml)
 {
@@ -58,7 +14,8 @@ PetscErrorCode REMLCreate(MPI_Comm comm, REML *reml)
   (*reml)->method  = REML_METHOD_AI;
   (*reml)->max_it  = 50;
   (*reml)->tol     = 1e-8;
-  (*reml)->samples = 1;
+  (*reml)->samples = 0; /* the method's default */
+  (*reml)->average = 5;
   (*reml)->seed    = 1;
   PetscCallMPI(MPI_Comm_rank(comm, &(*reml)->rank));
   PetscCallMPI(MPI_Comm_size(comm, &(*reml)->size));
@@ -70,7 +27,7 @@ PetscErrorCode REMLDestroy(REML *reml)
   PetscFunctionBeginUser;
   if (!*reml) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*reml)->par));
-  PetscCall(PetscFree5((*reml)->theta, (*reml)->grad, (*reml)->ai, (*reml)->ai_inverse, (*reml)->se));
+  PetscCall(PetscFree6((*reml)->theta, (*reml)->grad, (*reml)->ai, (*reml)->ai_inverse, (*reml)->se, (*reml)->mcse));
   PetscCall(PetscFree((*reml)->history));
   PetscCall(PetscFree(*reml));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -80,16 +37,22 @@ PetscErrorCode REMLSetFromOptions(REML reml)
 {
   PetscFunctionBeginUser;
   PetscOptionsBegin(reml->comm, NULL, "REML: variance components", "REML");
-  PetscCall(PetscOptionsEnum("-reml_method", "ai (average information), em, or mcem (Monte Carlo EM, for national sizes)", "REMLSetFromOptions", REMLMethods,
-                             (PetscEnum)reml->method, (PetscEnum *)&reml->method, NULL));
+  PetscCall(PetscOptionsEnum("-reml_method", "ai (average information), em, mcem or mcai (Monte Carlo EM and AI, for national sizes)", "REMLSetFromOptions",
+                             REMLMethods, (PetscEnum)reml->method, (PetscEnum *)&reml->method, NULL));
   PetscCall(PetscOptionsInt("-reml_max_it", "At most this many rounds", "REMLSetFromOptions", reml->max_it, &reml->max_it, NULL));
   PetscCall(PetscOptionsReal("-reml_tol", "Converged when log L changes by less than this (and the parameters by less than its root, relatively)",
                              "REMLSetFromOptions", reml->tol, &reml->tol, NULL));
-  PetscCall(PetscOptionsInt("-reml_samples", "mcem: simulated data sets a round", "REMLSetFromOptions", reml->samples, &reml->samples, NULL));
-  PetscCall(PetscOptionsInt("-reml_seed", "mcem: seed of the random numbers", "REMLSetFromOptions", reml->seed, &reml->seed, NULL));
+  PetscCall(
+      PetscOptionsInt("-reml_samples", "mcem, mcai: simulated data sets a round (mcem 1, mcai 10)", "REMLSetFromOptions", reml->samples, &reml->samples, NULL));
+  PetscCall(PetscOptionsInt("-reml_seed", "mcem, mcai: seed of the random numbers", "REMLSetFromOptions", reml->seed, &reml->seed, NULL));
+  PetscCall(PetscOptionsInt("-reml_mc_average", "mcai: rounds averaged once the steps are within their Monte Carlo noise", "REMLSetFromOptions", reml->average,
+                            &reml->average, NULL));
   PetscOptionsEnd();
+  if (!reml->samples) reml->samples = reml->method == REML_METHOD_MCAI ? 10 : 1;
   PetscCheck(reml->max_it >= 0 && reml->tol > 0, reml->comm, PETSC_ERR_USER_INPUT, "-reml_max_it must be >= 0 and -reml_tol > 0");
-  PetscCheck(reml->samples >= 1, reml->comm, PETSC_ERR_USER_INPUT, "-reml_samples must be at least 1");
+  PetscCheck(reml->samples >= 1 && (reml->method != REML_METHOD_MCAI || reml->samples >= 2), reml->comm, PETSC_ERR_USER_INPUT,
+             "-reml_samples must be at least 1 (mcai: 2, for the Monte Carlo error of the gradient)");
+  PetscCheck(reml->average >= 1, reml->comm, PETSC_ERR_USER_INPUT, "-reml_mc_average must be at least 1");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -108,12 +71,6 @@ PetscErrorCode REMLGetConverged(REML reml, PetscBool *converged)
 }
 
 /* ---- small dense helpers ---- */
-
-/* E:X = tr(E X) for the symmetric unit matrix E of element (a, b). */
-static inline PetscReal Contract(const PetscReal X[], PetscInt n, PetscInt a, PetscInt b)
-{
-  return a == b ? X[a * n + a] : X[a * n + b] + X[b * n + a];
-}
 
 /* The matrix of parameter's group G (or the residual, G < 0) as a copy from THETA over the current model values. */
 static PetscErrorCode BuildMatrices(REML reml, const PetscReal theta[], PetscReal *R0, PetscReal **G0)
@@ -146,7 +103,7 @@ static PetscErrorCode BuildMatrices(REML reml, const PetscReal theta[], PetscRea
 }
 
 /* Whether THETA makes every matrix positive definite; if SET, the model takes them. */
-static PetscErrorCode ApplyTheta(REML reml, const PetscReal theta[], PetscBool set, PetscBool *ok)
+PetscErrorCode REMLApplyTheta(REML reml, const PetscReal theta[], PetscBool set, PetscBool *ok)
 {
   PetscInt  ngroups;
   PetscReal R0[MAXT * MAXT], **G0, logdet;
@@ -226,8 +183,8 @@ static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
       snprintf(name, sizeof(name), "%sresidual[%d,%d]", reml->npar > 1 ? "," : "", (int)a + 1, (int)b + 1);
       PetscCall(HendersonStrlcat(reml->names, name, sizeof(reml->names)));
     }
-  PetscCall(PetscCalloc5(reml->npar, &reml->theta, reml->npar, &reml->grad, reml->npar * reml->npar, &reml->ai, reml->npar * reml->npar, &reml->ai_inverse,
-                         reml->npar, &reml->se));
+  PetscCall(PetscCalloc6(reml->npar, &reml->theta, reml->npar, &reml->grad, reml->npar * reml->npar, &reml->ai, reml->npar * reml->npar, &reml->ai_inverse,
+                         reml->npar, &reml->se, reml->npar, &reml->mcse));
   for (PetscInt k = 0; k < reml->npar; k++) {
     const Parameter *p = &reml->par[k];
     if (p->group < 0)
@@ -243,12 +200,6 @@ static PetscErrorCode SetUpParameters(REML reml, Evaluation ev)
 
 /* ---- one round ---- */
 
-typedef struct {
-  PetscInt   n, capacity;
-  PetscInt  *row, *col;
-  PetscReal *value;
-} Requests;
-
 static PetscErrorCode RequestAdd(Requests *q, PetscInt row, PetscInt col)
 {
   PetscFunctionBeginUser;
@@ -263,7 +214,7 @@ static PetscErrorCode RequestAdd(Requests *q, PetscInt row, PetscInt col)
 }
 
 /* A random group's K^-1 on this rank (level space, upper triangle, not summed) and log|K|, from its relationship. */
-static PetscErrorCode GroupStructure(Evaluation ev, PetscInt g, PetscCount *n, PetscInt **ki, PetscInt **kj, PetscReal **kv, PetscReal *logdetK)
+PetscErrorCode REMLGroupStructure(Evaluation ev, PetscInt g, PetscCount *n, PetscInt **ki, PetscInt **kj, PetscReal **kv, PetscReal *logdetK)
 {
   Relationship rel;
 
@@ -274,26 +225,12 @@ static PetscErrorCode GroupStructure(Evaluation ev, PetscInt g, PetscCount *n, P
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* What one round works with, from the factorisation to the traces. */
-typedef struct {
-  PetscInt               t, npar, ngroups, nrecords;
-  Equations              eq;
-  Vec                    rhs, x, xall; /* the solutions, and all of them on every rank */
-  VecScatter             toall;
-  const PetscScalar     *X;
-  Factor                 factor;
-  PetscReal              logdetC, xr;
-  RecordTerms            rt;
-  PetscReal             *e;               /* residuals, nrecords x t */
-  PetscCount            *record_first;    /* each record's first request */
-  PetscReal              sums[8], all[8]; /* log|R|, y'R^-1y, observations, records, y'e; summed over ranks */
-  PetscReal              SumRinv[MAXT * MAXT], SumH[MAXT * MAXT], SumM[MAXT * MAXT];
-  PetscCount            *Kn, *group_first;
-  PetscInt             **Ki, **Kj;
-  PetscReal            **Kv, *logdetK, **Ginv, **S;
-  const EquationsBlock **block;
-  Requests               req; /* the entries of C^-1 the traces need, in the order they are read back */
-} RoundWork;
+static PetscErrorCode SolveWithFactor(void *factor, Vec b, Vec x)
+{
+  PetscFunctionBeginUser;
+  PetscCall(FactorSolve((Factor)factor, b, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /* The system at the current (co)variances, factored: log|C|, the solutions, x'r. */
 static PetscErrorCode RoundFactor(REML reml, Evaluation ev, RoundWork *w)
@@ -313,6 +250,9 @@ static PetscErrorCode RoundFactor(REML reml, Evaluation ev, RoundWork *w)
   PetscCall(FactorCreate(reml->comm, &w->factor));
   PetscCall(FactorSetUp(w->factor, C));
   PetscCall(FactorGetLogDeterminant(w->factor, &w->logdetC));
+  w->selected      = PETSC_TRUE;
+  w->solve         = SolveWithFactor;
+  w->solve_context = w->factor;
   PetscCall(VecDuplicate(w->rhs, &w->x));
   PetscCall(FactorSolve(w->factor, w->rhs, w->x));
   PetscCall(VecDot(w->x, w->rhs, &w->xr));
@@ -324,7 +264,7 @@ static PetscErrorCode RoundFactor(REML reml, Evaluation ev, RoundWork *w)
 }
 
 /* The records: residuals, log|R|, y'R^-1y, and the entries of C^-1 that W_r C^-1 W_r' needs. */
-static PetscErrorCode RoundRecords(REML reml, Evaluation ev, RoundWork *w)
+PetscErrorCode REMLRoundRecords(REML reml, Evaluation ev, RoundWork *w)
 {
   const PetscInt t = w->t;
   Records        records;
@@ -362,25 +302,25 @@ static PetscErrorCode RoundRecords(REML reml, Evaluation ev, RoundWork *w)
     for (PetscInt a = 0; a < t; a++) w->sums[4] += (c.pattern >> a & 1) ? yr[a] * w->e[r * t + a] : 0; /* y'e (EM, one trait) */
     for (PetscInt s = 0; s < w->rt.nslots; s++)
       for (PetscInt s2 = s; s2 < w->rt.nslots; s2++)
-        if (c.eq[s] >= 0 && c.eq[s2] >= 0) PetscCall(RequestAdd(&w->req, c.eq[s], c.eq[s2]));
+        if (w->selected && c.eq[s] >= 0 && c.eq[s2] >= 0) PetscCall(RequestAdd(&w->req, c.eq[s], c.eq[s2]));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The random groups: K^-1 entries, log|K|, G0^-1, and the entries of C^-1 of tr(K^-1 C^{ab}). */
-static PetscErrorCode RoundGroups(REML reml, Evaluation ev, RoundWork *w)
+/* The random groups: G0^-1, and (W->selected) K^-1 entries, log|K| and the entries of C^-1 of tr(K^-1 C^{ab}). */
+PetscErrorCode REMLRoundGroups(REML reml, Evaluation ev, RoundWork *w)
 {
   const PetscInt ng = w->ngroups;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc5(ng + 1, &w->Kn, ng + 1, &w->Ki, ng + 1, &w->Kj, ng + 1, &w->Kv, ng + 1, &w->block));
-  PetscCall(PetscMalloc4(ng + 1, &w->logdetK, ng + 1, &w->group_first, ng + 1, &w->Ginv, ng + 1, &w->S));
+  PetscCall(PetscCalloc5(ng + 1, &w->Kn, ng + 1, &w->Ki, ng + 1, &w->Kj, ng + 1, &w->Kv, ng + 1, &w->block));
+  PetscCall(PetscCalloc4(ng + 1, &w->logdetK, ng + 1, &w->group_first, ng + 1, &w->Ginv, ng + 1, &w->S));
   for (PetscInt g = 0; g < ng; g++) {
     Relationship rel;
     PetscInt     dim;
     PetscCall(EvaluationGetRelationship(ev, g, &rel));
     PetscCall(RelationshipGetBlocks(rel, &w->block[g], NULL));
-    PetscCall(GroupStructure(ev, g, &w->Kn[g], &w->Ki[g], &w->Kj[g], &w->Kv[g], &w->logdetK[g]));
+    if (w->selected) PetscCall(REMLGroupStructure(ev, g, &w->Kn[g], &w->Ki[g], &w->Kj[g], &w->Kv[g], &w->logdetK[g]));
     PetscCall(RelationshipGetCovarianceInverse(rel, &w->Ginv[g]));
     dim               = w->block[g]->size;
     w->group_first[g] = w->req.n;
@@ -430,7 +370,7 @@ static void WorkingVariate(const RoundWork *w, const Parameter *p, PetscInt r, c
 
 /* The average information (its solves come before the selected inverse entries: see factor.h): working
    variates w_k (per record and trait), b_k = W'R^-1 w_k, AI = (w'R^-1w - b'C^-1b) / 2. */
-static PetscErrorCode RoundAverageInformation(REML reml, RoundWork *w, PetscReal ai[])
+PetscErrorCode REMLRoundAverageInformation(REML reml, RoundWork *w, PetscReal ai[])
 {
   const PetscInt t = w->t, npar = w->npar, nrecords = w->nrecords;
   PetscReal     *wv, *wRw;
@@ -462,7 +402,7 @@ static PetscErrorCode RoundAverageInformation(REML reml, RoundWork *w, PetscReal
   for (PetscInt k = 0; k < npar; k++) {
     PetscCall(VecAssemblyBegin(b[k]));
     PetscCall(VecAssemblyEnd(b[k]));
-    PetscCall(FactorSolve(w->factor, b[k], sol[k]));
+    PetscCall(w->solve(w->solve_context, b[k], sol[k]));
   }
   for (PetscInt k = 0; k < npar; k++)
     for (PetscInt l = 0; l <= k; l++) {
@@ -540,7 +480,7 @@ static PetscErrorCode RoundGroupTraces(REML reml, RoundWork *w)
 }
 
 /* The gradient and the EM estimate of group parameter P: Y = G0^-1 S G0^-1. */
-static void GroupGradient(const RoundWork *w, const Parameter *p, PetscReal *grad, PetscReal *em)
+void REMLGroupGradient(const RoundWork *w, const Parameter *p, PetscReal *grad, PetscReal *em)
 {
   const PetscInt   g = p->group, dim = w->block[g]->size, nlevels = w->block[g]->nlevels;
   const PetscReal *Ginv = w->Ginv[g], *S = w->S[g];
@@ -581,7 +521,7 @@ static PetscErrorCode RoundLikelihood(REML reml, RoundWork *w, Round *out)
   for (PetscInt k = 0; k < w->npar; k++) {
     const Parameter *p = &reml->par[k];
     if (p->group >= 0)
-      GroupGradient(w, p, &out->grad[k], &out->em[k]);
+      REMLGroupGradient(w, p, &out->grad[k], &out->em[k]);
     else {
       out->grad[k] = -0.5 * (Contract(w->SumRinv, t, p->a, p->b) - Contract(w->SumH, t, p->a, p->b));
       /* one trait: Henderson's y'e / (n - rank X); several: the mean of w (e e' + W C^-1 W') */
@@ -591,7 +531,7 @@ static PetscErrorCode RoundLikelihood(REML reml, RoundWork *w, Round *out)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode RoundWorkDestroy(RoundWork *w)
+PetscErrorCode REMLRoundWorkDestroy(RoundWork *w)
 {
   PetscFunctionBeginUser;
   for (PetscInt g = 0; w->Kn && g < w->ngroups; g++) {
@@ -624,20 +564,20 @@ static PetscErrorCode EvaluateRound(REML reml, Evaluation ev, Round *out)
   w.npar = reml->npar;
   PetscCall(ModelGetNumGroups(reml->model, &w.ngroups));
   PetscCall(RoundFactor(reml, ev, &w));
-  PetscCall(RoundRecords(reml, ev, &w));
-  PetscCall(RoundGroups(reml, ev, &w));
-  if (out->ai) PetscCall(RoundAverageInformation(reml, &w, out->ai));
+  PetscCall(REMLRoundRecords(reml, ev, &w));
+  PetscCall(REMLRoundGroups(reml, ev, &w));
+  if (out->ai) PetscCall(REMLRoundAverageInformation(reml, &w, out->ai));
   PetscCall(PetscMalloc1(w.req.n + 1, &w.req.value));
   PetscCall(FactorGetInverseEntries(w.factor, w.req.n, w.req.row, w.req.col, w.req.value));
   PetscCall(RoundResidualTraces(&w));
   PetscCall(RoundGroupTraces(reml, &w));
   PetscCall(RoundLikelihood(reml, &w, out));
-  PetscCall(RoundWorkDestroy(&w));
+  PetscCall(REMLRoundWorkDestroy(&w));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* X = A^-1 B for the symmetric positive definite A (n x n), through its inverse (INV gets A^-1). */
-static PetscErrorCode SolveSmall(PetscInt n, const PetscReal A[], const PetscReal B[], PetscReal X[], PetscReal inv[])
+PetscErrorCode REMLSolveSmall(PetscInt n, const PetscReal A[], const PetscReal B[], PetscReal X[], PetscReal inv[])
 {
   PetscFunctionBeginUser;
   PetscCall(PetscArraycpy(inv, A, n * n));
@@ -716,7 +656,7 @@ static PetscErrorCode SocialHeritabilities(REML reml)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode Heritabilities(REML reml)
+PetscErrorCode REMLHeritabilities(REML reml)
 {
   PetscInt ngroups, neffects;
 
@@ -775,273 +715,6 @@ static PetscErrorCode Heritabilities(REML reml)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Collective. S (dim x dim) = sum over K^-1 entries of v(i, a) v(j, b), both triangles: the quadratic
-   forms U'K^-1U of group G for the values V at its equations, over all ranks. */
-static PetscErrorCode GroupQuadratic(REML reml, Evaluation ev, PetscInt g, Vec v, PetscReal S[])
-{
-  const EquationsBlock *block;
-  Relationship          rel;
-  PetscCount            n;
-  PetscInt             *ki, *kj, dim, nneeded = 0, *needed;
-  PetscReal            *kv, logdetK;
-  Vec                   local;
-  VecScatter            gather;
-  IS                    is;
-  const PetscScalar    *x;
-
-  PetscFunctionBeginUser;
-  PetscCall(EvaluationGetRelationship(ev, g, &rel));
-  PetscCall(RelationshipGetBlocks(rel, &block, NULL));
-  dim = block->size;
-  PetscCall(GroupStructure(ev, g, &n, &ki, &kj, &kv, &logdetK));
-  PetscCall(PetscMalloc1(2 * n * dim + 1, &needed));
-  for (PetscCount k = 0; k < n; k++)
-    for (PetscInt p = 0; p < dim; p++) {
-      PetscInt a = EquationsBlockEquation(block, ki[k], p), b = EquationsBlockEquation(block, kj[k], p);
-      if (a >= 0) needed[nneeded++] = a;
-      if (b >= 0) needed[nneeded++] = b;
-    }
-  PetscCall(PetscSortRemoveDupsInt(&nneeded, needed));
-  PetscCall(VecCreateSeq(PETSC_COMM_SELF, nneeded, &local));
-  PetscCall(ISCreateGeneral(PETSC_COMM_SELF, nneeded, needed, PETSC_USE_POINTER, &is));
-  PetscCall(VecScatterCreate(v, is, local, NULL, &gather));
-  PetscCall(VecScatterBegin(gather, v, local, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(gather, v, local, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetArrayRead(local, &x));
-  PetscCall(PetscArrayzero(S, dim * dim));
-  for (PetscCount k = 0; k < n; k++)
-    for (PetscInt p = 0; p < dim; p++)
-      for (PetscInt q = 0; q < dim; q++) {
-        PetscInt  ip = EquationsBlockEquation(block, ki[k], p), jq = EquationsBlockEquation(block, kj[k], q), at, bt;
-        PetscReal vi, vj;
-        if (ip < 0 || jq < 0) continue;
-        PetscCall(PetscFindInt(ip, nneeded, needed, &at));
-        PetscCall(PetscFindInt(jq, nneeded, needed, &bt));
-        vi = PetscRealPart(x[at]);
-        vj = PetscRealPart(x[bt]);
-        S[p * dim + q] += kv[k] * vi * vj;
-        if (ki[k] != kj[k]) S[q * dim + p] += kv[k] * vi * vj;
-      }
-  PetscCall(VecRestoreArrayRead(local, &x));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, S, (PetscMPIInt)(dim * dim), MPIU_REAL, MPI_SUM, reml->comm));
-  PetscCall(VecScatterDestroy(&gather));
-  PetscCall(ISDestroy(&is));
-  PetscCall(VecDestroy(&local));
-  PetscCall(PetscFree(needed));
-  PetscCall(PetscFree3(ki, kj, kv));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Monte Carlo EM-REML's accumulators of one round. */
-typedef struct {
-  Design      design;
-  Vec         x, truth, xs; /* x_hat; one sample's true values and solutions */
-  PetscInt    nrecords;
-  PetscReal  *fit, *dev;       /* W x per record and trait */
-  PetscReal   RS[MAXT * MAXT]; /* sum of w (e_hat e_hat' + d d') */
-  PetscReal   records;         /* records, all ranks */
-  PetscReal **T;               /* per group: the mean of (U* - U*_hat)'K^-1(U* - U*_hat) */
-} MonteCarloRound;
-
-/* The residual part of the round: w e_hat e_hat' over the records (every record must have every trait). */
-static PetscErrorCode MonteCarloResidual(REML reml, MonteCarloRound *mc)
-{
-  const PetscInt t = reml->ntraits;
-
-  PetscFunctionBeginUser;
-  PetscCall(DesignApply(mc->design, mc->x, mc->fit));
-  for (PetscInt r = 0; r < mc->nrecords; r++) {
-    uint32_t         pattern;
-    PetscReal        w, e[MAXT];
-    const PetscReal *y;
-    PetscCall(DesignGetRecord(mc->design, r, &pattern, &w, NULL, NULL, &y));
-    PetscCheck(pattern == ((uint32_t)1 << t) - 1, PETSC_COMM_SELF, PETSC_ERR_SUP, "-reml_method mcem: every record must have every trait (use ai or em)");
-    for (PetscInt a = 0; a < t; a++) e[a] = y[a] - mc->fit[r * t + a];
-    for (PetscInt a = 0; a < t; a++)
-      for (PetscInt b = 0; b < t; b++) mc->RS[a * t + b] += w * e[a] * e[b];
-    mc->records += 1;
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* One simulated data set M of the round: solved by PCG, its errors added to the residual (d d') and group
-   (T) accumulators, each over SAMPLES. */
-static PetscErrorCode MonteCarloSample(REML reml, Evaluation ev, PetscInt m, MonteCarloRound *mc)
-{
-  const PetscInt t = reml->ntraits;
-  PetscInt       nrel, ngroups;
-  Relationship  *rel;
-  MME            mme;
-  Mat            C, P;
-  Vec            rhs;
-  Solver         solver;
-
-  PetscFunctionBeginUser;
-  PetscCall(EvaluationGetRelationships(ev, &nrel, &rel));
-  PetscCall(EvaluationGetMME(ev, &mme));
-  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
-  PetscCall(VecDuplicate(mc->x, &rhs));
-  PetscCall(PEVSimulate(mc->design, nrel, rel, reml->seed, reml->rounds * reml->samples + m, mc->truth, rhs));
-  PetscCall(MMEGetSystem(mme, &C, &P, NULL));
-  PetscCall(SolverCreate(reml->comm, &solver));
-  PetscCall(SolverSetUp(solver, C, P));
-  PetscCall(VecZeroEntries(mc->xs));
-  PetscCall(SolverSolve(solver, rhs, mc->xs));
-  PetscCall(SolverDestroy(&solver));
-  PetscCall(VecDestroy(&rhs));
-  PetscCall(VecAXPY(mc->xs, -1, mc->truth)); /* x*_hat - x* */
-  PetscCall(DesignApply(mc->design, mc->xs, mc->dev));
-  for (PetscInt r = 0; r < mc->nrecords; r++) {
-    PetscReal w;
-    PetscCall(DesignGetRecord(mc->design, r, NULL, &w, NULL, NULL, NULL));
-    for (PetscInt a = 0; a < t; a++)
-      for (PetscInt b = 0; b < t; b++) mc->RS[a * t + b] += w * mc->dev[r * t + a] * mc->dev[r * t + b] / reml->samples;
-  }
-  for (PetscInt g = 0; g < ngroups; g++) {
-    PetscReal Tm[64 * 64];
-    PetscCall(GroupQuadratic(reml, ev, g, mc->xs, Tm));
-    for (PetscInt k = 0; k < 64 * 64; k++) mc->T[g][k] += Tm[k] / reml->samples;
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The round's new parameters: R0 = RS / records, G0 = (U'K^-1U + T) / q. */
-static PetscErrorCode MonteCarloUpdate(REML reml, Evaluation ev, MonteCarloRound *mc)
-{
-  const PetscInt t = reml->ntraits;
-  PetscInt       ngroups;
-  Equations      eq;
-
-  PetscFunctionBeginUser;
-  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
-  PetscCall(EvaluationGetEquations(ev, &eq));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, mc->RS, (PetscMPIInt)(t * t), MPIU_REAL, MPI_SUM, reml->comm));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mc->records, 1, MPIU_REAL, MPI_SUM, reml->comm));
-  for (PetscInt k = 0; k < reml->npar; k++) {
-    const Parameter *p = &reml->par[k];
-    if (p->group < 0) reml->theta[k] = mc->RS[p->a * t + p->b] / mc->records;
-  }
-  for (PetscInt g = 0; g < ngroups; g++) {
-    const ModelGroup     *group;
-    const EquationsBlock *block;
-    PetscReal             Q[64 * 64];
-    PetscCall(ModelGetGroup(reml->model, g, &group));
-    PetscCall(EquationsGetGroupBlocks(eq, reml->model, g, &block, NULL));
-    PetscCall(GroupQuadratic(reml, ev, g, mc->x, Q));
-    for (PetscInt k = 0; k < reml->npar; k++) {
-      const Parameter *p = &reml->par[k];
-      if (p->group == g) reml->theta[k] = (Q[p->a * group->dim + p->b] + mc->T[g][p->a * group->dim + p->b]) / block->nlevels;
-    }
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* One round of Monte Carlo EM at the current parameters: the solutions, the samples, the new parameters. */
-static PetscErrorCode MonteCarloRoundRun(REML reml, Evaluation ev, PetscReal **T)
-{
-  MonteCarloRound mc;
-  Equations       eq;
-  Records         records;
-  PetscInt        ngroups;
-  PetscBool       ok;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMemzero(&mc, sizeof(mc)));
-  mc.T = T;
-  PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-  PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
-  PetscCall(EvaluationReassemble(ev));
-  PetscCall(EvaluationSolve(ev)); /* x_hat */
-  PetscCall(EvaluationGetSolution(ev, &mc.x));
-  PetscCall(EvaluationGetEquations(ev, &eq));
-  PetscCall(EvaluationGetRecords(ev, &records));
-  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
-  PetscCall(DesignCreate(reml->model, eq, records, mc.x, &mc.design));
-  PetscCall(VecDuplicate(mc.x, &mc.truth));
-  PetscCall(VecDuplicate(mc.x, &mc.xs));
-  PetscCall(DesignGetSizes(mc.design, &mc.nrecords, NULL, NULL));
-  PetscCall(PetscMalloc2(mc.nrecords * reml->ntraits + 1, &mc.fit, mc.nrecords * reml->ntraits + 1, &mc.dev));
-  PetscCall(MonteCarloResidual(reml, &mc));
-  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscArrayzero(T[g], 64 * 64));
-  for (PetscInt m = 0; m < reml->samples; m++) PetscCall(MonteCarloSample(reml, ev, m, &mc));
-  /* history: this round's parameters (log L is not computed: NaN) */
-  reml->history[reml->rounds * (reml->npar + 1)] = (PetscReal)NAN;
-  PetscCall(PetscArraycpy(reml->history + reml->rounds * (reml->npar + 1) + 1, reml->theta, reml->npar));
-  PetscCall(MonteCarloUpdate(reml, ev, &mc));
-  PetscCall(PetscFree2(mc.fit, mc.dev));
-  PetscCall(VecDestroy(&mc.truth));
-  PetscCall(VecDestroy(&mc.xs));
-  PetscCall(DesignDestroy(&mc.design));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The estimate: the mean SUM / kept of the rounds after BURN; its Monte Carlo standard error by batch means
-   (10 batches: the rounds of EM are strongly correlated). */
-static void MonteCarloEstimate(REML reml, const PetscReal sum[], PetscInt burn)
-{
-  const PetscInt npar = reml->npar;
-
-  for (PetscInt k = 0; k < npar; k++) {
-    PetscInt  kept = reml->max_it - burn, nbatch = PetscMin(10, kept), size = kept / nbatch;
-    PetscReal mean = sum[k] / kept, ss = 0;
-    for (PetscInt b = 0; b < nbatch; b++) {
-      PetscReal bm = 0;
-      for (PetscInt j = 0; j < size; j++) {
-        PetscInt r = burn + b * size + j;
-        bm += r + 1 < reml->max_it ? reml->history[(r + 1) * (npar + 1) + 1 + k] : reml->theta[k];
-      }
-      bm /= size;
-      ss += (bm - mean) * (bm - mean);
-    }
-    reml->se[k]    = nbatch > 1 ? PetscSqrtReal(ss / (nbatch - 1) / nbatch) : 0;
-    reml->theta[k] = mean;
-  }
-}
-
-/* Monte Carlo EM-REML (Matilainen, Mantysaari, Lidauer, Stranden & Thompson 2013): the traces of EM-REML
-   from one simulated data set per round, solved by PCG like the evaluation -- no factorisation:
-     G0 = (U'K^-1U + (U* - U*_hat)'K^-1(U* - U*_hat)) / q,
-     R0 = mean over records of w (e_hat e_hat' + d d'), d = W (x*_hat - x*).
-   The estimates wander by the Monte Carlo noise: the result is the mean of the second half of the rounds. */
-static PetscErrorCode REMLRunMonteCarlo(REML reml, Evaluation ev)
-{
-  PetscInt   npar = reml->npar, ngroups, burn;
-  PetscReal *sum, **T;
-  PetscBool  ok;
-
-  PetscFunctionBeginUser;
-  PetscCheck(reml->max_it >= 2, reml->comm, PETSC_ERR_USER_INPUT,
-             "-reml_method mcem takes -reml_max_it rounds (at least 2; the mean of the second half is kept)");
-  PetscCall(ModelGetNumGroups(reml->model, &ngroups));
-  PetscCall(PetscMalloc1(ngroups + 1, &T));
-  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscMalloc1(64 * 64, &T[g]));
-  PetscCall(PetscCalloc1(npar, &sum));
-  burn = reml->max_it / 2;
-  for (reml->rounds = 0; reml->rounds < reml->max_it; reml->rounds++) {
-    char line[4096];
-    PetscCall(MonteCarloRoundRun(reml, ev, T));
-    if (reml->rounds >= burn)
-      for (PetscInt k = 0; k < npar; k++) sum[k] += reml->theta[k];
-    snprintf(line, sizeof(line), "reml: round %d (Monte Carlo EM),", (int)reml->rounds + 1);
-    for (PetscInt k = 0; k < npar && strlen(line) < 3900; k++) snprintf(line + strlen(line), sizeof(line) - strlen(line), " %.6g", (double)reml->theta[k]);
-    (void)HendersonProgressDue();
-    HendersonProgressPrintf("%s", line);
-  }
-  MonteCarloEstimate(reml, sum, burn);
-  for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(T[g]));
-  PetscCall(PetscFree(T));
-  reml->history[reml->max_it * (npar + 1)] = (PetscReal)NAN;
-  PetscCall(PetscArraycpy(reml->history + reml->max_it * (npar + 1) + 1, reml->theta, npar));
-  reml->logL      = (PetscReal)NAN;
-  reml->converged = PETSC_TRUE;
-  reml->has_ai    = PETSC_FALSE;
-  reml->mc_se     = PETSC_TRUE;
-  PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-  PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
-  PetscCall(PetscFree(sum));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* What REML asks of every random group's relationship, checked before the first round: K^-1's entries, and
    log|K| (AI, EM) or samples (Monte Carlo EM). */
 static PetscErrorCode REMLCheckRelationships(REML reml, Evaluation ev)
@@ -1053,7 +726,8 @@ static PetscErrorCode REMLCheckRelationships(REML reml, Evaluation ev)
   PetscCall(EvaluationGetRelationships(ev, &nrel, &rel));
   for (PetscInt g = 0; g < nrel; g++) {
     PetscCall(RelationshipCheckOperation(rel[g], RELATIONSHIP_OP_ENTRIES));
-    PetscCall(RelationshipCheckOperation(rel[g], reml->method == REML_METHOD_MCEM ? RELATIONSHIP_OP_SAMPLE : RELATIONSHIP_OP_LOGDET));
+    PetscCall(RelationshipCheckOperation(rel[g], reml->method == REML_METHOD_MCEM || reml->method == REML_METHOD_MCAI ? RELATIONSHIP_OP_SAMPLE
+                                                                                                                      : RELATIONSHIP_OP_LOGDET));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -1078,9 +752,12 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   PetscCall(PetscMalloc4(npar, &step, npar, &trial, npar, &accepted, npar, &taken));
   PetscCall(PetscMalloc1((reml->max_it + 1) * (npar + 1), &reml->history));
   if (reml->method == REML_METHOD_EM) round.ai = NULL;
-  if (reml->method == REML_METHOD_MCEM) {
-    PetscCall(REMLRunMonteCarlo(reml, ev));
-    PetscCall(Heritabilities(reml));
+  if (reml->method == REML_METHOD_MCEM || reml->method == REML_METHOD_MCAI) {
+    if (reml->method == REML_METHOD_MCEM)
+      PetscCall(REMLRunMonteCarloEM(reml, ev));
+    else
+      PetscCall(REMLRunMonteCarloAI(reml, ev));
+    PetscCall(REMLHeritabilities(reml));
     PetscCall(PetscFree3(round.grad, ai_storage, round.em));
     PetscCall(PetscFree4(step, trial, accepted, taken));
     reml->seconds = (PetscReal)(HendersonSeconds() - start);
@@ -1090,7 +767,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   for (reml->rounds = 0;; reml->rounds++) {
     PetscBool ok;
     PetscReal change = 0;
-    PetscCall(ApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+    PetscCall(REMLApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
     PetscCheck(ok, reml->comm, PETSC_ERR_USER_INPUT, "REML: the (co)variances are not positive definite");
     PetscCall(EvaluateRound(reml, ev, &round));
     reml->logL = round.logL;
@@ -1117,7 +794,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
     PetscCall(PetscArraycpy(reml->grad, round.grad, npar));
     if (round.ai) {
       PetscCall(PetscArraycpy(reml->ai, round.ai, npar * npar));
-      PetscCall(SolveSmall(npar, round.ai, round.grad, step, reml->ai_inverse));
+      PetscCall(REMLSolveSmall(npar, round.ai, round.grad, step, reml->ai_inverse));
       reml->has_ai = PETSC_TRUE;
     } else
       for (PetscInt k = 0; k < npar; k++) step[k] = round.em[k] - reml->theta[k];
@@ -1145,7 +822,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
       PetscBool inside = PETSC_FALSE;
       for (PetscInt h = 0; h <= 8 && !inside; h++, scale /= 2) {
         for (PetscInt k = 0; k < npar; k++) trial[k] = reml->theta[k] + scale * step[k];
-        PetscCall(ApplyTheta(reml, trial, PETSC_FALSE, &inside));
+        PetscCall(REMLApplyTheta(reml, trial, PETSC_FALSE, &inside));
         if (!inside) reml->halvings++;
       }
       if (!inside) {
@@ -1162,7 +839,7 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
   }
   if (reml->has_ai)
     for (PetscInt k = 0; k < npar; k++) reml->se[k] = PetscSqrtReal(PetscMax(reml->ai_inverse[k * npar + k], 0));
-  PetscCall(Heritabilities(reml));
+  PetscCall(REMLHeritabilities(reml));
   PetscCall(PetscFree3(round.grad, ai_storage, round.em));
   PetscCall(PetscFree4(step, trial, accepted, taken));
   reml->seconds = (PetscReal)(HendersonSeconds() - start);
@@ -1179,6 +856,12 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
                                      "  reml        mcem: %" PetscInt_FMT " rounds of Monte Carlo EM (%" PetscInt_FMT
                                      " samples a round), the mean of the last %" PetscInt_FMT " (s.e.: Monte Carlo, batch means), %.3f s\n",
                                      reml->rounds, reml->samples, reml->rounds - reml->rounds / 2, (double)reml->seconds));
+  else if (reml->method == REML_METHOD_MCAI)
+    PetscCall(PetscViewerASCIIPrintf(viewer,
+                                     "  reml        mcai: %" PetscInt_FMT " rounds of Monte Carlo AI (%" PetscInt_FMT
+                                     " samples a round), %s: the mean of the last %" PetscInt_FMT
+                                     " (s.e.: sampling, from AI; Monte Carlo, of the mean), %.3f s\n",
+                                     reml->rounds, reml->samples, reml->converged ? "converged" : "NOT CONVERGED", reml->kept, (double)reml->seconds));
   else
     PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method],
                                      reml->rounds, reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
@@ -1196,8 +879,12 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     rest = strchr(name, ',');
     while (rest && rest[1] && rest[-1] != ']') rest = strchr(rest + 1, ',');
     if (rest) *rest = 0;
-    if (reml->has_ai || reml->mc_se)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g\n", name, (double)reml->theta[k], (double)reml->se[k]));
+    if (reml->has_ai && reml->mc_se)
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g  Monte Carlo s.e. %.3g\n", name, (double)reml->theta[k],
+                                       (double)reml->se[k], (double)reml->mcse[k]));
+    else if (reml->has_ai || reml->mc_se)
+      PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g  s.e. %.4g\n", name, (double)reml->theta[k],
+                                       (double)(reml->has_ai ? reml->se[k] : reml->mcse[k])));
     else
       PetscCall(PetscViewerASCIIPrintf(viewer, "              %-24s %14.6g\n", name, (double)reml->theta[k]));
     name = rest ? rest + 1 : name;
@@ -1255,7 +942,7 @@ PetscErrorCode REMLWriteOutput(Output output, void *context)
   PetscCall(OutputSetAttribute(output, "/variance", "parameters", OUTPUT_STRING, reml->names));
   PetscCall(OutputWriteMatrix(output, "/variance", "estimate", npar, 0, reml->theta));
   PetscCall(OutputWriteMatrix(output, "/variance", "gradient", npar, 0, reml->grad));
-  if (reml->mc_se) PetscCall(OutputWriteMatrix(output, "/variance", "monte_carlo_standard_error", npar, 0, reml->se));
+  if (reml->mc_se) PetscCall(OutputWriteMatrix(output, "/variance", "monte_carlo_standard_error", npar, 0, reml->mcse));
   if (reml->has_ai) {
     PetscCall(OutputWriteMatrix(output, "/variance", "ai_inverse", npar, npar, reml->ai_inverse));
     PetscCall(OutputWriteMatrix(output, "/variance", "standard_error", npar, 0, reml->se));

@@ -12,6 +12,8 @@
          attribute  GROUP NAME VALUE TOL             a numeric attribute, e.g. /solver converged 1 0
          dataset    PATH ROW COLUMN VALUE TOL        an entry of any float64 dataset (rows and columns from 1),
                     e.g. dataset /variance/history 2 3 0.4838 1e-4
+         mc_estimate ROW VALUE K                     /variance/estimate's entry ROW (from 1) within K of its Monte
+                    Carlo standard errors (/variance/monte_carlo_standard_error) of VALUE
          levels     EFFECT N                         number of levels
          within     DATASET EFFECT LO HI             every number of /solutions/EFFECT/DATASET in [LO, HI]
          nan        DATASET EFFECT N                 N entries of /solutions/EFFECT/DATASET are NaN
@@ -128,6 +130,21 @@ static PetscErrorCode CheckExpected(const char path[], const char expected[], Pe
       } else if (!Report(fabs(values[i * columns + j] - atof(fields[4])) <= atof(fields[5]), line, values[i * columns + j], atof(fields[4]), atof(fields[5])))
         (*failures)++;
       PetscCall(PetscFree(values));
+      continue;
+    }
+    if (!strcmp(fields[0], "mc_estimate")) { /* a Monte Carlo estimate within K of its own Monte Carlo standard errors */
+      PetscInt   rows, columns, rows2, columns2, i = atoi(fields[1]) - 1;
+      PetscReal *estimate, *mcse;
+      PetscCheck(n == 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: bad line: %s", expected, line);
+      PetscCall(OutputReadDataset(path, "/variance/estimate", &rows, &columns, &estimate));
+      PetscCall(OutputReadDataset(path, "/variance/monte_carlo_standard_error", &rows2, &columns2, &mcse));
+      if (i < 0 || i >= rows || rows2 != rows || !(mcse[i] > 0)) {
+        printf("FAIL  %s: no estimate %d with a positive Monte Carlo standard error\n", line, (int)i + 1);
+        (*failures)++;
+      } else if (!Report(fabs(estimate[i] - atof(fields[2])) <= atof(fields[3]) * mcse[i], line, estimate[i], atof(fields[2]), atof(fields[3]) * mcse[i]))
+        (*failures)++;
+      PetscCall(PetscFree(estimate));
+      PetscCall(PetscFree(mcse));
       continue;
     }
     if (!strcmp(fields[0], "attribute")) {

@@ -1,6 +1,6 @@
 /* henderson/reml.h -- variance components by restricted maximum likelihood.
 
-     mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em] [-reml_max_it N] [-reml_tol T]
+     mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem|mcai] [-reml_max_it N] [-reml_tol T]
 
    The (co)variances of the model file are the starting values. Every random group's G0 and the
    residual R0 (lower triangles) are the parameters; a residual covariance of two traits that no record
@@ -20,6 +20,13 @@
          traces of EM come from one simulated data set per round (pev.h) solved by PCG, on any
          operator; -reml_max_it rounds, the estimate is the mean of the second half, with its Monte
          Carlo standard error (no log L, no AI). Every record must have every trait.
+     mcai Monte Carlo average information for national sizes (Matilainen et al. 2013): no factorisation
+         either -- the gradient's traces from -reml_samples simulated data sets a round (10), the average
+         information from the working variates by one PCG solve per parameter, Newton steps (halved
+         while they leave the parameter space); once no step exceeds twice its Monte Carlo standard
+         error, the estimate is the mean of -reml_mc_average more rounds (5), each a nearly
+         independent estimate, with its Monte Carlo standard error beside the sampling one (AI^-1).
+         Missing records, every model whose relationships can be sampled (not single step).
    Convergence (ai, em): the change of log L below -reml_tol (1e-8) and every parameter's relative
    change below sqrt(-reml_tol).
 
@@ -29,7 +36,7 @@
 
 #include <henderson/evaluation.h>
 
-typedef enum { REML_METHOD_AI, REML_METHOD_EM, REML_METHOD_MCEM } REMLMethod;
+typedef enum { REML_METHOD_AI, REML_METHOD_EM, REML_METHOD_MCEM, REML_METHOD_MCAI } REMLMethod;
 PETSC_EXTERN const char *const REMLMethods[];
 
 typedef struct _p_REML *REML;
