@@ -7,6 +7,7 @@
 #   5. pev.sh         exact and sampled PEV, AI-REML against size (PEV_SKIP=1 leaves it out: 35 min)
 #   6. social.sh      social genetic effects against the plain animal model on one population (SOCIAL_SKIP=1)
 #   6b. pev_approximate.sh  approximate reliabilities against exact and sampled ones, their cost (APPROX_SKIP=1)
+#   6c. reml_monte_carlo.sh Monte Carlo AI-REML against exact AI-REML and at 10^5-10^6 animals (MCREML_SKIP=1)
 #   7. plots.py       PNGs of the logs (phases, residual histories, ghost ratios, and scaling from
 #                     scaling.sh's CSV when a cluster run left one in the logs)
 # Scaling over nodes is a cluster job: jobs/scaling_slurm.sh, jobs/scaling_pbs.sh (benchmarks/scaling.sh).
@@ -136,6 +137,19 @@ if [ "${APPROX_SKIP:-0}" != 1 ]; then
         COST_SIZES=${COST_SIZES:-100000} MATERNAL_SIZES=${MATERNAL_SIZES:-100000} sh "$here/pev_approximate.sh" "$build"
     else
       sh "$here/pev_approximate.sh" "$build"
+    fi
+    echo
+  } >> "$results"
+fi
+
+if [ "${MCREML_SKIP:-0}" != 1 ]; then
+  {
+    echo "## Monte Carlo AI-REML (reml_monte_carlo.sh)"
+    echo
+    if [ "${QUICK:-0}" = 1 ]; then
+      EXACT_SIZE=3000 MC_SIZES=30000 MATERNAL_SIZES=10000 sh "$here/reml_monte_carlo.sh" "$build"
+    else
+      sh "$here/reml_monte_carlo.sh" "$build"
     fi
     echo
   } >> "$results"

@@ -11,6 +11,9 @@
 #   bench_run N FLAGS TAG CMD.. henderson CMD.. on a copy of that population's model writing TAG.h5, under
 #                               $limit seconds with $launch (set by the script), the log in
 #                               $out/TAG_N<flags>.txt; false on failure
+#   bench_specs SIZES MATERNAL  one word a population: "N:" for each of SIZES (single trait) and
+#                               "N:--traits_2_--maternal" for each of MATERNAL; bench_spec_flags SPEC
+#                               gives the simulator flags of one ("" or "--traits 2 --maternal")
 #   bench_model DIR TAG         prints a copy of DIR/model.txt (DIR/model_TAG.txt) that writes TAG.h5,
 #                               so that runs never read each other's output
 #   bench_launch TEMPLATE P N Q prints the launcher command for P ranks on N nodes, Q a node: TEMPLATE
@@ -87,6 +90,15 @@ bench_run() {
   _model=$(bench_model "$_dir" "$_tag")
   # shellcheck disable=SC2086,SC2154 # the launcher is words; the script sets $limit, $launch and $out
   bench_timeout "$limit" $launch "$henderson" "$_command" "$_model" "$@" > "$out/${_tag}_$_n$(bench_tag "$_flags").txt" 2>&1
+}
+
+bench_specs() {
+  for _n in $1; do echo "$_n:"; done
+  for _n in $2; do echo "$_n:--traits_2_--maternal"; done
+}
+
+bench_spec_flags() {
+  echo "${1#*:}" | tr '_' ' '
 }
 
 bench_model() {

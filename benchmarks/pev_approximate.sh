@@ -99,9 +99,9 @@ case " $parts " in *" 3 "*)
   echo
   echo "| animals | model | equations | solve alone: solve s / total s | with approximate PEV: pev s / total s | pev / solve | rounds | factors (largest, equations) | peak MiB/rank alone / with |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for spec in $(for n in $cost_sizes; do echo "$n:"; done) $(for n in $maternal_sizes; do echo "$n:--traits_2_--maternal"; done); do
+  for spec in $(bench_specs "$cost_sizes" "$maternal_sizes"); do
     n=${spec%%:*}
-    flags=$(echo "${spec#*:}" | tr '_' ' ')
+    flags=$(bench_spec_flags "$spec")
     tag=$(bench_tag "$flags")
     if bench_run "$n" "$flags" alone solve && bench_run "$n" "$flags" approximate solve --pev approximate; then
       a=$out/alone_$n$tag.txt

@@ -16,7 +16,7 @@
 static const char help[] =
     "henderson: genetic evaluation by BLUP (mixed model equations, PCG on PETSc)\n"
     "usage: mpirun -n P henderson solve MODEL_FILE [--restart] [--initial EARLIER.h5] [--pev exact|sample|approximate] [options]\n"
-    "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem] [-reml_max_it N] [-reml_tol T] [--pev exact|sample|approximate]\n"
+    "       mpirun -n P henderson reml MODEL_FILE [-reml_method ai|em|mcem|mcai] [-reml_max_it N] [-reml_tol T] [--pev exact|sample|approximate]\n"
     "       henderson export FILE.h5 [EFFECT [value|pev|sep|reliability|inbreeding]] [-export_order file|level|label]\n"
     "       henderson pedigree PEDIGREE_FILE   (check it; animals, founders, generations, inbreeding)\n"
     "       henderson --version\n"

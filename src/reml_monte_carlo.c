@@ -547,8 +547,9 @@ static PetscErrorCode StepInside(REML reml, const PetscReal step[], PetscReal tr
    average information from the working variates (exact but for the PCG solves), and the Newton step AI^-1 g.
    Near the optimum a step is its Monte Carlo noise, AI^-1 (g - E g), and the point it lands on an estimate of
    the optimum with that error, nearly independent of the last one (the step undoes the last point's error to
-   first order). So once no step exceeds twice its Monte Carlo standard error, the estimate is the mean of the
-   points of that round and of -reml_mc_average - 1 more, with the standard error of a mean of independent ones. */
+   first order). So once no step exceeds twice its Monte Carlo standard error, the points of that round and the
+   next are averaged until there are -reml_mc_average of them, with the standard error of a mean of independent
+   ones; a step beyond three times its error on the way starts the average again. */
 PetscErrorCode REMLRunMonteCarloAI(REML reml, Evaluation ev)
 {
   const PetscInt npar = reml->npar;
@@ -575,7 +576,11 @@ PetscErrorCode REMLRunMonteCarloAI(REML reml, Evaluation ev)
     SandwichDeviations(npar, reml->ai_inverse, gcov, sd);
     for (PetscInt k = 0; k < npar; k++) worst = PetscMax(worst, PetscAbsReal(step[k]) / PetscMax(sd[k], PETSC_SMALL * PetscAbsReal(reml->theta[k])));
     PetscCall(StepInside(reml, step, trial, &scale));
-    if (kept || (worst <= 2 && scale == 1)) { /* within the noise: from now on each point is an estimate */
+    if (kept ? worst > 3 : worst > 2 || scale < 1) { /* not (or no longer) within the noise: start again */
+      PetscCall(PetscArrayzero(sum, npar));
+      PetscCall(PetscArrayzero(var, npar));
+      kept = 0;
+    } else { /* within the noise: each point is an estimate */
       for (PetscInt k = 0; k < npar; k++) {
         sum[k] += trial[k];
         var[k] += sd[k] * sd[k];
