@@ -114,6 +114,22 @@ static PetscErrorCode QuadraticsDestroy(PetscInt ngroups, Quadratic **Q)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Collective. The end of a Monte Carlo run: its estimates as the last row (ROW) of the history, no log L,
+   Monte Carlo standard errors, and the model set to the estimates. */
+static PetscErrorCode MonteCarloFinish(REML reml, PetscInt row)
+{
+  PetscBool ok;
+
+  PetscFunctionBeginUser;
+  reml->history[row * (reml->npar + 1)] = (PetscReal)NAN;
+  PetscCall(PetscArraycpy(reml->history + row * (reml->npar + 1) + 1, reml->theta, reml->npar));
+  reml->logL  = (PetscReal)NAN;
+  reml->mc_se = PETSC_TRUE;
+  PetscCall(REMLApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
+  PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* ---- Monte Carlo EM ---- */
 
 /* Monte Carlo EM-REML's accumulators of one round. */
@@ -295,7 +311,6 @@ PetscErrorCode REMLRunMonteCarloEM(REML reml, Evaluation ev)
 {
   PetscInt   npar = reml->npar, ngroups, burn;
   PetscReal *sum, **T;
-  PetscBool  ok;
   Quadratic *Q = NULL;
 
   PetscFunctionBeginUser;
@@ -320,14 +335,9 @@ PetscErrorCode REMLRunMonteCarloEM(REML reml, Evaluation ev)
   PetscCall(QuadraticsDestroy(ngroups, &Q));
   for (PetscInt g = 0; g < ngroups; g++) PetscCall(PetscFree(T[g]));
   PetscCall(PetscFree(T));
-  reml->history[reml->max_it * (npar + 1)] = (PetscReal)NAN;
-  PetscCall(PetscArraycpy(reml->history + reml->max_it * (npar + 1) + 1, reml->theta, npar));
-  reml->logL      = (PetscReal)NAN;
   reml->converged = PETSC_TRUE;
   reml->has_ai    = PETSC_FALSE;
-  reml->mc_se     = PETSC_TRUE;
-  PetscCall(REMLApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-  PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
+  PetscCall(MonteCarloFinish(reml, reml->max_it));
   PetscCall(PetscFree(sum));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -602,14 +612,9 @@ PetscErrorCode REMLRunMonteCarloAI(REML reml, Evaluation ev)
     reml->mcse[k] = kept ? PetscSqrtReal(var[k]) / kept : sd[k];
     reml->se[k]   = PetscSqrtReal(PetscMax(reml->ai_inverse[k * npar + k], 0));
   }
-  reml->history[reml->rounds * (npar + 1)] = (PetscReal)NAN;
-  PetscCall(PetscArraycpy(reml->history + reml->rounds * (npar + 1) + 1, reml->theta, npar));
-  reml->logL   = (PetscReal)NAN;
   reml->has_ai = PETSC_TRUE;
-  reml->mc_se  = PETSC_TRUE;
   reml->kept   = kept;
-  PetscCall(REMLApplyTheta(reml, reml->theta, PETSC_TRUE, &ok));
-  PetscCheck(ok, reml->comm, PETSC_ERR_PLIB, "the mean estimates are not positive definite");
+  PetscCall(MonteCarloFinish(reml, reml->rounds));
   PetscCall(QuadraticsDestroy(ngroups, &Q));
   PetscCall(PetscFree7(grad, gcov, step, trial, sd, sum, var));
   PetscFunctionReturn(PETSC_SUCCESS);
