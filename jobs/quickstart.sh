@@ -3,7 +3,7 @@
 # an animal-model evaluation of the simulated population in pedigrees/example, on 2 MPI ranks.
 set -e
 cd "$(dirname "$0")/.."
-packages="petsc-dev libhdf5-openmpi-dev openmpi-bin cmake pkg-config gcc make libopenblas0-pthread"
+packages="petsc-dev libhdf5-openmpi-dev libsuitesparse-dev openmpi-bin cmake pkg-config gcc make libopenblas0-pthread"
 if ! dpkg -s $packages >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update

@@ -43,6 +43,7 @@ PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)C, &comm));
   PetscCall(FactorCreate(comm, &factor));
+  PetscCall(FactorSetFromOptions(factor));
   PetscCall(FactorSetNullPivotDetection(factor, PETSC_TRUE)); /* a singular C: a generalised inverse, and its null space */
   PetscCall(FactorSetUp(factor, C));
   PetscCall(FactorGetNullity(factor, nullity));

@@ -288,11 +288,14 @@ static PetscBool ReadLater(const char name[])
   return PETSC_FALSE;
 }
 
-/* MUMPS reads its options when it factors (-pev exact, REML): a name it knows is taken on trust. */
+/* MUMPS reads its options when it factors (-pev exact, REML), and so does a Factor (-factor_type,
+   checked against its types there): a name they know is taken on trust. */
 static PetscBool MUMPSOption(const char name[])
 {
   int  k;
   char end;
+
+  if (!strcmp(name, "factor_type")) return PETSC_TRUE;
 
   if (sscanf(name, "mat_mumps_icntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 60 ? PETSC_TRUE : PETSC_FALSE;
   if (sscanf(name, "mat_mumps_cntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 7 ? PETSC_TRUE : PETSC_FALSE;
