@@ -15,12 +15,19 @@
 
    CHOLMOD is sequential: C is gathered on rank 0 (MatCreateSubMatrices), factored and inverted there;
    solves gather b there and scatter x back. */
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getaffinity(): rank 0 takes its node's cores while it works alone */
+#include <sched.h>
+#endif
 #include "factorimpl.h"
 #include <henderson/log.h>
 
 #if defined(HENDERSON_HAVE_CHOLMOD)
 #include <suitesparse/cholmod.h>
 #include <petscblaslapack.h>
+#include <henderson/error.h>
+#include <dlfcn.h>
+#include <time.h>
 
 typedef SuiteSparse_long Long;
 
@@ -34,8 +41,12 @@ typedef struct {
   PetscReal      *Z;        /* rank 0: C^-1 on L's pattern, laid out as L->x (NULL until asked for) */
   PetscReal       logdet;   /* every rank */
   Mat             C0;       /* rank 0: C gathered (empty elsewhere) */
-  VecScatter      toroot;   /* b on all ranks -> rank 0 */
-  Vec             root;
+  PetscInt        threads;  /* rank 0: BLAS threads while it works alone (-factor_root_threads) */
+#if defined(__linux__)
+  cpu_set_t cpus; /* rank 0: the cores of its node's ranks (MPI binds each rank to its own) */
+#endif
+  VecScatter toroot; /* b on all ranks -> rank 0 */
+  Vec        root;
 } Factor_CHOLMOD;
 
 static PetscLogEvent FACTOR_Cholmod, FACTOR_SelectedInverse;
@@ -113,6 +124,8 @@ static PetscErrorCode FactorRoot(Factor_CHOLMOD *ch, PetscBool *singular)
              ch->cm.status);
   PetscCheck(ch->L->is_super && ch->L->is_ll, PETSC_COMM_SELF, PETSC_ERR_PLIB, "CHOLMOD did not give a supernodal LL' factor");
   *singular = (PetscBool)(ch->cm.status == CHOLMOD_NOT_POSDEF);
+  PetscCall(PetscInfo(NULL, "CHOLMOD: %zu equations, %zu supernodes, %.4g entries in L, %.4g flops (ordering %d)\n", ch->L->n, ch->L->nsuper, ch->cm.lnz,
+                      ch->cm.fl, ch->L->ordering));
   if (*singular) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(MatCreateVecs(ch->C0, &d, NULL));
   PetscCall(MatGetDiagonal(ch->C0, d));
@@ -124,6 +137,102 @@ static PetscErrorCode FactorRoot(Factor_CHOLMOD *ch, PetscBool *singular)
   }
   PetscCall(VecDestroy(&d));
   *singular = (PetscBool)(smallest < 1e-10);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- rank 0 working alone ----
+   CHOLMOD is sequential, so the factorisation and the selected inverse run on rank 0 while the others
+   wait. A blocking MPI wait spins and keeps its core; these ranks instead poll a nonblocking barrier
+   every millisecond and sleep between, and rank 0 meanwhile runs OpenBLAS with as many threads as
+   there are ranks on its node, on their cores (mpiexec binds each rank to one: rank 0 widens its
+   affinity to the union for the time; 1.4x at 10^4 animals on 2 cores). OpenBLAS is found at run time
+   (dlsym): with another BLAS the thread count is left alone. */
+static void BLASThreads(int set, int *previous)
+{
+  void *self       = dlopen(NULL, RTLD_LAZY);
+  int (*get)(void) = NULL;
+  void (*put)(int) = NULL;
+
+  if (!self) return;
+  *(void **)&get = dlsym(self, "openblas_get_num_threads");
+  *(void **)&put = dlsym(self, "openblas_set_num_threads");
+  if (get && put) {
+    if (previous) *previous = get();
+    if (set > 0) put(set);
+  }
+  dlclose(self);
+}
+
+/* Collective at creation: rank 0's node, its ranks and (Linux) the union of their cores on rank 0. */
+static PetscErrorCode NodeCores(Factor f, Factor_CHOLMOD *ch)
+{
+  MPI_Comm    node;
+  PetscMPIInt nnode;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_split_type(f->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &nnode));
+  ch->threads = nnode;
+#if defined(__linux__)
+  {
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof(mine), &mine)) CPU_ZERO(&mine);
+    PetscCallMPI(MPI_Reduce(&mine, &ch->cpus, (PetscMPIInt)sizeof(mine), MPI_BYTE, MPI_BOR, 0, node)); /* node rank 0 is rank 0 */
+  }
+#endif
+  PetscCallMPI(MPI_Comm_free(&node));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: into and out of the working phase: its node's cores and BLAS threads, and back. */
+static void RootCores(Factor_CHOLMOD *ch, PetscBool enter, int *threads)
+{
+#if defined(__linux__)
+  static cpu_set_t saved;
+  static PetscBool widened;
+  if (enter) {
+    widened = (PetscBool)(CPU_COUNT(&ch->cpus) > 0 && !sched_getaffinity(0, sizeof(saved), &saved) && !sched_setaffinity(0, sizeof(ch->cpus), &ch->cpus));
+  } else if (widened) {
+    (void)sched_setaffinity(0, sizeof(saved), &saved);
+  }
+#endif
+  if (enter)
+    BLASThreads((int)ch->threads, threads);
+  else
+    BLASThreads(*threads, NULL);
+}
+
+/* The other ranks: back when rank 0 enters the barrier, without spinning meanwhile. */
+static PetscErrorCode QuietBarrier(MPI_Comm comm, PetscBool sleep)
+{
+  MPI_Request request;
+  int         done = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Ibarrier(comm, &request));
+  while (!done) {
+    PetscCallMPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (!done && sleep) nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective: WORK(f, ctx) on rank 0 alone, as above; an error there is every rank's error. */
+static PetscErrorCode OnRoot(Factor f, PetscErrorCode (*work)(Factor, void *), void *ctx)
+{
+  Factor_CHOLMOD *ch   = (Factor_CHOLMOD *)f->data;
+  PetscErrorCode  ierr = PETSC_SUCCESS;
+
+  PetscFunctionBeginUser;
+  if (f->rank == 0) {
+    int previous = 0;
+    RootCores(ch, PETSC_TRUE, &previous);
+    ierr = work(f, ctx);
+    RootCores(ch, PETSC_FALSE, &previous);
+  }
+  PetscCall(QuietBarrier(f->comm, (PetscBool)(f->rank != 0)));
+  PetscCall(HendersonAgree(f->comm, ierr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -151,6 +260,17 @@ static PetscErrorCode GatherOnRoot(Factor f, Mat C)
 
 static PetscErrorCode FactorDestroy_CHOLMOD(Factor f);
 
+/* Rank 0: the numeric factorisation; CTX: the PetscBool "singular". */
+static PetscErrorCode FactorWork(Factor f, void *ctx)
+{
+  Factor_CHOLMOD *ch = (Factor_CHOLMOD *)f->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(ch->Z)); /* of the last values */
+  PetscCall(FactorRoot(ch, (PetscBool *)ctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode FactorSetUp_CHOLMOD(Factor f, Mat C)
 {
   Factor_CHOLMOD *ch       = (Factor_CHOLMOD *)f->data;
@@ -159,10 +279,7 @@ static PetscErrorCode FactorSetUp_CHOLMOD(Factor f, Mat C)
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(FACTOR_Cholmod, 0, 0, 0, 0));
   PetscCall(GatherOnRoot(f, C));
-  if (f->rank == 0) {
-    PetscCall(PetscFree(ch->Z)); /* of the last values */
-    PetscCall(FactorRoot(ch, &singular));
-  }
+  PetscCall(OnRoot(f, FactorWork, &singular));
   PetscCallMPI(MPI_Bcast(&singular, 1, MPIU_BOOL, 0, f->comm));
   PetscCallMPI(MPI_Bcast(&ch->logdet, 1, MPIU_REAL, 0, f->comm));
   PetscCall(PetscLogEventEnd(FACTOR_Cholmod, 0, 0, 0, 0));
@@ -174,7 +291,6 @@ static PetscErrorCode FactorSetUp_CHOLMOD(Factor f, Mat C)
     PetscCall(PetscMemzero(&f->ops, sizeof(f->ops)));
     PetscCall(FactorCreate_MUMPS(f));
     PetscCall(f->ops.setup(f, C));
-    PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -322,22 +438,38 @@ static PetscErrorCode OffPattern(Factor_CHOLMOD *ch, PetscInt nmissing, PetscInt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode FactorGetInverseEntries_CHOLMOD(Factor f, PetscInt64 total, const PetscInt rows[], const PetscInt cols[], PetscReal values[])
+typedef struct {
+  PetscInt64      n;
+  const PetscInt *rows, *cols;
+  PetscReal      *values;
+} Requests;
+
+/* Rank 0: the entries of C^-1 that CTX (Requests) asks for, the selected inverse made first if need be. */
+static PetscErrorCode InverseWork(Factor f, void *ctx)
 {
   Factor_CHOLMOD *ch       = (Factor_CHOLMOD *)f->data;
+  Requests       *q        = (Requests *)ctx;
   PetscInt        nmissing = 0, *missing;
 
   PetscFunctionBeginUser;
-  if (f->rank != 0) PetscFunctionReturn(PETSC_SUCCESS);
   if (!ch->Z) PetscCall(SelectedInverse(ch));
-  PetscCall(PetscMalloc1(total + 1, &missing));
-  for (PetscInt64 k = 0; k < total; k++) {
+  PetscCall(PetscMalloc1(q->n + 1, &missing));
+  for (PetscInt64 k = 0; k < q->n; k++) {
     PetscBool found;
-    values[k] = Lookup(ch, rows[k], cols[k], &found);
+    q->values[k] = Lookup(ch, q->rows[k], q->cols[k], &found);
     if (!found) missing[nmissing++] = (PetscInt)k;
   }
-  PetscCall(OffPattern(ch, nmissing, missing, rows, cols, values));
+  PetscCall(OffPattern(ch, nmissing, missing, q->rows, q->cols, q->values));
   PetscCall(PetscFree(missing));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode FactorGetInverseEntries_CHOLMOD(Factor f, PetscInt64 total, const PetscInt rows[], const PetscInt cols[], PetscReal values[])
+{
+  Requests q = {total, rows, cols, values};
+
+  PetscFunctionBeginUser;
+  PetscCall(OnRoot(f, InverseWork, &q));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -417,6 +549,11 @@ PetscErrorCode FactorCreate_CHOLMOD(Factor f)
     PetscCall(PetscLogEventRegister("FactorSelInverse", MAT_CLASSID, &FACTOR_SelectedInverse));
   }
   PetscCall(PetscNew(&ch));
+  PetscCall(NodeCores(f, ch));
+  PetscOptionsBegin(f->comm, NULL, "CHOLMOD factor", "Factor");
+  PetscCall(PetscOptionsInt("-factor_root_threads", "cholmod: OpenBLAS threads of rank 0 while it factors and inverts alone (default: the ranks on its node)",
+                            "FactorCreate_CHOLMOD", ch->threads, &ch->threads, NULL));
+  PetscOptionsEnd();
   if (f->rank == 0) {
     cholmod_l_start(&ch->cm);
     ch->cm.print = 0; /* its failures come back as PETSc errors, a singular C as a MUMPS factor */

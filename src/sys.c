@@ -295,7 +295,7 @@ static PetscBool MUMPSOption(const char name[])
   int  k;
   char end;
 
-  if (!strcmp(name, "factor_type")) return PETSC_TRUE;
+  if (!strcmp(name, "factor_type") || !strcmp(name, "factor_root_threads")) return PETSC_TRUE;
 
   if (sscanf(name, "mat_mumps_icntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 60 ? PETSC_TRUE : PETSC_FALSE;
   if (sscanf(name, "mat_mumps_cntl_%d%c", &k, &end) == 1) return k >= 1 && k <= 7 ? PETSC_TRUE : PETSC_FALSE;
