@@ -1,14 +1,15 @@
 #!/bin/sh
 # Monte Carlo AI-REML (henderson reml -reml_method mcai) on simulated populations (henderson-simulate
 # --shuffle), from starting values off by a factor of 2 (every G0 doubled, R0 halved):
-#   1. against exact AI-REML (-reml_method ai, a MUMPS factorisation every round) on the same data at
-#      EXACT_SIZE animals: each estimate, its distance from the exact one in Monte Carlo standard errors;
+#   1. against exact AI-REML (-reml_method ai: a factorisation and its selected inverse every round) on the
+#      same data at EXACT_SIZE animals, single trait, and EXACT_MATERNAL_SIZES animals, two traits with
+#      maternal effects: each estimate, its distance from the exact one in Monte Carlo standard errors;
 #   2. at MC_SIZES animals, single trait and the two-trait maternal model (MATERNAL_SIZES), where the
 #      factorisation is out of reach: rounds, seconds, and the estimates against the simulated values.
 #
 #   sh benchmarks/reml_monte_carlo.sh BUILD_DIR
 #
-# Environment: RANKS [2], EXACT_SIZE [10000], MC_SIZES ["100000 1000000"], MATERNAL_SIZES [100000],
+# Environment: RANKS [2], EXACT_SIZE [10000], EXACT_MATERNAL_SIZES [10000], MC_SIZES ["100000 1000000"], MATERNAL_SIZES [100000],
 # SAMPLES [10], PARTS ["1 2"], TIMEOUT [3600]. Prints markdown tables; the logs go to
 # benchmarks/logs/reml_monte_carlo/. Needs h5dump.
 set -eu
@@ -18,6 +19,7 @@ bench_setup "${1:-}"
 bench_need_h5dump
 ranks=${RANKS:-2}
 exact_size=${EXACT_SIZE:-10000}
+exact_maternal_sizes=${EXACT_MATERNAL_SIZES:-10000}
 mc_sizes=${MC_SIZES:-"100000 1000000"}
 maternal_sizes=${MATERNAL_SIZES:-100000}
 samples=${SAMPLES:-10}
@@ -67,11 +69,15 @@ cost() {
   awk '/^  reml  / { for (i = 1; i <= NF; i++) { if ($i ~ /^rounds,?$/) r = $(i - 1); if ($i == "s" || $i == "s,") s = $(i - 1) } } END { print r " | " s }' "$1"
 }
 
-case " $parts " in *" 1 "*)
-  echo "### Monte Carlo AI against exact AI-REML, $exact_size animals ($ranks ranks, $samples samples a round)"
+# against N FLAGS: part 1's table for one population
+against() {
+  _n=$1
+  _flags=$2
+  _t=$_n$(bench_tag "$_flags")
+  echo "### Monte Carlo AI against exact AI-REML, $_n animals, ${_flags:-animal} ($ranks ranks, $samples samples a round)"
   echo
-  dir=$(bench_simulate "$exact_size" "")
-  if reml "$exact_size" "" exact -reml_method ai && reml "$exact_size" "" mcai -reml_method mcai -reml_samples "$samples"; then
+  dir=$(bench_simulate "$_n" "$_flags")
+  if reml "$_n" "$_flags" exact -reml_method ai && reml "$_n" "$_flags" mcai -reml_method mcai -reml_samples "$samples"; then
     echo "| parameter | exact | Monte Carlo AI | sampling s.e. | Monte Carlo s.e. | (mcai - exact) / MC s.e. |"
     echo "|---|---|---|---|---|---|"
     h5dump -a /variance/parameters "$dir/mcai.h5" | sed -n 's/.*(0): "\(.*\)".*/\1/p' | sed 's/\],/]\n/g' > "$out/names.txt"
@@ -83,11 +89,17 @@ case " $parts " in *" 1 "*)
       awk '{ printf "| %s | %.6g | %.6g | %.3g | %.3g | %+.2f |\n", $1, $2, $3, $4, $5, ($5 > 0 ? ($3 - $2) / $5 : 0) }'
     rm -f "$out/names.txt" "$out"/*.txt.columns
     echo
-    echo "exact: $(cost "$out/exact_$exact_size.txt") (rounds | reml s); Monte Carlo AI: $(cost "$out/mcai_$exact_size.txt")"
+    echo "exact: $(cost "$out/exact_$_t.txt") (rounds | reml s); Monte Carlo AI: $(cost "$out/mcai_$_t.txt")"
   else
     echo "failed or over $limit s (see logs/reml_monte_carlo/)"
   fi
   echo
+}
+
+case " $parts " in *" 1 "*)
+  for spec in $(bench_specs "$exact_size" "$exact_maternal_sizes"); do
+    against "${spec%%:*}" "$(bench_spec_flags "$spec")"
+  done
   ;;
 esac
 

@@ -41,7 +41,7 @@ cholmod() {
 }
 
 pev_of() {
-  "$henderson" export "$(bench_simulate "$2" "")/$1.h5" animal pev | sort
+  "$henderson" export "$(bench_simulate "$2" "")/$1.h5" animal pev -export_digits 17 | sort
 }
 
 rate=$(mpirun -x OPENBLAS_NUM_THREADS -n 1 "$gemm" --m "$supernode" --n "$supernode" --k "$supernode" | sed -n 's/.*, \([0-9.]*\) GFlop\/s in all/\1/p')

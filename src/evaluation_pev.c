@@ -95,7 +95,7 @@ PetscErrorCode EvaluationPEV(Evaluation ev)
   PetscCall(BlockRequests(ev, &nblock, &rows, &cols));
   PetscCall(PetscMalloc1(nblock + 1, &extra));
   if (ev->pev_method == PEV_METHOD_EXACT)
-    PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev, &ev->pev_nullity));
+    PetscCall(PEVComputeExact(C, nblock, rows, cols, extra, ev->pev, &ev->pev_nullity, &ev->pev_factor));
   else if (ev->pev_method == PEV_METHOD_APPROXIMATE) {
     PetscCall(PEVComputeApproximate(ev->model, ev->equations, ev->records, ev->nrel, ev->rel, ev->pev_rounds, ev->pev_tol, nblock, rows, cols, extra, ev->pev,
                                     &ev->pev_approximate));

@@ -33,8 +33,9 @@ static PetscErrorCode ViewPEV(Evaluation ev, PetscViewer viewer)
   if (!ev->pev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(EvaluationGetPhaseSeconds(ev, HENDERSON_PHASE_PEV, &seconds));
   if (ev->pev_method == PEV_METHOD_EXACT)
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (MUMPS factorisation, selected inverse entries), %.3f s%s\n",
-                                     (double)seconds, ev->pev_nullity ? "; C is singular: a generalised inverse, NaN where a level is not estimable" : ""));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  pev         exact: the diagonal of C^-1 (%s factorisation, selected inverse entries), %.3f s%s\n",
+                                     ev->pev_factor ? ev->pev_factor : "?", (double)seconds,
+                                     ev->pev_nullity ? "; C is singular: a generalised inverse, NaN where a level is not estimable" : ""));
   else if (ev->pev_method == PEV_METHOD_APPROXIMATE) {
     const PEVApproximateInfo *a = &ev->pev_approximate;
     PetscCall(PetscViewerASCIIPrintf(viewer,

@@ -64,11 +64,12 @@ struct _p_Evaluation {
   char     *warnings[EVALUATION_MAX_WARNINGS];   /* EvaluationWarn() */
   PetscInt  nwarnings;
   /* what is estimable (estimable.h) */
-  PetscBool estimable_check; /* -estimable_check: look for a rank deficiency of the fixed effects */
-  PetscInt  deficiency;      /* of the fixed block X'R^-1X */
-  Vec       nonestimable;    /* 1 at the equations not estimable one by one, NULL when there are none */
-  PetscInt  pev_nullity;     /* -pev exact: null pivots of all of C */
-  PetscInt  pev_clipped;     /* sampled reliabilities below 0 (PEV above the prior variance), set to 0 */
+  PetscBool  estimable_check; /* -estimable_check: look for a rank deficiency of the fixed effects */
+  PetscInt   deficiency;      /* of the fixed block X'R^-1X */
+  Vec        nonestimable;    /* 1 at the equations not estimable one by one, NULL when there are none */
+  PetscInt   pev_nullity;     /* -pev exact: null pivots of all of C */
+  FactorType pev_factor;      /* -pev exact: the factorisation's type */
+  PetscInt   pev_clipped;     /* sampled reliabilities below 0 (PEV above the prior variance), set to 0 */
 };
 
 /* evaluation.c */

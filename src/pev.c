@@ -31,7 +31,7 @@ PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[]
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity)
+PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity, FactorType *type)
 {
   Factor     factor;
   MPI_Comm   comm;
@@ -47,7 +47,8 @@ PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const
   PetscCall(FactorSetNullPivotDetection(factor, PETSC_TRUE)); /* a singular C: a generalised inverse, and its null space */
   PetscCall(FactorSetUp(factor, C));
   PetscCall(FactorGetNullity(factor, nullity));
-  if (*nullity > 0) { /* before the inverse entries: MUMPS cannot solve after them on several ranks */
+  PetscCall(FactorGetType(factor, type)); /* a singular C has made a cholmod Factor a mumps one */
+  if (*nullity > 0) {                     /* before the inverse entries: MUMPS cannot solve after them on several ranks */
     PetscCall(VecDuplicate(d, &mask));
     PetscCall(FactorNullVector(factor, C, mask));
     PetscCall(EstimableMaskFromNullVector(mask));

@@ -32,6 +32,7 @@
 #include <henderson/relationship.h>
 #include <henderson/solver.h>
 #include <henderson/design.h>
+#include <henderson/factor.h>
 
 typedef enum { PEV_METHOD_NONE, PEV_METHOD_EXACT, PEV_METHOD_SAMPLE, PEV_METHOD_APPROXIMATE } PEVMethod;
 PETSC_EXTERN const char *const PEVMethods[];
@@ -40,8 +41,9 @@ PETSC_EXTERN const char *const PEVMethods[];
    for the N further entries this rank asks for (the trait-by-trait blocks of its levels; N may be 0).
    A singular C (estimable.h) is factored with its null pivots fixed (*NULLITY of them): the entries are
    those of a generalised inverse, right for everything estimable, and NaN for the equations that are not
-   estimable one by one. */
-PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity);
+   estimable one by one. *FACTOR: the factorisation's type (-factor_type; mumps for a singular C). */
+PETSC_EXTERN PetscErrorCode PEVComputeExact(Mat C, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d, PetscInt *nullity,
+                                            FactorType *factor);
 /* Not collective. NaN in D where MASK (NULL: none) marks an equation, and in EXTRA[k] where it marks the
    local ROWS[k] or COLS[k]. */
 PETSC_EXTERN PetscErrorCode PEVMaskNotEstimable(Vec mask, PetscCount n, const PetscInt rows[], const PetscInt cols[], PetscReal extra[], Vec d);
