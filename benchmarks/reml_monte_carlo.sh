@@ -73,7 +73,7 @@ cost() {
 against() {
   _n=$1
   _flags=$2
-  _t=$_n$(bench_tag "$_flags")
+  _against=$_n$(bench_tag "$_flags")
   echo "### Monte Carlo AI against exact AI-REML, $_n animals, ${_flags:-animal} ($ranks ranks, $samples samples a round)"
   echo
   dir=$(bench_simulate "$_n" "$_flags")
@@ -89,7 +89,7 @@ against() {
       awk '{ printf "| %s | %.6g | %.6g | %.3g | %.3g | %+.2f |\n", $1, $2, $3, $4, $5, ($5 > 0 ? ($3 - $2) / $5 : 0) }'
     rm -f "$out/names.txt" "$out"/*.txt.columns
     echo
-    echo "exact: $(cost "$out/exact_$_t.txt") (rounds | reml s); Monte Carlo AI: $(cost "$out/mcai_$_t.txt")"
+    echo "exact: $(cost "$out/exact_$_against.txt") (rounds | reml s); Monte Carlo AI: $(cost "$out/mcai_$_against.txt")"
   else
     echo "failed or over $limit s (see logs/reml_monte_carlo/)"
   fi

@@ -627,6 +627,59 @@ PetscErrorCode REMLSolveSmall(PetscInt n, const PetscReal A[], const PetscReal B
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* An AI step STEP (npar) that leaves the parameter space because variances head below 0 -- an estimate at
+   its boundary, as a maternal variance whose covariance the model lacks -- becomes the AI step with those
+   variances, and the covariances of their rows, held where they are (the Newton system of the others)
+   -- where no halving of the full step (up to 8) stays inside: it would stall against the boundary, and
+   EM steps crawl along it. STEP is replaced when that step, halved up to 8 times, stays inside;
+   *CONSTRAINED says so. */
+static PetscErrorCode BoundaryStep(REML reml, const PetscReal ai[], const PetscReal grad[], PetscReal step[], PetscBool *constrained)
+{
+  const PetscInt npar  = reml->npar;
+  PetscInt       nfree = 0, *free_;
+  PetscReal     *A, *g, *x, *inv, *trial;
+  PetscBool      inside = PETSC_FALSE, any = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  *constrained = PETSC_FALSE;
+  PetscCall(PetscMalloc6(npar, &free_, npar * npar, &A, npar, &g, npar, &x, npar * npar, &inv, npar, &trial));
+  for (PetscReal scale = 1; scale > 1.0 / 512 && !inside; scale /= 2) { /* halving will do: not at a boundary */
+    for (PetscInt k = 0; k < npar; k++) trial[k] = reml->theta[k] + scale * step[k];
+    PetscCall(REMLApplyTheta(reml, trial, PETSC_FALSE, &inside));
+  }
+  for (PetscInt k = 0; k < npar; k++) trial[k] = reml->theta[k] + step[k];
+  for (PetscInt k = 0; k < npar && !inside; k++) {
+    PetscBool held = PETSC_FALSE;
+    for (PetscInt v = 0; v < npar; v++) { /* k is, or shares a row with, a variance headed below 0 */
+      const Parameter *p = &reml->par[v], *q = &reml->par[k];
+      if (p->a == p->b && trial[v] <= 0 && p->group == q->group && (q->a == p->a || q->b == p->a)) held = PETSC_TRUE;
+    }
+    if (held)
+      any = PETSC_TRUE;
+    else
+      free_[nfree++] = k;
+  }
+  if (!inside && any && nfree > 0) {
+    for (PetscInt i = 0; i < nfree; i++) {
+      g[i] = grad[free_[i]];
+      for (PetscInt j = 0; j < nfree; j++) A[i * nfree + j] = ai[free_[i] * npar + free_[j]];
+    }
+    PetscCall(REMLSolveSmall(nfree, A, g, x, inv));
+    for (PetscReal scale = 1; scale > 1.0 / 512 && !inside; scale /= 2) {
+      PetscCall(PetscArraycpy(trial, reml->theta, npar));
+      for (PetscInt i = 0; i < nfree; i++) trial[free_[i]] += scale * x[i];
+      PetscCall(REMLApplyTheta(reml, trial, PETSC_FALSE, &inside));
+    }
+    if (inside) {
+      for (PetscInt k = 0; k < npar; k++) step[k] = 0;
+      for (PetscInt i = 0; i < nfree; i++) step[free_[i]] = x[i];
+      *constrained = PETSC_TRUE;
+    }
+  }
+  PetscCall(PetscFree6(free_, A, g, x, inv, trial));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Heritabilities: per trait, the first pedigree effect's variance over the sum of the variances of
    every random effect in the trait and the residual (plain effects only: no regressions). */
 /* Social models: T2 = var(tbv) / var(y), tbv = A_D + k A_S, k = (n-1) c, c = (1/(n-1))^dilution, and
@@ -834,6 +887,11 @@ PetscErrorCode REMLRun(REML reml, Evaluation ev)
       PetscCall(PetscArraycpy(reml->ai, round.ai, npar * npar));
       PetscCall(REMLSolveSmall(npar, round.ai, round.grad, step, reml->ai_inverse));
       reml->has_ai = PETSC_TRUE;
+      {
+        PetscBool constrained;
+        PetscCall(BoundaryStep(reml, round.ai, round.grad, step, &constrained));
+        if (constrained) reml->boundary++;
+      }
     } else
       for (PetscInt k = 0; k < npar; k++) step[k] = round.em[k] - reml->theta[k];
     {
@@ -915,10 +973,11 @@ PetscErrorCode REMLView(REML reml, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  reml        %s: %" PetscInt_FMT " rounds, %s, log L %.6f (%s), %.3f s\n", REMLMethods[reml->method],
                                      reml->rounds, reml->converged ? "converged" : "NOT CONVERGED", (double)reml->logL,
                                      "-1/2 [log|C| + log|G| + log|R| + y'Py], without (n - rank X) log(2 pi)", (double)reml->seconds));
-  if (reml->halvings || reml->steps_em)
+  if (reml->halvings || reml->steps_em || reml->boundary)
     PetscCall(PetscViewerASCIIPrintf(viewer,
-                                     "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT " EM steps (the AI step left the parameter space)\n",
-                                     reml->halvings, reml->steps_em));
+                                     "              %" PetscInt_FMT " step halvings, %" PetscInt_FMT
+                                     " EM steps (the AI step left the parameter space), %" PetscInt_FMT " AI steps with variances held at their boundary\n",
+                                     reml->halvings, reml->steps_em, reml->boundary));
   if (reml->backtracks)
     PetscCall(PetscViewerASCIIPrintf(viewer, "              %" PetscInt_FMT " round%s went back to half the step (the AI step lowered log L)\n",
                                      reml->backtracks, reml->backtracks == 1 ? "" : "s"));

@@ -30,8 +30,8 @@ struct _p_REML {
   char        names[4096];
   PetscReal  *theta, *grad, *ai, *ai_inverse, *se, *mcse; /* mcse: Monte Carlo standard errors (mcem, mcai) */
   PetscReal   logL;
-  PetscInt    rounds, steps_em, halvings, backtracks;
-  PetscReal  *history; /* per round: logL, theta */
+  PetscInt    rounds, steps_em, halvings, backtracks, boundary; /* boundary: AI steps with variances held at their boundary */
+  PetscReal  *history;                                          /* per round: logL, theta */
   PetscBool   converged, has_ai;
   PetscInt    ntraits;
   PetscReal   h2[MAXT], h2_se[MAXT];
